@@ -1,0 +1,50 @@
+# Two commands do all set-up: `make run` and `make test` (both idempotent, quick when nothing changed).
+SHELL := /bin/bash
+PY310 = $(shell scripts/python310.sh)
+APP_PY := .venv/bin/python
+RASA := .venv-rasa/bin/rasa
+NLU := $(wildcard nlu_data/*.yml) nlu_data/jieba/userdict.txt
+export RASA_TELEMETRY_ENABLED := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test bench model userdict validate eval clean
+
+run: .venv/.installed model
+	$(APP_PY) -m bot run
+
+test: .venv/.installed model
+	$(APP_PY) -m pytest -q tests
+
+bench: .venv/.installed model
+	$(APP_PY) -m bot bench
+
+eval: .venv/.installed model
+	$(APP_PY) -m bot eval
+
+validate: .venv/.installed .venv-rasa/.installed
+	$(APP_PY) -m bot kb validate
+	$(RASA) data validate --domain domain.yml --data nlu_data --config config.yml --fail-on-warnings
+
+userdict: .venv/.installed
+	$(APP_PY) -m bot kb userdict
+
+model: models/current.tar.gz
+
+.venv/.installed: requirements/app.txt requirements/app.lock
+	test -x .venv/bin/python || $(PY310) -m venv .venv
+	.venv/bin/pip install -q --upgrade pip
+	.venv/bin/pip install -q -r requirements/app.txt -c requirements/app.lock
+	touch $@
+
+.venv-rasa/.installed: requirements/rasa.txt requirements/rasa.lock
+	test -x .venv-rasa/bin/python || $(PY310) -m venv .venv-rasa
+	.venv-rasa/bin/pip install -q --upgrade pip
+	.venv-rasa/bin/pip install -q -r requirements/rasa.txt -c requirements/rasa.lock
+	touch $@
+
+# Retrained only when the pipeline, domain or training data changed (knowledge updates need no retraining).
+models/current.tar.gz: .venv-rasa/.installed config.yml domain.yml $(NLU)
+	$(RASA) train --config config.yml --domain domain.yml --data nlu_data --out models --fixed-model-name current
+
+clean:
+	rm -rf models var .pytest_cache

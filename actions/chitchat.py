@@ -1,0 +1,1 @@
+"""Chitchat is answered by responses in domain.yml; no custom actions are needed here."""

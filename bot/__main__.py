@@ -1,0 +1,122 @@
+"""Command line: `python -m bot kb validate|search|import-catalogue|userdict`, `eval`, `run`, `bench`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bot.settings import ROOT
+
+
+def kb_validate(args) -> int:
+    from knowledge.loader import load
+
+    kb = load(Path(args.guides), Path(args.catalogue))
+    for problem in kb.problems:
+        print(problem)
+    guides = len(kb.guides)
+    print(f"共 {len(kb.entries)} 个事项（详细指南 {guides} 个），发现 {len(kb.problems)} 个问题。", file=sys.stderr)
+    return 1 if kb.problems else 0
+
+
+def kb_search(args) -> int:
+    from knowledge.service import get_index
+
+    hits = get_index().search(args.question, top=args.top)
+    if args.json:
+        print(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2))
+    else:
+        for h in hits:
+            print(f"{h.score:.3f} {'✔' if h.matched else ' '} {h.entry.name}（{h.entry.department}）")
+    return 0
+
+
+def kb_import_catalogue(args) -> int:
+    from knowledge.catalogue_import import import_catalogue
+
+    count = import_catalogue(Path(args.source), Path(args.target))
+    print(f"已写入 {count} 个目录事项到 {args.target}")
+    return 0
+
+
+def kb_userdict(args) -> int:
+    from knowledge.loader import load
+    from knowledge.userdict import write_userdict
+
+    count = write_userdict(load(), Path(args.directory))
+    print(f"已写入 {count} 个词到 {args.directory}/userdict.txt")
+    return 0
+
+
+def run_eval(args) -> int:
+    from bot.evaluation import main
+
+    return main(Path(args.questions), rasa_url=args.rasa_url, intents=not args.no_intents)
+
+
+def run_stack(args) -> int:
+    import signal
+    import time
+
+    from bot.launcher import Stack
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    with Stack(settings.port, settings.rasa_port) as stack:
+        print(f"网页聊天 / API 文档：{stack.url}/docs")
+        print(f"聊天接口：POST {stack.url}/api/chat")
+        print(f"健康检查：{stack.url}/healthz")
+        print("按 Ctrl+C 停止。", flush=True)
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+        try:
+            while not stopping and stack.app.poll() is None and stack.rasa.poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def run_bench(args) -> int:
+    from bot.bench import main
+
+    return main(small=args.small)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="夹江县12345政务服务智能助手")
+    sub = parser.add_subparsers(dest="command", required=True)
+    kb = sub.add_parser("kb", help="知识库").add_subparsers(dest="kb_command", required=True)
+    p = kb.add_parser("validate", help="校验全部办事指南和目录，逐条列出问题")
+    p.add_argument("--guides", default=str(ROOT / "knowledge" / "guides"))
+    p.add_argument("--catalogue", default=str(ROOT / "knowledge" / "catalogue.yaml"))
+    p.set_defaults(func=kb_validate)
+    p = kb.add_parser("search", help="检索事项")
+    p.add_argument("question")
+    p.add_argument("--top", type=int, default=3)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=kb_search)
+    p = kb.add_parser("import-catalogue", help="从四川省事项目录 JSON 生成 knowledge/catalogue.yaml")
+    p.add_argument("source")
+    p.add_argument("--target", default=str(ROOT / "knowledge" / "catalogue.yaml"))
+    p.set_defaults(func=kb_import_catalogue)
+    p = kb.add_parser("userdict", help="从事项名称和别名生成 jieba 用户词典（供 Rasa 分词）")
+    p.add_argument("--directory", default=str(ROOT / "nlu_data" / "jieba"))
+    p.set_defaults(func=kb_userdict)
+    p = sub.add_parser("eval", help="评测事项识别、拒答和意图准确率（与 BM25 基线对比）")
+    p.add_argument("--questions", default=str(ROOT / "tests" / "eval" / "questions.yml"))
+    p.add_argument("--rasa-url", default=None, help="已运行的 Rasa；不给则自动启动")
+    p.add_argument("--no-intents", action="store_true", help="只评测检索，不启动 Rasa")
+    p.set_defaults(func=run_eval)
+    p = sub.add_parser("run", help="启动 Rasa 和应用")
+    p.set_defaults(func=run_stack)
+    p = sub.add_parser("bench", help="性能基准")
+    p.add_argument("--small", action="store_true", help="小规模（CI 用）")
+    p.set_defaults(func=run_bench)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""App factory: channels, JSON API, guide search and Rasa's action endpoint in one process."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from bot import action_webhook
+from bot.conversations.service import ConversationService
+from bot.db import Database
+from bot.rasa_client import RasaClient
+from bot.settings import Settings, get_settings
+from channels import webchat
+from knowledge import views as guide_views
+from knowledge.service import get_index
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, rasa: RasaClient | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        database = Database(settings.database_url)
+        await run_in_threadpool(database.create_all)
+        await run_in_threadpool(get_index)  # load the knowledge index before the first question
+        client = rasa or RasaClient(settings.rasa_base, timeout=settings.rasa_timeout)
+        app.state.database = database
+        app.state.rasa = client
+        app.state.conversations = ConversationService(database, client, settings.max_message_chars)
+        yield
+        await client.aclose()
+        database.engine.dispose()
+
+    app = FastAPI(title="夹江县12345政务服务智能助手", version="0.1.0", lifespan=lifespan)
+    app.include_router(webchat.router)
+    app.include_router(guide_views.router)
+    app.include_router(action_webhook.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse({"error": "请求格式不正确", "reasons": reasons}, status_code=422)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> JSONResponse:
+        """Ready only when Rasa answers with a model loaded."""
+        rasa_ok = await request.app.state.rasa.ready()
+        body = {"status": "ok" if rasa_ok else "starting", "rasa": rasa_ok, "guides": len(get_index().kb.guides)}
+        return JSONResponse(body, status_code=200 if rasa_ok else 503)
+
+    return app

@@ -1,0 +1,140 @@
+"""Conversation service: log every message, route it to Rasa, log the replies."""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from bot.conversations.models import Conversation, Message
+from bot.privacy import mask
+from bot.rasa_client import RasaClient, RasaUnavailable
+from channels.messages import InboundMessage, Reply
+from knowledge.answers import county
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidMessage(ValueError):
+    """The message cannot be processed; `reply` tells the citizen why, in Chinese."""
+
+    def __init__(self, reply: str):
+        super().__init__(reply)
+        self.reply = reply
+
+
+def check_text(text: str, max_chars: int) -> str:
+    """The stripped text, or InvalidMessage with a Chinese reason."""
+    text = (text or "").strip()
+    if not text:
+        raise InvalidMessage("您发送的消息是空的，请输入您想咨询的问题，例如“身份证丢了怎么补办”。")
+    if len(text) > max_chars:
+        raise InvalidMessage(f"您的消息有{len(text)}个字，超过了{max_chars}字的上限，请精简后分几次发送。")
+    return text
+
+
+def get_or_create_conversation(*, db_session: Session, channel: str, sender: str) -> Conversation:
+    conversation = db_session.scalar(select(Conversation).where(Conversation.channel == channel, Conversation.sender == sender))
+    if conversation is None:
+        conversation = Conversation(id=f"{channel}-{uuid.uuid4().hex[:20]}", channel=channel, sender=sender)
+        db_session.add(conversation)
+        db_session.flush()
+    return conversation
+
+
+def log_inbound(*, db_session: Session, message: InboundMessage, status: str = "received") -> tuple[Message, list[Message] | None]:
+    """Store an inbound message; if its client id was seen, return the stored replies instead."""
+    conversation = get_or_create_conversation(db_session=db_session, channel=message.channel, sender=message.sender)
+    if message.client_id:
+        seen = db_session.scalar(
+            select(Message).where(Message.conversation_id == conversation.id, Message.client_id == message.client_id)
+        )
+        if seen is not None:
+            replies = db_session.scalars(
+                select(Message).where(Message.conversation_id == conversation.id, Message.id > seen.id, Message.direction == "out")
+                .order_by(Message.id)
+            ).all()
+            following = db_session.scalar(
+                select(Message.id).where(Message.conversation_id == conversation.id, Message.id > seen.id, Message.direction == "in")
+                .order_by(Message.id).limit(1)
+            )
+            return seen, [r for r in replies if following is None or r.id < following]
+    stored = Message(conversation_id=conversation.id, direction="in", text=message.text, client_id=message.client_id, status=status)
+    db_session.add(stored)
+    db_session.flush()
+    return stored, None
+
+
+def log_replies(*, db_session: Session, inbound_id: int, replies: list[Reply], status: str) -> None:
+    inbound = db_session.get(Message, inbound_id)
+    inbound.status = status
+    for reply in replies:
+        db_session.add(
+            Message(
+                conversation_id=inbound.conversation_id,
+                direction="out",
+                text=reply.text,
+                buttons=[b.model_dump() for b in reply.buttons] or None,
+                status="sent",
+            )
+        )
+
+
+def transcript(*, db_session: Session, conversation_id: str, reveal: bool = False) -> list[dict]:
+    """The conversation's messages, personal data masked unless revealed."""
+    rows = db_session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)).all()
+    return [
+        {"direction": m.direction, "text": m.text if reveal else mask(m.text), "status": m.status, "at": m.created_at.isoformat()}
+        for m in rows
+    ]
+
+
+def rasa_down_reply() -> Reply:
+    c = county()
+    return Reply(text=f"抱歉，智能客服暂时出了点问题，您的留言已经记录。急事请拨打{c['热线']}热线，人工客服为您服务。")
+
+
+class ConversationService:
+    """Handle one inbound message end to end."""
+
+    def __init__(self, database, rasa: RasaClient, max_chars: int = 500):
+        self.database = database
+        self.rasa = rasa
+        self.max_chars = max_chars
+
+    def _log_inbound(self, message: InboundMessage, status: str):
+        with self.database.session() as session:
+            stored, previous = log_inbound(db_session=session, message=message, status=status)
+            conversation_id = stored.conversation_id
+            replies = None if previous is None else [Reply(text=m.text, buttons=m.buttons or []) for m in previous]
+            return stored.id, conversation_id, replies
+
+    def _log_replies(self, inbound_id: int, replies: list[Reply], status: str) -> None:
+        with self.database.session() as session:
+            log_replies(db_session=session, inbound_id=inbound_id, replies=replies, status=status)
+
+    async def handle(self, message: InboundMessage) -> tuple[str, list[Reply]]:
+        """Returns (conversation id, replies). The message is stored before anything else happens."""
+        try:
+            text = check_text(message.text, self.max_chars)
+        except InvalidMessage as exc:
+            inbound_id, conversation_id, _ = await run_in_threadpool(self._log_inbound, message, "rejected")
+            replies = [Reply(text=exc.reply)]
+            await run_in_threadpool(self._log_replies, inbound_id, replies, "rejected")
+            return conversation_id, replies
+        message = message.model_copy(update={"text": text})
+        inbound_id, conversation_id, previous = await run_in_threadpool(self._log_inbound, message, "received")
+        if previous is not None:  # a retry of a message already handled: same replies, processed once
+            return conversation_id, previous
+        logger.info("in %s: %s", conversation_id, mask(text))
+        try:
+            raw = await self.rasa.send(conversation_id, text)
+            replies = [Reply.from_rasa(m) for m in raw if m.get("text") or m.get("buttons")]
+            status = "answered"
+        except RasaUnavailable as exc:
+            logger.error("Rasa unavailable for %s: %s", conversation_id, exc)
+            replies, status = [rasa_down_reply()], "failed"
+        await run_in_threadpool(self._log_replies, inbound_id, replies, status)
+        return conversation_id, replies

@@ -1,0 +1,97 @@
+"""Start and stop Rasa and the app as child processes (used by `make run`, tests and the benchmark)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from bot.settings import ROOT
+
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+MODEL = ROOT / "models" / "current.tar.gz"
+LOG_DIR = ROOT / "var" / "log"
+
+
+class StartError(RuntimeError):
+    """A child process did not become ready; the message names its log file."""
+
+
+def _spawn(args: list[str], env: dict, log_name: str) -> subprocess.Popen:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = open(LOG_DIR / log_name, "ab")
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def start_rasa(port: int, action_url: str, model: Path = MODEL, log_name: str = "rasa.log", extra_env: dict | None = None) -> subprocess.Popen:
+    if not model.exists():
+        raise StartError(f"没有训练好的 Rasa 模型 {model}：请先运行 make model")
+    env = {**os.environ, "ACTION_ENDPOINT_URL": action_url, "RASA_TELEMETRY_ENABLED": "false", **(extra_env or {})}
+    args = [str(RASA_BIN), "run", "--enable-api", "--model", str(model), "--port", str(port), "-i", "127.0.0.1",
+            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
+    return _spawn(args, env, log_name)
+
+
+def start_app(port: int, rasa_port: int, log_name: str = "app.log", extra_env: dict | None = None, workers: int = 1) -> subprocess.Popen:
+    env = {**os.environ, "PORT": str(port), "RASA_PORT": str(rasa_port), **(extra_env or {})}
+    args = [sys.executable, "-m", "uvicorn", "bot.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
+    return _spawn(args, env, log_name)
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float, log_name: str) -> None:
+    """Poll url until it answers 2xx; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StartError(f"{url} 的进程已退出（代码 {process.returncode}），见 {LOG_DIR / log_name}")
+        try:
+            if httpx.get(url, timeout=2.0).status_code < 300:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise StartError(f"{url} 在 {timeout:.0f} 秒内没有就绪，见 {LOG_DIR / log_name}")
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, 9)
+        except ProcessLookupError:
+            pass
+
+
+class Stack:
+    """Rasa plus the app on the given ports; a context manager that stops both."""
+
+    def __init__(self, app_port: int = 8000, rasa_port: int = 5005, extra_env: dict | None = None, tag: str = ""):
+        self.app_port, self.rasa_port, self.extra_env, self.tag = app_port, rasa_port, extra_env or {}, tag
+        self.rasa = self.app = None
+
+    def __enter__(self) -> "Stack":
+        try:
+            self.app = start_app(self.app_port, self.rasa_port, f"app{self.tag}.log", self.extra_env)
+            self.rasa = start_rasa(self.rasa_port, f"http://127.0.0.1:{self.app_port}/webhook", log_name=f"rasa{self.tag}.log")
+            wait_for(f"http://127.0.0.1:{self.app_port}/docs", self.app, 60, f"app{self.tag}.log")
+            wait_for(f"http://127.0.0.1:{self.app_port}/healthz", self.rasa, 180, f"rasa{self.tag}.log")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.app_port}"
+
+    def __exit__(self, *exc) -> None:
+        stop(self.app)
+        stop(self.rasa)

@@ -1,0 +1,173 @@
+"""Compose grounded answers: every fact comes from a knowledge-base field, named with its item,
+department and 核对日期; a missing field is said plainly with the way onward."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from knowledge.schema import Entry
+
+ASPECTS = ("materials", "procedure", "time_limit", "fee", "location_hours", "online", "visits", "item")
+ASPECT_TITLES = {
+    "materials": "所需材料", "procedure": "办理流程", "time_limit": "办理时限", "fee": "收费",
+    "location_hours": "地点和时间", "online": "网上办理", "visits": "跑几次",
+}
+ASPECT_INTENTS = {aspect: f"ask_{aspect}" for aspect in ASPECTS}
+COUNTY_FILE = Path(__file__).resolve().parent / "county.yaml"
+
+
+@dataclass
+class Answer:
+    text: str
+    buttons: list[dict] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def county() -> dict:
+    """County-level facts (hotline, portal) used for the way onward."""
+    return yaml.safe_load(COUNTY_FILE.read_text(encoding="utf-8"))
+
+
+def way_onward() -> str:
+    c = county()
+    return f"您可以在{c['网上办事大厅']}（{c['网上办事地址']}）查询，或拨打{c['热线']}热线咨询人工客服。"
+
+
+def _days(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        return "即办（当场办结）" if value == 0 else f"{value}个工作日"
+    return str(value)
+
+
+def _sample_note(entry: Entry, fields: list[str]) -> str:
+    marked = [f for f in fields if f in entry.sample_fields]
+    return f"（{'、'.join(marked)}为示例信息，请以窗口公布为准）" if marked else ""
+
+
+def _material_line(n: int, m) -> str:
+    line = f"{n}. {m.name}（{m.kind}{m.copies}份"
+    if m.necessity != "必要":
+        line += f"，{m.necessity}"
+    line += "）"
+    if m.note:
+        line += f"：{m.note}"
+    return line
+
+
+def _missing(entry: Entry, what: str) -> str:
+    phone = entry.get("咨询电话")
+    return f"知识库里暂时没有这项的{what}信息。" + (f"建议拨打咨询电话{phone}确认，" if phone else "") + way_onward()
+
+
+def _body(entry: Entry, aspect: str) -> tuple[str, list[str]]:
+    """Answer text for one aspect and the fields it used."""
+    g = entry.get
+    if aspect == "materials":
+        materials = entry.materials
+        if not materials:
+            return _missing(entry, "申请材料"), []
+        lines = [_material_line(n, m) for n, m in enumerate(materials, 1)]
+        return "需要准备以下材料：\n" + "\n".join(lines), ["申请材料"]
+    if aspect == "procedure":
+        steps = g("办理流程") or []
+        if not steps:
+            return _missing(entry, "办理流程"), []
+        return "办理流程：\n" + "\n".join(f"{n}. {s}" for n, s in enumerate(steps, 1)), ["办理流程"]
+    if aspect == "time_limit":
+        legal, promised = g("法定办结时限"), g("承诺办结时限")
+        if legal is None and promised is None:
+            return _missing(entry, "办结时限"), []
+        parts = []
+        if promised is not None:
+            parts.append(f"承诺办结时限：{_days(promised)}")
+        if legal is not None:
+            parts.append(f"法定办结时限：{_days(legal)}")
+        text = "；".join(parts) + "。"
+        if g("时限说明"):
+            text += f"\n说明：{g('时限说明')}"
+        return text, ["承诺办结时限", "法定办结时限", "时限说明"]
+    if aspect == "fee":
+        if g("是否收费") is False:
+            return "这项不收费。", ["是否收费"]
+        if not g("收费标准"):
+            return "这项需要收费，" + _missing(entry, "收费标准"), []
+        return f"这项需要收费。收费标准：{g('收费标准')}", ["收费标准"]
+    if aspect == "location_hours":
+        return f"办理地点：{g('办理地点')}\n办理时间：{g('办理时间')}\n咨询电话：{g('咨询电话')}", ["办理地点", "办理时间", "咨询电话"]
+    if aspect == "online":
+        if not g("是否网办"):
+            return "这项暂不支持网上办理，需要到现场办理。" + (f"\n办理地点：{g('办理地点')}" if g("办理地点") else ""), ["是否网办", "办理地点"]
+        text = "这项可以网上办理"
+        if g("网办程度"):
+            text += f"：{g('网办程度')}"
+        return text + f"。\n办理入口：{g('网办地址')}", ["是否网办", "网办程度", "网办地址"]
+    if aspect == "visits":
+        visits = g("到办事现场次数")
+        if visits is None:
+            return _missing(entry, "到现场次数"), []
+        text = "全程网上办理，不用到现场。" if visits == 0 else f"最多需要到办事现场{visits}次。"
+        if g("是否网办") and visits:
+            text += f"也可以先通过{g('网办地址')}网上申请。"
+        return text, ["到办事现场次数"]
+    # item: an overview
+    lines = [f"受理条件：{g('受理条件')}"]
+    if entry.materials:
+        lines.append("主要材料：" + "、".join(m.name for m in entry.materials))
+    if g("承诺办结时限") is not None:
+        lines.append(f"承诺办结时限：{_days(g('承诺办结时限'))}")
+    lines.append("收费：" + ("不收费" if g("是否收费") is False else (g("收费标准") or "收费，标准请咨询窗口")))
+    if g("到办事现场次数") is not None:
+        lines.append(f"到现场次数：{g('到办事现场次数')}次")
+    lines.append(f"网上办理：{'可以，' + g('网办地址') if g('是否网办') else '不支持'}")
+    return "\n".join(lines), ["受理条件", "申请材料", "承诺办结时限", "收费标准", "到办事现场次数", "网办地址"]
+
+
+def aspect_buttons(exclude: str | None = None) -> list[dict]:
+    """Quick replies for the other aspects of the current item."""
+    return [
+        {"title": title, "payload": f"/{ASPECT_INTENTS[aspect]}"}
+        for aspect, title in ASPECT_TITLES.items()
+        if aspect != exclude
+    ][:5]
+
+
+def answer(entry: Entry, aspect: str) -> Answer:
+    """The grounded answer about one aspect of one item."""
+    if aspect not in ASPECTS:
+        raise ValueError(f"unknown aspect {aspect!r}; expected one of {ASPECTS}")
+    if not entry.detailed:
+        c = county()
+        return Answer(
+            f"“{entry.name}”由{entry.department}办理（事项类型：{entry.type}）。"
+            f"知识库里暂时没有这项的详细办事指南，无法告诉您具体的{ASPECT_TITLES.get(aspect, '办理要求')}。"
+            f"您可以在{c['网上办事大厅']}（{c['网上办事地址']}）搜索“{entry.name}”查看办事指南，"
+            f"或拨打{c['热线']}热线咨询。",
+            [{"title": "转人工客服", "payload": "/request_human"}],
+        )
+    body, used = _body(entry, aspect)
+    header = f"【{entry.name}】{entry.department}"
+    footer = f"信息核对日期：{entry.verified}" + _sample_note(entry, used)
+    if entry.get("示例"):
+        footer += "。本指南为示例内容，以县里正式发布的办事指南为准"
+    return Answer(f"{header}\n{body}\n{footer}。", aspect_buttons(exclude=aspect))
+
+
+def choose(entries: list[Entry], question_is_vague: bool) -> Answer:
+    """Ask which item is meant, with one button per candidate."""
+    lead = "您想办理的是下面哪一项？请点选：" if question_is_vague else "没有找到完全对应的事项，您是不是想问下面这些？请点选："
+    lines = [f"{n}. {e.name}" for n, e in enumerate(entries, 1)]
+    buttons = [{"title": e.name, "payload": f'/choose_item{{"item_id":"{e.id}"}}'} for e in entries]
+    return Answer(lead + "\n" + "\n".join(lines) + "\n都不是的话，" + way_onward(), buttons)
+
+
+def unknown() -> Answer:
+    """Nothing in the knowledge base fits."""
+    return Answer(
+        "抱歉，知识库里没有找到与您的问题对应的办事事项，我不能随意回答以免误导您。" + way_onward(),
+        [{"title": "转人工客服", "payload": "/request_human"}],
+    )

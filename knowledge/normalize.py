@@ -1,0 +1,37 @@
+"""Text normalisation for search: width, traditional→simplified, dialect words, fillers, punctuation."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+_T2S = opencc.OpenCC("t2s")
+
+# Sichuan dialect and colloquial words → the standard words guides use.
+DIALECT = {
+    "啥子": "什么", "撒子": "什么", "啥": "什么", "咋个": "怎么", "咋子": "怎么", "咋": "怎么", "哪点": "哪里",
+    "哪儿": "哪里", "莫得": "没有", "没得": "没有", "晓得": "知道", "娃娃": "孩子", "娃儿": "孩子",
+    "老汉儿": "父亲", "屋头": "家里", "要得": "好的", "身分证": "身份证",
+}
+FILLERS = (
+    "请问一下", "请问", "您好", "你好", "麻烦问下", "麻烦问一下", "麻烦", "想问一下", "想问下", "问一下", "问下",
+    "咨询一下", "咨询下", "我想问", "我想咨询", "谢谢", "那个", "就是说",
+)
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+_DIALECT_RE = re.compile("|".join(sorted(map(re.escape, DIALECT), key=len, reverse=True)))
+_FILLER_RE = re.compile("|".join(sorted(map(re.escape, FILLERS), key=len, reverse=True)))
+_TRAILING = re.compile(r"[呢吗嘛啊呀哦吧哈噻撒嗦哇]+$")
+
+
+@lru_cache(maxsize=20000)
+def normalize(text: str) -> str:
+    """Canonical form of a question: NFKC width, simplified, dialect mapped, fillers and punctuation gone."""
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    text = _T2S.convert(text)
+    text = _DIALECT_RE.sub(lambda m: DIALECT[m.group(0)], text)
+    text = _FILLER_RE.sub(" ", text)
+    text = _PUNCT.sub(" ", text).strip()
+    text = " ".join(_TRAILING.sub("", part) for part in text.split())
+    return text.replace(" ", "")
