@@ -16,6 +16,7 @@ import math
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import jieba
 import numpy as np
@@ -76,6 +77,16 @@ def _pinyin(text: str) -> str:
     return "".join(lazy_pinyin(text))
 
 
+@lru_cache(maxsize=8192)
+def _char_sound(char: str) -> str:
+    return lazy_pinyin(char)[0] if "\u4e00" <= char <= "\u9fff" else char
+
+
+def _syllables(text: str) -> tuple[str, ...]:
+    """One toneless syllable per character (other characters stand for themselves)."""
+    return tuple(_char_sound(c) for c in text)
+
+
 class SearchIndex:
     """In-memory index over a knowledge base; build once, search from many threads."""
 
@@ -93,6 +104,7 @@ class SearchIndex:
                     self.tokenizer.add_word(word, freq=2000)
             surfaces = {normalize(w) for w in [entry.name, *entry.aliases] if len(normalize(w)) >= 2}
             self._surfaces.append([(s, _pinyin(s)) for s in sorted(surfaces)])
+        self._build_homophones()
         self._build_bm25()
         self._build_grams()
         self.model = None
@@ -100,6 +112,34 @@ class SearchIndex:
         if fit_model and any(e.detailed for e in self.entries):
             self._fit_model()
             self._fit_combiner()
+
+    # -- homophones: speech recognition writes 营业直照 for 营业执照 ---------------------------------
+    def _build_homophones(self) -> None:
+        sounds: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        for entry in self.entries:
+            for word in {normalize(w) for w in [entry.name, *entry.aliases, *entry.keywords]}:
+                if 2 <= len(word) <= 10 and (len(word) >= 3 or entry.detailed):
+                    sounds[_syllables(word)].add(word)
+        # a sound shared by several different words is no safe correction
+        self._homophones = {k: next(iter(v)) for k, v in sounds.items() if len(v) == 1}
+        self._homophone_lengths = sorted({len(k) for k in self._homophones}, reverse=True)
+
+    def correct(self, text: str) -> str:
+        """Replace a run of characters that sounds exactly like a known item word by that word,
+        unless the run is itself a dictionary word (事业 stays 事业, 营业直照 becomes 营业执照)."""
+        syllables = _syllables(text)
+        out, i = [], 0
+        while i < len(text):
+            for n in self._homophone_lengths:
+                word = self._homophones.get(tuple(syllables[i:i + n])) if i + n <= len(text) else None
+                if word is not None and (word == text[i:i + n] or not self.tokenizer.FREQ.get(text[i:i + n])):
+                    out.append(word)
+                    i += n
+                    break
+            else:
+                out.append(text[i])
+                i += 1
+        return "".join(out)
 
     # -- tokens and BM25 ------------------------------------------------------------------------
     def tokens(self, text: str) -> list[str]:
@@ -271,7 +311,7 @@ class SearchIndex:
     # -- public API ---------------------------------------------------------------------------
     def search(self, question: str, top: int = 3) -> list[Hit]:
         """Best entries for a question, best first, with calibrated scores."""
-        text = normalize(question)
+        text = self.correct(normalize(question))
         if not text:
             return []
         signals = self._signals(text)

@@ -1,0 +1,87 @@
+"""Actions with tracker fixtures and CollectingDispatcher (as in RasaHQ's demos)."""
+import asyncio
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.booking import ActionBookingNotYet
+from actions.guides import ActionAnswerGuide, ActionChooseItem, ActionFallbackSearch
+from actions.handoff import ActionHandoffNotYet
+from knowledge.service import get_index
+
+
+def tracker(text, intent, slots=None, entities=None, past_intents=()):
+    events = [{"event": "user", "parse_data": {"intent": {"name": i}}} for i in past_intents]
+    events.append({"event": "user", "parse_data": {"intent": {"name": intent}}})
+    return Tracker(
+        "test", slots or {}, {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []},
+        events, False, None, {}, "action_listen",
+    )
+
+
+def run(action, t):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, {}))
+    return dispatcher.messages, {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def item_id(name):
+    return get_index().kb.by_name(name).id
+
+
+@pytest.mark.parametrize(
+    "text, intent, item, expect",
+    [
+        ("身份证丢了要带什么去补办", "ask_materials", "居民身份证办理（包括临时）", "需要准备以下材料"),
+        ("开个体户要跑几次", "ask_visits", "个体工商户设立登记", "现场"),
+        ("个体户营业执照要多久办好", "ask_time_limit", "个体工商户设立登记", "办结时限"),
+        ("办身份证要钱不", "ask_fee", "居民身份证办理（包括临时）", "收费"),
+    ],
+)
+def test_answer_names_the_item_and_keeps_it(text, intent, item, expect):
+    messages, slots = run(ActionAnswerGuide(), tracker(text, intent))
+    assert item in messages[0]["text"] and expect in messages[0]["text"]
+    assert slots["item"] == item_id(item)
+
+
+def test_follow_up_keeps_the_item():
+    current = item_id("个体工商户设立登记")
+    messages, slots = run(ActionAnswerGuide(), tracker("那要多久?", "ask_time_limit", {"item": current}))
+    assert "个体工商户设立登记" in messages[0]["text"] and "办结时限" in messages[0]["text"]
+    assert slots["item"] == current
+
+
+def test_vague_question_asks_with_buttons_and_choice_answers():
+    messages, slots = run(ActionAnswerGuide(), tracker("办证", "ask_item"))
+    assert len(messages[0]["buttons"]) >= 2 and slots["candidates"]
+    candidates = slots["candidates"]
+    messages, slots = run(ActionChooseItem(), tracker("第二个", "choose_item", {"candidates": candidates, "aspect": "item"}))
+    assert slots["item"] == candidates[1]
+    assert get_index().kb.by_id(candidates[1]).name in messages[0]["text"]
+
+
+def test_button_payload_choice():
+    target = item_id("出生登记")
+    messages, slots = run(
+        ActionChooseItem(), tracker("/choose_item", "choose_item", {"aspect": "fee"}, [{"entity": "item_id", "value": target}])
+    )
+    assert "出生登记" in messages[0]["text"] and slots["item"] == target
+
+
+def test_unknown_item_is_said_not_invented():
+    messages, slots = run(ActionAnswerGuide(), tracker("火星移民签证要带什么材料", "ask_materials"))
+    assert "没有找到" in messages[0]["text"] and "12345" in messages[0]["text"]
+    assert "item" not in slots
+
+
+def test_two_fallbacks_in_a_row_offer_a_person():
+    messages, _ = run(ActionFallbackSearch(), tracker("嗯嗯嗯呃", "nlu_fallback", past_intents=["nlu_fallback"]))
+    assert "转人工客服" in [b["title"] for b in messages[0]["buttons"]]
+
+
+def test_interim_booking_and_handoff_are_honest():
+    messages, _ = run(ActionBookingNotYet(), tracker("周六能去办身份证吗", "book_appointment"))
+    assert "还不能" in messages[0]["text"] and "12345" in messages[0]["text"]
+    messages, _ = run(ActionHandoffNotYet(), tracker("我要投诉", "complain"))
+    assert "12345" in messages[0]["text"]

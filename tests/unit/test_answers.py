@@ -1,0 +1,56 @@
+"""Grounded answers: every fact from a field; missing fields said plainly; catalogue items routed."""
+import pytest
+
+from knowledge.answers import ASPECTS, answer, choose, unknown
+from knowledge.schema import Entry
+from knowledge.service import get_index
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return get_index().kb
+
+
+def test_materials_answer_lists_exactly_the_guide_materials(kb):
+    for guide in kb.guides:
+        text = answer(guide, "materials").text
+        lines = [line for line in text.splitlines() if line[:1].isdigit() and ". " in line]
+        assert len(lines) == len(guide.materials), guide.id
+        for line, material in zip(lines, guide.materials):
+            assert line.split(". ", 1)[1].startswith(material.name + "（"), (guide.id, line)
+
+
+@pytest.mark.parametrize("aspect", ASPECTS)
+def test_every_answer_names_item_department_and_date(kb, aspect):
+    for guide in kb.guides:
+        text = answer(guide, aspect).text
+        assert guide.name in text and guide.department in text and guide.verified in text, (guide.id, aspect)
+
+
+def test_fee_and_time_come_from_fields(kb):
+    guide = kb.by_name("居民身份证办理（包括临时）")
+    assert guide.get("收费标准") in answer(guide, "fee").text
+    assert f"{guide.get('承诺办结时限')}个工作日" in answer(guide, "time_limit").text
+
+
+def test_missing_field_is_said_plainly_with_the_way_onward(kb):
+    raw = dict(kb.guides[0].raw, 法定办结时限=None, 承诺办结时限=None, 申请材料=[])
+    guide = Entry(id="x", name="测试事项", department="夹江县测试局", type="公共服务", detailed=True, raw=raw)
+    for aspect in ("time_limit", "materials"):
+        text = answer(guide, aspect).text
+        assert "知识库里暂时没有" in text and "12345" in text and "https://www.sczwfw.gov.cn/" in text
+        assert "个工作日" not in text
+
+
+def test_catalogue_only_item_routes_to_department_and_portal(kb):
+    entry = next(e for e in kb.entries if not e.detailed)
+    text = answer(entry, "materials").text
+    assert entry.department in text and "四川政务服务网" in text and "12345" in text
+    assert "需要准备以下材料" not in text
+
+
+def test_choose_and_unknown_offer_buttons(kb):
+    reply = choose(kb.guides[:3], question_is_vague=True)
+    assert [b["title"] for b in reply.buttons] == [g.name for g in kb.guides[:3]]
+    assert all(b["payload"].startswith("/choose_item{") for b in reply.buttons)
+    assert "12345" in unknown().text

@@ -1,0 +1,98 @@
+"""The app's HTTP API with Rasa replaced by httpx.MockTransport (no network)."""
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.conversations.models import Message
+from bot.rasa_client import RasaClient
+from bot.settings import Settings
+
+
+def make_client(tmp_path, handler):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'app.db'}")
+    rasa = RasaClient("http://rasa.test", transport=httpx.MockTransport(handler))
+    return TestClient(create_app(settings, rasa=rasa))
+
+
+def echo(request: httpx.Request) -> httpx.Response:
+    if request.url.path == "/status":
+        return httpx.Response(200, json={"model_file": "current.tar.gz"})
+    body = request.read().decode()
+    return httpx.Response(200, json=[{"recipient_id": "x", "text": "收到：" + httpx.Request("POST", "/", content=body).read().decode()[:20],
+                                      "buttons": [{"title": "办理流程", "payload": "/ask_procedure"}]}])
+
+
+def rows(client):
+    with client.app.state.database.session() as session:
+        return session.scalars(select(Message).order_by(Message.id)).all()
+
+
+def test_chat_round_trip_is_logged(tmp_path):
+    with make_client(tmp_path, echo) as client:
+        response = client.post("/api/chat", json={"sender": "u1", "text": "身份证丢了"})
+        assert response.status_code == 200
+        reply = response.json()["replies"][0]
+        assert reply["text"].startswith("收到") and reply["buttons"] == [{"title": "办理流程", "payload": "/ask_procedure"}]
+        logged = rows(client)
+        assert [(m.direction, m.status) for m in logged] == [("in", "answered"), ("out", "sent")]
+        assert logged[0].text == "身份证丢了"
+
+
+@pytest.mark.parametrize("text, words", [("   ", "空的"), ("问" * 501, "超过了500字")])
+def test_empty_and_oversized_get_a_chinese_reply_and_are_logged(tmp_path, text, words):
+    calls = []
+    with make_client(tmp_path, lambda r: calls.append(r) or echo(r)) as client:
+        response = client.post("/api/chat", json={"sender": "u1", "text": text})
+        assert response.status_code == 200 and words in response.json()["replies"][0]["text"]
+        assert [m.status for m in rows(client)] == ["rejected", "sent"]
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "body, kwargs",
+    [(None, {"content": b"{not json", "headers": {"content-type": "application/json"}}),
+     (None, {"json": {"text": "缺少 sender"}}),
+     (None, {"json": {"sender": "u", "text": 5}})],
+)
+def test_malformed_requests_get_4xx_with_reason(tmp_path, body, kwargs):
+    with make_client(tmp_path, echo) as client:
+        response = client.post("/api/chat", **kwargs)
+        assert 400 <= response.status_code < 500
+        assert response.json()["error"] == "请求格式不正确" and response.json()["reasons"]
+
+
+def test_rasa_down_apologises_with_hotline_and_keeps_the_message(tmp_path):
+    def down(request):
+        raise httpx.ConnectError("connection refused")
+
+    with make_client(tmp_path, down) as client:
+        response = client.post("/api/chat", json={"sender": "u1", "text": "办身份证要带什么"})
+        assert response.status_code == 200
+        assert "12345" in response.json()["replies"][0]["text"]
+        logged = rows(client)
+        assert logged[0].text == "办身份证要带什么" and logged[0].status == "failed"
+        assert client.get("/healthz").status_code == 503
+
+
+def test_retry_with_same_client_id_is_processed_once(tmp_path):
+    calls = []
+    with make_client(tmp_path, lambda r: calls.append(r) or echo(r)) as client:
+        first = client.post("/api/chat", json={"sender": "u1", "text": "社保卡", "client_id": "m-1"}).json()
+        second = client.post("/api/chat", json={"sender": "u1", "text": "社保卡", "client_id": "m-1"}).json()
+        assert first["replies"] == second["replies"]
+        assert len([m for m in rows(client) if m.direction == "in"]) == 1
+    assert len([c for c in calls if c.url.path.endswith("webhook")]) == 1
+
+
+def test_guide_api(tmp_path):
+    with make_client(tmp_path, echo) as client:
+        hits = client.get("/api/guides/search", params={"q": "身份证丢了", "top": 2}).json()
+        assert hits[0]["name"] == "居民身份证办理（包括临时）" and hits[0]["matched"]
+        guide = client.get(f"/api/guides/{hits[0]['id']}").json()
+        assert guide["fields"]["申请材料"] and guide["fields"]["核对日期"]
+        missing = client.get("/api/guides/no-such-guide")
+        assert missing.status_code == 404 and "没有编号" in missing.json()["detail"]
+        assert client.get("/api/guides/search").status_code == 422
+        assert client.get("/healthz").json()["rasa"] is True

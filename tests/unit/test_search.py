@@ -1,0 +1,74 @@
+"""Knowledge search: the everyday questions of the issue, homophones, vagueness, nothing-known."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from knowledge.service import get_index
+
+
+@pytest.fixture(scope="module")
+def index():
+    return get_index()
+
+
+@pytest.mark.parametrize(
+    "question, item",
+    [
+        ("身份证丢了要带什么去补办", "居民身份证办理（包括临时）"),
+        ("開個體戶要跑幾次", "个体工商户设立登记"),
+        ("孩子刚生下来要去哪上户口", "出生登记"),
+        ("拿房子去银行贷款要办啥", "不动产抵押登记"),
+        ("营业直照咋个办", None),  # homophone: some business-licence item, checked below
+        ("社报卡丢了咋个补", "社会保障卡补领、换领、换发"),
+        ("在外地看病医保咋个报", "异地就医备案"),
+    ],
+)
+def test_everyday_questions_find_the_item(index, question, item):
+    hits = index.search(question, top=3)
+    assert hits and hits[0].matched, [(h.entry.name, h.score) for h in hits]
+    if item:
+        assert hits[0].entry.name == item
+    else:
+        assert hits[0].entry.name in {"有限责任公司设立登记", "个体工商户设立登记"}
+
+
+@pytest.mark.parametrize("question", ["怎么申请去南极开演唱会的许可", "明天会下雨吗", "帮我点一份外卖"])
+def test_nothing_known_is_not_matched(index, question):
+    assert not any(h.matched for h in index.search(question, top=3))
+
+
+def test_vague_question_offers_choices(index):
+    resolution = index.resolve("办证")
+    assert resolution.kind == "choose"
+    assert len(resolution.hits) >= 2
+
+
+def test_follow_up_without_item_names_no_item(index):
+    for text in ["那要多久", "在哪里办", "要钱不"]:
+        assert index.resolve(text).kind == "none", text
+
+
+def test_catalogue_only_item_is_found_by_name(index):
+    hits = index.search("适龄儿童、少年因身体状况需要延缓入学或者休学审批", top=1)
+    assert hits[0].entry.name == "适龄儿童、少年因身体状况需要延缓入学或者休学审批"
+    assert not hits[0].entry.detailed
+
+
+def test_search_command_prints_json():
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "kb", "search", "身份证丢了要带什么去补办", "--top", "3", "--json"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+    results = json.loads(out)
+    assert 1 <= len(results) <= 3
+    assert results[0]["name"] == "居民身份证办理（包括临时）" and results[0]["matched"] is True
+    assert all({"name", "score", "matched"} <= set(r) for r in results)
+    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+    nothing = json.loads(subprocess.run(
+        [sys.executable, "-m", "bot", "kb", "search", "火星移民签证怎么办", "--top", "3", "--json"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout)
+    assert not any(r["matched"] for r in nothing)
