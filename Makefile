@@ -44,7 +44,7 @@ model: models/current.tar.gz
 
 # Retrained only when the pipeline, domain or training data changed (knowledge updates need no retraining).
 models/current.tar.gz: .venv-rasa/.installed config.yml domain.yml $(NLU)
-	$(RASA) train --config config.yml --domain domain.yml --data nlu_data --out models --fixed-model-name current
+	$(RASA) train --config config.yml --domain domain.yml --data nlu_data --out models --fixed-model-name current --force
 
 clean:
 	rm -rf models var .pytest_cache

@@ -24,6 +24,11 @@ def aspect_of(intent: str | None) -> str:
     return aspect if aspect in ASPECTS else "item"
 
 
+def latest_intent(tracker: Tracker) -> str | None:
+    """The intent of the latest message as classified (a button's /intent included)."""
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
 def say(dispatcher: CollectingDispatcher, reply: Answer) -> None:
     dispatcher.utter_message(text=reply.text, buttons=reply.buttons or None)
 
@@ -68,7 +73,7 @@ class ActionAnswerGuide(Action):
         return "action_answer_guide"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
-        return respond(dispatcher, tracker, aspect_of(tracker.get_intent_of_latest_message()))
+        return respond(dispatcher, tracker, aspect_of(latest_intent(tracker)))
 
 
 class ActionChooseItem(Action):
@@ -100,13 +105,15 @@ class ActionFallbackSearch(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
         resolution = get_index().resolve(text)
+        # the intent classifier's best guess below the threshold still tells which aspect was likely asked
+        aspect = aspect_of(tracker.get_intent_of_latest_message(skip_fallback_intent=True))
         if resolution.kind == "answer":
-            say(dispatcher, answer(resolution.entry, "item"))
-            return [SlotSet("item", resolution.entry.id), SlotSet("aspect", "item")]
+            say(dispatcher, answer(resolution.entry, aspect))
+            return [SlotSet("item", resolution.entry.id), SlotSet("aspect", aspect)]
         if resolution.kind == "choose":
             entries = [h.entry for h in resolution.hits]
             say(dispatcher, choose(entries, question_is_vague=len(normalize(text)) <= VAGUE_LENGTH))
-            return [SlotSet("candidates", [e.id for e in entries]), SlotSet("aspect", "item")]
+            return [SlotSet("candidates", [e.id for e in entries]), SlotSet("aspect", aspect)]
         user_intents = [e.get("parse_data", {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
         if user_intents[-2:] == ["nlu_fallback", "nlu_fallback"]:
             dispatcher.utter_message(

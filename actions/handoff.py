@@ -17,7 +17,7 @@ class ActionHandoffNotYet(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         c = county()
-        if tracker.get_intent_of_latest_message() == "complain":
+        if (tracker.latest_message.get("intent") or {}).get("name") == "complain":
             text = f"非常抱歉给您带来不好的体验。在线投诉受理还在建设中，请拨打{c['热线']}热线反映，工作人员会登记并跟进处理。"
         else:
             text = f"在线人工客服还在建设中，暂时不能在这里为您转接。请拨打{c['热线']}热线，由人工客服为您服务。"

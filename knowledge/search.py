@@ -13,17 +13,21 @@ calibrated score, the probability that the entry is the one asked about.
 from __future__ import annotations
 
 import math
+import re
+import random
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import jieba
+import yaml
 import numpy as np
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import StratifiedKFold
 
 from knowledge.loader import KnowledgeBase
@@ -31,7 +35,7 @@ from knowledge.normalize import normalize
 from knowledge.schema import Entry
 
 ANSWER_THRESHOLD = 0.5  # top score needed to answer about an item
-SUGGEST_THRESHOLD = 0.12  # below ANSWER_THRESHOLD but above this: offer the candidates as options
+SUGGEST_THRESHOLD = 0.2  # below ANSWER_THRESHOLD but above this: offer the candidates as options
 AMBIGUITY_MARGIN = 0.15  # top two both matched and closer than this: ask which one
 
 # Words that carry no information about which item is meant.
@@ -41,6 +45,10 @@ STOPWORDS = set(
     "让 用 对 从 为 以 及 等 呀 哦 么 啥 咋 不 没 没有 好 谁 多久 时间 跑 次 材料 资料 流程 手续 费用 钱 网上 地方 "
     "啊 如果 现在 已经 应该 是不是 有没有 一个 自己 家里 知道 问 申请 ？ ?".split()
 )
+
+
+# Words that make a question generic rather than about one item: 我要办证 → 证.
+_GENERIC = re.compile("我要|我想|想要|想|要|怎么|如何|什么|哪里|在|去|到|办理|办个|办一个|办|申请|弄个|弄|一个|个|一下|的|了|吗|呢|不|多久|多少|钱")
 
 
 @dataclass
@@ -73,6 +81,16 @@ class Resolution:
         return self.hits[0].entry if self.kind == "answer" else None
 
 
+NEGATIVES_FILE = Path(__file__).resolve().parent / "negatives.yaml"
+
+
+def load_negatives(path: Path = NEGATIVES_FILE) -> list[str]:
+    """Questions no item answers (training data for the reject class)."""
+    if not path.exists():
+        return []
+    return list((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("问题") or [])
+
+
 def _pinyin(text: str) -> str:
     return "".join(lazy_pinyin(text))
 
@@ -90,9 +108,10 @@ def _syllables(text: str) -> tuple[str, ...]:
 class SearchIndex:
     """In-memory index over a knowledge base; build once, search from many threads."""
 
-    def __init__(self, kb: KnowledgeBase, fit_model: bool = True):
+    def __init__(self, kb: KnowledgeBase, fit_model: bool = True, negatives: list[str] | None = None):
         self.kb = kb
         self.entries = kb.entries
+        self.negatives = load_negatives() if negatives is None else negatives
         self._lock = threading.Lock()  # jieba's Tokenizer is not safe to initialise concurrently
         self.tokenizer = jieba.Tokenizer()
         self.tokenizer.initialize()
@@ -100,7 +119,7 @@ class SearchIndex:
         for entry in self.entries:
             words = {normalize(w) for w in [entry.name, *entry.aliases, *entry.keywords] if normalize(w)}
             for word in words:
-                if len(word) >= 2:
+                if 2 <= len(word) <= 6:  # long official names would become one useless token
                     self.tokenizer.add_word(word, freq=2000)
             surfaces = {normalize(w) for w in [entry.name, *entry.aliases] if len(normalize(w)) >= 2}
             self._surfaces.append([(s, _pinyin(s)) for s in sorted(surfaces)])
@@ -214,10 +233,9 @@ class SearchIndex:
                 counts.update(ids)
         return [i for i, _ in counts.most_common(limit)]
 
-    def _surface_scores(self, text: str, i: int) -> tuple[float, float]:
-        """(name signal, pinyin signal) of entry i for normalised text."""
+    def _surface_scores(self, text: str, text_py: str, i: int) -> tuple[float, float]:
+        """(name signal, pinyin signal) of entry i for normalised text and its pinyin."""
         best_name = best_sound = 0.0
-        text_py = _pinyin(text)
         for surface, sound in self._surfaces[i]:
             length_weight = min(1.0, 0.55 + 0.1 * len(surface))
             if surface in text:
@@ -236,75 +254,105 @@ class SearchIndex:
         return best_name, best_sound
 
     # -- the example-question model and the combiner ----------------------------------------------
-    def _training_examples(self) -> tuple[list[str], list[int]]:
-        texts, labels = [], []
+    # The model has one class per detailed guide, plus CATALOGUE (any catalogue-only item name) and
+    # NONE (questions no item answers, knowledge/negatives.yaml), so that a question about something
+    # else does not pile its probability onto some guide.
+    CATALOGUE, NONE = -1, -2
+
+    def _training_examples(self) -> list[tuple[str, int]]:
+        """Names, aliases and keywords of every class (the example questions come separately)."""
+        examples = []
         for i, entry in enumerate(self.entries):
-            if not entry.detailed:
-                continue
-            for text in [entry.name, *entry.aliases, *entry.keywords, *entry.questions]:
-                texts.append(normalize(text))
-                labels.append(i)
-        return texts, labels
+            label = i if entry.detailed else self.CATALOGUE
+            for text in [entry.name, *entry.aliases, *entry.keywords]:
+                examples.append((normalize(text), label))
+        return examples
+
+    def _questions(self) -> list[tuple[str, int]]:
+        """Example questions with their class: the guides' 常见问法 and the known non-questions."""
+        questions = [(normalize(q), i) for i, e in enumerate(self.entries) if e.detailed for q in e.questions]
+        return questions + [(normalize(q), self.NONE) for q in self.negatives]
 
     @staticmethod
-    def _new_model() -> tuple[TfidfVectorizer, LogisticRegression]:
+    def _new_model() -> tuple[TfidfVectorizer, SGDClassifier]:
+        # SGD with log loss: as accurate here as lbfgs logistic regression, ten times faster to fit
+        # over the ~1,200 item names (the index is rebuilt at every start and knowledge update).
         return (
             TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1),
-            LogisticRegression(C=20.0, max_iter=2000),
+            SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=50, tol=1e-3, random_state=0),
         )
 
-    def _fit_model(self) -> None:
-        texts, labels = self._training_examples()
+    def _fit(self, examples: list[tuple[str, int]]):
         vectorizer, classifier = self._new_model()
-        classifier.fit(vectorizer.fit_transform(texts), labels)
-        self.model = (vectorizer, classifier)
+        classifier.fit(vectorizer.fit_transform([t for t, _ in examples]), [l for _, l in examples])
+        return vectorizer, classifier
+
+    def _fit_model(self) -> None:
+        self.model = self._fit(self._training_examples() + self._questions())
 
     def _model_probs(self, text: str, model=None) -> dict[int, float]:
         vectorizer, classifier = model or self.model
         probs = classifier.predict_proba(vectorizer.transform([text]))[0]
         return {int(label): float(p) for label, p in zip(classifier.classes_, probs)}
 
+    def _catalogue_questions(self, count: int = 300) -> list[tuple[str, int]]:
+        """Questions about catalogue-only items, made from their names, for the combiner to learn from."""
+        forms = ["{}怎么办理", "{}需要什么材料", "{}在哪里办", "办{}要多久", "请问{}", "{}"]
+        rng = random.Random(11)
+        ids = [i for i, e in enumerate(self.entries) if not e.detailed]
+        picked = rng.sample(ids, min(count, len(ids)))
+        return [(normalize(forms[n % len(forms)].format(self.entries[i].name)), i) for n, i in enumerate(picked)]
+
     def _fit_combiner(self) -> None:
-        """Fit the signal combiner on the example questions, each scored by a model that never saw it."""
-        questions = [(normalize(q), i) for i, e in enumerate(self.entries) if e.detailed for q in e.questions]
-        names = [(t, l) for t, l in zip(*self._training_examples()) if (t, l) not in set(questions)]
+        """Fit the signal combiner on example questions, each scored by a model that never saw it."""
+        questions = self._questions()
+        base = self._training_examples()
         features, targets = [], []
         folds = StratifiedKFold(n_splits=4, shuffle=True, random_state=7)
         for train_idx, test_idx in folds.split(questions, [l for _, l in questions]):
-            train = names + [questions[j] for j in train_idx]
-            vectorizer, classifier = self._new_model()
-            classifier.fit(vectorizer.fit_transform([t for t, _ in train]), [l for _, l in train])
+            model = self._fit(base + [questions[j] for j in train_idx])
             for j in test_idx:
-                text, label = questions[j]
-                for i, values in self._signals(text, (vectorizer, classifier)).items():
-                    features.append(self._feature_row(values))
-                    targets.append(1 if i == label else 0)
-        self.combiner = LogisticRegression(C=1.0, max_iter=1000)
+                self._add_rows(questions[j], model, features, targets)
+        for example in self._catalogue_questions():
+            self._add_rows(example, self.model, features, targets)
+        self.combiner = LogisticRegression(C=1.0, max_iter=2000)
         self.combiner.fit(np.array(features), np.array(targets))
+
+    def _add_rows(self, example: tuple[str, int], model, features: list, targets: list) -> None:
+        text, label = example
+        for i, values in self._signals(self.correct(text), model).items():
+            features.append(self._feature_row(values))
+            targets.append(1 if i == label else 0)
 
     @staticmethod
     def _feature_row(values: dict[str, float]) -> list[float]:
-        return [values["model"], values["name"], values["pinyin"], values["bm25"], values["margin"], values["detailed"]]
+        return [values[k] for k in ("model", "name", "pinyin", "bm25", "margin", "detailed", "none", "catalogue")]
 
     def _signals(self, text: str, model=None) -> dict[int, dict[str, float]]:
         """Signals for every candidate entry of normalised text."""
         bm25 = self._bm25(self.tokens(text))
         probs = self._model_probs(text, model) if (model or self.model) else {}
+        none_p = probs.pop(self.NONE, 0.0)
+        catalogue_p = probs.pop(self.CATALOGUE, 0.0)
         candidates = set(sorted(bm25, key=bm25.get, reverse=True)[:30])
         candidates.update(self._gram_candidates(text))
         candidates.update(sorted(probs, key=probs.get, reverse=True)[:8])
-        top_prob = max(probs.values()) if probs else 0.0
+        top_prob = max([*probs.values(), catalogue_p]) if probs else 0.0
         signals = {}
+        text_py = _pinyin(text)
         for i in candidates:
-            name, sound = self._surface_scores(text, i)
-            model_p = probs.get(i, 0.0)
+            name, sound = self._surface_scores(text, text_py, i)
+            detailed = self.entries[i].detailed
+            model_p = probs.get(i, 0.0) if detailed else catalogue_p
             signals[i] = {
                 "model": model_p,
                 "name": name,
                 "pinyin": sound,
                 "bm25": bm25.get(i, 0.0),
                 "margin": model_p - top_prob,  # 0 for the model's favourite, negative for others
-                "detailed": 1.0 if self.entries[i].detailed else 0.0,
+                "detailed": 1.0 if detailed else 0.0,
+                "none": none_p,
+                "catalogue": catalogue_p,
             }
         return signals
 
@@ -330,9 +378,25 @@ class SearchIndex:
         ]
         return hits[:top]
 
+    def vague_options(self, question: str, limit: int = 6) -> list[Entry]:
+        """For a vague question naming only a kind of thing ("办证", "补贴", "社保"), the detailed
+        guides of that kind, best match first; empty when the question is not that vague."""
+        head = _GENERIC.sub("", normalize(question))
+        if not 1 <= len(head) <= 2:
+            return []
+        options = [e for e in self.entries if e.detailed and any(head in w for w in [e.name, *e.aliases])]
+        if len(options) < 2:
+            return []
+        scores = {h.entry.id: h.score for h in self.search(question, top=50)}
+        return sorted(options, key=lambda e: -scores.get(e.id, 0.0))[:limit]
+
     def resolve(self, question: str, top: int = 4) -> Resolution:
         """Answer one item, offer several, or say none fits."""
         hits = self.search(question, top=top)
+        if len(normalize(question)) <= 4 or not (hits and hits[0].matched):
+            options = self.vague_options(question)
+            if options:
+                return Resolution("choose", [Hit(e, 0.0, False) for e in options])
         if not hits or hits[0].score < SUGGEST_THRESHOLD:
             return Resolution("none", [])
         if hits[0].matched and (len(hits) < 2 or hits[0].score - hits[1].score >= AMBIGUITY_MARGIN or not hits[1].matched):
