@@ -22,6 +22,7 @@ class ActionHandoffNotYet(Action):
         else:
             text = f"在线人工客服还在建设中，暂时不能在这里为您转接。请拨打{c['热线']}热线，由人工客服为您服务。"
         dispatcher.utter_message(text=text)
+        dispatcher.utter_message(json_message={"action": "handoff"})  # voice transfers the call
         return []
 
 

@@ -10,15 +10,33 @@ class Button(BaseModel):
 
 
 class Reply(BaseModel):
-    """One bot or operator reply: text, optional quick-reply buttons."""
+    """One bot or operator reply: text, optional quick-reply buttons, and an optional signal for the
+    channel (`action="handoff"`: the citizen should reach a person; voice transfers the call)."""
 
     text: str = ""
     buttons: list[Button] = Field(default_factory=list)
+    action: str | None = None
+    sender: str = "bot"  # "bot" | "operator" | "system"
 
     @classmethod
     def from_rasa(cls, message: dict) -> "Reply":
         buttons = [Button(title=b.get("title", ""), payload=b.get("payload", "")) for b in message.get("buttons") or []]
         return cls(text=message.get("text") or "", buttons=buttons)
+
+
+def replies_from_rasa(messages: list[dict]) -> list[Reply]:
+    """Rasa's REST output to replies: a custom message {"action": ...} marks the reply before it."""
+    replies: list[Reply] = []
+    for message in messages:
+        custom = message.get("custom")
+        if isinstance(custom, dict) and custom.get("action"):
+            if replies:
+                replies[-1].action = custom["action"]
+            else:
+                replies.append(Reply(action=custom["action"]))
+        elif message.get("text") or message.get("buttons"):
+            replies.append(Reply.from_rasa(message))
+    return replies
 
 
 class InboundMessage(BaseModel):

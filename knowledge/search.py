@@ -295,13 +295,20 @@ class SearchIndex:
         probs = classifier.predict_proba(vectorizer.transform([text]))[0]
         return {int(label): float(p) for label, p in zip(classifier.classes_, probs)}
 
-    def _catalogue_questions(self, count: int = 300) -> list[tuple[str, int]]:
-        """Questions about catalogue-only items, made from their names, for the combiner to learn from."""
+    def _catalogue_questions(self, count: int = 400) -> list[tuple[str, int]]:
+        """Questions about catalogue-only items, made from their names (whole, or with a few words
+        left out as people do), for the combiner to learn from."""
         forms = ["{}怎么办理", "{}需要什么材料", "{}在哪里办", "办{}要多久", "请问{}", "{}"]
         rng = random.Random(11)
         ids = [i for i, e in enumerate(self.entries) if not e.detailed]
-        picked = rng.sample(ids, min(count, len(ids)))
-        return [(normalize(forms[n % len(forms)].format(self.entries[i].name)), i) for n, i in enumerate(picked)]
+        examples = []
+        for n, i in enumerate(rng.sample(ids, min(count, len(ids)))):
+            words = self.tokens(normalize(self.entries[i].name))
+            if n % 2 and len(words) >= 4:
+                for _ in range(min(2, len(words) // 3)):
+                    words.pop(rng.randrange(len(words)))
+            examples.append((normalize(forms[n % len(forms)].format("".join(words))), i))
+        return examples
 
     def _fit_combiner(self) -> None:
         """Fit the signal combiner on example questions, each scored by a model that never saw it."""

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.conversations.models import Conversation, Message
 from bot.privacy import mask
 from bot.rasa_client import RasaClient, RasaUnavailable
-from channels.messages import InboundMessage, Reply
+from channels.messages import InboundMessage, Reply, replies_from_rasa
 from knowledge.answers import county
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class ConversationService:
         logger.info("in %s: %s", conversation_id, mask(text))
         try:
             raw = await self.rasa.send(conversation_id, text)
-            replies = [Reply.from_rasa(m) for m in raw if m.get("text") or m.get("buttons")]
+            replies = replies_from_rasa(raw)
             status = "answered"
         except RasaUnavailable as exc:
             logger.error("Rasa unavailable for %s: %s", conversation_id, exc)
