@@ -7,12 +7,12 @@ NLU := $(wildcard nlu_data/*.yml) nlu_data/jieba/userdict.txt
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench model userdict validate eval clean
+.PHONY: run test bench model userdict validate eval clean system-deps
 
 run: .venv/.installed model
 	$(APP_PY) -m bot run
 
-test: .venv/.installed model
+test: .venv/.installed model system-deps
 	$(APP_PY) -m pytest -q tests
 
 bench: .venv/.installed model
@@ -30,6 +30,11 @@ userdict: .venv/.installed
 
 model: models/current.tar.gz
 
+# Servers and the browser the tests start themselves, from Debian's packages (installed only when missing).
+system-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	@{ command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
+
 .venv/.installed: requirements/app.txt requirements/app.lock
 	test -x .venv/bin/python || $(PY310) -m venv .venv
 	.venv/bin/pip install -q --upgrade pip
@@ -44,7 +49,7 @@ model: models/current.tar.gz
 
 # Retrained only when the pipeline, domain or training data changed (knowledge updates need no retraining).
 models/current.tar.gz: .venv-rasa/.installed config.yml domain.yml $(NLU)
-	$(RASA) train --config config.yml --domain domain.yml --data nlu_data --out models --fixed-model-name current --force
+	mkdir -p models && flock models/.train.lock $(RASA) train --config config.yml --domain domain.yml --data nlu_data --out models --fixed-model-name current --force
 
 clean:
 	rm -rf models var .pytest_cache

@@ -1,28 +1,397 @@
-"""Appointments ("5+X"): until online booking lands, say honestly how to book today."""
+"""Appointments ("5+X") in dialogue: a booking form with validation, read-back and confirmation, and
+look-up / cancel / reschedule by code and mobile. The booking rules live in bot/booking/service.py."""
 from __future__ import annotations
 
+import datetime as dt
+import re
+import uuid
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from knowledge.answers import county
+from bot import runtime
+from bot.booking import service
+from bot.booking.calendar import CalendarUnknown
+from bot.booking.dates import When, parse_when
+from bot.booking.schedule import TZ, DateNotBookable, Slot
+from bot.privacy import mask
 from knowledge.service import get_index
 
+BOOKING_SLOTS = ["booking_item", "booking_date", "booking_time", "booking_name", "booking_phone", "booking_id_number",
+                 "booking_window", "booking_request_id"]
+_ISO = re.compile(r"(\d{4}-\d{2}-\d{2})(?:\s+(\d{2}:\d{2}))?")
+_HHMM = re.compile(r"^\s*(\d{1,2})[:：](\d{2})\s*$")
+_CODE = re.compile(r"(?<![A-Za-z0-9])([A-HJ-NP-Za-hj-np-z2-9]{6})(?![A-Za-z0-9])")
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 
-class ActionBookingNotYet(Action):
-    """Booking and cancelling are not available in chat yet: say so, with the phone and hall hours."""
+
+def now() -> dt.datetime:
+    return dt.datetime.now(TZ)
+
+
+def text_of(tracker: Tracker) -> str:
+    return tracker.latest_message.get("text") or ""
+
+
+def with_session(fn):
+    """Run fn(session) in one transaction of the app's database."""
+    with runtime.database().session() as session:
+        return fn(session)
+
+
+def bookable_item(text: str, context_item_id: str | None) -> tuple[str | None, str | None]:
+    """(item name, problem): the item named in text, else the one in context; must be bookable."""
+    index = get_index()
+    resolution = index.resolve(text)
+    entry = resolution.entry or index.kb.by_id(context_item_id or "")
+    if entry is None:
+        return None, None
+    if not entry.detailed or not entry.get("是否支持预约办理") or runtime.schedule().group_for(entry.name) is None:
+        return None, f"“{entry.name}”暂不支持预约办理，可以直接到窗口办理，或拨打12345咨询。"
+    return entry.name, None
+
+
+def window_of(when: When | None) -> str | None:
+    """A time-of-day window like 12:00-13:59 when the citizen named one (中午, 下午三点)."""
+    if when is None or when.whole_day:
+        return None
+    return f"{when.start:%H:%M}-{when.end:%H:%M}"
+
+
+def when_from(tracker: Tracker, day: dt.date | None = None) -> When | None:
+    window = tracker.get_slot("booking_window")
+    if not window:
+        return None
+    start, end = (dt.time.fromisoformat(part) for part in window.split("-"))
+    base = day or now().date()
+    return When(dt.datetime.combine(base, start), dt.datetime.combine(base, end), day_given=day is not None)
+
+
+def offer_buttons(slots: list[tuple[Slot, int]], prefix: str = "") -> list[dict]:
+    return [{"title": f"{slot.label}（余{left}）", "payload": f"{prefix}{slot.day.isoformat()} {slot.start:%H:%M}"} for slot, left in slots]
+
+
+def materials_of(item_name: str) -> list[str]:
+    entry = get_index().kb.by_name(item_name)
+    return [m.name for m in entry.materials] if entry else []
+
+
+class ActionStartBooking(Action):
+    """Booking asked for: take the item, day and time of day from the message before the form asks."""
 
     def name(self) -> str:
-        return "action_booking_not_yet"
+        return "action_start_booking"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
-        c = county()
-        text = f"抱歉，在线预约、改约和取消功能还在建设中，现在还不能在这里办理，我也不会替您登记一个不存在的预约。需要预约“5+X”延时错时服务，请拨打{c['热线']}热线。{c['政务服务中心']}办理时间：{c['办理时间']}。"
-        resolution = get_index().resolve(tracker.latest_message.get("text") or "")
-        entry = resolution.entry or get_index().kb.by_id(tracker.get_slot("item") or "")
-        if entry is not None and entry.detailed:
-            bookable = "支持" if entry.get("是否支持预约办理") else "暂不支持"
-            text += f"\n“{entry.name}”{bookable}预约办理（{entry.department}，信息核对日期：{entry.verified}）。"
+        text = text_of(tracker)
+        item, problem = bookable_item(text, tracker.get_slot("item"))
+        events = [SlotSet(name, None) for name in BOOKING_SLOTS]
+        if problem:
+            dispatcher.utter_message(text=problem)
+        events.append(SlotSet("booking_item", item))
+        when = parse_when(text, now())
+        events.append(SlotSet("booking_window", window_of(when)))
+        if item and when and when.day_given and len(when.days) == 1:
+            try:
+                free = with_session(lambda s: service.free_slots(db_session=s, schedule=runtime.schedule(), item_name=item,
+                                                                 day=when.days[0], now=now()))
+                if free:
+                    events.append(SlotSet("booking_date", when.days[0].isoformat()))
+                else:
+                    dispatcher.utter_message(text=f"{when.days[0].month}月{when.days[0].day}日已经约满了。")
+            except (DateNotBookable, CalendarUnknown) as exc:
+                dispatcher.utter_message(text=getattr(exc, "reason", str(exc)) + "。")
+        return events
+
+
+class ValidateBookingForm(FormValidationAction):
+    """Check each answer of the booking form; say why when it does not fit, with alternatives."""
+
+    def name(self) -> str:
+        return "validate_booking_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher, tracker, domain) -> list[str]:
+        entry = get_index().kb.by_name(tracker.get_slot("booking_item") or "")
+        if entry is None or not entry.get("预约需身份证号"):
+            return [s for s in domain_slots if s != "booking_id_number"]
+        return domain_slots
+
+    def validate_booking_item(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        item, problem = bookable_item(str(value or ""), None)
+        if item is None:
+            dispatcher.utter_message(text=problem or "没有找到这个事项，请说一下您要办理的事项名称，例如“身份证”“社保卡”。")
+        return {"booking_item": item}
+
+    def validate_booking_date(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        text = str(value or "")
+        item = tracker.get_slot("booking_item")
+        iso = _ISO.search(text)
+        when = None
+        if iso:
+            day = dt.date.fromisoformat(iso.group(1))
+        else:
+            when = parse_when(text, now())
+            if when is None or not when.day_given:
+                dispatcher.utter_message(text="没听明白是哪一天，可以说“明天”“周六”“下周三”或“12月5日”，也可以点下面的时段。")
+                return {"booking_date": None}
+            day = when.days[0]
+        try:
+            free = with_session(lambda s: service.free_slots(db_session=s, schedule=runtime.schedule(), item_name=item, day=day, now=now()))
+        except (DateNotBookable, CalendarUnknown) as exc:
+            dispatcher.utter_message(text=getattr(exc, "reason", str(exc)) + "，请换一天。")
+            return {"booking_date": None}
+        if not free:
+            dispatcher.utter_message(text=f"{day.month}月{day.day}日已经约满了，请换一天。")
+            return {"booking_date": None}
+        result = {"booking_date": day.isoformat()}
+        if iso and iso.group(2) and any(f"{s.start:%H:%M}" == iso.group(2) for s, _ in free):
+            result["booking_time"] = iso.group(2)
+        elif when is not None and window_of(when):
+            result["booking_window"] = window_of(when)
+        return result
+
+    def validate_booking_time(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        text = str(value or "")
+        day = dt.date.fromisoformat(tracker.get_slot("booking_date"))
+        item = tracker.get_slot("booking_item")
+        free = with_session(lambda s: service.free_slots(db_session=s, schedule=runtime.schedule(), item_name=item, day=day, now=now()))
+        iso = _ISO.search(text)
+        exact = _HHMM.match(text)
+        if iso and iso.group(2):
+            wanted = [s for s, _ in free if f"{s.start:%H:%M}" == iso.group(2) and s.day.isoformat() == iso.group(1)]
+        elif exact:
+            wanted = [s for s, _ in free if f"{s.start:%H:%M}" == f"{int(exact.group(1)):02d}:{exact.group(2)}"]
+        else:
+            when = parse_when(text, now())
+            wanted = [s for s, _ in free if when is not None and When(dt.datetime.combine(day, when.start.time()),
+                      dt.datetime.combine(day, when.end.time()), True).covers(day, s.start)] if when else []
+        if not wanted:
+            alternatives = "、".join(f"{s.start:%H:%M}" for s, _ in free[:6])
+            dispatcher.utter_message(text=f"这个时间没有空位了，{day.month}月{day.day}日还可以约：{alternatives}。")
+            return {"booking_time": None}
+        return {"booking_time": f"{wanted[0].start:%H:%M}"}
+
+    def validate_booking_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        try:
+            return {"booking_name": service.normalize_name(re.sub(r"^(我叫|我是|姓名[:：]?)", "", str(value or "")))}
+        except service.BookingError as exc:
+            dispatcher.utter_message(text=exc.reason)
+            return {"booking_name": None}
+
+    def validate_booking_phone(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        try:
+            return {"booking_phone": service.normalize_phone(re.sub(r"[^\d+]", "", str(value or "")))}
+        except service.BookingError as exc:
+            dispatcher.utter_message(text=exc.reason)
+            return {"booking_phone": None}
+
+    def validate_booking_id_number(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        try:
+            return {"booking_id_number": service.normalize_id_number(str(value or ""))}
+        except service.BookingError as exc:
+            dispatcher.utter_message(text=exc.reason)
+            return {"booking_id_number": None}
+
+
+class ActionAskBookingDate(Action):
+    """Ask which day, offering the next free slots (the "+X" ones included) as buttons."""
+
+    def name(self) -> str:
+        return "action_ask_booking_date"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        item = tracker.get_slot("booking_item")
+        offers, reasons = with_session(lambda s: service.suggest(db_session=s, schedule=runtime.schedule(), item_name=item,
+                                                                  when=when_from(tracker), now=now()))
+        if not offers:
+            dispatcher.utter_message(text=f"抱歉，近{runtime.schedule().horizon_days}天“{item}”的预约都满了。" + "；".join(reasons)
+                                     + "您可以直接到窗口办理，或拨打12345咨询。")
+            return []
+        dispatcher.utter_message(text=f"预约办理“{item}”。请问您想约哪天？最近可以约的时段有（含午间、傍晚、周六“5+X”延时服务）：",
+                                 buttons=offer_buttons(offers))
+        return []
+
+
+class ActionAskBookingTime(Action):
+    """Ask which time on the chosen day, offering that day's free slots."""
+
+    def name(self) -> str:
+        return "action_ask_booking_time"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        day = dt.date.fromisoformat(tracker.get_slot("booking_date"))
+        item = tracker.get_slot("booking_item")
+        free = with_session(lambda s: service.free_slots(db_session=s, schedule=runtime.schedule(), item_name=item, day=day, now=now()))
+        window = when_from(tracker, day)
+        preferred = [(s, n) for s, n in free if window is None or window.covers(day, s.start)] or free
+        dispatcher.utter_message(text=f"{day.month}月{day.day}日可以约这些时段，请选一个：", buttons=offer_buttons(preferred[:6]))
+        return []
+
+
+class ActionConfirmBooking(Action):
+    """Read everything back before booking."""
+
+    def name(self) -> str:
+        return "action_confirm_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        slot = tracker.get_slot
+        day = dt.date.fromisoformat(slot("booking_date"))
+        lines = [f"事项：{slot('booking_item')}", f"时间：{day.month}月{day.day}日 {slot('booking_time')}",
+                 f"姓名：{slot('booking_name')}", f"手机：{mask(slot('booking_phone'))}"]
+        if slot("booking_id_number"):
+            lines.append(f"身份证号：{mask(slot('booking_id_number'))}")
+        dispatcher.utter_message(text="请核对预约信息：\n" + "\n".join(lines) + "\n确认预约吗？",
+                                 buttons=[{"title": "确认预约", "payload": "/affirm"}, {"title": "不约了", "payload": "/deny"}])
+        return [SlotSet("booking_request_id", uuid.uuid4().hex)]
+
+
+class ActionSubmitBooking(Action):
+    """Confirmed: book once (a repeated confirmation books nothing more) and give the code and what to bring."""
+
+    def name(self) -> str:
+        return "action_submit_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        slot = tracker.get_slot
+        if not slot("booking_item") or not slot("booking_date") or not slot("booking_time"):
+            dispatcher.utter_message(text="没有待确认的预约。需要预约请说“我要预约”。")
+            return []
+        schedule = runtime.schedule()
+        channel = (tracker.sender_id or "").split("-", 1)[0]
+
+        def book(session):
+            return service.book(db_session=session, schedule=schedule, item_name=slot("booking_item"),
+                                day=dt.date.fromisoformat(slot("booking_date")), start=slot("booking_time"),
+                                name=slot("booking_name"), phone=slot("booking_phone"), id_number=slot("booking_id_number"),
+                                channel=channel, conversation_id=tracker.sender_id, request_id=slot("booking_request_id"))
+        try:
+            booking = with_session(book)
+        except (service.BookingError, DateNotBookable, CalendarUnknown) as exc:
+            dispatcher.utter_message(text=getattr(exc, "reason", str(exc)) + "。请重新选择时间。")
+            if isinstance(exc, service.SlotFull):  # back to the form to pick another time
+                return [SlotSet("booking_date", None), SlotSet("booking_time", None), SlotSet("booking_request_id", None),
+                        FollowupAction("booking_form")]
+            return [SlotSet(n, None) for n in BOOKING_SLOTS]
+        group = schedule.groups[booking.group_id]
+        materials = materials_of(booking.item_name)
+        text = (f"预约成功！预约码：{booking.code}\n{booking.day.month}月{booking.day.day}日 {booking.start}-{booking.end}，"
+                f"{group.hall_name}{group.name}（{group.hall_address}），办理“{booking.item_name}”。")
+        if materials:
+            text += "\n请带齐材料：" + "、".join(materials) + "。"
+        text += "\n前一天傍晚会短信提醒您。查询或取消请说“查询预约”或“取消预约”，并提供预约码和手机号。"
         dispatcher.utter_message(text=text)
+        return [SlotSet(n, None) for n in BOOKING_SLOTS] + [SlotSet("manage_code", booking.code), SlotSet("manage_phone", booking.phone)]
+
+
+class ActionBookingAbandon(Action):
+    """Changed their mind: nothing is booked."""
+
+    def name(self) -> str:
+        return "action_booking_abandon"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        dispatcher.utter_message(text="好的，这次没有为您预约。需要时随时说“我要预约”。")
+        return [SlotSet(n, None) for n in BOOKING_SLOTS]
+
+
+def manage_op(text: str) -> str:
+    if re.search(r"取消|不去了|不约了|退掉|撤销", text):
+        return "cancel"
+    if re.search(r"改|换|推迟|提前|调整|挪", text):
+        return "reschedule"
+    return "lookup"
+
+
+class ActionStartManage(Action):
+    """Look up, cancel or reschedule: take the code and mobile from the message if given."""
+
+    def name(self) -> str:
+        return "action_start_manage"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        text = text_of(tracker)
+        events = [SlotSet("manage_op", manage_op(text))]
+        target = next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "manage_target"), None)
+        if target:
+            events[0] = SlotSet("manage_op", "reschedule")
+        events.append(SlotSet("manage_target", target))
+        when = None if target else parse_when(text, now())
+        events.append(SlotSet("manage_window", f"{when.start.isoformat()}|{when.end.isoformat()}" if when else None))
+        code, phone = _CODE.search(text), _PHONE.search(text)
+        if code:
+            events.append(SlotSet("manage_code", code.group(1).upper()))
+        if phone:
+            events.append(SlotSet("manage_phone", phone.group(1)))
+        return events
+
+
+class ValidateManageForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_manage_form"
+
+    def validate_manage_code(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        found = _CODE.search(str(value or ""))
+        if not found:
+            dispatcher.utter_message(text="预约码是6位字母和数字（不含0、O、1、I），请再看一下预约成功时的消息。")
+            return {"manage_code": None}
+        return {"manage_code": found.group(1).upper()}
+
+    def validate_manage_phone(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        try:
+            return {"manage_phone": service.normalize_phone(re.sub(r"[^\d+]", "", str(value or "")))}
+        except service.BookingError as exc:
+            dispatcher.utter_message(text=exc.reason)
+            return {"manage_phone": None}
+
+
+def describe(booking) -> str:
+    state = "已取消" if booking.status == "cancelled" else "有效"
+    return f"预约码 {booking.code}（{state}）：{booking.day.month}月{booking.day.day}日 {booking.start}-{booking.end}，办理“{booking.item_name}”。"
+
+
+class ActionManageBooking(Action):
+    """Do the look-up, cancellation or rescheduling once code and mobile are known."""
+
+    def name(self) -> str:
+        return "action_manage_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        code, phone, op = tracker.get_slot("manage_code"), tracker.get_slot("manage_phone"), tracker.get_slot("manage_op")
+        schedule = runtime.schedule()
+        try:
+            if op == "cancel":
+                booking = with_session(lambda s: service.cancel(db_session=s, code=code, phone=phone))
+                dispatcher.utter_message(text="已为您取消预约，名额已释放。" + describe(booking))
+                return []
+            if op == "reschedule" and tracker.get_slot("manage_target"):
+                day, start = tracker.get_slot("manage_target").split()
+                booking = with_session(lambda s: service.reschedule(db_session=s, schedule=schedule, code=code, phone=phone,
+                                                                    day=dt.date.fromisoformat(day), start=start))
+                dispatcher.utter_message(text="改期成功，预约码不变。" + describe(booking))
+                return [SlotSet("manage_target", None)]
+            booking = with_session(lambda s: service.lookup(db_session=s, code=code, phone=phone))
+            if op == "reschedule":
+                if booking.status != "active":
+                    dispatcher.utter_message(text="这个预约已经取消了，不能改期。" + describe(booking))
+                    return []
+                window = tracker.get_slot("manage_window")
+                when = None
+                if window:
+                    start, end = (dt.datetime.fromisoformat(p) for p in window.split("|"))
+                    when = When(start, end, True)
+                offers, reasons = with_session(lambda s: service.suggest(db_session=s, schedule=schedule, item_name=booking.item_name,
+                                                                          when=when, now=now()))
+                note = ("；".join(reasons) + "。") if reasons else ""
+                buttons = [{"title": b["title"], "payload": '/cancel_appointment{"manage_target":"' + b["payload"] + '"}'}
+                           for b in offer_buttons(offers)]
+                dispatcher.utter_message(text=f"您现在的预约：{describe(booking)}{note}可以改到这些时段，请选一个：", buttons=buttons)
+                return []
+            dispatcher.utter_message(text="为您查到：" + describe(booking))
+        except (service.BookingError, DateNotBookable, CalendarUnknown) as exc:
+            dispatcher.utter_message(text=getattr(exc, "reason", str(exc)) + "。")
+            if isinstance(exc, service.NotFound):
+                return [SlotSet("manage_code", None), SlotSet("manage_phone", None)]
         return []

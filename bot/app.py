@@ -1,6 +1,7 @@
 """App factory: channels, JSON API, guide search and Rasa's action endpoint in one process."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -9,12 +10,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from bot import action_webhook
+from bot import action_webhook, push, runtime
+from bot.booking import reminders
+from bot.booking import views as booking_views
+from bot.booking.schedule import Schedule
 from bot.conversations.service import ConversationService
 from bot.db import Database
 from bot.rasa_client import RasaClient
 from bot.settings import Settings, get_settings
-from channels import webchat
+from channels import guide_pages, webchat
+from channels import voice, wechat
 from knowledge import views as guide_views
 from knowledge.service import get_index
 
@@ -33,14 +38,36 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
         app.state.database = database
         app.state.rasa = client
         app.state.conversations = ConversationService(database, client, settings.max_message_chars)
+        app.state.push_hub = push.install(push.PushHub(database))
+        app.state.webchat = webchat.WebChat(settings, database, app.state.conversations, app.state.push_hub)
+        app.state.schedule = Schedule.load()
+        runtime.configure(database, app.state.schedule)
+        if settings.twilio_account_sid and settings.twilio_sms_from:
+            reminders.register_sender("sms", reminders.twilio_sms_sender(
+                settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(), settings.twilio_sms_from))
+        stop = asyncio.Event()
+        worker = asyncio.create_task(reminders.run_worker(database, settings.reminder_poll_seconds, stop))
         yield
+        stop.set()
+        await worker
+        push.install(None)
         await client.aclose()
         database.engine.dispose()
 
     app = FastAPI(title="夹江县12345政务服务智能助手", version="0.1.0", lifespan=lifespan)
     app.include_router(webchat.router)
+    app.include_router(guide_pages.router)
     app.include_router(guide_views.router)
     app.include_router(action_webhook.router)
+    app.include_router(booking_views.router)
+    app.include_router(booking_views.admin_router)
+    app.state.settings = settings
+    if settings.wechat_enabled:
+        app.state.wechat = wechat.WeChatChannel(settings)
+        app.include_router(wechat.router)
+        reminders.register_sender("wechat", app.state.wechat.remind)
+    if settings.voice_enabled:
+        app.include_router(voice.router)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -21,11 +21,19 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):
+            # IMMEDIATE takes the write lock up front and waits for it (busy timeout): a transaction
+            # that read first and writes later can otherwise fail with SQLITE_BUSY under concurrency,
+            # e.g. two bookings of the last seat. It also makes SAVEPOINTs work with pysqlite.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -39,7 +47,8 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
-        import bot.conversations.models  # noqa: F401  (register the tables)
+        import bot.booking.models  # noqa: F401  (register the tables)
+        import bot.conversations.models  # noqa: F401
 
         Base.metadata.create_all(self.engine)
 

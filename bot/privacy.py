@@ -6,6 +6,7 @@ import re
 _ID = re.compile(r"(?<![0-9A-Za-z])([1-9]\d{5})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?)(\d{3,4})(\d{4})(?!\d)")
+_E164 = re.compile(r"\+(\d{2})(\d{3,11})(\d{4})(?!\d)")  # a caller's number as phone networks send it
 _NAME = re.compile(r"(我叫|我是|姓名[:：]?|名字[是叫]?)([\u4e00-\u9fa5])([\u4e00-\u9fa5]{1,3})")
 
 
@@ -13,6 +14,7 @@ def mask(text: str) -> str:
     """Text with personal data masked: 511126********1234, 138****5678, 张**."""
     if not text:
         return text
+    text = _E164.sub(lambda m: "+" + m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
     text = _ID.sub(lambda m: m.group(1) + "*" * 8 + m.group(3), text)
     text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
     text = _LANDLINE.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -13,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     """Environment variables (upper-case names) override these defaults; secrets never print."""
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -25,6 +26,65 @@ class Settings(BaseSettings):
     public_url: str = ""  # how citizens reach the app, e.g. https://12345.jiajiang.gov.cn
     log_personal_data: bool = False  # personal data is masked in logs unless this is set
     secret_key: SecretStr = SecretStr("dev-only-change-me")
+    admin_token: SecretStr = SecretStr("")  # bearer token for the admin appointment listing; empty = disabled
+    twilio_account_sid: str = ""  # SMS reminders through Twilio's Messaging API
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_sms_from: str = ""  # sender number or messaging service SID
+    reminder_poll_seconds: float = Field(30.0, gt=0)
+
+    # WeChat official account (channels/wechat.py); required keys are checked only when enabled
+    wechat_enabled: bool = False
+    wechat_token: SecretStr = SecretStr("")  # 令牌(Token) set in the official account's server configuration
+    wechat_app_id: str = ""
+    wechat_app_secret: SecretStr = SecretStr("")
+    wechat_mode: Literal["plaintext", "compatible", "safe"] = "safe"  # 明文模式 / 兼容模式 / 安全模式
+    wechat_encoding_aes_key: SecretStr = SecretStr("")  # EncodingAESKey, 43 characters; compatible and safe modes
+    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"  # a local fake in tests
+    wechat_reply_budget: float = Field(4.0, gt=0, lt=5)  # seconds to answer passively; later: customer-service API
+    wechat_text_limit: int = Field(2048, ge=200)  # bytes (UTF-8) per text message; longer answers are split
+    wechat_menu: dict[str, str] = {"GUIDE": "/greet", "BOOK": "/book_appointment", "HUMAN": "/request_human"}
+
+    # Phone calls through Twilio Programmable Voice (channels/voice.py); uses TWILIO_AUTH_TOKEN
+    voice_enabled: bool = False
+    voice_operator_number: str = ""  # the operator line <Dial> transfers to, e.g. +868333333333
+    voice_queue: str = ""  # if set, transfer with <Enqueue> into this Twilio queue instead of <Dial>
+    voice_name: str = "Polly.Zhiyu"  # Mandarin <Say> voice
+    voice_say_language: str = "cmn-CN"
+    voice_speech_language: str = "cmn-Hans-CN"  # <Gather language>
+    voice_assistant_timeout: float = Field(8.0, gt=0, le=12)  # Twilio waits 15 s for a webhook answer
+    voice_min_confidence: float = Field(0.5, ge=0, le=1)  # below this, confirm the item before answering
+    voice_silence_timeout: int = Field(5, ge=1, le=30)  # seconds of silence before a reprompt
+    voice_max_chars: int = Field(300, ge=50)  # longer answers are cut for the ear
+
+    # Web chat page and widget (channels/webchat.py); tokens are signed with SECRET_KEY
+    webchat_token_days: int = Field(30, ge=1)  # how long a browser keeps access to its conversation
+    webchat_rate_window: float = Field(60.0, gt=0)  # seconds; the limits below count within it (in process memory)
+    webchat_messages_per_conversation: int = Field(15, ge=1)
+    webchat_messages_per_ip: int = Field(120, ge=1)  # a service hall or office shares one address
+    webchat_sessions_per_ip: int = Field(30, ge=1)  # new conversations
+    webchat_frame_ancestors: str = "*"  # CSP frame-ancestors: which sites may embed the chat, e.g. https://www.jiajiang.gov.cn
+    push_api_key: SecretStr = SecretStr("")  # bearer key of POST /internal/push/{conversation_id}; empty = off
+
+    @model_validator(mode="after")
+    def _enabled_channels_are_configured(self) -> "Settings":
+        missing = []
+        if self.wechat_enabled:
+            required = {"WECHAT_TOKEN": self.wechat_token.get_secret_value(), "WECHAT_APP_ID": self.wechat_app_id,
+                        "WECHAT_APP_SECRET": self.wechat_app_secret.get_secret_value()}
+            if self.wechat_mode != "plaintext":
+                required["WECHAT_ENCODING_AES_KEY"] = self.wechat_encoding_aes_key.get_secret_value()
+            missing += [f"{name} (WECHAT_ENABLED=true)" for name, value in required.items() if not value]
+            key = self.wechat_encoding_aes_key.get_secret_value()
+            if key and len(key) != 43:
+                raise ValueError(f"WECHAT_ENCODING_AES_KEY must be the 43 characters shown by WeChat, got {len(key)}")
+        if self.voice_enabled:
+            if not self.twilio_auth_token.get_secret_value():
+                missing.append("TWILIO_AUTH_TOKEN (VOICE_ENABLED=true)")
+            if not (self.voice_operator_number or self.voice_queue):
+                missing.append("VOICE_OPERATOR_NUMBER or VOICE_QUEUE (VOICE_ENABLED=true)")
+        if missing:
+            raise ValueError("missing settings: " + ", ".join(missing))
+        return self
 
     @property
     def rasa_base(self) -> str:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.conversations.models import Conversation, Message
 from bot.privacy import mask
 from bot.rasa_client import RasaClient, RasaUnavailable
-from channels.messages import InboundMessage, Reply, replies_from_rasa
+from channels.messages import Button, InboundMessage, Reply, replies_from_rasa
 from knowledge.answers import county
 
 logger = logging.getLogger(__name__)
@@ -91,9 +91,25 @@ def transcript(*, db_session: Session, conversation_id: str, reveal: bool = Fals
     ]
 
 
+def offered_buttons(*, db_session: Session, channel: str, sender: str) -> list[dict]:
+    """The options of the latest turn (its last reply with buttons): what "1", "2" select on text and phone."""
+    conversation = db_session.scalar(select(Conversation).where(Conversation.channel == channel, Conversation.sender == sender))
+    if conversation is None:
+        return []
+    rows = db_session.scalars(
+        select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id.desc()).limit(20)
+    ).all()
+    for row in rows:
+        if row.direction == "in":
+            break
+        if row.buttons:
+            return list(row.buttons)
+    return []
+
+
 def rasa_down_reply() -> Reply:
     c = county()
-    return Reply(text=f"抱歉，智能客服暂时出了点问题，您的留言已经记录。急事请拨打{c['热线']}热线，人工客服为您服务。")
+    return Reply(text=f"抱歉，智能客服暂时出了点问题，您的留言已经记录。急事请拨打{c['热线']}热线，人工客服为您服务。", action="handoff")
 
 
 class ConversationService:
@@ -114,6 +130,14 @@ class ConversationService:
     def _log_replies(self, inbound_id: int, replies: list[Reply], status: str) -> None:
         with self.database.session() as session:
             log_replies(db_session=session, inbound_id=inbound_id, replies=replies, status=status)
+
+    def _offered_buttons(self, channel: str, sender: str) -> list[dict]:
+        with self.database.session() as session:
+            return offered_buttons(db_session=session, channel=channel, sender=sender)
+
+    async def offered_buttons(self, channel: str, sender: str) -> list[Button]:
+        """The options the sender was last offered (channels without buttons number them)."""
+        return [Button(**b) for b in await run_in_threadpool(self._offered_buttons, channel, sender)]
 
     async def handle(self, message: InboundMessage) -> tuple[str, list[Reply]]:
         """Returns (conversation id, replies). The message is stored before anything else happens."""

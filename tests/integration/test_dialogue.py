@@ -71,6 +71,5 @@ def test_greeting_and_out_of_scope(chat):
     assert "不在政务服务范围" in chat("帮我推荐个火锅店")[0]["text"]
 
 
-def test_interim_features_are_honest(chat):
-    assert "还不能" in chat("我想预约周六去办身份证")[0]["text"]
+def test_interim_handoff_is_honest(chat):
     assert "12345" in chat("转人工")[0]["text"]

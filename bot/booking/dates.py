@@ -1,0 +1,62 @@
+"""Chinese date and time expressions (今天, 周六, 下个礼拜一, 11月30号, 12.5, 中午, 下午三点 ...) via
+jionlp's time parser, with the few fixes office hours need (12.5 as a date, 三点 as 15:00)."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import re
+from dataclasses import dataclass
+
+with contextlib.redirect_stdout(io.StringIO()):  # jionlp prints a banner on import
+    import jionlp
+
+from bot.booking.schedule import TZ
+
+_DOTTED = re.compile(r"(?<![\d.])(1[0-2]|0?[1-9])[./](3[01]|[12]\d|0?[1-9])(?![\d.])")
+_DAY_WORDS = re.compile(r"今天|明天|后天|大后天|周|星期|礼拜|月|号|日|\d{4}年")
+
+
+@dataclass(frozen=True)
+class When:
+    """A span of time a citizen named: from `start` to `end` (naive, county time)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    day_given: bool
+
+    @property
+    def whole_day(self) -> bool:
+        return self.start.time() == dt.time(0) and self.end - self.start >= dt.timedelta(hours=23)
+
+    @property
+    def days(self) -> list[dt.date]:
+        count = (self.end.date() - self.start.date()).days + 1
+        return [self.start.date() + dt.timedelta(days=n) for n in range(count)]
+
+    def covers(self, day: dt.date, at: dt.time) -> bool:
+        """Whether a slot starting at day/at falls in this span (a time-only span applies to any day)."""
+        if not self.day_given:
+            return self.whole_day or self.start.time() <= at <= self.end.time()
+        moment = dt.datetime.combine(day, at)
+        return self.start <= moment <= self.end
+
+
+def parse_when(text: str, now: dt.datetime) -> When | None:
+    """The first date/time expression in text, or None."""
+    text = _DOTTED.sub(lambda m: f"{int(m.group(1))}月{int(m.group(2))}日", text or "")
+    now = now.astimezone(TZ)
+    base = {"year": now.year, "month": now.month, "day": now.day, "hour": now.hour, "minute": now.minute, "second": now.second}
+    try:
+        found = jionlp.ner.extract_time(text, time_base=base, with_parsing=True)
+    except Exception:  # jionlp raises on strings it cannot parse; that simply means "no time here"
+        return None
+    for item in found:
+        span = item.get("detail", {}).get("time")
+        if item.get("detail", {}).get("type") not in ("time_point", "time_span") or not span or "inf" in span:
+            continue
+        start, end = (dt.datetime.strptime(s, "%Y-%m-%d %H:%M:%S") for s in span[:2])
+        if end - start <= dt.timedelta(hours=1) and 1 <= start.hour <= 7:  # 三点 at an office means 15:00
+            start, end = start + dt.timedelta(hours=12), end + dt.timedelta(hours=12)
+        return When(start, end, bool(_DAY_WORDS.search(item["text"])))
+    return None

@@ -1,0 +1,116 @@
+"""Reminder outbox worker: sends due reminders (SMS through Twilio's Messaging API, and the citizen's own
+channel where one is registered), retries failures with back-off, never sends a cancelled booking's."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Awaitable, Callable
+
+from sqlalchemy import select, update
+from starlette.concurrency import run_in_threadpool
+
+from bot.booking.models import Booking, Reminder
+from bot.privacy import mask
+
+logger = logging.getLogger(__name__)
+Sender = Callable[[str, str], Awaitable[None]]  # (target, text)
+MAX_ATTEMPTS = 8
+_senders: dict[str, Sender] = {}
+
+
+class ChannelUnavailable(Exception):
+    """The channel cannot reach this citizen any more (e.g. WeChat's 48-hour window closed): do not retry."""
+
+
+def register_sender(channel: str, sender: Sender) -> None:
+    """Channels register how to push a reminder to a conversation (web push, WeChat customer-service message)."""
+    _senders[channel] = sender
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
+
+
+def twilio_sms_sender(account_sid: str, auth_token: str, from_: str, http_client=None) -> Sender:
+    """SMS via Twilio's Messaging API (`http_client` lets tests replace the HTTP layer)."""
+    from twilio.rest import Client
+
+    client = Client(account_sid, auth_token, http_client=http_client)
+
+    async def send(phone: str, text: str) -> None:
+        await run_in_threadpool(lambda: client.messages.create(to="+86" + phone, from_=from_, body=text))
+
+    return send
+
+
+def _claim_due(database, now: dt.datetime, limit: int = 50) -> list[tuple[int, str, str, str, int, bool]]:
+    """Mark due reminders as sending (so another replica does not take them) and return them."""
+    claimed = []
+    with database.session() as session:
+        due = session.scalars(
+            select(Reminder).where(Reminder.status == "pending", Reminder.next_attempt_at <= now).order_by(Reminder.id).limit(limit)
+        ).all()
+        for reminder in due:
+            taken = session.execute(
+                update(Reminder).where(Reminder.id == reminder.id, Reminder.status == "pending").values(status="sending")
+            ).rowcount
+            if not taken:
+                continue
+            booking = session.scalar(select(Booking).where(Booking.code == reminder.booking_code))
+            active = booking is not None and booking.status == "active"
+            claimed.append((reminder.id, reminder.channel, reminder.target, reminder.text, reminder.attempts, active))
+    return claimed
+
+
+def _finish(database, reminder_id: int, status: str, attempts: int, error: str | None, next_at: dt.datetime | None) -> None:
+    with database.session() as session:
+        values = {"status": status, "attempts": attempts, "last_error": error}
+        if next_at is not None:
+            values["next_attempt_at"] = next_at
+        session.execute(update(Reminder).where(Reminder.id == reminder_id).values(**values))
+
+
+async def send_due(database, now: dt.datetime | None = None, senders: dict[str, Sender] | None = None) -> dict[str, int]:
+    """Send every due reminder once; returns counts by outcome."""
+    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    senders = _senders if senders is None else senders
+    counts = {"sent": 0, "retry": 0, "failed": 0, "cancelled": 0}
+    for reminder_id, channel, target, text, attempts, active in await run_in_threadpool(_claim_due, database, now):
+        if not active:
+            await run_in_threadpool(_finish, database, reminder_id, "cancelled", attempts, None, None)
+            counts["cancelled"] += 1
+            continue
+        sender = senders.get(channel)
+        try:
+            if sender is None:
+                raise ChannelUnavailable(f"no sender registered for channel {channel!r}")
+            await sender(target, text)
+        except ChannelUnavailable as exc:
+            await run_in_threadpool(_finish, database, reminder_id, "failed", attempts + 1, str(exc), None)
+            counts["failed"] += 1
+            logger.warning("reminder %s to %s not deliverable: %s", reminder_id, mask(target), exc)
+        except Exception as exc:  # any send failure is retried with back-off, and kept after the last try
+            attempts += 1
+            final = attempts >= MAX_ATTEMPTS
+            await run_in_threadpool(_finish, database, reminder_id, "failed" if final else "pending", attempts, repr(exc)[:500],
+                                    None if final else now + backoff(attempts))
+            counts["failed" if final else "retry"] += 1
+            logger.warning("reminder %s to %s failed (attempt %s): %r", reminder_id, mask(target), attempts, exc)
+        else:
+            await run_in_threadpool(_finish, database, reminder_id, "sent", attempts + 1, None, None)
+            counts["sent"] += 1
+    return counts
+
+
+async def run_worker(database, poll_seconds: float, stop: asyncio.Event) -> None:
+    """Poll the outbox until stopped; errors are logged and the loop goes on."""
+    while not stop.is_set():
+        try:
+            await send_due(database)
+        except Exception:
+            logger.exception("reminder worker pass failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+        except asyncio.TimeoutError:
+            pass

@@ -1,0 +1,285 @@
+"""Booking service: free slots, book, look up, cancel, reschedule; plain functions taking db_session.
+
+Capacity is enforced by the database: a seat is taken by `UPDATE slot_counters SET taken = taken + 1
+WHERE ... AND taken < capacity` inside the booking's transaction, so concurrent requests can never
+overbook (no check-then-insert race); one active booking per person, item and day is a partial unique
+index; a repeated confirmation carries the same request id and returns the first booking.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.booking.calendar import CalendarUnknown
+from bot.booking.dates import When
+from bot.booking.models import Booking, Reminder, SlotCounter
+from bot.booking.schedule import TZ, DateNotBookable, Schedule, Slot, WindowGroup
+from bot.privacy import mask
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
+CODE_LENGTH = 6
+REMINDER_HOUR = 18  # reminders go out at 18:00 the evening before
+_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+class BookingError(Exception):
+    """A booking request that cannot be done; `reason` is said to the citizen, `status` is the HTTP code."""
+
+    status = 400
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotFound(BookingError):
+    status = 404
+
+
+class SlotFull(BookingError):
+    status = 409
+
+
+class AlreadyBooked(BookingError):
+    status = 409
+
+
+def normalize_phone(value: str) -> str:
+    """An 11-digit mainland mobile number, or BookingError."""
+    phone = re.sub(r"[\s\-]", "", str(value or "")).removeprefix("+86")
+    if not _PHONE.match(phone):
+        raise BookingError("手机号格式不对，请输入11位手机号，例如 13812345678")
+    return phone
+
+
+def normalize_id_number(value: str) -> str:
+    """An 18-character resident ID number with a valid GB 11643 check digit, or BookingError."""
+    number = re.sub(r"\s", "", str(value or "")).upper()
+    if not re.match(r"^\d{17}[\dX]$", number):
+        raise BookingError("身份证号应为18位（最后一位可能是X），请再核对一下")
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS))
+    if _ID_CHECK[total % 11] != number[17]:
+        raise BookingError("身份证号校验位不对，可能有一位输错了，请再核对一下")
+    try:
+        dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise BookingError("身份证号里的出生日期不对，请再核对一下") from None
+    return number
+
+
+def normalize_name(value: str) -> str:
+    name = re.sub(r"\s", "", str(value or ""))
+    if not 2 <= len(name) <= 20 or re.search(r"\d", name):
+        raise BookingError("请告诉我办事人的姓名（2到20个字，不含数字）")
+    return name
+
+
+def group_for(schedule: Schedule, item_name: str) -> WindowGroup:
+    group = schedule.group_for(item_name)
+    if group is None:
+        raise BookingError(f"“{item_name}”暂不支持网上预约，请直接到窗口办理或拨打12345咨询")
+    return group
+
+
+def _taken(db_session: Session, group_id: str, days: list[dt.date]) -> dict[tuple[dt.date, str], int]:
+    rows = db_session.execute(
+        select(SlotCounter.day, SlotCounter.start, SlotCounter.taken).where(SlotCounter.group_id == group_id, SlotCounter.day.in_(days))
+    ).all()
+    return {(r.day, r.start): r.taken for r in rows}
+
+
+def free_slots(*, db_session: Session, schedule: Schedule, item_name: str, day: dt.date, now: dt.datetime) -> list[tuple[Slot, int]]:
+    """Bookable slots of a day with seats left: [(slot, seats left)]. DateNotBookable / CalendarUnknown."""
+    group = group_for(schedule, item_name)
+    slots = schedule.bookable_slots(group, day, now)
+    taken = _taken(db_session, group.id, [day])
+    return [(s, group.capacity - taken.get((day, f"{s.start:%H:%M}"), 0)) for s in slots
+            if group.capacity - taken.get((day, f"{s.start:%H:%M}"), 0) > 0]
+
+
+def suggest(*, db_session: Session, schedule: Schedule, item_name: str, when: When | None, now: dt.datetime, limit: int = 4
+            ) -> tuple[list[tuple[Slot, int]], list[str]]:
+    """Free slots matching `when` (or the nearest after it), and the reasons days were skipped."""
+    group = group_for(schedule, item_name)
+    today = now.astimezone(TZ).date()
+    first = max(today, when.days[0]) if when and when.day_given else today
+    wanted_days = set(when.days) if when and when.day_given else None
+    found, reasons, matching = [], [], []
+    for offset in range(schedule.horizon_days + 1):
+        day = first + dt.timedelta(days=offset)
+        if day > today + dt.timedelta(days=schedule.horizon_days):
+            break
+        try:
+            slots = free_slots(db_session=db_session, schedule=schedule, item_name=item_name, day=day, now=now)
+        except (DateNotBookable, CalendarUnknown) as exc:
+            if wanted_days is None or day in wanted_days:
+                reasons.append(getattr(exc, "reason", str(exc)))
+            if isinstance(exc, CalendarUnknown):
+                break  # later days of an unpublished year are unknown too
+            continue
+        for slot, left in slots:
+            in_window = when is None or when.covers(day, slot.start)
+            if in_window and (wanted_days is None or day in wanted_days):
+                matching.append((slot, left))
+            elif len(found) < limit:
+                found.append((slot, left))
+        if len(matching) >= limit:
+            break
+    if wanted_days is not None and not matching and not reasons:
+        reasons.append("您选的时间已经约满了")
+    return (matching or found)[:limit], reasons
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _ensure_counter(db_session: Session, group: WindowGroup, slot: Slot) -> None:
+    insert = postgresql.insert if db_session.bind.dialect.name == "postgresql" else sqlite.insert
+    db_session.execute(
+        insert(SlotCounter).values(group_id=group.id, day=slot.day, start=f"{slot.start:%H:%M}", capacity=group.capacity, taken=0)
+        .on_conflict_do_nothing(index_elements=["group_id", "day", "start"])
+    )
+
+
+def _take_seat(db_session: Session, group: WindowGroup, slot: Slot) -> None:
+    _ensure_counter(db_session, group, slot)
+    result = db_session.execute(
+        update(SlotCounter)
+        .where(SlotCounter.group_id == group.id, SlotCounter.day == slot.day, SlotCounter.start == f"{slot.start:%H:%M}",
+               SlotCounter.taken < SlotCounter.capacity)
+        .values(taken=SlotCounter.taken + 1)
+    )
+    if result.rowcount != 1:
+        raise SlotFull(f"{slot.label}已经约满了，请换一个时段")
+
+
+def _release_seat(db_session: Session, booking: Booking) -> None:
+    db_session.execute(
+        update(SlotCounter)
+        .where(SlotCounter.group_id == booking.group_id, SlotCounter.day == booking.day, SlotCounter.start == booking.start,
+               SlotCounter.taken > 0)
+        .values(taken=SlotCounter.taken - 1)
+    )
+
+
+def find_slot(schedule: Schedule, group: WindowGroup, day: dt.date, start: str, now: dt.datetime) -> Slot:
+    for slot in schedule.bookable_slots(group, day, now):
+        if f"{slot.start:%H:%M}" == start:
+            return slot
+    raise BookingError(f"{day.month}月{day.day}日没有 {start} 开始的可预约时段")
+
+
+def _queue_reminders(db_session: Session, booking: Booking, now: dt.datetime) -> None:
+    due = dt.datetime.combine(booking.day - dt.timedelta(days=1), dt.time(REMINDER_HOUR), tzinfo=TZ)
+    due = max(due, now).astimezone(dt.timezone.utc)  # stored as UTC (SQLite keeps no zone)
+    text = (f"【夹江县政务服务】提醒您：明天（{booking.day.month}月{booking.day.day}日）{booking.start}-{booking.end}"
+            f"预约办理“{booking.item_name}”，预约码 {booking.code}。请带齐材料按时到场，如需取消请回复或拨打12345。")
+    targets = [("sms", booking.phone)]
+    if booking.conversation_id and booking.channel in ("web", "wechat"):
+        targets.append((booking.channel, booking.conversation_id))
+    for channel, target in targets:
+        db_session.add(Reminder(booking_code=booking.code, channel=channel, target=target, text=text, next_attempt_at=due))
+
+
+def _cancel_reminders(db_session: Session, code: str) -> None:
+    db_session.execute(update(Reminder).where(Reminder.booking_code == code, Reminder.status == "pending").values(status="cancelled"))
+
+
+def book(*, db_session: Session, schedule: Schedule, item_name: str, day: dt.date, start: str, name: str, phone: str,
+         id_number: str | None = None, id_required: bool = False, channel: str = "api", conversation_id: str | None = None,
+         request_id: str | None = None, now: dt.datetime | None = None) -> Booking:
+    """Book one seat; the caller commits. A repeated request_id returns the first booking."""
+    now = now or dt.datetime.now(TZ)
+    if request_id:
+        existing = db_session.scalar(select(Booking).where(Booking.request_id == request_id))
+        if existing is not None:
+            return existing
+    group = group_for(schedule, item_name)
+    name, phone = normalize_name(name), normalize_phone(phone)
+    if id_required or id_number:
+        id_number = normalize_id_number(id_number or "")
+    slot = find_slot(schedule, group, day, start, now)
+    savepoint = db_session.begin_nested()
+    try:
+        _take_seat(db_session, group, slot)
+        booking = Booking(code=_new_code(), request_id=request_id, item_name=item_name, group_id=group.id, day=day,
+                          start=f"{slot.start:%H:%M}", end=f"{slot.end:%H:%M}", name=name, phone=phone, id_number=id_number,
+                          channel=channel, conversation_id=conversation_id)
+        db_session.add(booking)
+        db_session.flush()
+        _queue_reminders(db_session, booking, now)
+        db_session.flush()
+    except IntegrityError as exc:
+        savepoint.rollback()
+        if request_id and db_session.scalar(select(Booking).where(Booking.request_id == request_id)):
+            return db_session.scalar(select(Booking).where(Booking.request_id == request_id))
+        if "uq_booking_person_item_day" in str(exc.orig) or "phone" in str(exc.orig):
+            raise AlreadyBooked(f"您（{mask(phone)}）在{day.month}月{day.day}日已经预约过“{item_name}”了，不用重复预约") from None
+        raise
+    except BookingError:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return booking
+
+
+def lookup(*, db_session: Session, code: str, phone: str) -> Booking:
+    """The booking with this code and phone (both must match), or NotFound."""
+    code = re.sub(r"\s", "", code or "").upper()
+    booking = db_session.scalar(select(Booking).where(Booking.code == code))
+    if booking is None or booking.phone != normalize_phone(phone):
+        raise NotFound("没有找到这个预约：请核对预约码和预约时留的手机号")
+    return booking
+
+
+def cancel(*, db_session: Session, code: str, phone: str) -> Booking:
+    """Cancel and free the seat at once; cancelling twice is harmless."""
+    booking = lookup(db_session=db_session, code=code, phone=phone)
+    if booking.status == "active":
+        booking.status = "cancelled"
+        booking.cancelled_at = dt.datetime.now(dt.timezone.utc)
+        _release_seat(db_session, booking)
+        _cancel_reminders(db_session, booking.code)
+        db_session.flush()
+    return booking
+
+
+def reschedule(*, db_session: Session, schedule: Schedule, code: str, phone: str, day: dt.date, start: str,
+               now: dt.datetime | None = None) -> Booking:
+    """Move an active booking to another slot (same code); the old seat is freed in the same transaction."""
+    now = now or dt.datetime.now(TZ)
+    booking = lookup(db_session=db_session, code=code, phone=phone)
+    if booking.status != "active":
+        raise BookingError("这个预约已经取消了，不能改期；需要的话请重新预约")
+    group = group_for(schedule, booking.item_name)
+    slot = find_slot(schedule, group, day, start, now)
+    savepoint = db_session.begin_nested()
+    try:
+        _take_seat(db_session, group, slot)
+        _release_seat(db_session, booking)
+        booking.day, booking.start, booking.end = day, f"{slot.start:%H:%M}", f"{slot.end:%H:%M}"
+        db_session.flush()
+        _cancel_reminders(db_session, booking.code)
+        _queue_reminders(db_session, booking, now)
+        db_session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        raise AlreadyBooked(f"您在{day.month}月{day.day}日已经有一个“{booking.item_name}”的预约了") from None
+    except BookingError:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return booking
+
+
+def day_bookings(*, db_session: Session, day: dt.date) -> list[Booking]:
+    return list(db_session.scalars(select(Booking).where(Booking.day == day).order_by(Booking.start, Booking.id)))

@@ -1,0 +1,228 @@
+"""Server push: send a reply into a citizen's conversation at any time, and never lose it.
+
+Use it from any code in the app process (the operator console, reminders):
+
+    from bot.push import push
+    pushed = await push(conversation_id, Reply(text="您好，我是人工客服。", sender="operator"))
+
+`push` stores the reply in the conversation log first (so the transcript shows it and nothing is lost),
+records it in the outbox as undelivered, then wakes every live connection listening on that
+conversation (the web chat's WebSockets). A connection that sends it to the browser marks it
+delivered. A citizen who is offline gets it from the log when the page reconnects or polls, because
+clients always ask for "everything after the last message id I have". `pushed.delivered` says whether
+a live connection took it, so the caller can use another way (SMS, a phone call) when nobody was there.
+
+Channels register listeners with `hub.listen(conversation_id, callback)`; the callback is awaited
+with no arguments whenever the conversation has new messages (pushed ones, or replies to a message
+sent from another tab), and reads them with `messages_after`.
+
+Listeners live in this process. With several app replicas a pushed message still reaches the citizen
+at their next reconnect or poll; instant delivery across replicas needs a pub/sub channel (Redis,
+see DESIGN.md) calling `hub.notify` on every replica.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from sqlalchemy import DateTime, ForeignKey, String, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from starlette.concurrency import run_in_threadpool
+
+from bot.conversations.models import Conversation, Message, utcnow
+from bot.db import Base
+from channels.messages import Reply
+
+logger = logging.getLogger(__name__)
+
+Listener = Callable[[], Awaitable[None]]
+
+
+class PushError(Exception):
+    """Base of push errors."""
+
+
+class UnknownConversation(PushError, LookupError):
+    """No conversation has this id."""
+
+
+class HubNotStarted(PushError, RuntimeError):
+    """`push` was called before the app started (create_app's lifespan installs the hub)."""
+
+
+class OutboxEntry(Base):
+    """A pushed message (operator reply, reminder) and whether a live connection has delivered it."""
+
+    __tablename__ = "push_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    sender: Mapped[str] = mapped_column(String(16), default="system")  # "operator" | "system" | "bot"
+    action: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+@dataclass
+class LoggedMessage:
+    """One message of the conversation log as a client sees it."""
+
+    id: int
+    direction: str  # "in" | "out"
+    sender: str  # "citizen" | "bot" | "operator" | "system"
+    text: str
+    buttons: list[dict] = field(default_factory=list)
+    client_id: str | None = None
+    action: str | None = None
+    at: str = ""
+
+
+@dataclass(frozen=True)
+class Pushed:
+    message_id: int
+    delivered: bool
+
+
+# --- plain functions over a db_session -------------------------------------------------------------
+
+def store_push(*, db_session: Session, conversation_id: str, reply: Reply) -> int:
+    """Log the reply as an outgoing message plus an undelivered outbox entry; returns the message id."""
+    if db_session.get(Conversation, conversation_id) is None:
+        raise UnknownConversation(f"没有编号为 {conversation_id} 的会话")
+    message = Message(
+        conversation_id=conversation_id,
+        direction="out",
+        text=reply.text,
+        buttons=[b.model_dump() for b in reply.buttons] or None,
+        status="pushed",
+    )
+    db_session.add(message)
+    db_session.flush()
+    db_session.add(OutboxEntry(message_id=message.id, conversation_id=conversation_id, sender=reply.sender, action=reply.action))
+    return message.id
+
+
+def messages_after(*, db_session: Session, conversation_id: str, after: int = 0, limit: int = 200) -> list[LoggedMessage]:
+    """The conversation's messages with id > after, oldest first (at most `limit`)."""
+    rows = db_session.execute(
+        select(Message, OutboxEntry.sender, OutboxEntry.action)
+        .outerjoin(OutboxEntry, OutboxEntry.message_id == Message.id)
+        .where(Message.conversation_id == conversation_id, Message.id > after)
+        .order_by(Message.id)
+        .limit(limit)
+    ).all()
+    return [
+        LoggedMessage(
+            id=m.id,
+            direction=m.direction,
+            sender="citizen" if m.direction == "in" else (sender or "bot"),
+            text=m.text,
+            buttons=list(m.buttons or []),
+            client_id=m.client_id,
+            action=action,
+            at=m.created_at.isoformat() if m.created_at else "",
+        )
+        for m, sender, action in rows
+    ]
+
+
+def mark_delivered(*, db_session: Session, message_ids: list[int]) -> None:
+    """Mark pushed messages as delivered (ids that are not pushed messages are ignored)."""
+    if message_ids:
+        db_session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.message_id.in_(message_ids), OutboxEntry.delivered_at.is_(None))
+            .values(delivered_at=utcnow())
+        )
+
+
+def undelivered(*, db_session: Session, conversation_id: str) -> list[int]:
+    """Ids of pushed messages no live connection has delivered yet, oldest first."""
+    return list(
+        db_session.scalars(
+            select(OutboxEntry.message_id)
+            .where(OutboxEntry.conversation_id == conversation_id, OutboxEntry.delivered_at.is_(None))
+            .order_by(OutboxEntry.message_id)
+        )
+    )
+
+
+def is_delivered(*, db_session: Session, message_id: int) -> bool:
+    return db_session.scalar(select(OutboxEntry.delivered_at).where(OutboxEntry.message_id == message_id)) is not None
+
+
+# --- the hub ---------------------------------------------------------------------------------------
+
+class PushHub:
+    """Conversation id -> live listeners, in this process; messages themselves are in the database."""
+
+    def __init__(self, database):
+        self.database = database
+        self._listeners: dict[str, set[Listener]] = {}
+
+    def listen(self, conversation_id: str, listener: Listener) -> Callable[[], None]:
+        """Register a listener; returns the function that removes it."""
+        self._listeners.setdefault(conversation_id, set()).add(listener)
+
+        def remove() -> None:
+            listeners = self._listeners.get(conversation_id)
+            if listeners is not None:
+                listeners.discard(listener)
+                if not listeners:
+                    del self._listeners[conversation_id]
+
+        return remove
+
+    def listening(self, conversation_id: str) -> int:
+        """How many live listeners the conversation has."""
+        return len(self._listeners.get(conversation_id, ()))
+
+    async def notify(self, conversation_id: str) -> None:
+        """Wake every listener of the conversation; one failing listener does not stop the others."""
+        listeners = list(self._listeners.get(conversation_id, ()))
+        results = await asyncio.gather(*(listener() for listener in listeners), return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                logger.warning("push listener for %s failed: %r", conversation_id, result)
+
+    def _store(self, conversation_id: str, reply: Reply) -> int:
+        with self.database.session() as session:
+            return store_push(db_session=session, conversation_id=conversation_id, reply=reply)
+
+    def _delivered(self, message_id: int) -> bool:
+        with self.database.session() as session:
+            return is_delivered(db_session=session, message_id=message_id)
+
+    async def push(self, conversation_id: str, reply: Reply) -> Pushed:
+        """Store the reply, deliver it to live listeners, and say whether one took it."""
+        message_id = await run_in_threadpool(self._store, conversation_id, reply)
+        await self.notify(conversation_id)
+        delivered = await run_in_threadpool(self._delivered, message_id) if self.listening(conversation_id) else False
+        return Pushed(message_id=message_id, delivered=delivered)
+
+
+_hub: PushHub | None = None
+
+
+def install(hub: PushHub | None) -> PushHub | None:
+    """Make `hub` the process's hub (the app's lifespan does this at start-up)."""
+    global _hub
+    _hub = hub
+    return hub
+
+
+def get_hub() -> PushHub:
+    if _hub is None:
+        raise HubNotStarted("推送服务尚未启动：push() 只能在应用启动后调用（create_app 的 lifespan 会安装它）")
+    return _hub
+
+
+async def push(conversation_id: str, reply: Reply) -> Pushed:
+    """Send `reply` into the conversation now or, if the citizen is offline, when they come back.
+
+    Raises UnknownConversation for an unknown id and HubNotStarted before the app has started."""
+    return await get_hub().push(conversation_id, reply)

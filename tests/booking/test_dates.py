@@ -1,0 +1,51 @@
+"""Chinese date and time expressions, relative to Wednesday 2026-11-25 10:00 in Sichuan."""
+import datetime as dt
+
+import pytest
+
+from bot.booking.dates import parse_when
+from bot.booking.schedule import TZ
+
+NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
+
+
+@pytest.mark.parametrize(
+    "text, day, start, end",
+    [
+        ("今天", "2026-11-25", None, None),
+        ("明天", "2026-11-26", None, None),
+        ("后天", "2026-11-27", None, None),
+        ("周六", "2026-11-28", None, None),
+        ("这周六", "2026-11-28", None, None),
+        ("下周三", "2026-12-02", None, None),
+        ("下个礼拜一", "2026-11-30", None, None),
+        ("11月30号", "2026-11-30", None, None),
+        ("12.5", "2026-12-05", None, None),
+        ("明天中午休息的时候可以去交材料吗", "2026-11-26", "12:00", "13:59"),
+        ("我上班没空，周六能不能去办身份证", "2026-11-28", None, None),
+        ("下午三点", None, "15:00", "15:59"),
+        ("三点", None, "15:00", "15:59"),
+        ("晚上", None, "18:00", "23:59"),
+        ("早上", None, "06:00", "09:59"),
+        ("中午", None, "12:00", "13:59"),
+    ],
+)
+def test_expressions(text, day, start, end):
+    when = parse_when(text, NOW)
+    assert when is not None
+    assert when.day_given == (day is not None)
+    if day:
+        assert when.start.date().isoformat() == day
+    if start:
+        assert f"{when.start:%H:%M}" == start and f"{when.end:%H:%M}" == end
+    else:
+        assert when.whole_day
+
+
+def test_next_week_is_a_span():
+    when = parse_when("改到下周", NOW)
+    assert [d.isoformat() for d in when.days][0] == "2026-11-30" and len(when.days) == 7
+
+
+def test_no_time_in_text():
+    assert parse_when("我要预约办身份证", NOW) is None

@@ -1,0 +1,93 @@
+"""Booking by chat through the real app and the real trained Rasa model."""
+import datetime as dt
+import re
+
+import chinese_calendar
+import httpx
+
+from bot.booking.schedule import TZ
+from knowledge.service import get_index
+
+ID_CARD = "居民身份证办理（包括临时）"
+
+
+def texts(replies):
+    return "\n".join(r["text"] for r in replies)
+
+
+def payload_buttons(replies):
+    return [b for r in replies for b in r["buttons"]]
+
+
+def next_workday(after_days=2):
+    day = dt.datetime.now(TZ).date() + dt.timedelta(days=after_days)
+    while not chinese_calendar.is_workday(day) or day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def book_by_chat(chat, opening="我上班没空，周六能不能去办身份证"):
+    replies = chat(opening)
+    while True:  # pick the first offered slot (date and/or time) until the form asks for the name
+        buttons = payload_buttons(replies)
+        if "姓名" in texts(replies) or not buttons:
+            break
+        replies = chat(buttons[0]["payload"])
+    assert "姓名" in texts(replies), texts(replies)
+    replies = chat("张三")
+    assert "手机号" in texts(replies)
+    replies = chat("13812345678")
+    assert "请核对预约信息" in texts(replies) and "138****5678" in texts(replies)
+    return replies
+
+
+def test_book_with_read_back_code_and_materials_then_look_up_and_cancel(chat):
+    book_by_chat(chat)
+    done = texts(chat("/affirm"))
+    assert "预约成功" in done
+    code = re.search(r"预约码：([A-Z2-9]{6})", done).group(1)
+    for material in get_index().kb.by_name(ID_CARD).materials:
+        assert material.name in done
+    looked = texts(chat("我预约的是哪天"))
+    assert code in looked and "有效" in looked
+    cancelled = texts(chat("我要取消预约"))
+    assert "已为您取消预约" in cancelled and code in cancelled
+
+
+def test_saturday_offer_includes_x_slots(chat):
+    replies = chat("我上班没空，周六能不能去办身份证")
+    assert "5+X" in texts(replies) or any("周六" in b["title"] for b in payload_buttons(replies)), texts(replies)
+
+
+def test_change_of_mind(chat):
+    replies = chat("我想预约办社保卡")
+    assert payload_buttons(replies)
+    assert "没有为您预约" in texts(chat("不约了"))
+
+
+def test_closed_day_gets_reason_and_alternatives(chat):
+    replies = chat("下周日能去办身份证吗 我想预约")
+    assert "不办公" in texts(replies) and payload_buttons(replies)
+
+
+def test_declined_confirmation_books_nothing(chat):
+    book_by_chat(chat)
+    assert "没有为您预约" in texts(chat("/deny"))
+
+
+def test_full_slot_is_refused_with_alternatives(chat, stack):
+    day = next_workday(3)
+    for n in range(4):  # the police window group has 4 seats per slot
+        response = httpx.post(f"{stack.url}/api/appointments", json={
+            "item": ID_CARD, "date": day.isoformat(), "start": "09:00", "name": "王五", "phone": f"1370000{n:04d}"})
+        assert response.status_code == 201, response.text
+    replies = chat(f"我要预约{day.month}月{day.day}日办身份证")
+    assert "可以约这些时段" in texts(replies)
+    assert not any(b["payload"].endswith(" 09:00") for b in payload_buttons(replies))
+    assert "没有空位" in texts(chat("9:00"))
+
+
+def test_look_up_with_wrong_phone_finds_nothing(chat):
+    replies = chat("查一下我的预约 预约码ABCDEF")
+    assert "手机号" in texts(replies)
+    assert "没有找到这个预约" in texts(chat("13900001111"))
