@@ -3,6 +3,7 @@ the same model in the same run, and knowledge-search latency at county size and 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import statistics
 import time
@@ -62,8 +63,10 @@ async def load(url: str, body_of, clients: int, conversations: int, tag: str) ->
     }
 
 
-def bench_chat(small: bool) -> list[dict]:
+def bench_chat(small: bool) -> tuple[list[dict], dict]:
     rows = []
+    for suffix in ("", "-wal", "-shm"):  # a fresh database each run
+        (ROOT / "var" / f"bench.db{suffix}").unlink(missing_ok=True)
     with Stack(free_port(), free_port(), extra_env={"DATABASE_URL": f"sqlite:///{ROOT / 'var' / 'bench.db'}"}, tag="-bench") as stack:
         rasa_url = f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook"
         app_url = f"{stack.url}/api/chat"
@@ -76,7 +79,42 @@ def bench_chat(small: bool) -> list[dict]:
             for name, url, body in (("bare Rasa REST", rasa_url, bare), ("app /api/chat", app_url, ours)):
                 result = asyncio.run(load(url, body, clients, conversations, name.split()[0]))
                 rows.append({"target": name, "clients": clients, **result})
-    return rows
+        booking = asyncio.run(booking_load(stack.url, 60 if small else 300, 20))
+    return rows, booking
+
+
+async def booking_load(base_url: str, attempts: int, clients: int) -> dict:
+    """Concurrent POST /api/appointments: many citizens competing for the next working days' slots."""
+    import chinese_calendar
+    from bot.booking.schedule import TZ
+
+    days, day = [], dt.datetime.now(TZ).date() + dt.timedelta(days=1)
+    while len(days) < 3:
+        if chinese_calendar.is_workday(day) and day.weekday() < 5:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    starts = ["09:00", "09:30", "10:00", "10:30", "14:00", "14:30"]
+    latencies, outcomes = [], {}
+    queue = asyncio.Queue()
+    for n in range(attempts):
+        queue.put_nowait(n)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        async def worker():
+            while not queue.empty():
+                n = queue.get_nowait()
+                body = {"item": "居民身份证办理（包括临时）", "date": days[n % len(days)].isoformat(),
+                        "start": starts[(n // len(days)) % len(starts)], "name": "压测", "phone": f"166{n:08d}"}
+                started = time.perf_counter()
+                response = await client.post("/api/appointments", json=body)
+                latencies.append((time.perf_counter() - started) * 1000)
+                outcomes[response.status_code] = outcomes.get(response.status_code, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return {"attempts": attempts, "clients": clients, "per_s": attempts / elapsed, "p50": percentile(latencies, 0.5),
+            "p99": percentile(latencies, 0.99), "booked": outcomes.get(201, 0), "full": outcomes.get(409, 0),
+            "other": sum(v for k, v in outcomes.items() if k not in (201, 409))}
 
 
 def scaled_index(size: int):
@@ -130,7 +168,7 @@ def main(small: bool = False) -> int:
     search_rows = bench_search(small)
     lines += ["## 知识检索延迟（毫秒）", "| 索引 | 事项数 | 建索引(秒) | p50 | p95 | p99 |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['index']} | {r['entries']} | {r['build_s']:.1f} | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} |" for r in search_rows]
-    chat_rows = bench_chat(small)
+    chat_rows, booking = bench_chat(small)
     lines += ["", "## 每轮对话延迟（毫秒）与吞吐（10 轮对话）",
               "| 目标 | 并发会话 | 轮数 | 错误 | 轮/秒 | p50 | p95 | p99 |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['target']} | {r['clients']} | {r['turns']} | {r['errors']} | {r['turns_per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} |" for r in chat_rows]
@@ -139,8 +177,11 @@ def main(small: bool = False) -> int:
         bare = next(r for r in chat_rows if r["clients"] == clients and r["target"].startswith("bare"))
         app = next(r for r in chat_rows if r["clients"] == clients and r["target"].startswith("app"))
         lines.append(f"应用开销（{clients} 并发）：p50 {100 * (app['p50'] / bare['p50'] - 1):+.1f}%，p99 {100 * (app['p99'] / bare['p99'] - 1):+.1f}%")
+    lines += ["", "## 预约并发（20 个并发客户端抢同一批时段，SQLite）",
+              f"尝试 {booking['attempts']} 次，{booking['per_s']:.1f} 次/秒，p50 {booking['p50']:.1f} ms，p99 {booking['p99']:.1f} ms；"
+              f"成功 {booking['booked']}，约满 {booking['full']}，其他 {booking['other']}（容量 3 天 × 6 时段 × 4 名额 = 72）"]
     report = "\n".join(lines)
     print(report)
     (RESULTS / "bench.md").write_text(report + "\n", encoding="utf-8")
-    (RESULTS / "bench.json").write_text(json.dumps({"search": search_rows, "chat": chat_rows}, ensure_ascii=False, indent=2))
+    (RESULTS / "bench.json").write_text(json.dumps({"search": search_rows, "chat": chat_rows, "booking": booking}, ensure_ascii=False, indent=2))
     return 0

@@ -10,6 +10,7 @@ Text cannot show buttons: options are numbered, and a reply "1", "2" selects the
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import threading
@@ -221,8 +222,12 @@ class WeChatChannel:
 
     @staticmethod
     def client_id(message) -> str:
-        """MsgId for messages; FromUserName+CreateTime for events (they have no MsgId)."""
-        return str(message.id) if message.id else f"{message.source}{message.time}"
+        """MsgId for messages; for events (no MsgId) FromUserName+CreateTime, with the event and its key so that
+        two different clicks in the same second stay two (a retry repeats all four)."""
+        if message.id:
+            return str(message.id)
+        event = f"{message.source}|{message.time}|{getattr(message, 'event', '')}|{getattr(message, 'key', '')}"
+        return f"ev{message.time}-" + hashlib.sha1(event.encode("utf-8")).hexdigest()[:24]
 
     async def inbound(self, service, message) -> InboundMessage | Reply | None:
         """The message for the assistant, a direct reply (nothing for the assistant), or None (answer `success`)."""
