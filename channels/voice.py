@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
+from bot.conversations.service import rasa_down_reply
 from bot.privacy import mask
 from bot.settings import Settings
 from channels import options
@@ -38,6 +39,7 @@ MAX_HINTS = 500  # Twilio accepts up to 500 hint phrases
 PERSON = re.compile(r"转人工|人工服务|人工客服|接人工|找人工|要人工|人工坐席")
 YES = re.compile(r"^(是|是的|是啊|对|对的|对啊|嗯|嗯嗯|没错|好|好的|确认)[。！!，,.？?]*$")
 NO = re.compile(r"^(不是|不对|错了|不|没有|不要)")
+HANDOFF_PAYLOAD = "/request_human"
 MENU = [Button(title="查询办事指南", payload=""), Button(title="预约办理", payload="/book_appointment")]
 
 ASK_ITEM = "请直接说出您想办的事情，比如“身份证丢了怎么补办”“开个体户要带什么材料”。"
@@ -81,7 +83,7 @@ def spoken(text: str, max_chars: int = 0) -> str:
     """A written reply as a sentence for the ear: no URLs, lists as 第一…第二…, dates, times and phone numbers
     the way people say them; cut at a sentence end when longer than max_chars."""
     removed_url = bool(_URL.search(text))
-    text = _URL.sub("", text)
+    text = re.sub(r"[：:]?[ \t]*[（(]?[ \t]*\x00[ \t]*[）)]?", "", _URL.sub("\x00", text))  # "入口：URL", "网（URL）"
     text = re.sub(r"【(.+?)】", r"\1，", text)
     lines = []
     for line in text.splitlines():
@@ -98,12 +100,9 @@ def spoken(text: str, max_chars: int = 0) -> str:
     text = _CLOCK_ONE.sub(lambda m: _clock(m.group(1), m.group(2)), text)
     text = _PHONE.sub(lambda m: _digits(m.group(1)), text)
     text = re.sub(r"元/", "元每", text)
-    # what is left around a removed URL: "（）", "入口：。", "在（）查询"
-    text = re.sub(r"[（(]\s*[）)]", "", text)
-    text = re.sub(r"[：:]\s*([。；，])", r"\1", text)
     text = re.sub(r"[，,]\s*。", "。", text)
     text = re.sub(r"。+", "。", text)
-    if removed_url:
+    if removed_url and county()["网上办事大厅"] not in text:
         text += f"网址可以在{county()['网上办事大厅']}查到。"
     if max_chars and len(text) > max_chars:
         cut = text.rfind("。", 0, max_chars)
@@ -112,8 +111,9 @@ def spoken(text: str, max_chars: int = 0) -> str:
 
 
 def options_prompt(buttons: list[Button]) -> str:
-    """ "所需材料请按1，办理流程请按2，…转人工请按0。" """
-    return "您可以按键选择：" + "".join(f"{b.title}请按{n}，" for n, b in enumerate(buttons, 1)) + "转人工请按0。"
+    """ "所需材料请按1，办理流程请按2，…转人工请按0。" (a "转人工" option is key 0 on the phone)"""
+    keys = "".join(f"{b.title}请按{n}，" for n, b in enumerate(buttons, 1) if b.payload != HANDOFF_PAYLOAD)
+    return ("您可以按键选择：" if keys else "") + keys + "转人工请按0。"
 
 
 def reply_speech(replies: list[Reply], max_chars: int) -> tuple[str, list[Button]]:
@@ -121,7 +121,7 @@ def reply_speech(replies: list[Reply], max_chars: int) -> tuple[str, list[Button
     buttons = options.offered(replies)
     parts = []
     for reply in replies:
-        lines = reply.text.replace(options.TAP_WORDS, "").splitlines()
+        lines = re.sub(options.TAP_WORDS + "[：:]?", "", reply.text).splitlines()
         listed = options.listed_lines(reply) if reply.buttons else set()
         parts.append("\n".join(line for i, line in enumerate(lines) if i not in listed))
     text = spoken("\n".join(p for p in parts if p.strip()), max_chars)
@@ -239,7 +239,7 @@ async def ask(request: Request, call_sid: str, text: str) -> list[Reply] | None:
 async def answer(request: Request, call_sid: str, text: str, wants_person: bool = False) -> Response:
     calls = Calls(request)
     replies = await ask(request, call_sid, text)
-    if replies is None:
+    if replies is None or replies == [rasa_down_reply()]:
         return calls.transfer(SLOW)
     if wants_person or any(r.action == "handoff" for r in replies):
         return calls.transfer()

@@ -197,6 +197,11 @@ class Pending:
     rest_sent: bool = False  # the chunks after the passive one have been scheduled
 
 
+def _raw_type(message) -> str:
+    """MsgType as sent (wechatpy parses unknown events and unknown message types alike to UnknownMessage)."""
+    return str(getattr(message, "_data", {}).get("MsgType", "")).lower()
+
+
 def masked(openid: str) -> str:
     return (openid or "")[:6] + "***"
 
@@ -246,8 +251,8 @@ class WeChatChannel:
                 logger.warning("wechat: menu key %r is not in WECHAT_MENU", message.key)
                 return Reply(text=UNKNOWN_MENU)
             return InboundMessage(channel=CHANNEL, sender=openid, text=payload, client_id=self.client_id(message))
-        if message.type == "event":
-            return None  # unsubscribe, menu links, location reports, template results: nothing to say
+        if message.type == "event" or _raw_type(message) == "event":
+            return None  # unsubscribe, menu links, location reports, template results, new events: nothing to say
         return Reply(text=PLEASE_TEXT)
 
     async def answer(self, service, message) -> list[str]:

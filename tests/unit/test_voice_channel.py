@@ -176,9 +176,7 @@ def test_a_slow_or_failing_assistant_gets_an_apology_and_a_transfer_in_time(tmp_
         started = time.monotonic()
         root = Caller(client, PUBLIC).twiml("/channels/voice/gather", SpeechResult="社保卡怎么办", Confidence="0.9")
         assert time.monotonic() - started < 2.0
-        speech = check_transfer(root)
-        assert speech in (voice.SLOW, voice.TRANSFERRING)
-        assert "抱歉" in speech or assistant.down is False
+        assert check_transfer(root) == voice.SLOW
 
 
 def test_low_confidence_confirms_the_item_first(tmp_path):

@@ -181,6 +181,9 @@ def test_subscribe_welcomes_and_menu_clicks_follow_the_configured_keys(tmp_path,
         assert user.reply_of(user.event("CLICK", EventKey="NO_SUCH_KEY"))["Content"] == wechat.UNKNOWN_MENU
         assert user.reply_of(user.event("VIEW", EventKey="https://example.org/")) is None
         assert user.reply_of(user.event("unsubscribe")) is None
+        assert user.reply_of(user.event("some_future_event", EventKey="x")) is None
+        future_type = message_xml(user.openid, "miniprogrampage", Title="t", MsgId=user.next_msg_id())
+        assert user.reply_of(user.post_xml(future_type))["Content"] == wechat.PLEASE_TEXT
     assert assistant.received == ["/greet", "/request_human"]
 
 
