@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REQUIRED_ITEMS, ROOT
+from support import REQUIRED_ITEMS, ROOT
 from knowledge.loader import KnowledgeError, load
 
 SHARED_CATALOGUE = ROOT.parent / "shared" / "data" / "sichuan-guangan-catalogue.json"
