@@ -8,7 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from knowledge.answers import ASPECTS, Answer, answer, choose, unknown, way_onward
+from actions.handoff import escalate
+from knowledge.answers import ASPECTS, Answer, answer, choose, unknown
 from knowledge.normalize import normalize
 from knowledge.service import get_index
 
@@ -116,10 +117,7 @@ class ActionFallbackSearch(Action):
             return [SlotSet("candidates", [e.id for e in entries]), SlotSet("aspect", aspect)]
         user_intents = [e.get("parse_data", {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
         if user_intents[-2:] == ["nlu_fallback", "nlu_fallback"]:
-            dispatcher.utter_message(
-                text="抱歉，我连续两次没能理解您的问题。" + way_onward(),
-                buttons=[{"title": "转人工客服", "payload": "/request_human"}],
-            )
+            await escalate(dispatcher, tracker, "fallback")  # two misses in a row: to a person, or a work order off duty
             return []
         dispatcher.utter_message(
             text="抱歉，我没太明白您的意思。您可以直接说想办的事情，比如“身份证丢了怎么补办”“开个体户要带什么材料”。",

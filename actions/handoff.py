@@ -1,40 +1,66 @@
-"""Handoff to a person, complaints and ratings: until the operator console lands, point to the hotline."""
+"""Handoff to a person, complaints and ratings: thin actions around the app's handoff desk (bot/handoff)."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.handoff.desk import get_desk
+from bot.handoff.service import HandoffError
+from channels.messages import Reply
 from knowledge.answers import county
 
+logger = logging.getLogger(__name__)
 
-class ActionHandoffNotYet(Action):
-    """Asked for a person or complaining: no online operator yet, so give the hotline honestly."""
+
+def utter(dispatcher: CollectingDispatcher, replies: list[Reply]) -> None:
+    """The desk's replies as Rasa messages; a reply's action ("handoff") follows it as a custom message."""
+    for reply in replies:
+        dispatcher.utter_message(text=reply.text, buttons=[b.model_dump() for b in reply.buttons] or None)
+        if reply.action:
+            dispatcher.utter_message(json_message={"action": reply.action})
+
+
+def desk_unavailable(dispatcher: CollectingDispatcher, error: Exception) -> None:
+    logger.error("handoff desk failed: %r", error)
+    dispatcher.utter_message(text=f"抱歉，在线人工客服暂时无法接入。请拨打{county()['热线']}热线，由人工客服为您服务。")
+    dispatcher.utter_message(json_message={"action": "handoff"})
+
+
+async def escalate(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> None:
+    """Queue for an operator on duty, or offer a message or callback work order off duty."""
+    try:
+        utter(dispatcher, await get_desk().escalate(tracker.sender_id, reason))
+    except (HandoffError, RuntimeError) as error:
+        desk_unavailable(dispatcher, error)
+
+
+class ActionRequestHuman(Action):
+    """Asked for a person or complaining: into the operators' queue (complaints first), or a work order off duty."""
 
     def name(self) -> str:
-        return "action_handoff_not_yet"
+        return "action_request_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
-        c = county()
-        if (tracker.latest_message.get("intent") or {}).get("name") == "complain":
-            text = f"非常抱歉给您带来不好的体验。在线投诉受理还在建设中，请拨打{c['热线']}热线反映，工作人员会登记并跟进处理。"
-        else:
-            text = f"在线人工客服还在建设中，暂时不能在这里为您转接。请拨打{c['热线']}热线，由人工客服为您服务。"
-        dispatcher.utter_message(text=text)
-        dispatcher.utter_message(json_message={"action": "handoff"})  # voice transfers the call
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        await escalate(dispatcher, tracker, "complaint" if intent == "complain" else "asked")
         return []
 
 
-class ActionRatingNotYet(Action):
-    """Wants to rate the service: ratings are not recorded yet, say so."""
+class ActionOfferRating(Action):
+    """Rate the service (服务评价): record the level the citizen named, or offer the five levels (also after goodbye)."""
 
     def name(self) -> str:
-        return "action_rating_not_yet"
+        return "action_offer_rating"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
-        c = county()
-        dispatcher.utter_message(
-            text=f"感谢您愿意评价！在线服务评价还在建设中，暂时无法记录。您的意见可以拨打{c['热线']}热线反映。"
-        )
+        goodbye = (tracker.latest_message.get("intent") or {}).get("name") == "goodbye"
+        try:
+            utter(dispatcher, await get_desk().rate_or_offer(tracker.sender_id, tracker.latest_message.get("text") or "", goodbye))
+        except (HandoffError, RuntimeError) as error:
+            logger.error("rating failed: %r", error)
+            if not goodbye:
+                dispatcher.utter_message(text=f"抱歉，评价暂时无法记录。您的意见可以拨打{county()['热线']}热线反映。")
         return []

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot kb validate|search|import-catalogue|userdict`, `eval`, `run`, `bench`."""
+"""Command line: `python -m bot kb validate|search|import-catalogue|userdict`, `eval`, `run`, `bench`, `console add-user`."""
 from __future__ import annotations
 
 import argparse
@@ -64,7 +64,8 @@ def run_stack(args) -> int:
 
     settings = get_settings()
     with Stack(settings.port, settings.rasa_port) as stack:
-        print(f"网页聊天 / API 文档：{stack.url}/docs")
+        print(f"网页聊天：{stack.url}/    办事指南：{stack.url}/guides")
+        print(f"API 文档：{stack.url}/docs")
         print(f"聊天接口：POST {stack.url}/api/chat")
         print(f"健康检查：{stack.url}/healthz")
         print("按 Ctrl+C 停止。", flush=True)
@@ -82,6 +83,36 @@ def run_bench(args) -> int:
     from bot.bench import main
 
     return main(small=args.small)
+
+
+def console_add_user(args) -> int:
+    import getpass
+
+    from bot.db import Database
+    from bot.handoff import accounts
+    from bot.handoff.service import HandoffError
+    from bot.settings import get_settings
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("密码（至少10位，含字母和数字）：")
+        if getpass.getpass("再输入一次：") != password:
+            print("两次输入的密码不一致。", file=sys.stderr)
+            return 1
+    database = Database(get_settings().database_url)
+    database.create_all()
+    try:
+        with database.session() as session:
+            operator = accounts.create_operator(db_session=session, username=args.username, password=password, role=args.role,
+                                                display_name=args.display_name)
+            print(f"已创建{'管理员' if operator.role == 'admin' else '坐席'}账号 {operator.username}（{operator.display_name}）。")
+    except HandoffError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    finally:
+        database.engine.dispose()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("bench", help="性能基准")
     p.add_argument("--small", action="store_true", help="小规模（CI 用）")
     p.set_defaults(func=run_bench)
+    console = sub.add_parser("console", help="坐席工作台").add_subparsers(dest="console_command", required=True)
+    p = console.add_parser("add-user", help="新建坐席或管理员账号（密码以 argon2 存储）")
+    p.add_argument("username")
+    p.add_argument("--role", choices=["operator", "admin"], default="operator")
+    p.add_argument("--display-name", default="", help="群众看到的称呼，例如“12号坐席”")
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入读密码（脚本用），否则交互输入")
+    p.set_defaults(func=console_add_user)
     args = parser.parse_args(argv)
     return args.func(args)
 

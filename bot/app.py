@@ -16,14 +16,23 @@ from bot.booking import views as booking_views
 from bot.booking.schedule import Schedule
 from bot.conversations.service import ConversationService
 from bot.db import Database
+from bot.handoff import accounts, desk
+from bot.handoff import views as handoff_views
 from bot.rasa_client import RasaClient
 from bot.settings import Settings, get_settings
 from channels import guide_pages, webchat
 from channels import voice, wechat
+from channels import console
+from channels.messages import Reply
 from knowledge import views as guide_views
 from knowledge.service import get_index
 
 logger = logging.getLogger(__name__)
+
+
+async def push_reminder(conversation_id: str, text: str) -> None:
+    """A booking reminder into the citizen's web chat (stored in the log, shown at once or on return)."""
+    await push.push(conversation_id, Reply(text=text, sender="system"))
 
 
 def create_app(settings: Settings | None = None, rasa: RasaClient | None = None) -> FastAPI:
@@ -40,6 +49,10 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
         app.state.conversations = ConversationService(database, client, settings.max_message_chars)
         app.state.push_hub = push.install(push.PushHub(database))
         app.state.webchat = webchat.WebChat(settings, database, app.state.conversations, app.state.push_hub)
+        reminders.register_sender("webchat", push_reminder)
+        app.state.desk = desk.install(desk.Desk(database, client, settings, wechat=getattr(app.state, "wechat", None)))
+        app.state.conversations.handoff = app.state.desk
+        await run_in_threadpool(accounts.bootstrap_admin, database, settings)
         app.state.schedule = Schedule.load()
         runtime.configure(database, app.state.schedule)
         if settings.twilio_account_sid and settings.twilio_sms_from:
@@ -51,6 +64,7 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
         stop.set()
         await worker
         push.install(None)
+        desk.install(None)
         await client.aclose()
         database.engine.dispose()
 
@@ -61,6 +75,9 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
     app.include_router(action_webhook.router)
     app.include_router(booking_views.router)
     app.include_router(booking_views.admin_router)
+    app.include_router(handoff_views.router)
+    app.include_router(handoff_views.admin_router)
+    app.include_router(console.router)
     app.state.settings = settings
     if settings.wechat_enabled:
         app.state.wechat = wechat.WeChatChannel(settings)

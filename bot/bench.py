@@ -80,7 +80,27 @@ def bench_chat(small: bool) -> tuple[list[dict], dict]:
                 result = asyncio.run(load(url, body, clients, conversations, name.split()[0]))
                 rows.append({"target": name, "clients": clients, **result})
         booking = asyncio.run(booking_load(stack.url, 60 if small else 300, 20))
+        turns = 60 if small else 300
+        for name, url, body in (("bare Rasa REST", rasa_url, bare), ("app /api/chat", app_url, ours)):
+            latencies = asyncio.run(long_conversation(url, body, turns))
+            window = 10 if small else 50
+            first, last = statistics.median(latencies[:window]), statistics.median(latencies[-window:])
+            rows.append({"target": name, "clients": "long", "turns": turns, "first_p50": first, "last_p50": last,
+                         "ratio": last / first})
     return rows, booking
+
+
+async def long_conversation(url: str, body_of, turns: int) -> list[float]:
+    """Per-turn latency (ms) of one conversation `turns` long."""
+    latencies = []
+    sender = f"bench-long-{time.time_ns()}"
+    async with httpx.AsyncClient(timeout=60) as client:
+        for n in range(turns):
+            started = time.perf_counter()
+            response = await client.post(url, json=body_of(sender, CONVERSATION[n % len(CONVERSATION)]))
+            response.raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
 
 
 async def booking_load(base_url: str, attempts: int, clients: int) -> dict:
@@ -171,7 +191,9 @@ def main(small: bool = False) -> int:
     chat_rows, booking = bench_chat(small)
     lines += ["", "## 每轮对话延迟（毫秒）与吞吐（10 轮对话）",
               "| 目标 | 并发会话 | 轮数 | 错误 | 轮/秒 | p50 | p95 | p99 |", "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['target']} | {r['clients']} | {r['turns']} | {r['errors']} | {r['turns_per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} |" for r in chat_rows]
+    lines += [f"| {r['target']} | {r['clients']} | {r['turns']} | {r['errors']} | {r['turns_per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} |" for r in chat_rows if r["clients"] != "long"]
+    lines += ["", "## 长对话：同一会话前段与末段的每轮 p50（毫秒）", "| 目标 | 轮数 | 前段 p50 | 末段 p50 | 末段/前段 |", "|---|---|---|---|---|"]
+    lines += [f"| {r['target']} | {r['turns']} | {r['first_p50']:.1f} | {r['last_p50']:.1f} | {r['ratio']:.2f} |" for r in chat_rows if r["clients"] == "long"]
     lines.append("")
     for clients in (1, 20):
         bare = next(r for r in chat_rows if r["clients"] == clients and r["target"].startswith("bare"))

@@ -49,6 +49,7 @@ class Database:
     def create_all(self) -> None:
         import bot.booking.models  # noqa: F401  (register the tables)
         import bot.conversations.models  # noqa: F401
+        import bot.handoff.models  # noqa: F401
 
         Base.metadata.create_all(self.engine)
 

@@ -1,6 +1,8 @@
 """Talk to the Rasa server over its HTTP API (REST channel, tracker events); never import Rasa."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 
 
@@ -39,6 +41,33 @@ class RasaClient:
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"Rasa parse failed: {exc!r}") from exc
+        return response.json()
+
+    async def pause(self, sender: str) -> None:
+        """Pause the bot for this conversation (an operator took it): Rasa still logs messages, predicts nothing."""
+        await self._event(sender, {"event": "pause"})
+
+    async def resume(self, sender: str) -> None:
+        """Resume the bot (an operator handed the conversation back); the tracker keeps the context."""
+        await self._event(sender, {"event": "resume"})
+
+    async def _event(self, sender: str, event: dict) -> None:
+        try:
+            response = await self.http.post(f"/conversations/{quote(sender, safe='')}/tracker/events",
+                                            params={"include_events": "NONE"}, json=event)
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"Rasa at {self.base_url} did not take the {event['event']} event: {exc!r}") from exc
+        if response.status_code >= 400:
+            raise RasaUnavailable(f"Rasa answered {response.status_code} to the {event['event']} event: {response.text[:200]}")
+
+    async def tracker(self, sender: str) -> dict:
+        """The conversation's tracker: events, slots, whether it is paused."""
+        try:
+            response = await self.http.get(f"/conversations/{quote(sender, safe='')}/tracker")
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"Rasa at {self.base_url} did not answer: {exc!r}") from exc
+        if response.status_code >= 400:
+            raise RasaUnavailable(f"Rasa answered {response.status_code} for the tracker: {response.text[:200]}")
         return response.json()
 
     async def ready(self) -> bool:

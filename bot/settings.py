@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.handoff.hours import parse_duty_hours
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -65,6 +67,23 @@ class Settings(BaseSettings):
     webchat_frame_ancestors: str = "*"  # CSP frame-ancestors: which sites may embed the chat, e.g. https://www.jiajiang.gov.cn
     push_api_key: SecretStr = SecretStr("")  # bearer key of POST /internal/push/{conversation_id}; empty = off
 
+    # Handoff to people and the operator console (bot/handoff/, channels/console.py); admins change the
+    # duty hours, duty days and sensitive words in the console, these are the defaults
+    console_admin_user: str = ""  # created as an admin at start when no account has this name
+    console_admin_password: SecretStr = SecretStr("")
+    console_cookie_secure: bool = True  # Secure session cookies (browsers accept them on https and on localhost)
+    console_session_hours: float = Field(12.0, gt=0)  # a login lasts at most this long
+    console_idle_minutes: float = Field(30.0, gt=0)  # and ends after this long without activity
+    console_max_failed_logins: int = Field(5, ge=1)  # wrong passwords in a row before the account locks
+    console_lockout_minutes: float = Field(15.0, gt=0)
+    console_reveal_minutes: float = Field(10.0, gt=0)  # an audited reveal of personal data lasts this long
+    handoff_duty_hours: str = "08:30-12:00,14:00-18:00"  # Asia/Shanghai; "00:00-24:00" for round the clock
+    handoff_duty_days: Literal["workdays", "every_day"] = "workdays"  # workdays: statutory holidays and 调休 from the booking calendar
+    handoff_sensitive_words: str = ("自杀,轻生,不想活,跳楼,跳河,喝农药,割腕,报复社会,杀人,爆炸,放火,家暴,被打了,"
+                                    "集体上访,上访,堵路,拉横幅,群体事件,贪污,受贿,索贿,行贿")  # comma-separated
+    handoff_presence_seconds: float = Field(90.0, gt=0)  # an operator counts as on duty this long after the console last polled
+    handoff_default_minutes: float = Field(5.0, gt=0)  # minutes per conversation for the wait estimate, before there is history
+
     @model_validator(mode="after")
     def _enabled_channels_are_configured(self) -> "Settings":
         missing = []
@@ -82,6 +101,12 @@ class Settings(BaseSettings):
                 missing.append("TWILIO_AUTH_TOKEN (VOICE_ENABLED=true)")
             if not (self.voice_operator_number or self.voice_queue):
                 missing.append("VOICE_OPERATOR_NUMBER or VOICE_QUEUE (VOICE_ENABLED=true)")
+        if bool(self.console_admin_user) != bool(self.console_admin_password.get_secret_value()):
+            missing.append("CONSOLE_ADMIN_USER and CONSOLE_ADMIN_PASSWORD (both or neither)")
+        try:
+            parse_duty_hours(self.handoff_duty_hours)
+        except ValueError as exc:
+            raise ValueError(f"HANDOFF_DUTY_HOURS: {exc}") from None
         if missing:
             raise ValueError("missing settings: " + ", ".join(missing))
         return self

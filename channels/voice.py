@@ -236,6 +236,14 @@ async def ask(request: Request, call_sid: str, text: str) -> list[Reply] | None:
     return None
 
 
+async def caller_pressed_0(request: Request, call_sid: str) -> None:
+    """Key 0 transfers the call; the console's handoff records show it (reason "来电按0")."""
+    try:
+        await request.app.state.desk.record_call(CHANNEL, call_sid)
+    except Exception:  # the transfer matters more than the record
+        logger.exception("voice: could not record the transfer of call %s", call_sid)
+
+
 async def answer(request: Request, call_sid: str, text: str, wants_person: bool = False) -> Response:
     calls = Calls(request)
     replies = await ask(request, call_sid, text)
@@ -280,6 +288,7 @@ async def gathered(request: Request) -> Response:
     calls = Calls(request)
     call_sid, digits = form.get("CallSid", ""), form.get("Digits", "").strip()
     if digits == "0":
+        await caller_pressed_0(request, call_sid)
         return calls.transfer()
     if digits:
         menu = request.query_params.get("menu") == "1"
@@ -304,6 +313,7 @@ async def confirmed(request: Request) -> Response:
     question = request.query_params.get("q", "")
     digits, speech = form.get("Digits", "").strip(), form.get("SpeechResult", "").strip()
     if digits == "0":
+        await caller_pressed_0(request, form.get("CallSid", ""))
         return calls.transfer()
     if digits == "1" or (speech and YES.match(speech)):
         return await answer(request, form.get("CallSid", ""), question)

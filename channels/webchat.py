@@ -85,7 +85,7 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_FRAME_CHARS = 25000
 SOCKET_CLOSE = {401: 4401, 403: 4403, 404: 4404}
 
-UNKNOWN_CONVERSATION = "没有找到这次对话的记录，请刷新页面开始新的对话。"
+UNKNOWN_CONVERSATION = "没有找到这次对话的记录，请开始新的对话。"
 BAD_REQUEST = "消息格式不正确，请刷新页面后重试。"
 HELLO_FIRST = "连接还没有完成身份确认，请刷新页面后重试。"
 

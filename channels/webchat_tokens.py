@@ -36,9 +36,9 @@ class WrongConversation(TokenError):
     code = "forbidden"
 
 
-FORGED = "会话凭证无效，可能已被篡改或已失效。为保护您的信息，请刷新页面重新开始对话。"
-EXPIRED = "这次对话已经过期，请刷新页面开始新的对话。"
-FORBIDDEN = "您没有权限查看或发送这个对话的消息。请刷新页面开始您自己的对话。"
+FORGED = "会话凭证无效，可能已被篡改或已经失效。为保护您的信息，无法继续这次对话，请开始新的对话。"
+EXPIRED = "这次对话已经过期，请开始新的对话。"
+FORBIDDEN = "您没有权限查看或发送这个对话的消息，请开始您自己的新对话。"
 
 
 class ConversationTokens:

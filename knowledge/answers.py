@@ -154,7 +154,11 @@ def answer(entry: Entry, aspect: str) -> Answer:
     footer = f"信息核对日期：{entry.verified}" + _sample_note(entry, used)
     if entry.get("示例"):
         footer += "。本指南为示例内容，以县里正式发布的办事指南为准"
-    return Answer(f"{header}\n{body}\n{footer}。", aspect_buttons(exclude=aspect))
+    buttons = aspect_buttons(exclude=aspect)
+    if entry.get("代办"):  # the county's 代办/帮办 service: the handoff desk takes the request (bot/handoff/desk.py)
+        body += "\n行动不便或离乡镇较远的，可申请村（社区）代办员代办帮办，回复“申请代办”即可登记。"
+        buttons.append({"title": "申请代办", "payload": f"申请代办 {entry.name}"})
+    return Answer(f"{header}\n{body}\n{footer}。", buttons)
 
 
 def choose(entries: list[Entry], question_is_vague: bool) -> Answer:

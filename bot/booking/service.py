@@ -184,7 +184,7 @@ def _queue_reminders(db_session: Session, booking: Booking, now: dt.datetime) ->
     text = (f"【夹江县政务服务】提醒您：明天（{booking.day.month}月{booking.day.day}日）{booking.start}-{booking.end}"
             f"预约办理“{booking.item_name}”，预约码 {booking.code}。请带齐材料按时到场，如需取消请回复或拨打12345。")
     targets = [("sms", booking.phone)]
-    if booking.conversation_id and booking.channel in ("web", "wechat"):
+    if booking.conversation_id and booking.channel in ("webchat", "wechat"):
         targets.append((booking.channel, booking.conversation_id))
     for channel, target in targets:
         db_session.add(Reminder(booking_code=booking.code, channel=channel, target=target, text=text, next_attempt_at=due))

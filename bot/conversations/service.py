@@ -119,6 +119,7 @@ class ConversationService:
         self.database = database
         self.rasa = rasa
         self.max_chars = max_chars
+        self.handoff = None  # bot.handoff.desk.Desk: operator mode and the app's own questions, before Rasa
 
     def _log_inbound(self, message: InboundMessage, status: str):
         with self.database.session() as session:
@@ -153,6 +154,11 @@ class ConversationService:
         if previous is not None:  # a retry of a message already handled: same replies, processed once
             return conversation_id, previous
         logger.info("in %s: %s", conversation_id, mask(text))
+        if self.handoff is not None:  # taken over by an operator, or answering the app's own question
+            routed = await self.handoff.route(conversation_id, text)
+            if routed is not None:
+                await run_in_threadpool(self._log_replies, inbound_id, routed.replies, routed.status)
+                return conversation_id, routed.replies
         try:
             raw = await self.rasa.send(conversation_id, text)
             replies = replies_from_rasa(raw)

@@ -123,8 +123,8 @@ def test_suggest_offers_extension_slots_and_nearest_alternatives(db, schedule):
 
 def test_reminder_is_queued_for_the_evening_before(db, schedule):
     with db.session() as s:
-        booking = book(s, schedule, channel="web", conversation_id="web-abc")
+        booking = book(s, schedule, channel="webchat", conversation_id="webchat-abc")
         reminders = s.scalars(select(Reminder).order_by(Reminder.channel)).all()
-    assert {(r.channel, r.target) for r in reminders} == {("sms", "13812345678"), ("web", "web-abc")}
+    assert {(r.channel, r.target) for r in reminders} == {("sms", "13812345678"), ("webchat", "webchat-abc")}
     assert reminders[0].next_attempt_at.replace(tzinfo=dt.timezone.utc).astimezone(TZ).hour == 18
     assert booking.code in reminders[0].text

@@ -33,3 +33,16 @@ def chat(stack):
 
     yield send
     client.close()
+
+
+CONSOLE_ADMIN, CONSOLE_ADMIN_PASSWORD = "admin", "Admin-pass-2026"
+
+
+@pytest.fixture(scope="session")
+def console_stack(tmp_path_factory):
+    """Rasa and the app with a console admin and round-the-clock duty hours (tests change them in the console)."""
+    db = tmp_path_factory.mktemp("console-db") / "app.db"
+    env = {"DATABASE_URL": f"sqlite:///{db}", "CONSOLE_ADMIN_USER": CONSOLE_ADMIN, "CONSOLE_ADMIN_PASSWORD": CONSOLE_ADMIN_PASSWORD,
+           "HANDOFF_DUTY_HOURS": "00:00-24:00", "HANDOFF_DUTY_DAYS": "every_day"}
+    with Stack(free_port(), free_port(), extra_env=env, tag="-console-test") as running:
+        yield running

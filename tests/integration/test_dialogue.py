@@ -71,5 +71,6 @@ def test_greeting_and_out_of_scope(chat):
     assert "不在政务服务范围" in chat("帮我推荐个火锅店")[0]["text"]
 
 
-def test_interim_handoff_is_honest(chat):
-    assert "12345" in chat("转人工")[0]["text"]
+def test_asking_for_a_person_with_nobody_on_duty_offers_a_message_and_the_hotline(chat):
+    reply = chat("转人工")[0]
+    assert "12345" in reply["text"] and [b["title"] for b in reply["buttons"]] == ["留言", "预约回电", "不用了"]

@@ -6,7 +6,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.guides import ActionAnswerGuide, ActionChooseItem, ActionFallbackSearch
-from actions.handoff import ActionHandoffNotYet
+from actions.handoff import ActionOfferRating, ActionRequestHuman
+from bot.handoff.desk import install
+from channels.messages import Reply
 from knowledge.service import get_index
 
 
@@ -74,11 +76,49 @@ def test_unknown_item_is_said_not_invented():
     assert "item" not in slots
 
 
-def test_two_fallbacks_in_a_row_offer_a_person():
+class StubDesk:
+    """The app's handoff desk as the actions see it (its own behaviour is tested in tests/handoff)."""
+
+    def __init__(self):
+        self.calls = []
+
+    async def escalate(self, conversation_id, reason):
+        self.calls.append(("escalate", conversation_id, reason))
+        return [Reply(text="正在为您转接人工客服，当前排在第1位。", action="handoff")]
+
+    async def rate_or_offer(self, conversation_id, text, goodbye=False):
+        self.calls.append(("rate", conversation_id, text, goodbye))
+        return [Reply(text="请您对本次服务做个评价：", buttons=[{"title": "满意", "payload": "满意"}])]
+
+
+@pytest.fixture
+def desk():
+    stub = StubDesk()
+    install(stub)
+    yield stub
+    install(None)
+
+
+def test_two_fallbacks_in_a_row_reach_a_person(desk):
     messages, _ = run(ActionFallbackSearch(), tracker("嗯嗯嗯呃", "nlu_fallback", past_intents=["nlu_fallback"]))
-    assert "转人工客服" in [b["title"] for b in messages[0]["buttons"]]
+    assert desk.calls == [("escalate", "test", "fallback")]
+    assert [m["text"] for m in messages] == ["正在为您转接人工客服，当前排在第1位。", None]
+    assert messages[1]["custom"] == {"action": "handoff"}
 
 
-def test_interim_handoff_is_honest():
-    messages, _ = run(ActionHandoffNotYet(), tracker("我要投诉", "complain"))
-    assert "12345" in messages[0]["text"]
+@pytest.mark.parametrize("intent, reason", [("request_human", "asked"), ("complain", "complaint")])
+def test_asking_for_a_person_or_complaining_escalates(desk, intent, reason):
+    messages, _ = run(ActionRequestHuman(), tracker("我要投诉" if intent == "complain" else "转人工", intent))
+    assert desk.calls == [("escalate", "test", reason)]
+    assert "当前排在第1位" in messages[0]["text"] and messages[1]["custom"] == {"action": "handoff"}
+
+
+def test_without_the_desk_the_hotline_is_given():
+    messages, _ = run(ActionRequestHuman(), tracker("转人工", "request_human"))
+    assert "12345" in messages[0]["text"] and messages[1]["custom"] == {"action": "handoff"}
+
+
+@pytest.mark.parametrize("intent, goodbye", [("rate_service", False), ("goodbye", True)])
+def test_rating_is_offered_or_recorded_by_the_desk(desk, intent, goodbye):
+    messages, _ = run(ActionOfferRating(), tracker("非常满意", intent))
+    assert desk.calls == [("rate", "test", "非常满意", goodbye)] and messages[0]["buttons"] == [{"title": "满意", "payload": "满意"}]

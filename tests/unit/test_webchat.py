@@ -3,6 +3,7 @@ fallback, with Rasa replaced by httpx.MockTransport (no network)."""
 import asyncio
 import json
 import threading
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -86,12 +87,13 @@ def messages_of(frames) -> list[dict]:
     return [m for f in frames if f["type"] == "messages" for m in f["messages"]]
 
 
-def connect(client, session, after=0):
+@contextmanager
+def connected(client, session, after=0):
     """An open, synced socket and the messages it got on connect."""
-    ws = client.websocket_connect("/ws/chat").__enter__()
-    hello(ws, session, after)
-    frames = frames_until(ws, lambda f: f["type"] == "ready")
-    return ws, messages_of(frames)
+    with client.websocket_connect("/ws/chat") as ws:
+        hello(ws, session, after)
+        frames = frames_until(ws, lambda f: f["type"] == "ready")
+        yield ws, messages_of(frames)
 
 
 def ask(ws, client_id, text) -> list[dict]:
@@ -219,74 +221,66 @@ def test_store_push_keeps_buttons_and_action(tmp_path):
 def test_ask_over_websocket_gets_grounded_answer_with_guide_link(client, rasa):
     session = new_session(client)
     assert session["conversation_id"].startswith("webchat-")
-    ws, history = connect(client, session)
-    assert history == []
-    frames = ask(ws, "m-1", "身份证丢了怎么补办")
-    assert frames[0] == {"type": "typing", "on": True}
-    inbound, answer = messages_of(frames)
+    with connected(client, session) as (ws, history):
+        assert history == []
+        frames = ask(ws, "m-1", "身份证丢了怎么补办")
+        assert frames[0] == {"type": "typing", "on": True}
+        inbound, answer = messages_of(frames)
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}
     assert inbound["direction"] == "in" and inbound["client_id"] == "m-1" and inbound["sender"] == "citizen"
     assert answer["text"] == ANSWER and answer["sender"] == "bot"
     assert answer["buttons"] == [{"title": "办理流程", "payload": "/ask_procedure"}]
     entry = get_index().kb.by_name(ID_CARD)
     assert answer["guide"] == {"id": entry.id, "name": ID_CARD, "url": f"/guides/{entry.id}"}
-    ws.send_json({"type": "ping"})
-    assert ws.receive_json() == {"type": "pong"}
-    ws.close()
     assert rasa.calls == ["身份证丢了怎么补办"]
 
 
 def test_retried_client_id_is_processed_once_and_reconnect_gets_only_the_rest(client, rasa):
     session = new_session(client)
-    ws, _ = connect(client, session)
-    first = messages_of(ask(ws, "m-1", "你好"))
-    again = messages_of(ask(ws, "m-1", "你好"))  # the page resends after a drop: nothing new
+    with connected(client, session) as (ws, _):
+        first = messages_of(ask(ws, "m-1", "你好"))
+        again = messages_of(ask(ws, "m-1", "你好"))  # the page resends after a drop: nothing new
     assert again == [] and rasa.calls == ["你好"]
-    ws.close()
-    ws, history = connect(client, session, after=first[0]["id"])
-    assert [m["id"] for m in history] == [first[1]["id"]]
-    ws.close()
-    ws, history = connect(client, session, after=0)
-    assert [m["text"] for m in history] == ["你好", "收到：你好"]
-    ws.close()
+    with connected(client, session, after=first[0]["id"]) as (ws, history):
+        assert [m["id"] for m in history] == [first[1]["id"]]
+    with connected(client, session, after=0) as (ws, history):
+        assert [m["text"] for m in history] == ["你好", "收到：你好"]
 
 
 def test_message_survives_a_drop_while_the_assistant_is_thinking(client, rasa):
     """The socket closes before the answer; the reconnecting page gets question and answer once."""
     session = new_session(client)
     rasa.gate = threading.Event()
-    ws, _ = connect(client, session)
-    ws.send_json({"type": "message", "client_id": "m-1", "text": "身份证丢了"})
-    assert ws.receive_json() == {"type": "typing", "on": True}
-    ws.close()
-    ws, history = connect(client, session)  # back online; the answer is still on its way
-    ws.send_json({"type": "message", "client_id": "m-1", "text": "身份证丢了"})  # the page's outbox resends it
-    rasa.gate.set()
-    got = list(history)
-    for _ in range(10):
-        if any(m["direction"] == "out" for m in got):
-            break
-        got += messages_of([ws.receive_json()])
+    with connected(client, session) as (ws, _):
+        ws.send_json({"type": "message", "client_id": "m-1", "text": "身份证丢了"})
+        assert ws.receive_json() == {"type": "typing", "on": True}
+    with connected(client, session) as (ws, history):  # back online; the answer is still on its way
+        ws.send_json({"type": "message", "client_id": "m-1", "text": "身份证丢了"})  # the page's outbox resends it
+        rasa.gate.set()
+        got = list(history)
+        for _ in range(10):
+            if any(m["direction"] == "out" for m in got):
+                break
+            got += messages_of([ws.receive_json()])
     assert [(m["direction"], m["client_id"]) for m in got] == [("in", "m-1"), ("out", None)]
     assert rasa.calls == ["身份证丢了"]
-    ws.close()
 
 
 def test_push_reaches_open_socket_and_waits_for_a_closed_one(client):
     session = new_session(client)
     cid = session["conversation_id"]
-    ws, _ = connect(client, session)
-    pushed = client.portal.call(push_module.push, cid, Reply(text="您好，我是人工客服小李。", sender="operator"))
-    frame = ws.receive_json()
+    with connected(client, session) as (ws, _):
+        pushed = client.portal.call(push_module.push, cid, Reply(text="您好，我是人工客服小李。", sender="operator"))
+        frame = ws.receive_json()
     assert frame["type"] == "messages" and frame["messages"][0]["sender"] == "operator"
     assert pushed.delivered is True
-    ws.close()
     offline = client.portal.call(push_module.push, cid, Reply(text="您的材料已审核通过。", sender="system"))
     assert offline.delivered is False
     with client.app.state.database.session() as s:
         assert undelivered(db_session=s, conversation_id=cid) == [offline.message_id]
-    ws, history = connect(client, session, after=pushed.message_id)
-    assert [(m["sender"], m["text"]) for m in history] == [("system", "您的材料已审核通过。")]
-    ws.close()
+    with connected(client, session, after=pushed.message_id) as (ws, history):
+        assert [(m["sender"], m["text"]) for m in history] == [("system", "您的材料已审核通过。")]
     with client.app.state.database.session() as s:
         assert undelivered(db_session=s, conversation_id=cid) == []
 
@@ -314,25 +308,23 @@ def test_socket_must_say_hello_first_and_bad_frames_are_answered(client):
         with pytest.raises(WebSocketDisconnect):
             ws.receive_json()
     session = new_session(client)
-    ws, _ = connect(client, session)
-    ws.send_text("{not json")
-    assert ws.receive_json() == {"type": "error", "code": "bad_request", "message": "消息格式不正确，请刷新页面后重试。"}
-    ws.send_json({"type": "message", "client_id": "has spaces", "text": "hi"})
-    assert ws.receive_json()["code"] == "bad_request"
-    ws.close()
+    with connected(client, session) as (ws, _):
+        ws.send_text("{not json")
+        assert ws.receive_json() == {"type": "error", "code": "bad_request", "message": "消息格式不正确，请刷新页面后重试。"}
+        ws.send_json({"type": "message", "client_id": "has spaces", "text": "hi"})
+        assert ws.receive_json()["code"] == "bad_request"
 
 
 def test_rate_limit_per_conversation_over_websocket(tmp_path, rasa):
     with make_client(tmp_path, rasa, webchat_messages_per_conversation=2) as client:
         session = new_session(client)
-        ws, _ = connect(client, session)
-        ask(ws, "m-1", "一")
-        ask(ws, "m-2", "二")
-        ws.send_json({"type": "message", "client_id": "m-3", "text": "三"})
-        frame = ws.receive_json()
+        with connected(client, session) as (ws, _):
+            ask(ws, "m-1", "一")
+            ask(ws, "m-2", "二")
+            ws.send_json({"type": "message", "client_id": "m-3", "text": "三"})
+            frame = ws.receive_json()
         assert frame["type"] == "error" and frame["code"] == "rate_limited" and frame["client_id"] == "m-3"
         assert "请稍等" in frame["message"] and frame["retry_after"] >= 1
-        ws.close()
         assert rasa.calls == ["一", "二"]
 
 
@@ -450,3 +442,13 @@ def test_linkify_escapes_and_links_only_http_urls():
     assert '<a href="https://a.example/x?y=1&amp;z=2" target="_blank"' in html
     assert "<b>" not in html and "&lt;b&gt;" in html and "&#34;q&#34;" in html
     assert 'href="javascript' not in html
+
+
+def test_guide_link_names_the_item_an_answer_is_about():
+    from channels.webchat import guide_link
+
+    kb = get_index().kb
+    catalogue_only = next(e for e in kb.entries if not e.detailed)
+    assert guide_link(ANSWER)["name"] == ID_CARD
+    assert guide_link(f"“{catalogue_only.name}”由{catalogue_only.department}办理")["url"] == f"/guides/{catalogue_only.id}"
+    assert guide_link("【没有这个事项】某部门") is None and guide_link("您好！") is None and guide_link("") is None

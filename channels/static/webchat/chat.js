@@ -33,6 +33,8 @@
         prefs.largeText = !document.documentElement.classList.contains("large-text");
         storageSet(PREFS, prefs);
         apply(prefs.largeText);
+        var log = document.getElementById("log");
+        if (log) log.scrollTop = log.scrollHeight; // keep the latest message in view after the reflow
       });
     }
   }
@@ -47,7 +49,7 @@
   var URL_RE = /https?:\/\/[A-Za-z0-9\-._~:\/?#\[\]@!$&'()*+,;=%]+/g;
   var TRAILING = /[.,;:!?)']+$/;
   var ITEM_HEAD = /^【([^】]+)】(.*)$/;
-  var NUMBERED = /^(\d{1,3})[.．、]\s*(.*)$/;
+  var NUMBERED = /^(\d{1,3})(?:\.\s+|．\s*|、\s*)(.*)$/; // "1. 材料" or "1、材料", not "1.5倍"
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -282,6 +284,7 @@
     this.setStatus(this.offlineText(), true);
     if (this.mode === "ws") this.closeSocket();
     this.ready = false;
+    this.showTyping(false);
     this.markPending();
   };
 
@@ -328,8 +331,14 @@
       this.stopped = true;
       this.ready = false;
       this.showTyping(false);
+      this.closeSocket();
+      clearTimeout(this.pollTimer);
       this.setStatus(error.message, true);
-      this.notice(error.message, "开始新的对话", function () { storageSet(STORE, null); window.location.reload(); });
+      this.input.disabled = true;
+      this.input.placeholder = "请先点击“开始新的对话”";
+      document.getElementById("send").disabled = true;
+      var start = this.notice("", "开始新的对话", function () { storageSet(STORE, null); window.location.reload(); });
+      start.querySelector("button").focus();
       return;
     }
     this.notice(error.message || "出了点问题，请稍后再试。");
@@ -346,6 +355,11 @@
   };
 
   Chat.prototype.send = function (text, display) {
+    if (this.stopped) {
+      var start = this.log.querySelector(".action-only button");
+      if (start) start.focus();
+      return;
+    }
     var entry = { client_id: newClientId(), text: text, display: display || text };
     this.outbox.push(entry);
     this.save();
@@ -377,6 +391,7 @@
     if (body) { options.body = JSON.stringify(body); options.headers["Content-Type"] = "application/json"; }
     else { path += "?after=" + this.lastId; }
     return fetch(path, options).then(function (response) {
+      if (response.status >= 500) throw new Error("server error " + response.status); // retried like a network error
       return response.json().then(function (data) {
         if (!response.ok) {
           data.code = data.code || "http_" + response.status;
@@ -565,8 +580,8 @@
   };
 
   Chat.prototype.notice = function (text, actionLabel, action) {
-    var node = el("p", "notice-msg", text);
-    node.setAttribute("role", "alert");
+    var node = el("p", text ? "notice-msg" : "notice-msg action-only", text);
+    if (text) node.setAttribute("role", "alert");
     if (actionLabel) {
       var button = el("button", null, actionLabel);
       button.type = "button";
@@ -575,6 +590,7 @@
     }
     this.log.appendChild(node);
     this.scrollDown();
+    return node;
   };
 
   Chat.prototype.welcome = function () {

@@ -22,7 +22,9 @@
     "height:640px;max-height:calc(100vh - 110px);display:flex;flex-direction:column;background:#fff;border-radius:12px;",
     "overflow:hidden;box-shadow:0 8px 30px rgba(0,0,0,.35)}",
     ".jj12345-panel[hidden]{display:none}",
-    ".jj12345-bar{display:flex;justify-content:flex-end;background:#083c77}",
+    ".jj12345-bar{display:flex;align-items:center;justify-content:space-between;gap:8px;padding-left:12px;background:#0a4f9c;color:#fff;",
+    "font:700 17px/1.3 'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif}",
+    ".jj12345-title{display:flex;align-items:center;gap:8px;margin:0;font:inherit}",
     ".jj12345-close{min-height:44px;padding:6px 16px;border:0;background:transparent;color:#fff;",
     "font:700 16px/1.3 'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;cursor:pointer}",
     ".jj12345-frame{flex:1;width:100%;border:0}",
@@ -57,7 +59,17 @@
     var close = document.createElement("button");
     close.type = "button";
     close.className = "jj12345-close";
-    close.textContent = "关闭咨询窗口 ✕";
+    close.textContent = "关闭";
+    var cross = document.createElement("span");
+    cross.setAttribute("aria-hidden", "true");
+    cross.textContent = " ✕";
+    close.appendChild(cross);
+    var title = document.createElement("p");
+    title.className = "jj12345-title";
+    var titleBadge = badge.cloneNode(true);
+    title.appendChild(titleBadge);
+    title.appendChild(document.createTextNode("夹江县政务服务 在线咨询"));
+    bar.appendChild(title);
     bar.appendChild(close);
     panel.appendChild(bar);
 

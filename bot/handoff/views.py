@@ -1,0 +1,424 @@
+"""The console's JSON API: queue, take-over, messages, hand-back, close, reveals, work orders, ratings
+(operators) and accounts, settings, audit log, exports (admins). Views only translate HTTP; the
+services and the desk decide. Every call needs a console session; changes need the CSRF token."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from bot import push
+from bot.booking.schedule import TZ
+from bot.conversations.models import Conversation, utcnow
+from bot.handoff import accounts, service
+from bot.handoff.auth import Auth, admin_access, admin_write, operator_access, operator_write
+from bot.handoff.models import (
+    CLOSE_CATEGORIES, HANDOFF_STATUSES, REASONS, ROLES, WORK_ORDER_CATEGORIES, WORK_ORDER_STATUSES,
+    Handoff, Operator, Rating, WorkOrder,
+)
+from bot.privacy import mask
+
+router = APIRouter(prefix="/console/api", tags=["console"])
+admin_router = APIRouter(prefix="/console/api/admin", tags=["console admin"])
+CHANNELS = {"webchat": "网页", "web": "接口", "wechat": "微信", "voice": "电话"}
+BATCH = 200
+
+
+async def run(request: Request, work):
+    """work(db_session) in the thread pool, in one transaction; service errors become 4xx with the Chinese reason."""
+    def call():
+        with request.app.state.database.session() as session:
+            return work(session)
+
+    try:
+        return await run_in_threadpool(call)
+    except service.HandoffError as exc:
+        raise HTTPException(status_code=exc.status, detail=str(exc)) from None
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+
+
+async def act(coroutine):
+    """A desk call; service errors become 4xx."""
+    try:
+        return await coroutine
+    except service.HandoffError as exc:
+        raise HTTPException(status_code=exc.status, detail=str(exc)) from None
+
+
+def _iso(value) -> str | None:
+    """County time (Asia/Shanghai) with its offset."""
+    value = service.aware(value)
+    return value.astimezone(TZ).isoformat() if value else None
+
+
+# --- queue and conversations ----------------------------------------------------------------------
+
+@router.get("/queue")
+async def queue(request: Request, auth: Auth = Depends(operator_access)) -> dict:
+    """Waiting, active and handed-back conversations, duty status and who is online."""
+    settings, desk = request.app.state.settings, request.app.state.desk
+
+    def work(session):
+        now = utcnow()
+        view = service.queue_view(db_session=session, mask_text=mask)
+        config = service.duty_config(db_session=session, settings=settings)
+        rows = {}
+        for status, items in view.items():
+            rows[status] = [{**asdict(r), "reason_label": REASONS.get(r.reason, r.reason), "channel_label": CHANNELS.get(r.channel, r.channel),
+                             "mine": r.operator_id == auth.operator.id} for r in items]
+        return {**rows, "duty": {"in_hours": service.in_duty_hours(config, now, desk.calendar),
+                                 "hours": service.duty_description(config),
+                                 "online": service.operators_online(db_session=session, now=now,
+                                                                    presence_seconds=settings.handoff_presence_seconds)},
+                "me": {"id": auth.operator.id, "name": auth.operator.display_name, "role": auth.operator.role}}
+
+    return await run(request, work)
+
+
+def handoff_info(handoff: Handoff | None, operator_name: str | None, me: int) -> dict | None:
+    if handoff is None:
+        return None
+    return {"id": handoff.id, "status": handoff.status, "status_label": HANDOFF_STATUSES[handoff.status],
+            "reason": handoff.reason, "reason_label": REASONS.get(handoff.reason, handoff.reason), "priority": handoff.priority,
+            "operator": operator_name, "mine": handoff.operator_id == me, "bot_paused": handoff.bot_paused,
+            "category": handoff.category, "summary": handoff.summary, "created_at": _iso(handoff.created_at)}
+
+
+@router.get("/conversations/{conversation_id}/messages")
+async def conversation_messages(request: Request, conversation_id: str, after: int = Query(0, ge=0), reveal: bool = False,
+                                auth: Auth = Depends(operator_access)) -> dict:
+    """The transcript after message id `after`; personal data masked unless this operator revealed it (audited)."""
+    minutes = request.app.state.settings.console_reveal_minutes
+
+    def work(session):
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise service.NotFound("没有这个会话。")
+        if reveal and not service.revealed_recently(db_session=session, operator_id=auth.operator.id, target=conversation_id,
+                                                    now=utcnow(), minutes=minutes):
+            raise service.NotAllowed("查看完整个人信息前，请先点“显示个人信息”并填写原因（会记入审计日志）。")
+        messages = push.messages_after(db_session=session, conversation_id=conversation_id, after=after, limit=BATCH)
+        latest = session.execute(
+            select(Handoff, Operator.display_name).outerjoin(Operator, Operator.id == Handoff.operator_id)
+            .where(Handoff.conversation_id == conversation_id).order_by(Handoff.id.desc()).limit(1)
+        ).first()
+        return {
+            "conversation": {"id": conversation.id, "channel": conversation.channel,
+                             "channel_label": CHANNELS.get(conversation.channel, conversation.channel)},
+            "messages": [{"id": m.id, "direction": m.direction, "sender": m.sender, "text": m.text if reveal else mask(m.text),
+                          "buttons": [b.get("title", "") for b in m.buttons], "at": m.at} for m in messages],
+            "more": len(messages) == BATCH,
+            "handoff": handoff_info(latest[0], latest[1], auth.operator.id) if latest else None,
+            "revealed": reveal,
+        }
+
+    return await run(request, work)
+
+
+class RevealRequest(BaseModel):
+    reason: str = Field(..., min_length=2, max_length=200, description="查看原因，记入审计日志")
+
+
+@router.post("/conversations/{conversation_id}/reveal")
+async def reveal_conversation(request: Request, conversation_id: str, body: RevealRequest, auth: Auth = Depends(operator_write)) -> dict:
+    """Allow this operator to see the unmasked transcript for a while; the reveal is audited."""
+    def work(session):
+        if session.get(Conversation, conversation_id) is None:
+            raise service.NotFound("没有这个会话。")
+        service.audit(db_session=session, operator_id=auth.operator.id, action="reveal", target=conversation_id,
+                      detail=body.reason.strip(), ip=auth.ip)
+        return {"ok": True, "minutes": request.app.state.settings.console_reveal_minutes}
+
+    return await run(request, work)
+
+
+@router.get("/conversations/{conversation_id}/understanding")
+async def understanding(request: Request, conversation_id: str, _auth: Auth = Depends(operator_access)) -> dict:
+    """What the bot understood: each turn's intent and confidence, the item in context, whether it is paused."""
+    return await request.app.state.desk.understanding(conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/take")
+async def take(request: Request, conversation_id: str, auth: Auth = Depends(operator_write)) -> dict:
+    """Take the conversation over: 409 when another operator already has it."""
+    joined = await act(request.app.state.desk.take_over(auth.operator, conversation_id, auth.ip))
+    return {"ok": True, "handoff_id": joined.handoff_id, "bot_paused": joined.bot_paused, "delivered": joined.delivered}
+
+
+class SayRequest(BaseModel):
+    text: str = Field(..., min_length=1, max_length=2000)
+
+
+@router.post("/conversations/{conversation_id}/messages")
+async def say(request: Request, conversation_id: str, body: SayRequest, auth: Auth = Depends(operator_write)) -> dict:
+    """Send the operator's message into the citizen's own channel."""
+    pushed = await act(request.app.state.desk.say(auth.operator, conversation_id, body.text))
+    return {"message_id": pushed.message_id, "delivered": pushed.delivered}
+
+
+@router.post("/conversations/{conversation_id}/hand-back")
+async def hand_back(request: Request, conversation_id: str, auth: Auth = Depends(operator_write)) -> dict:
+    """The bot answers again (Rasa resume event)."""
+    await act(request.app.state.desk.hand_back(auth.operator, conversation_id, auth.ip))
+    return {"ok": True}
+
+
+class CloseRequest(BaseModel):
+    category: str = Field(..., description="、".join(CLOSE_CATEGORIES))
+    summary: str = Field("", max_length=2000)
+
+
+@router.post("/conversations/{conversation_id}/close")
+async def close(request: Request, conversation_id: str, body: CloseRequest, auth: Auth = Depends(operator_write)) -> dict:
+    """Close with a category and summary; the citizen is asked to rate the service."""
+    before = await act(request.app.state.desk.close(auth.operator, conversation_id, body.category, body.summary, auth.ip))
+    return {"ok": True, "was": before}
+
+
+# --- work orders ----------------------------------------------------------------------------------
+
+def work_order_row(order: WorkOrder, names: dict[int, str], reveal: bool = False) -> dict:
+    show = (lambda text: text) if reveal else mask
+    return {
+        "number": order.number, "category": order.category, "category_label": WORK_ORDER_CATEGORIES[order.category],
+        "status": order.status, "status_label": WORK_ORDER_STATUSES[order.status], "description": show(order.description),
+        "contact_name": order.contact_name if reveal else (order.contact_name[:1] + "*" * (len(order.contact_name) - 1)),
+        "contact_phone": show(order.contact_phone), "village": order.village, "item_name": order.item_name,
+        "channel": order.channel, "channel_label": CHANNELS.get(order.channel, order.channel),
+        "conversation_id": order.conversation_id, "assignee_id": order.assignee_id, "assignee": names.get(order.assignee_id),
+        "reply": order.reply, "replied_at": _iso(order.replied_at), "created_at": _iso(order.created_at),
+        "updated_at": _iso(order.updated_at), "revealed": reveal,
+    }
+
+
+def operator_names(session) -> dict[int, str]:
+    return {o.id: o.display_name for o in accounts.list_operators(db_session=session)}
+
+
+@router.get("/work-orders")
+async def work_orders(request: Request, status: str = "", category: str = "", assignee: str = "", number: str = "",
+                      auth: Auth = Depends(operator_access)) -> dict:
+    """Work orders, newest first, filtered by status, category, assignee ("mine", "none", an id) or number."""
+    filters = service.WorkOrderFilter(status, category, assignee, number)
+
+    def work(session):
+        names = operator_names(session)
+        orders = service.list_work_orders(db_session=session, filters=filters, operator_id=auth.operator.id)
+        return {"work_orders": [work_order_row(o, names) for o in orders]}
+
+    return await run(request, work)
+
+
+@router.get("/work-orders/{number}")
+async def work_order(request: Request, number: str, reveal: bool = False, auth: Auth = Depends(operator_access)) -> dict:
+    minutes = request.app.state.settings.console_reveal_minutes
+
+    def work(session):
+        order = service.find_work_order(db_session=session, number=number)
+        if order is None:
+            raise service.NotFound(f"没有编号为 {number} 的工单。")
+        if reveal and not service.revealed_recently(db_session=session, operator_id=auth.operator.id, target=order.number,
+                                                    now=utcnow(), minutes=minutes):
+            raise service.NotAllowed("查看联系方式前，请先点“显示联系方式”并填写原因（会记入审计日志）。")
+        return work_order_row(order, operator_names(session), reveal)
+
+    return await run(request, work)
+
+
+@router.post("/work-orders/{number}/reveal")
+async def reveal_work_order(request: Request, number: str, body: RevealRequest, auth: Auth = Depends(operator_write)) -> dict:
+    def work(session):
+        if service.find_work_order(db_session=session, number=number) is None:
+            raise service.NotFound(f"没有编号为 {number} 的工单。")
+        service.audit(db_session=session, operator_id=auth.operator.id, action="reveal", target=number.upper(),
+                      detail=body.reason.strip(), ip=auth.ip)
+        return {"ok": True}
+
+    return await run(request, work)
+
+
+class WorkOrderChange(BaseModel):
+    status: Literal["new", "in_progress", "replied", "closed", ""] = ""
+    assignee: str = Field("", description="me（指派给自己）、none（取消指派）或坐席编号；空为不变")
+    reply: str = Field("", max_length=4000)
+
+
+@router.post("/work-orders/{number}")
+async def change_work_order(request: Request, number: str, body: WorkOrderChange, auth: Auth = Depends(operator_write)) -> dict:
+    """Assign, change status, reply; a reply also reaches the citizen's conversation (web chat, WeChat)."""
+    if body.assignee == "me":
+        assignee: int | None | str = auth.operator.id
+    elif body.assignee == "none":
+        assignee = None
+    elif body.assignee.isdigit():
+        assignee = int(body.assignee)
+    elif body.assignee:
+        raise HTTPException(status_code=422, detail="指派对象应为 me、none 或坐席编号。")
+    else:
+        assignee = "unchanged"
+
+    def work(session):
+        order, changes = service.update_work_order(db_session=session, number=number, now=utcnow(), status=body.status or None,
+                                                   assignee_id=assignee, reply=body.reply or None)
+        service.audit(db_session=session, operator_id=auth.operator.id, action="work_order", target=order.number,
+                      detail="；".join(changes), ip=auth.ip)
+        return work_order_row(order, operator_names(session))
+
+    row = await run(request, work)
+    row["delivered"] = await request.app.state.desk.reply_work_order(number) if body.reply.strip() else False
+    return row
+
+
+# --- ratings --------------------------------------------------------------------------------------
+
+def rating_rows(session, rows: list[Rating]) -> list[dict]:
+    numbers = {o.id: o.number for o in session.scalars(select(WorkOrder).where(
+        WorkOrder.id.in_([r.work_order_id for r in rows if r.work_order_id])))}
+    return [{"id": r.id, "level": r.level, "score": r.score, "comment": mask(r.comment), "channel": r.channel,
+             "channel_label": CHANNELS.get(r.channel, r.channel), "conversation_id": r.conversation_id, "handoff_id": r.handoff_id,
+             "work_order": numbers.get(r.work_order_id), "created_at": _iso(r.created_at)} for r in rows]
+
+
+@router.get("/ratings")
+async def ratings(request: Request, level: str = "", _auth: Auth = Depends(operator_access)) -> dict:
+    """Ratings, newest first, with the count per level."""
+    def work(session):
+        rows, summary = service.list_ratings(db_session=session, level=level)
+        return {"summary": asdict(summary), "ratings": rating_rows(session, rows)}
+
+    return await run(request, work)
+
+
+# --- admin: accounts, settings, audit, exports ----------------------------------------------------
+
+def operator_row(operator: Operator) -> dict:
+    locked = service.aware(operator.locked_until)
+    return {"id": operator.id, "username": operator.username, "display_name": operator.display_name, "role": operator.role,
+            "role_label": ROLES[operator.role], "active": operator.active,
+            "locked": bool(locked and locked > utcnow()), "last_seen_at": _iso(operator.last_seen_at)}
+
+
+@admin_router.get("/operators")
+async def operators(request: Request, _auth: Auth = Depends(admin_access)) -> dict:
+    return await run(request, lambda s: {"operators": [operator_row(o) for o in accounts.list_operators(db_session=s)]})
+
+
+class NewOperator(BaseModel):
+    username: str = Field(..., min_length=2, max_length=32)
+    display_name: str = Field("", max_length=64, description="群众看到的称呼，例如“12号坐席”")
+    role: Literal["operator", "admin"] = "operator"
+    password: str = Field(..., min_length=1, max_length=200)
+
+
+@admin_router.post("/operators", status_code=201)
+async def add_operator(request: Request, body: NewOperator, auth: Auth = Depends(admin_write)) -> dict:
+    def work(session):
+        operator = accounts.create_operator(db_session=session, username=body.username, password=body.password, role=body.role,
+                                            display_name=body.display_name)
+        service.audit(db_session=session, operator_id=auth.operator.id, action="account", target=operator.username,
+                      detail=f"新建账号（{ROLES[operator.role]}）", ip=auth.ip)
+        return operator_row(operator)
+
+    return await run(request, work)
+
+
+class OperatorChange(BaseModel):
+    action: Literal["disable", "enable", "unlock", "password"]
+    password: str = Field("", max_length=200)
+
+
+@admin_router.post("/operators/{operator_id}")
+async def change_operator(request: Request, operator_id: int, body: OperatorChange, auth: Auth = Depends(admin_write)) -> dict:
+    if body.action == "disable" and operator_id == auth.operator.id:
+        raise HTTPException(status_code=422, detail="不能停用自己的账号。")
+
+    def work(session):
+        if body.action == "password":
+            accounts.set_password(db_session=session, operator_id=operator_id, password=body.password)
+        elif body.action == "unlock":
+            accounts.unlock(db_session=session, operator_id=operator_id)
+        else:
+            accounts.set_active(db_session=session, operator_id=operator_id, active=body.action == "enable")
+        operator = session.get(Operator, operator_id)
+        labels = {"disable": "停用", "enable": "启用", "unlock": "解锁", "password": "重设密码"}
+        service.audit(db_session=session, operator_id=auth.operator.id, action="account", target=operator.username,
+                      detail=labels[body.action], ip=auth.ip)
+        return operator_row(operator)
+
+    return await run(request, work)
+
+
+class DutySettings(BaseModel):
+    duty_hours: str = Field(..., max_length=200, description="如 08:30-12:00,14:00-18:00")
+    duty_days: Literal["workdays", "every_day"]
+    sensitive_words: str = Field("", max_length=5000, description="每行一个，或用逗号分隔")
+
+
+@admin_router.get("/settings")
+async def get_settings(request: Request, _auth: Auth = Depends(admin_access)) -> dict:
+    config = await run(request, lambda s: service.duty_config(db_session=s, settings=request.app.state.settings))
+    return {"duty_hours": config.hours, "duty_days": config.days, "sensitive_words": config.sensitive_words,
+            "description": service.duty_description(config)}
+
+
+@admin_router.post("/settings")
+async def save_settings(request: Request, body: DutySettings, auth: Auth = Depends(admin_write)) -> dict:
+    def work(session):
+        config = service.save_duty_config(db_session=session, hours=body.duty_hours, days=body.duty_days,
+                                          sensitive_words=service.split_words(body.sensitive_words))
+        service.audit(db_session=session, operator_id=auth.operator.id, action="settings", target="duty",
+                      detail=f"{service.duty_description(config)}；敏感词{len(config.sensitive_words)}个", ip=auth.ip)
+        return {"duty_hours": config.hours, "duty_days": config.days, "sensitive_words": config.sensitive_words,
+                "description": service.duty_description(config)}
+
+    return await run(request, work)
+
+
+@admin_router.get("/audit")
+async def audit_log(request: Request, action: str = "", _auth: Auth = Depends(admin_access)) -> dict:
+    def work(session):
+        return {"entries": [{"id": e.id, "operator": name, "action": e.action, "target": e.target, "detail": e.detail,
+                             "ip": e.ip, "at": _iso(e.created_at)} for e, name in service.list_audit(db_session=session, action=action)]}
+
+    return await run(request, work)
+
+
+EXPORTS = {
+    "work-orders": (WorkOrder, ["number", "category", "status", "description", "contact_name", "contact_phone", "village",
+                                "item_name", "channel", "conversation_id", "assignee_id", "reply", "created_at", "updated_at"]),
+    "ratings": (Rating, ["id", "level", "score", "comment", "channel", "conversation_id", "handoff_id", "work_order_id", "created_at"]),
+    "handoffs": (Handoff, ["id", "conversation_id", "channel", "reason", "priority", "status", "operator_id", "category", "summary",
+                           "created_at", "taken_at", "returned_at", "closed_at"]),
+}
+
+
+@admin_router.get("/export/{kind}.csv")
+async def export(request: Request, kind: str, auth: Auth = Depends(admin_access)) -> Response:
+    """CSV (UTF-8 with BOM, opens in Excel) of work orders, ratings or handoffs; the export is audited."""
+    if kind not in EXPORTS:
+        raise HTTPException(status_code=404, detail=f"可以导出的有：{'、'.join(EXPORTS)}")
+    model, columns = EXPORTS[kind]
+
+    def work(session):
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        count = 0
+        for row in session.scalars(select(model).order_by(model.id)):
+            writer.writerow([_iso(v) if hasattr(v, "isoformat") else ("" if v is None else v) for v in (getattr(row, c) for c in columns)])
+            count += 1
+        service.audit(db_session=session, operator_id=auth.operator.id, action="export", target=kind, detail=f"{count}条", ip=auth.ip)
+        return out.getvalue()
+
+    body = await run(request, work)
+    return Response("\ufeff" + body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{kind}.csv"', "Cache-Control": "no-store"})
+

@@ -1,0 +1,287 @@
+"""The operator console (`/console`): login and logout, the workbench (waiting and active lists), a
+conversation (transcript, what the bot understood, take over, messages, hand back, close), work orders,
+ratings, and for admins accounts, duty hours and sensitive words, the audit log and exports.
+
+Pages are rendered here; everything that changes data goes through the JSON API in bot/handoff/views.py
+from static/console/console.js with the session's CSRF token. No page without a login; admin pages
+answer 403 to operators.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qsl, quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from bot.booking.schedule import TZ
+from bot.conversations.models import Conversation, utcnow
+from bot.handoff import accounts, auth, service
+from bot.handoff.models import (
+    CLOSE_CATEGORIES, RATING_LEVELS, ROLES, WORK_ORDER_CATEGORIES, WORK_ORDER_STATUSES, Operator,
+)
+from bot.handoff.views import CHANNELS, operator_row, rating_rows, work_order_row
+
+router = APIRouter(include_in_schema=False)
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static" / "console"
+STATIC_FILES = {"console.js": "text/javascript", "console.css": "text/css"}
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+MAX_FORM_BYTES = 8 * 1024
+
+
+def local_time(value) -> str:
+    """A stored UTC time as county time, for the pages."""
+    value = service.aware(value)
+    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+templates.env.filters["local"] = local_time
+
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
+}
+
+
+def page(request: Request, name: str, context: dict, status: int = 200) -> Response:
+    return templates.TemplateResponse(request, f"console/{name}", context, status_code=status, headers=HEADERS)
+
+
+def to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/console/login?next={quote(target)}", status_code=303)
+
+
+async def signed_in(request: Request, admin: bool = False) -> auth.Auth | Response:
+    """The operator, or the response to send instead: the login page, or 403 for an operator on an admin page."""
+    who = await auth.current(request)
+    if who is None:
+        return to_login(request)
+    if admin and not who.is_admin:
+        return page(request, "error.html", {**base_context(who, ""), "title": "没有权限",
+                                            "message": "这个页面只有管理员可以使用。如需调整，请联系管理员。"}, status=403)
+    return who
+
+
+def base_context(who: auth.Auth, active: str) -> dict:
+    return {"me": who, "csrf_token": who.csrf_token, "active": active}
+
+
+async def in_session(request: Request, work):
+    def call():
+        with request.app.state.database.session() as session:
+            return work(session)
+
+    return await run_in_threadpool(call)
+
+
+# --- login ----------------------------------------------------------------------------------------
+
+def safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/console") and not target.startswith("//") else "/console"
+
+
+@router.get("/console/login")
+async def login_page(request: Request, next: str = "/console") -> Response:
+    if await auth.current(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return login_form(request, safe_next(next))
+
+
+def login_form(request: Request, next_url: str, error: str = "", username: str = "", status: int = 200) -> Response:
+    """The login page with a fresh double-submit token (hidden field and cookie)."""
+    token = secrets.token_urlsafe(24)
+    response = page(request, "login.html", {"next": next_url, "error": error, "username": username, "login_token": token}, status)
+    auth.set_login_cookie(response, request.app.state.settings, token)
+    return response
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+@router.post("/console/login")
+async def login(request: Request) -> Response:
+    settings = request.app.state.settings
+    form = await form_fields(request)
+    next_url = safe_next(form.get("next"))
+    username = form.get("username", "").strip()[:64]
+
+    def again(error: str, status: int) -> Response:
+        return login_form(request, next_url, error, username, status)
+
+    if not auth.login_token_ok(request, settings, form.get("login_token", "")):
+        return again("页面已过期或来源不明，请重新输入用户名和密码登录。", 403)
+    if auth.login_limiter(request.app).hit(auth.client_ip(request)):
+        return again("登录尝试太频繁了，请稍后再试。", 429)
+
+    def work(session):
+        now = utcnow()
+        try:
+            operator = accounts.authenticate(db_session=session, username=username, password=form.get("password", ""), now=now,
+                                             max_failures=settings.console_max_failed_logins,
+                                             lockout_minutes=settings.console_lockout_minutes)
+        except accounts.LoginRefused as refused:
+            known = session.scalar(select(Operator.id).where(Operator.username == username))
+            service.audit(db_session=session, operator_id=known, action="login_failed", target=username, detail=refused.message,
+                          ip=auth.client_ip(request))
+            return refused.message
+        new = accounts.start_session(db_session=session, operator_id=operator.id, now=now, ip=auth.client_ip(request))
+        service.audit(db_session=session, operator_id=operator.id, action="login", target=operator.username, ip=auth.client_ip(request))
+        return new
+
+    result = await in_session(request, work)
+    if isinstance(result, str):
+        return again(result, 401)
+    response = RedirectResponse(next_url, status_code=303)
+    auth.set_session_cookie(response, settings, result.token)
+    response.delete_cookie(auth.login_cookie_name(settings), path="/", secure=settings.console_cookie_secure, httponly=True,
+                           samesite="strict")
+    return response
+
+
+@router.post("/console/logout")
+async def logout(request: Request) -> Response:
+    """Logout needs the CSRF token too (a form field here), so another site cannot log an operator out."""
+    settings = request.app.state.settings
+    who = await auth.current(request)
+    response = RedirectResponse("/console/login", status_code=303)
+    if who is None:
+        return response
+    form = await form_fields(request)
+    if not hmac.compare_digest(form.get("csrf_token", "").encode(), who.csrf_token.encode()) or not auth.same_origin(request):
+        return JSONResponse({"detail": "安全校验失败（CSRF 令牌缺失或不正确），请刷新页面后重试。"}, status_code=403)
+    token = request.cookies.get(auth.cookie_name(settings), "")
+
+    def work(session):
+        accounts.end_session(db_session=session, token=token)
+        service.audit(db_session=session, operator_id=who.operator.id, action="logout", target=who.operator.username, ip=who.ip)
+
+    await in_session(request, work)
+    auth.clear_session_cookie(response, settings)
+    return response
+
+
+# --- operator pages -------------------------------------------------------------------------------
+
+@router.get("/console")
+async def workbench(request: Request) -> Response:
+    who = await signed_in(request)
+    if isinstance(who, Response):
+        return who
+    return page(request, "workbench.html", base_context(who, "workbench"))
+
+
+@router.get("/console/conversations/{conversation_id}")
+async def conversation_page(request: Request, conversation_id: str) -> Response:
+    who = await signed_in(request)
+    if isinstance(who, Response):
+        return who
+    conversation = await in_session(request, lambda s: s.get(Conversation, conversation_id))
+    if conversation is None:
+        return page(request, "error.html", {**base_context(who, "workbench"), "title": "没有这个会话",
+                                            "message": "会话编号不存在，请从工作台的列表进入。"}, status=404)
+    return page(request, "conversation.html", {**base_context(who, "workbench"), "conversation": conversation,
+                                               "channel_label": CHANNELS.get(conversation.channel, conversation.channel),
+                                               "categories": CLOSE_CATEGORIES})
+
+
+@router.get("/console/work-orders")
+async def work_orders_page(request: Request, status: str = "", category: str = "", assignee: str = "", number: str = "") -> Response:
+    who = await signed_in(request)
+    if isinstance(who, Response):
+        return who
+    filters = service.WorkOrderFilter(status, category, assignee, number)
+
+    def work(session):
+        names = {o.id: o.display_name for o in accounts.list_operators(db_session=session)}
+        orders = service.list_work_orders(db_session=session, filters=filters, operator_id=who.operator.id)
+        return [work_order_row(o, names) for o in orders], names
+
+    orders, names = await in_session(request, work)
+    return page(request, "work_orders.html", {**base_context(who, "work_orders"), "orders": orders, "filters": filters,
+                                              "statuses": WORK_ORDER_STATUSES, "categories": WORK_ORDER_CATEGORIES,
+                                              "operators": names})
+
+
+@router.get("/console/work-orders/{number}")
+async def work_order_page(request: Request, number: str) -> Response:
+    who = await signed_in(request)
+    if isinstance(who, Response):
+        return who
+
+    def work(session):
+        order = service.find_work_order(db_session=session, number=number)
+        names = {o.id: o.display_name for o in accounts.list_operators(db_session=session) if o.active}
+        return (work_order_row(order, names) if order else None), names
+
+    order, names = await in_session(request, work)
+    if order is None:
+        return page(request, "error.html", {**base_context(who, "work_orders"), "title": "没有这个工单",
+                                            "message": f"没有编号为 {number} 的工单。"}, status=404)
+    return page(request, "work_order.html", {**base_context(who, "work_orders"), "order": order, "statuses": WORK_ORDER_STATUSES,
+                                             "operators": names})
+
+
+@router.get("/console/ratings")
+async def ratings_page(request: Request, level: str = "") -> Response:
+    who = await signed_in(request)
+    if isinstance(who, Response):
+        return who
+    def work(session):
+        rows, summary = service.list_ratings(db_session=session, level=level)
+        return rating_rows(session, rows), summary
+
+    rows, summary = await in_session(request, work)
+    return page(request, "ratings.html", {**base_context(who, "ratings"), "ratings": rows, "summary": summary,
+                                          "levels": list(RATING_LEVELS), "level": level})
+
+
+# --- admin pages ----------------------------------------------------------------------------------
+
+@router.get("/console/admin/users")
+async def users_page(request: Request) -> Response:
+    who = await signed_in(request, admin=True)
+    if isinstance(who, Response):
+        return who
+    rows = await in_session(request, lambda s: [operator_row(o) for o in accounts.list_operators(db_session=s)])
+    return page(request, "admin_users.html", {**base_context(who, "users"), "operators": rows, "roles": ROLES})
+
+
+@router.get("/console/admin/settings")
+async def settings_page(request: Request) -> Response:
+    who = await signed_in(request, admin=True)
+    if isinstance(who, Response):
+        return who
+    config = await in_session(request, lambda s: service.duty_config(db_session=s, settings=request.app.state.settings))
+    return page(request, "admin_settings.html", {**base_context(who, "settings"), "config": config,
+                                                 "description": service.duty_description(config)})
+
+
+@router.get("/console/admin/audit")
+async def audit_page(request: Request, action: str = "") -> Response:
+    who = await signed_in(request, admin=True)
+    if isinstance(who, Response):
+        return who
+    entries = await in_session(request, lambda s: service.list_audit(db_session=s, action=action))
+    return page(request, "admin_audit.html", {**base_context(who, "audit"), "entries": entries, "action": action,
+                                              "actions": ["login", "login_failed", "logout", "reveal", "take_over", "hand_back",
+                                                          "close", "work_order", "account", "settings", "export"]})
+
+
+@router.get("/static/console/{name}")
+async def asset(name: str) -> Response:
+    if name not in STATIC_FILES:
+        return JSONResponse({"error": "没有这个文件"}, status_code=404)
+    return FileResponse(STATIC / name, media_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"})
+

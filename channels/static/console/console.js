@@ -1,0 +1,278 @@
+/* The operator console: live lists, a conversation (take over, reply, hand back, close, reveal), and
+   forms that post to the JSON API with the session's CSRF token. Text is always inserted as text. */
+(function () {
+  "use strict";
+
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  var CSRF = meta ? meta.getAttribute("content") : "";
+  var WHO = { citizen: "群众", bot: "智能客服", operator: "人工客服", system: "系统通知" };
+
+  function errorText(data, status) {
+    if (data && typeof data.detail === "string") return data.detail;
+    if (data && data.error) return data.error + (data.reasons ? "：" + data.reasons.join("；") : "");
+    return "操作失败（" + status + "），请稍后重试。";
+  }
+
+  function api(method, url, body) {
+    var options = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
+    if (method !== "GET") options.headers["X-CSRF-Token"] = CSRF;
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(url, options).then(function (response) {
+      if (response.status === 401) {
+        window.location.href = "/console/login?next=" + encodeURIComponent(window.location.pathname);
+        throw new Error("登录已失效，请重新登录。");
+      }
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (!response.ok) {
+          var error = new Error(errorText(data, response.status));
+          error.status = response.status;
+          throw error;
+        }
+        return data;
+      });
+    });
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function clock(iso) {
+    if (!iso) return "";
+    try {
+      return new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false, month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    } catch (e) { return iso; }
+  }
+
+  function show(node, visible) { if (node) node.hidden = !visible; }
+
+  function showError(node, message) {
+    if (!node) return;
+    node.textContent = message || "";
+    node.hidden = !message;
+  }
+
+  function formBody(form) {
+    var body = {};
+    new FormData(form).forEach(function (value, key) { body[key] = value; });
+    return body;
+  }
+
+  /* ---- forms that post to the API ----------------------------------------------------------- */
+  var forms = document.querySelectorAll("form[data-api]");
+  Array.prototype.forEach.call(forms, function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var result = form.querySelector("[data-result]") || (form.parentNode && form.parentNode.querySelector("[data-result]"));
+      api("POST", form.getAttribute("data-api"), formBody(form)).then(function () {
+        if (result) { result.classList.remove("error"); result.textContent = "已保存。"; }
+        window.setTimeout(function () { window.location.reload(); }, 300);
+      }).catch(function (error) {
+        if (result) { result.classList.add("error"); result.textContent = error.message; }
+      });
+    });
+  });
+
+  /* ---- a work order: reveal the contact (audited) ------------------------------------------- */
+  var order = document.getElementById("work-order");
+  var revealOrder = document.querySelector("form[data-reveal-order]");
+  if (order && revealOrder) {
+    revealOrder.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var number = order.getAttribute("data-number");
+      api("POST", "/console/api/work-orders/" + number + "/reveal", formBody(revealOrder)).then(function () {
+        return api("GET", "/console/api/work-orders/" + number + "?reveal=true");
+      }).then(function (data) {
+        document.getElementById("order-contact-name").textContent = data.contact_name || "—";
+        document.getElementById("order-contact-phone").textContent = data.contact_phone || "未留";
+        document.getElementById("order-description").textContent = data.description;
+        revealOrder.hidden = true;
+      }).catch(function (error) { window.alert(error.message); });
+    });
+  }
+
+  /* ---- the workbench: live lists ------------------------------------------------------------- */
+  var bench = document.getElementById("workbench");
+  if (bench) {
+    var benchError = document.getElementById("workbench-error");
+
+    var take = function (conversationId) {
+      api("POST", "/console/api/conversations/" + encodeURIComponent(conversationId) + "/take").then(function () {
+        window.location.href = "/console/conversations/" + encodeURIComponent(conversationId);
+      }).catch(function (error) { showError(benchError, error.message); refresh(); });
+    };
+
+    var fill = function (name, rows) {
+      var table = document.getElementById(name);
+      var body = table.querySelector("tbody");
+      body.textContent = "";
+      rows.forEach(function (row) {
+        var tr = el("tr");
+        tr.setAttribute("data-conversation", row.conversation_id);
+        tr.appendChild(el("td", null, name === "waiting" ? String(row.position) : (row.mine ? "我" : (row.operator || ""))));
+        tr.appendChild(el("td", null, row.channel_label));
+        tr.appendChild(el("td", row.priority > 0 ? "priority" : null, row.reason_label + (row.priority > 0 ? "（优先）" : "")));
+        tr.appendChild(el("td", null, clock(row.since)));
+        tr.appendChild(el("td", "text", row.last_message));
+        var cell = el("td", "row-actions");
+        if (name === "waiting") {
+          var button = el("button", "take", "接入");
+          button.type = "button";
+          button.addEventListener("click", function () { take(row.conversation_id); });
+          cell.appendChild(button);
+        }
+        var link = el("a", null, name === "waiting" ? "查看" : "打开");
+        link.href = "/console/conversations/" + encodeURIComponent(row.conversation_id);
+        cell.appendChild(link);
+        tr.appendChild(cell);
+        body.appendChild(tr);
+      });
+      document.getElementById(name + "-count").textContent = String(rows.length);
+      show(document.getElementById(name + "-empty"), rows.length === 0);
+    };
+
+    var refresh = function () {
+      return api("GET", "/console/api/queue").then(function (data) {
+        fill("waiting", data.waiting);
+        fill("active", data.active);
+        fill("returned", data.returned);
+        var duty = data.duty;
+        document.getElementById("duty").textContent = (duty.in_hours ? "值班时间内" : "现在不在值班时间") + "（" + duty.hours +
+          "），在线坐席 " + duty.online + " 人。" + (duty.in_hours ? "" : "转人工的群众会被引导留言或预约回电。");
+        showError(benchError, "");
+      }).catch(function (error) { showError(benchError, error.message); });
+    };
+    refresh();
+    window.setInterval(refresh, 2000);
+  }
+
+  /* ---- one conversation ---------------------------------------------------------------------- */
+  var conversation = document.getElementById("conversation");
+  if (conversation) {
+    var id = conversation.getAttribute("data-id");
+    var base = "/console/api/conversations/" + encodeURIComponent(id);
+    var transcript = document.getElementById("transcript");
+    var problem = document.getElementById("conversation-error");
+    var composer = document.getElementById("composer");
+    var reply = document.getElementById("reply");
+    var takeButton = document.getElementById("take");
+    var handBack = document.getElementById("hand-back");
+    var closeForm = document.getElementById("close-form");
+    var lastId = 0;
+    var revealed = false;
+    var busy = false;
+
+    var render = function (m) {
+      var item = el("li", "msg msg-" + m.sender);
+      item.setAttribute("data-id", m.id);
+      var head = el("p", "msg-head");
+      head.appendChild(el("span", "msg-who", WHO[m.sender] || m.sender));
+      head.appendChild(el("span", "msg-time", clock(m.at)));
+      item.appendChild(head);
+      item.appendChild(el("p", "msg-text", m.text));
+      if (m.buttons && m.buttons.length) item.appendChild(el("p", "msg-buttons", "选项：" + m.buttons.join(" / ")));
+      transcript.appendChild(item);
+    };
+
+    var controls = function (handoff) {
+      var status = handoff ? handoff.status : null;
+      var mine = handoff && handoff.mine;
+      document.getElementById("handoff-status").textContent = handoff
+        ? handoff.status_label + (handoff.operator ? "（" + (mine ? "我" : handoff.operator) + "）" : "") + (handoff.priority > 0 ? " · 优先" : "")
+        : "机器人服务中";
+      var voice = conversation.getAttribute("data-channel") === "voice";
+      show(takeButton, !voice && (status === null || status === "waiting" || status === "closed" || status === "abandoned" ||
+        status === "transferred" || (status === "returned")));
+      show(composer, status === "active" && mine);
+      show(handBack, status === "active" && mine);
+      show(closeForm, (status === "active" && mine) || (status === "returned" && mine) || status === "waiting");
+    };
+
+    var poll = function () {
+      if (busy) return Promise.resolve();
+      busy = true;
+      return api("GET", base + "/messages?after=" + lastId + (revealed ? "&reveal=true" : "")).then(function (data) {
+        data.messages.forEach(function (m) { render(m); lastId = Math.max(lastId, m.id); });
+        if (data.messages.length) transcript.lastElementChild.scrollIntoView({ block: "nearest" });
+        controls(data.handoff);
+        showError(problem, "");
+        busy = false;
+        if (data.more) return poll();
+      }).catch(function (error) {
+        busy = false;
+        if (error.status === 403 && revealed) {  // the reveal expired: back to the masked transcript
+          revealed = false;
+          lastId = 0;
+          transcript.textContent = "";
+          document.getElementById("mask-state").textContent = "个人信息已隐藏";
+          document.getElementById("reveal-form").hidden = false;
+          return;
+        }
+        showError(problem, error.message);
+      });
+    };
+
+    var understood = function () {
+      api("GET", base + "/understanding").then(function (data) {
+        var body = document.querySelector("#understanding tbody");
+        body.textContent = "";
+        document.getElementById("bot-item").textContent = "当前事项：" + (data.item ? data.item.name + "（" + data.item.department + "）" : "—");
+        document.getElementById("bot-paused").textContent = data.available
+          ? (data.paused ? "机器人已暂停（人工服务中）" : "机器人正常应答") : (data.error || "");
+        (data.turns || []).slice(-12).forEach(function (turn) {
+          var tr = el("tr");
+          tr.appendChild(el("td", "text", turn.text));
+          tr.appendChild(el("td", null, turn.intent || "—"));
+          tr.appendChild(el("td", null, turn.confidence.toFixed(2)));
+          body.appendChild(tr);
+        });
+      }).catch(function () { /* shown again at the next refresh */ });
+    };
+
+    var action = function (path, body) {
+      return api("POST", base + path, body).then(function (data) { showError(problem, ""); poll(); understood(); return data; })
+        .catch(function (error) { showError(problem, error.message); poll(); throw error; });
+    };
+
+    takeButton.addEventListener("click", function () { action("/take").catch(function () {}); });
+    handBack.addEventListener("click", function () { action("/hand-back").catch(function () {}); });
+    composer.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = reply.value.trim();
+      if (!text) return;
+      action("/messages", { text: text }).then(function () { reply.value = ""; reply.focus(); }).catch(function () {});
+    });
+    reply.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) composer.requestSubmit();
+    });
+    closeForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      action("/close", formBody(closeForm)).then(function () { closeForm.reset(); }).catch(function () {});
+    });
+    document.getElementById("reveal-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var reason = document.getElementById("reveal-reason").value.trim();
+      if (reason.length < 2) { showError(problem, "请填写查看个人信息的原因（会记入审计日志）。"); return; }
+      api("POST", base + "/reveal", { reason: reason }).then(function (data) {
+        revealed = true;
+        lastId = 0;
+        transcript.textContent = "";
+        document.getElementById("mask-state").textContent = "个人信息已显示（" + data.minutes + "分钟内有效，已记入审计日志）";
+        document.getElementById("reveal-form").hidden = true;
+        poll();
+      }).catch(function (error) { showError(problem, error.message); });
+    });
+
+    poll();
+    understood();
+    window.setInterval(poll, 1500);
+    window.setInterval(understood, 5000);
+  }
+})();
