@@ -399,6 +399,8 @@ class SearchIndex:
 
     def resolve(self, question: str, top: int = 4) -> Resolution:
         """Answer one item, offer several, or say none fits."""
+        if not _GENERIC.sub("", normalize(question)):  # only generic words ("要钱不"): no item named
+            return Resolution("none", [])
         hits = self.search(question, top=top)
         if len(normalize(question)) <= 4 or not (hits and hits[0].matched):
             options = self.vague_options(question)
