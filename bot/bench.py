@@ -80,6 +80,7 @@ def bench_chat(small: bool) -> tuple[list[dict], dict]:
                 result = asyncio.run(load(url, body, clients, conversations, name.split()[0]))
                 rows.append({"target": name, "clients": clients, **result})
         booking = asyncio.run(booking_load(stack.url, 60 if small else 300, 20))
+        booking["rss_mb"] = {"app": rss_mb(stack.app.pid), "rasa": rss_mb(stack.rasa.pid)}
         turns = 60 if small else 300
         for name, url, body in (("bare Rasa REST", rasa_url, bare), ("app /api/chat", app_url, ours)):
             latencies = asyncio.run(long_conversation(url, body, turns))
@@ -88,6 +89,20 @@ def bench_chat(small: bool) -> tuple[list[dict], dict]:
             rows.append({"target": name, "clients": "long", "turns": turns, "first_p50": first, "last_p50": last,
                          "ratio": last / first})
     return rows, booking
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB (Linux /proc)."""
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if int(fields.get("Pid", 0)) == pid or int(fields.get("PPid", 0)) == pid:
+            total += int(fields.get("VmRSS", "0 kB").split()[0])
+    return total / 1024
 
 
 async def long_conversation(url: str, body_of, turns: int) -> list[float]:
@@ -202,6 +217,8 @@ def main(small: bool = False) -> int:
     lines += ["", "## 预约并发（20 个并发客户端抢同一批时段，SQLite）",
               f"尝试 {booking['attempts']} 次，{booking['per_s']:.1f} 次/秒，p50 {booking['p50']:.1f} ms，p99 {booking['p99']:.1f} ms；"
               f"成功 {booking['booked']}，约满 {booking['full']}，其他 {booking['other']}（容量 3 天 × 6 时段 × 4 名额 = 72）"]
+    rss = booking["rss_mb"]
+    lines += ["", f"## 常驻内存：应用 {rss['app']:.0f} MB，Rasa {rss['rasa']:.0f} MB，合计 {rss['app'] + rss['rasa']:.0f} MB"]
     report = "\n".join(lines)
     print(report)
     (RESULTS / "bench.md").write_text(report + "\n", encoding="utf-8")

@@ -1,0 +1,19 @@
+"""Rasa's own check of the domain and training data is clean (forms' utter_ask_* are used implicitly)."""
+import os
+import re
+import subprocess
+
+from support import ROOT
+
+
+def test_rasa_data_validate_is_clean():
+    result = subprocess.run(
+        [str(ROOT / ".venv-rasa" / "bin" / "rasa"), "data", "validate", "--domain", "domain.yml", "--data", "nlu_data",
+         "--config", "config.yml"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    warnings = [line for line in output.splitlines() if "UserWarning" in line]
+    assert all(re.search(r"utterance 'utter_ask_\w+' is not used", w) for w in warnings), warnings
+    assert "No story structure conflicts found" in output
