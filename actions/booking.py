@@ -320,7 +320,8 @@ class ActionStartManage(Action):
         events.append(SlotSet("manage_target", target))
         when = None if target else parse_when(text, now())
         events.append(SlotSet("manage_window", f"{when.start.isoformat()}|{when.end.isoformat()}" if when else None))
-        code, phone = _CODE.search(text), _PHONE.search(text)
+        typed = not text.startswith("/")  # a button payload carries no code or phone
+        code, phone = (_CODE.search(text), _PHONE.search(text)) if typed else (None, None)
         if code:
             events.append(SlotSet("manage_code", code.group(1).upper()))
         if phone:

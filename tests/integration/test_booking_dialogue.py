@@ -91,3 +91,18 @@ def test_look_up_with_wrong_phone_finds_nothing(chat):
     replies = chat("查一下我的预约 预约码ABCDEF")
     assert "手机号" in texts(replies)
     assert "没有找到这个预约" in texts(chat("13900001111"))
+
+
+def test_reschedule_to_next_week_keeps_the_code(chat):
+    book_by_chat(chat)
+    code = re.search(r"预约码：([A-Z2-9]{6})", texts(chat("/affirm"))).group(1)
+    replies = chat("改到下周")
+    offers = payload_buttons(replies)
+    assert code in texts(replies) and offers, texts(replies)
+    assert all(b["payload"].startswith("/cancel_appointment{") for b in offers)
+    moved = texts(chat(offers[0]["payload"]))
+    assert "改期成功" in moved and code in moved
+    looked = texts(chat("我预约的是哪天"))
+    day = offers[0]["payload"].split('"')[3].split()[0]
+    month, date = int(day[5:7]), int(day[8:10])
+    assert f"{month}月{date}日" in looked and code in looked
