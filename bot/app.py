@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
         app.state.database = database
         app.state.rasa = client
         app.state.conversations = ConversationService(database, client, settings.max_message_chars)
+        app.state.conversations.compact_every = settings.tracker_compact_every
         app.state.push_hub = push.install(push.PushHub(database))
         app.state.webchat = webchat.WebChat(settings, database, app.state.conversations, app.state.push_hub)
         reminders.register_sender("webchat", push_reminder)

@@ -11,7 +11,8 @@ import httpx
 
 from bot.settings import ROOT
 
-RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
+RASA_SERVER = ROOT / "bot" / "rasa_server.py"  # `rasa run` with the action-response validator compiled once
 MODEL = ROOT / "models" / "current.tar.gz"
 LOG_DIR = ROOT / "var" / "log"
 
@@ -30,7 +31,7 @@ def start_rasa(port: int, action_url: str, model: Path = MODEL, log_name: str = 
     if not model.exists():
         raise StartError(f"没有训练好的 Rasa 模型 {model}：请先运行 make model")
     env = {**os.environ, "ACTION_ENDPOINT_URL": action_url, "RASA_TELEMETRY_ENABLED": "false", **(extra_env or {})}
-    args = [str(RASA_BIN), "run", "--enable-api", "--model", str(model), "--port", str(port), "-i", "127.0.0.1",
+    args = [str(RASA_PY), str(RASA_SERVER), "run", "--enable-api", "--model", str(model), "--port", str(port), "-i", "127.0.0.1",
             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
     return _spawn(args, env, log_name)
 

@@ -60,15 +60,26 @@ class RasaClient:
         if response.status_code >= 400:
             raise RasaUnavailable(f"Rasa answered {response.status_code} to the {event['event']} event: {response.text[:200]}")
 
-    async def tracker(self, sender: str) -> dict:
-        """The conversation's tracker: events, slots, whether it is paused."""
+    async def tracker(self, sender: str, until: float | None = None) -> dict:
+        """The conversation's tracker: events, slots, whether it is paused (as it was at `until`, if given)."""
         try:
-            response = await self.http.get(f"/conversations/{quote(sender, safe='')}/tracker")
+            response = await self.http.get(f"/conversations/{quote(sender, safe='')}/tracker",
+                                           params={} if until is None else {"until": repr(until)})
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"Rasa at {self.base_url} did not answer: {exc!r}") from exc
         if response.status_code >= 400:
             raise RasaUnavailable(f"Rasa answered {response.status_code} for the tracker: {response.text[:200]}")
         return response.json()
+
+    async def replace_events(self, sender: str, events: list[dict]) -> None:
+        """Replace the conversation's tracker with these events (Rasa takes its per-conversation lock)."""
+        try:
+            response = await self.http.put(f"/conversations/{quote(sender, safe='')}/tracker/events",
+                                           params={"include_events": "NONE"}, json=events)
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"Rasa at {self.base_url} did not take the replaced events: {exc!r}") from exc
+        if response.status_code >= 400:
+            raise RasaUnavailable(f"Rasa answered {response.status_code} to the replaced events: {response.text[:200]}")
 
     async def ready(self) -> bool:
         """True when Rasa answers and has a model loaded."""

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     rasa_timeout: float = Field(10.0, gt=0)
     database_url: str = f"sqlite:///{ROOT / 'var' / 'app.db'}"
     max_message_chars: int = 500
+    tracker_compact_every: int = Field(15, ge=0)  # user turns between compactions of Rasa's tracker; 0 = never
     public_url: str = ""  # how citizens reach the app, e.g. https://12345.jiajiang.gov.cn
     log_personal_data: bool = False  # personal data is masked in logs unless this is set
     secret_key: SecretStr = SecretStr("dev-only-change-me")

@@ -1,16 +1,20 @@
 """Conversation service: log every message, route it to Rasa, log the replies."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+import weakref
+from collections import OrderedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from bot.conversations import compaction
 from bot.conversations.models import Conversation, Message
 from bot.privacy import mask
-from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.rasa_client import RasaClient, RasaError, RasaUnavailable
 from channels.messages import Button, InboundMessage, Reply, replies_from_rasa
 from knowledge.answers import county
 
@@ -112,6 +116,18 @@ def rasa_down_reply() -> Reply:
     return Reply(text=f"抱歉，智能客服暂时出了点问题，您的留言已经记录。急事请拨打{c['热线']}热线，人工客服为您服务。", action="handoff")
 
 
+_rasa_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def rasa_lock(conversation_id: str) -> asyncio.Lock:
+    """Held around everything the app does to one conversation's Rasa tracker (a turn, a pause or resume,
+    a compaction), so a compaction's read-and-replace never overlaps another change."""
+    lock = _rasa_locks.get(conversation_id)
+    if lock is None:
+        lock = _rasa_locks[conversation_id] = asyncio.Lock()
+    return lock
+
+
 class ConversationService:
     """Handle one inbound message end to end."""
 
@@ -120,6 +136,33 @@ class ConversationService:
         self.rasa = rasa
         self.max_chars = max_chars
         self.handoff = None  # bot.handoff.desk.Desk: operator mode and the app's own questions, before Rasa
+        self.compact_every = compaction.COMPACT_EVERY  # Settings.tracker_compact_every; 0 turns compaction off
+        self._turns: OrderedDict[str, int] = OrderedDict()  # Rasa turns since the last compaction, recent ones
+        self._background: set[asyncio.Task] = set()
+
+    async def _send_to_rasa(self, conversation_id: str, text: str) -> list[dict]:
+        """One Rasa turn at a time per conversation; every `compact_every` turns, compact its tracker afterwards
+        (in the background, under the same lock, so the citizen does not wait for it)."""
+        lock = rasa_lock(conversation_id)
+        async with lock:
+            raw = await self.rasa.send(conversation_id, text)
+        turns = self._turns.pop(conversation_id, 0) + 1
+        self._turns[conversation_id] = turns
+        if len(self._turns) > 100_000:  # forget the least recent conversations' counts (they start again at 0)
+            self._turns.popitem(last=False)
+        if self.compact_every and turns >= self.compact_every:
+            self._turns[conversation_id] = 0
+            task = asyncio.create_task(self._compact(conversation_id, lock))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return raw
+
+    async def _compact(self, conversation_id: str, lock: asyncio.Lock) -> None:
+        async with lock:
+            try:
+                await compaction.compact(self.rasa, conversation_id)
+            except RasaError as exc:  # the tracker just stays long; nothing is lost
+                logger.warning("could not compact the tracker of %s: %s", conversation_id, exc)
 
     def _log_inbound(self, message: InboundMessage, status: str):
         with self.database.session() as session:
@@ -160,7 +203,7 @@ class ConversationService:
                 await run_in_threadpool(self._log_replies, inbound_id, routed.replies, routed.status)
                 return conversation_id, routed.replies
         try:
-            raw = await self.rasa.send(conversation_id, text)
+            raw = await self._send_to_rasa(conversation_id, text)
             replies = replies_from_rasa(raw)
             status = "answered"
         except RasaUnavailable as exc:

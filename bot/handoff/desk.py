@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from bot import push as push_hub
 from bot.booking.calendar import WorkCalendar
 from bot.conversations.models import Conversation, Message, utcnow
-from bot.conversations.service import get_or_create_conversation
+from bot.conversations.service import get_or_create_conversation, rasa_lock
 from bot.handoff import service, texts
 from bot.handoff.models import Operator, WorkOrder
 from bot.privacy import mask
@@ -371,7 +371,8 @@ class Desk:
 
     async def _bot_event(self, conversation_id: str, event: str) -> bool:
         try:
-            await (self.rasa.pause(conversation_id) if event == "pause" else self.rasa.resume(conversation_id))
+            async with rasa_lock(conversation_id):
+                await (self.rasa.pause(conversation_id) if event == "pause" else self.rasa.resume(conversation_id))
             return True
         except RasaError as exc:
             logger.error("Rasa %s for %s failed: %s", event, conversation_id, exc)
