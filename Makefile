@@ -12,10 +12,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 run: .venv/.installed model
 	$(APP_PY) -m bot run
 
-test: .venv/.installed model system-deps
+test: .venv/.installed model models/baseline.tar.gz system-deps
 	$(APP_PY) -m pytest -q tests
 
-bench: .venv/.installed model
+bench: .venv/.installed model models/baseline.tar.gz
 	$(APP_PY) -m bot bench
 
 eval: .venv/.installed model
@@ -50,6 +50,10 @@ system-deps:
 # Retrained only when the pipeline, domain or training data changed (knowledge updates need no retraining).
 models/current.tar.gz: .venv-rasa/.installed config.yml domain.yml $(NLU)
 	mkdir -p models && flock models/.train.lock $(RASA) train --config config.yml --domain domain.yml --data nlu_data --out models --fixed-model-name current --force
+
+# The benchmark's baseline: the same data with Rasa's default policy settings (bot/bench_baseline_config.yml).
+models/baseline.tar.gz: .venv-rasa/.installed bot/bench_baseline_config.yml domain.yml $(NLU)
+	mkdir -p models && flock models/.train.lock $(RASA) train --config bot/bench_baseline_config.yml --domain domain.yml --data nlu_data --out models --fixed-model-name baseline --force
 
 clean:
 	rm -rf models var .pytest_cache

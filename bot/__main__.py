@@ -63,8 +63,9 @@ def run_stack(args) -> int:
     from bot.settings import get_settings
 
     settings = get_settings()
-    with Stack(settings.port, settings.rasa_port) as stack:
+    with Stack(settings.port, settings.rasa_port, rasa_replicas=settings.rasa_replicas) as stack:
         print(f"网页聊天：{stack.url}/    办事指南：{stack.url}/guides")
+        print(f"运营控制台：{stack.url}/console")
         print(f"API 文档：{stack.url}/docs")
         print(f"聊天接口：POST {stack.url}/api/chat")
         print(f"健康检查：{stack.url}/healthz")
@@ -72,7 +73,7 @@ def run_stack(args) -> int:
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
         try:
-            while not stopping and stack.app.poll() is None and stack.rasa.poll() is None:
+            while not stopping and stack.app.poll() is None and all(r.poll() is None for r in stack.rasas):
                 time.sleep(1)
         except KeyboardInterrupt:
             pass
@@ -82,7 +83,7 @@ def run_stack(args) -> int:
 def run_bench(args) -> int:
     from bot.bench import main
 
-    return main(small=args.small)
+    return main(small=args.small, replicas=args.replicas)
 
 
 def console_add_user(args) -> int:
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=run_stack)
     p = sub.add_parser("bench", help="性能基准")
     p.add_argument("--small", action="store_true", help="小规模（CI 用）")
+    p.add_argument("--replicas", type=int, default=2, help="多 Rasa 进程一档的进程数（1 则不测这一档）")
     p.set_defaults(func=run_bench)
     console = sub.add_parser("console", help="坐席工作台").add_subparsers(dest="console_command", required=True)
     p = console.add_parser("add-user", help="新建坐席或管理员账号（密码以 argon2 存储）")

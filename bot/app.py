@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
         database = Database(settings.database_url)
         await run_in_threadpool(database.create_all)
         await run_in_threadpool(get_index)  # load the knowledge index before the first question
-        client = rasa or RasaClient(settings.rasa_base, timeout=settings.rasa_timeout)
+        client = rasa or RasaClient(settings.rasa_bases, timeout=settings.rasa_timeout)
         app.state.database = database
         app.state.rasa = client
         app.state.conversations = ConversationService(database, client, settings.max_message_chars)

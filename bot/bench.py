@@ -21,74 +21,168 @@ CONVERSATION = [
 ]
 RESULTS = ROOT / "bench-results"
 GUANGDONG = ROOT.parent / "shared" / "data" / "guangdong-guides.jsonl"
+BASELINE_MODEL = ROOT / "models" / "baseline.tar.gz"  # bot/bench_baseline_config.yml: Rasa's default policies
+OFFERED_RATES = (10, 25, 50, 100)  # turns per second, open loop
+P99_LIMIT_MS = 300
 
 
 def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def _conversation(client: httpx.AsyncClient, url: str, body_of, sender: str, latencies: list, errors: list) -> None:
-    for text in CONVERSATION:
-        started = time.perf_counter()
-        try:
-            response = await client.post(url, json=body_of(sender, text))
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            errors.append(repr(exc))
-            continue
-        latencies.append((time.perf_counter() - started) * 1000)
+def conversations() -> list[list[str]]:
+    """10-turn conversations: the greeting and follow-ups of CONVERSATION with the eval's item questions in
+    between, so that caches see realistic (mostly different) questions; the same list for every target."""
+    import yaml
+
+    questions = [q["text"] for q in yaml.safe_load((ROOT / "tests" / "eval" / "questions.yml").read_text(encoding="utf-8"))["questions"]
+                 if q.get("item") and q.get("intent") not in ("book_appointment",)]
+    result = []
+    for n in range(len(questions)):
+        a, b, c = questions[n], questions[(n * 7 + 3) % len(questions)], questions[(n * 13 + 5) % len(questions)]
+        result.append(["你好", a, "那要多久", "在哪里办", b, "要钱不", "网上能办不", c, "办证", "谢谢"])
+    return result
 
 
-async def load(url: str, body_of, clients: int, conversations: int, tag: str) -> dict:
-    """`conversations` 10-turn conversations, `clients` at a time; per-turn latency in ms."""
-    latencies: list[float] = []
-    errors: list[str] = []
-    limits = httpx.Limits(max_connections=clients + 5)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+def summary(latencies: list[float], errors: int, elapsed: float) -> dict:
+    return {"turns": len(latencies), "errors": errors, "turns_per_s": len(latencies) / elapsed if elapsed else 0.0,
+            "p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "p99": percentile(latencies, 0.99)}
+
+
+async def _turn(client: httpx.AsyncClient, url: str, body: dict, latencies: list, errors: list, since: float) -> None:
+    """One turn; latency counted from `since` (the turn's scheduled time in open loop: no coordinated omission)."""
+    try:
+        response = await client.post(url, json=body)
+        response.raise_for_status()
+        latencies.append((time.perf_counter() - since) * 1000)
+    except httpx.HTTPError as exc:
+        errors.append(repr(exc))
+
+
+async def closed_loop(url: str, body_of, clients: int, count: int, tag: str) -> dict:
+    """`clients` citizens at a time, each sending its next turn when the last reply came; `count` conversations."""
+    latencies, errors = [], []
+    script = conversations()
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=clients + 5)) as client:
         queue = asyncio.Queue()
-        for n in range(conversations):
-            queue.put_nowait(f"bench-{tag}-{clients}-{n}-{time.time_ns()}")
+        for n in range(count):
+            queue.put_nowait(n)
 
         async def worker():
             while not queue.empty():
-                await _conversation(client, url, body_of, queue.get_nowait(), latencies, errors)
+                n = queue.get_nowait()
+                sender = f"bench-{tag}-{clients}-{n}-{time.time_ns()}"
+                for text in script[n % len(script)]:
+                    await _turn(client, url, body_of(sender, text), latencies, errors, time.perf_counter())
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - started
-    return {
-        "turns": len(latencies), "errors": len(errors), "turns_per_s": len(latencies) / elapsed,
-        "p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "p99": percentile(latencies, 0.99),
-    }
+    return summary(latencies, len(errors), elapsed)
 
 
-def bench_chat(small: bool) -> tuple[list[dict], dict]:
-    rows = []
-    for suffix in ("", "-wal", "-shm"):  # a fresh database each run
-        (ROOT / "var" / f"bench.db{suffix}").unlink(missing_ok=True)
-    with Stack(free_port(), free_port(), extra_env={"DATABASE_URL": f"sqlite:///{ROOT / 'var' / 'bench.db'}"}, tag="-bench") as stack:
-        rasa_url = f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook"
-        app_url = f"{stack.url}/api/chat"
-        bare = lambda sender, text: {"sender": sender, "message": text}  # noqa: E731
-        ours = lambda sender, text: {"sender": sender, "text": text}  # noqa: E731
-        asyncio.run(load(rasa_url, bare, 2, 2, "warm"))
-        asyncio.run(load(app_url, ours, 2, 2, "warm"))
-        for clients in (1, 20):
-            conversations = (2 if small else 5) if clients == 1 else (clients if small else clients * 2)
-            for name, url, body in (("bare Rasa REST", rasa_url, bare), ("app /api/chat", app_url, ours)):
-                result = asyncio.run(load(url, body, clients, conversations, name.split()[0]))
-                rows.append({"target": name, "clients": clients, **result})
+async def open_loop(url: str, body_of, rate: float, seconds: float, tag: str) -> dict:
+    """Turns arrive at a fixed rate whatever the replies' speed (as citizens do): each arrival is the next turn
+    of a conversation that is not waiting for a reply, or of a new one. 10 s timeout counts as an error."""
+    latencies, errors, tasks = [], [], []
+    script = conversations()
+    idle: list[tuple[str, list[str]]] = []
+    opened = 0
+    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=1000)) as client:
+        async def converse(sender: str, turns: list[str], since: float) -> None:
+            await _turn(client, url, body_of(sender, turns[0]), latencies, errors, since)
+            if len(turns) > 1:
+                idle.append((sender, turns[1:]))
+
+        started = time.perf_counter()
+        total = int(rate * seconds)
+        for n in range(total):
+            due = started + n / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            if idle:
+                sender, turns = idle.pop(0)
+            else:
+                sender, turns = f"bench-{tag}-{rate}-{opened}-{time.time_ns()}", script[opened % len(script)]
+                opened += 1
+            tasks.append(asyncio.create_task(converse(sender, turns, due)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+    return {**summary(latencies, len(errors), elapsed), "offered": rate}
+
+
+async def long_conversation(url: str, body_of, turns: int) -> list[float]:
+    """Per-turn latency (ms) of one conversation `turns` long."""
+    latencies = []
+    sender = f"bench-long-{time.time_ns()}"
+    async with httpx.AsyncClient(timeout=60) as client:
+        for n in range(turns):
+            started = time.perf_counter()
+            response = await client.post(url, json=body_of(sender, CONVERSATION[n % len(CONVERSATION)]))
+            response.raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def _fresh_db(name: str) -> dict:
+    for suffix in ("", "-wal", "-shm"):
+        (ROOT / "var" / f"{name}{suffix}").unlink(missing_ok=True)
+    return {"DATABASE_URL": f"sqlite:///{ROOT / 'var' / name}"}
+
+
+BARE = lambda sender, text: {"sender": sender, "message": text}  # noqa: E731  Rasa's REST channel
+OURS = lambda sender, text: {"sender": sender, "text": text}  # noqa: E731  the app's /api/chat
+
+
+def measure(target: str, url: str, body_of, small: bool, rates=OFFERED_RATES, closed=(1, 10), long_turns=None, label: str = "") -> dict:
+    """Every load on one running target: closed loop at `closed` clients, open loop at `rates`, one long conversation."""
+    asyncio.run(closed_loop(url, body_of, 2, 2, "warm"))
+    rows = {"target": target, "label": label or target, "closed": [], "open": [], "long": None}
+    for clients in closed:
+        count = (2 if small else 6) if clients == 1 else (clients if small else clients * 3)
+        rows["closed"].append({"clients": clients, **asyncio.run(closed_loop(url, body_of, clients, count, "c"))})
+    for rate in rates:
+        result = asyncio.run(open_loop(url, body_of, rate, 3 if small else 15, "o"))
+        rows["open"].append(result)
+        if result["p99"] > 5 * P99_LIMIT_MS or result["errors"]:  # far past saturation: higher rates only queue
+            break
+    if long_turns:
+        latencies = asyncio.run(long_conversation(url, body_of, long_turns))
+        window = 10 if small else 50
+        first, last = statistics.median(latencies[:window]), statistics.median(latencies[-window:])
+        rows["long"] = {"turns": long_turns, "first_p50": first, "last_p50": last, "ratio": last / first, "latencies": latencies}
+    return rows
+
+
+def bench_chat(small: bool, replicas: int = 2) -> tuple[list[dict], dict, dict]:
+    """Bare default Rasa (baseline model, Rasa's REST channel), then this system: its own Rasa directly and the
+    app's /api/chat with one Rasa process, then /api/chat with `replicas` Rasa processes (open loop only)."""
+    if not BASELINE_MODEL.exists():
+        raise SystemExit(f"缺少基线模型 {BASELINE_MODEL}：请用 make bench 运行（会先训练它）")
+    long_turns = 60 if small else 300
+    results, memory = [], {}
+    with Stack(free_port(), free_port(), extra_env=_fresh_db("bench-baseline.db"), tag="-bench-baseline",
+               model=BASELINE_MODEL, patched=False) as stack:
+        results.append(measure("默认 Rasa（基线）", f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook", BARE, small,
+                               long_turns=long_turns, label="default Rasa 3.6 (baseline)"))
+        memory["默认 Rasa（基线）"] = {"Rasa": rss_mb(stack.rasa.pid)}
+    with Stack(free_port(), free_port(), extra_env=_fresh_db("bench.db"), tag="-bench") as stack:
+        results.append(measure("本系统的 Rasa 直连", f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook", BARE, small,
+                               rates=(), long_turns=None, label="this Rasa, direct"))
+        results.append(measure("本系统 /api/chat（1 个 Rasa）", f"{stack.url}/api/chat", OURS, small, long_turns=long_turns,
+                               label="/api/chat, 1 Rasa"))
         booking = asyncio.run(booking_load(stack.url, 60 if small else 300, 20))
-        booking["rss_mb"] = {"app": rss_mb(stack.app.pid), "rasa": rss_mb(stack.rasa.pid)}
-        turns = 60 if small else 300
-        for name, url, body in (("bare Rasa REST", rasa_url, bare), ("app /api/chat", app_url, ours)):
-            latencies = asyncio.run(long_conversation(url, body, turns))
-            window = 10 if small else 50
-            first, last = statistics.median(latencies[:window]), statistics.median(latencies[-window:])
-            rows.append({"target": name, "clients": "long", "turns": turns, "first_p50": first, "last_p50": last,
-                         "ratio": last / first})
-    return rows, booking
+        memory["本系统（1 个 Rasa）"] = {"应用": rss_mb(stack.app.pid), "Rasa": rss_mb(stack.rasa.pid)}
+    if replicas > 1:
+        with Stack(free_port(), free_port(), extra_env=_fresh_db("bench-replicas.db"), tag="-bench-replicas",
+                   rasa_replicas=replicas) as stack:
+            results.append(measure(f"本系统 /api/chat（{replicas} 个 Rasa）", f"{stack.url}/api/chat", OURS, small, closed=(1, 10),
+                                   label=f"/api/chat, {replicas} Rasa"))
+            memory[f"本系统（{replicas} 个 Rasa）"] = {"应用": rss_mb(stack.app.pid),
+                                                   **{f"Rasa {n + 1}": rss_mb(r.pid) for n, r in enumerate(stack.rasas)}}
+    return results, booking, memory
 
 
 def rss_mb(pid: int) -> float:
@@ -103,19 +197,6 @@ def rss_mb(pid: int) -> float:
         if int(fields.get("Pid", 0)) == pid or int(fields.get("PPid", 0)) == pid:
             total += int(fields.get("VmRSS", "0 kB").split()[0])
     return total / 1024
-
-
-async def long_conversation(url: str, body_of, turns: int) -> list[float]:
-    """Per-turn latency (ms) of one conversation `turns` long."""
-    latencies = []
-    sender = f"bench-long-{time.time_ns()}"
-    async with httpx.AsyncClient(timeout=60) as client:
-        for n in range(turns):
-            started = time.perf_counter()
-            response = await client.post(url, json=body_of(sender, CONVERSATION[n % len(CONVERSATION)]))
-            response.raise_for_status()
-            latencies.append((time.perf_counter() - started) * 1000)
-    return latencies
 
 
 async def booking_load(base_url: str, attempts: int, clients: int) -> dict:
@@ -197,30 +278,87 @@ def bench_search(small: bool) -> list[dict]:
     return rows
 
 
-def main(small: bool = False) -> int:
+def saturation(rows: list[dict]) -> str:
+    """The highest offered rate served with p99 <= P99_LIMIT_MS, no errors and >= 95% of the offered turns/s."""
+    served = [r["offered"] for r in rows if r["errors"] == 0 and r["p99"] <= P99_LIMIT_MS and r["turns_per_s"] >= 0.95 * r["offered"]]
+    return f"{max(served)} 轮/秒" if served else "低于 10 轮/秒"
+
+
+def plot(results: list[dict], path: Path) -> None:
+    """Latency against offered load and against conversation length, one line per target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (load_ax, length_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for n, r in enumerate(results):
+        label = f"T{n + 1} {r['label']}"
+        if r["open"]:
+            rates = [o["offered"] for o in r["open"]]
+            load_ax.plot(rates, [o["p50"] for o in r["open"]], marker="o", label=f"{label} p50")
+            load_ax.plot(rates, [o["p99"] for o in r["open"]], marker="x", linestyle="--", label=f"{label} p99")
+        if r["long"]:
+            lat = r["long"]["latencies"]
+            step = 10
+            length_ax.plot(range(0, len(lat), step), [statistics.median(lat[i:i + step]) for i in range(0, len(lat), step)], label=label)
+    load_ax.axhline(P99_LIMIT_MS, color="grey", linewidth=0.8)
+    load_ax.set(xlabel="offered load (turns/s, open loop)", ylabel="latency (ms)", yscale="log", title="latency vs offered load")
+    length_ax.set(xlabel="turn number in one conversation", ylabel="p50 per 10 turns (ms)", title="latency vs conversation length")
+    load_ax.legend(fontsize=7)
+    length_ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(small: bool = False, replicas: int = 2) -> int:
+    import os
+    import platform
+
     RESULTS.mkdir(exist_ok=True)
-    lines = ["# 基准结果", f"机器：{__import__('os').cpu_count()} 核；{time.strftime('%Y-%m-%d %H:%M')}；{'小规模' if small else '完整'}", ""]
+    machine = f"{os.cpu_count()} 核，{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2 ** 30)} GiB 内存，{platform.processor() or platform.machine()}"
+    lines = ["# 基准结果", f"机器：{machine}；{time.strftime('%Y-%m-%d %H:%M')}；{'小规模（CI 冒烟）' if small else '完整'}", ""]
     search_rows = bench_search(small)
     lines += ["## 知识检索延迟（毫秒）", "| 索引 | 事项数 | 建索引(秒) | p50 | p95 | p99 |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['index']} | {r['entries']} | {r['build_s']:.1f} | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} |" for r in search_rows]
-    chat_rows, booking = bench_chat(small)
-    lines += ["", "## 每轮对话延迟（毫秒）与吞吐（10 轮对话）",
-              "| 目标 | 并发会话 | 轮数 | 错误 | 轮/秒 | p50 | p95 | p99 |", "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['target']} | {r['clients']} | {r['turns']} | {r['errors']} | {r['turns_per_s']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} |" for r in chat_rows if r["clients"] != "long"]
-    lines += ["", "## 长对话：同一会话前段与末段的每轮 p50（毫秒）", "| 目标 | 轮数 | 前段 p50 | 末段 p50 | 末段/前段 |", "|---|---|---|---|---|"]
-    lines += [f"| {r['target']} | {r['turns']} | {r['first_p50']:.1f} | {r['last_p50']:.1f} | {r['ratio']:.2f} |" for r in chat_rows if r["clients"] == "long"]
+    results, booking, memory = bench_chat(small, replicas)
+    targets = {f"T{n + 1}": r["target"] for n, r in enumerate(results)}
+    lines += ["", "目标：" + "；".join(f"{k} = {v}" for k, v in targets.items()), "",
+              "## 闭环：每位市民收到回复再发下一轮（10 轮对话，毫秒）",
+              "| 目标 | 并发 | 轮数 | 错误 | 轮/秒 | p50 | p95 | p99 |", "|---|---|---|---|---|---|---|---|"]
+    for n, r in enumerate(results):
+        lines += [f"| T{n + 1} | {c['clients']} | {c['turns']} | {c['errors']} | {c['turns_per_s']:.1f} | {c['p50']:.1f} | {c['p95']:.1f} | {c['p99']:.1f} |"
+                  for c in r["closed"]]
+    lines += ["", f"## 开环：按固定到达率发送（每档 {3 if small else 15} 秒，超时 10 秒计错误，毫秒）",
+              "| 目标 | 到达率 | 实际轮/秒 | 错误 | p50 | p95 | p99 |", "|---|---|---|---|---|---|---|"]
+    for n, r in enumerate(results):
+        lines += [f"| T{n + 1} | {o['offered']} | {o['turns_per_s']:.1f} | {o['errors']} | {o['p50']:.1f} | {o['p95']:.1f} | {o['p99']:.1f} |"
+                  for o in r["open"]]
+    lines += [""] + [f"T{n + 1} 饱和前最高到达率（p99 ≤ {P99_LIMIT_MS} ms、无错误）：{saturation(r['open'])}" for n, r in enumerate(results) if r["open"]]
+    window = 10 if small else 50
+    lines += ["", f"## 长对话：同一会话前 {window} 轮与最后 {window} 轮的每轮 p50（毫秒）",
+              "| 目标 | 轮数 | 前段 p50 | 末段 p50 | 末段/前段 |", "|---|---|---|---|---|"]
+    lines += [f"| T{n + 1} | {r['long']['turns']} | {r['long']['first_p50']:.1f} | {r['long']['last_p50']:.1f} | {r['long']['ratio']:.2f} |"
+              for n, r in enumerate(results) if r["long"]]
+    direct, app = results[1], results[2]
     lines.append("")
-    for clients in (1, 20):
-        bare = next(r for r in chat_rows if r["clients"] == clients and r["target"].startswith("bare"))
-        app = next(r for r in chat_rows if r["clients"] == clients and r["target"].startswith("app"))
-        lines.append(f"应用开销（{clients} 并发）：p50 {100 * (app['p50'] / bare['p50'] - 1):+.1f}%，p99 {100 * (app['p99'] / bare['p99'] - 1):+.1f}%")
+    for d, a in zip(direct["closed"], app["closed"]):
+        lines.append(f"应用自身开销（/api/chat 对比同一 Rasa 直连，{d['clients']} 并发）：p50 {100 * (a['p50'] / d['p50'] - 1):+.1f}%，"
+                     f"p99 {100 * (a['p99'] / d['p99'] - 1):+.1f}%")
     lines += ["", "## 预约并发（20 个并发客户端抢同一批时段，SQLite）",
               f"尝试 {booking['attempts']} 次，{booking['per_s']:.1f} 次/秒，p50 {booking['p50']:.1f} ms，p99 {booking['p99']:.1f} ms；"
               f"成功 {booking['booked']}，约满 {booking['full']}，其他 {booking['other']}（容量 3 天 × 6 时段 × 4 名额 = 72）"]
-    rss = booking["rss_mb"]
-    lines += ["", f"## 常驻内存：应用 {rss['app']:.0f} MB，Rasa {rss['rasa']:.0f} MB，合计 {rss['app'] + rss['rasa']:.0f} MB"]
+    lines += ["", "## 常驻内存（MB，负载之后）"]
+    lines += [f"- {name}：" + "，".join(f"{k} {v:.0f}" for k, v in parts.items()) + f"；合计 {sum(parts.values()):.0f}" for name, parts in memory.items()]
     report = "\n".join(lines)
     print(report)
     (RESULTS / "bench.md").write_text(report + "\n", encoding="utf-8")
-    (RESULTS / "bench.json").write_text(json.dumps({"search": search_rows, "chat": chat_rows, "booking": booking}, ensure_ascii=False, indent=2))
+    plot(results, RESULTS / "bench.png")
+    for r in results:
+        if r["long"]:
+            r["long"] = {k: v for k, v in r["long"].items() if k != "latencies"}
+    (RESULTS / "bench.json").write_text(json.dumps({"machine": machine, "search": search_rows, "chat": results, "booking": booking,
+                                                    "memory_mb": memory}, ensure_ascii=False, indent=2))
+    print(f"\n结果：{RESULTS / 'bench.md'}，曲线图：{RESULTS / 'bench.png'}")
     return 0

@@ -11,6 +11,7 @@ import httpx
 
 from bot.settings import ROOT
 
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
 RASA_SERVER = ROOT / "bot" / "rasa_server.py"  # `rasa run` with the action-response validator compiled once
 MODEL = ROOT / "models" / "current.tar.gz"
@@ -27,12 +28,15 @@ def _spawn(args: list[str], env: dict, log_name: str) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def start_rasa(port: int, action_url: str, model: Path = MODEL, log_name: str = "rasa.log", extra_env: dict | None = None) -> subprocess.Popen:
+def start_rasa(port: int, action_url: str, model: Path = MODEL, log_name: str = "rasa.log", extra_env: dict | None = None,
+               patched: bool = True) -> subprocess.Popen:
+    """`rasa run` on loopback; `patched` runs it through bot/rasa_server.py (the benchmark's baseline does not)."""
     if not model.exists():
         raise StartError(f"没有训练好的 Rasa 模型 {model}：请先运行 make model")
     env = {**os.environ, "ACTION_ENDPOINT_URL": action_url, "RASA_TELEMETRY_ENABLED": "false", **(extra_env or {})}
-    args = [str(RASA_PY), str(RASA_SERVER), "run", "--enable-api", "--model", str(model), "--port", str(port), "-i", "127.0.0.1",
-            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
+    command = [str(RASA_PY), str(RASA_SERVER)] if patched else [str(RASA_BIN)]
+    args = command + ["run", "--enable-api", "--model", str(model), "--port", str(port), "-i", "127.0.0.1",
+                      "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
     return _spawn(args, env, log_name)
 
 
@@ -72,18 +76,29 @@ def stop(process: subprocess.Popen | None) -> None:
 
 
 class Stack:
-    """Rasa plus the app on the given ports; a context manager that stops both."""
+    """The app plus `rasa_replicas` Rasa processes (ports rasa_port, rasa_port+1, ...); a context manager that
+    stops them all. Each conversation is pinned to one Rasa process by the app (bot/rasa_client.py)."""
 
-    def __init__(self, app_port: int = 8000, rasa_port: int = 5005, extra_env: dict | None = None, tag: str = ""):
+    def __init__(self, app_port: int = 8000, rasa_port: int = 5005, extra_env: dict | None = None, tag: str = "",
+                 rasa_replicas: int = 1, model: Path = MODEL, patched: bool = True):
         self.app_port, self.rasa_port, self.extra_env, self.tag = app_port, rasa_port, extra_env or {}, tag
-        self.rasa = self.app = None
+        self.rasa_ports = [rasa_port + i for i in range(max(1, rasa_replicas))]
+        self.model, self.patched = model, patched
+        self.app, self.rasas = None, []
+
+    @property
+    def rasa(self) -> subprocess.Popen | None:
+        return self.rasas[0] if self.rasas else None
 
     def __enter__(self) -> "Stack":
         try:
-            self.app = start_app(self.app_port, self.rasa_port, f"app{self.tag}.log", self.extra_env)
-            self.rasa = start_rasa(self.rasa_port, f"http://127.0.0.1:{self.app_port}/webhook", log_name=f"rasa{self.tag}.log")
+            urls = ",".join(f"http://127.0.0.1:{p}" for p in self.rasa_ports)
+            self.app = start_app(self.app_port, self.rasa_port, f"app{self.tag}.log", {**self.extra_env, "RASA_URL": urls})
+            for n, port in enumerate(self.rasa_ports):
+                log = f"rasa{self.tag}{'' if n == 0 else f'-{n + 1}'}.log"
+                self.rasas.append(start_rasa(port, f"http://127.0.0.1:{self.app_port}/webhook", self.model, log, patched=self.patched))
             wait_for(f"http://127.0.0.1:{self.app_port}/docs", self.app, 60, f"app{self.tag}.log")
-            wait_for(f"http://127.0.0.1:{self.app_port}/healthz", self.rasa, 180, f"rasa{self.tag}.log")
+            wait_for(f"http://127.0.0.1:{self.app_port}/healthz", self.rasa, 240, f"rasa{self.tag}.log")
         except BaseException:
             self.__exit__()
             raise
@@ -95,4 +110,5 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         stop(self.app)
-        stop(self.rasa)
+        for process in self.rasas:
+            stop(process)

@@ -1,6 +1,13 @@
-"""Talk to the Rasa server over its HTTP API (REST channel, tracker events); never import Rasa."""
+"""Talk to the Rasa server(s) over their HTTP API (REST channel, tracker events); never import Rasa.
+
+With several Rasa processes (Settings.rasa_urls), each conversation is pinned to one of them by rendezvous
+hashing of its id: every turn, pause, resume and compaction of a conversation goes to the same process, so
+each process's in-memory tracker and lock stores stay consistent, and adding a process moves only the
+conversations that now hash to it (they start a fresh Rasa session there; the app keeps their transcript).
+"""
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import quote
 
 import httpx
@@ -14,34 +21,44 @@ class RasaUnavailable(RasaError):
     """Rasa did not answer (down, starting, timed out, or answered with a server error)."""
 
 
+def pick(sender: str, base_urls: list[str]) -> str:
+    """The Rasa process a conversation is pinned to (highest rendezvous hash)."""
+    return max(base_urls, key=lambda url: hashlib.blake2b(f"{url}|{sender}".encode(), digest_size=8).digest())
+
+
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None):
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, base_url: str | list[str], timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None):
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.base_urls = [u.rstrip("/") for u in urls if u.strip()]
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
-        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, limits=limits, transport=transport)
+        self.http = httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport)  # pooled, shared by all
+
+    @property
+    def base_url(self) -> str:
+        return self.base_urls[0]
+
+    async def _request(self, method: str, sender: str | None, path: str, what: str, **kwargs) -> httpx.Response:
+        base = pick(sender, self.base_urls) if sender is not None else self.base_url
+        try:
+            response = await self.http.request(method, base + path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"Rasa at {base} did not answer ({what}): {exc!r}") from exc
+        if response.status_code >= 500 or response.status_code == 404:
+            raise RasaUnavailable(f"Rasa at {base} answered {response.status_code} ({what}): {response.text[:200]}")
+        if response.status_code >= 400:
+            raise RasaError(f"Rasa at {base} answered {response.status_code} ({what}): {response.text[:200]}")
+        return response
 
     async def send(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
         """Send one user message through the REST channel; returns Rasa's bot messages."""
         payload = {"sender": sender, "message": text}
         if metadata:
             payload["metadata"] = metadata
-        try:
-            response = await self.http.post("/webhooks/rest/webhook", json=payload)
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"Rasa at {self.base_url} did not answer: {exc!r}") from exc
-        if response.status_code >= 500 or response.status_code == 404:
-            raise RasaUnavailable(f"Rasa answered {response.status_code}: {response.text[:200]}")
-        response.raise_for_status()
-        return response.json()
+        return (await self._request("POST", sender, "/webhooks/rest/webhook", "message", json=payload)).json()
 
     async def parse(self, text: str) -> dict:
         """NLU only: intent ranking for a text."""
-        try:
-            response = await self.http.post("/model/parse", json={"text": text})
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"Rasa parse failed: {exc!r}") from exc
-        return response.json()
+        return (await self._request("POST", None, "/model/parse", "parse", json={"text": text})).json()
 
     async def pause(self, sender: str) -> None:
         """Pause the bot for this conversation (an operator took it): Rasa still logs messages, predicts nothing."""
@@ -52,42 +69,29 @@ class RasaClient:
         await self._event(sender, {"event": "resume"})
 
     async def _event(self, sender: str, event: dict) -> None:
-        try:
-            response = await self.http.post(f"/conversations/{quote(sender, safe='')}/tracker/events",
-                                            params={"include_events": "NONE"}, json=event)
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"Rasa at {self.base_url} did not take the {event['event']} event: {exc!r}") from exc
-        if response.status_code >= 400:
-            raise RasaUnavailable(f"Rasa answered {response.status_code} to the {event['event']} event: {response.text[:200]}")
+        await self._request("POST", sender, f"/conversations/{quote(sender, safe='')}/tracker/events", f"{event['event']} event",
+                            params={"include_events": "NONE"}, json=event)
 
     async def tracker(self, sender: str, until: float | None = None) -> dict:
         """The conversation's tracker: events, slots, whether it is paused (as it was at `until`, if given)."""
-        try:
-            response = await self.http.get(f"/conversations/{quote(sender, safe='')}/tracker",
-                                           params={} if until is None else {"until": repr(until)})
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"Rasa at {self.base_url} did not answer: {exc!r}") from exc
-        if response.status_code >= 400:
-            raise RasaUnavailable(f"Rasa answered {response.status_code} for the tracker: {response.text[:200]}")
-        return response.json()
+        params = {} if until is None else {"until": repr(until)}
+        return (await self._request("GET", sender, f"/conversations/{quote(sender, safe='')}/tracker", "tracker", params=params)).json()
 
     async def replace_events(self, sender: str, events: list[dict]) -> None:
         """Replace the conversation's tracker with these events (Rasa takes its per-conversation lock)."""
-        try:
-            response = await self.http.put(f"/conversations/{quote(sender, safe='')}/tracker/events",
-                                           params={"include_events": "NONE"}, json=events)
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"Rasa at {self.base_url} did not take the replaced events: {exc!r}") from exc
-        if response.status_code >= 400:
-            raise RasaUnavailable(f"Rasa answered {response.status_code} to the replaced events: {response.text[:200]}")
+        await self._request("PUT", sender, f"/conversations/{quote(sender, safe='')}/tracker/events", "replaced events",
+                            params={"include_events": "NONE"}, json=events)
 
     async def ready(self) -> bool:
-        """True when Rasa answers and has a model loaded."""
-        try:
-            response = await self.http.get("/status", timeout=2.0)
-            return response.status_code == 200 and bool(response.json().get("model_file"))
-        except (httpx.HTTPError, ValueError):
-            return False
+        """True when every Rasa process answers and has a model loaded."""
+        for base in self.base_urls:
+            try:
+                response = await self.http.get(base + "/status", timeout=2.0)
+                if response.status_code != 200 or not response.json().get("model_file"):
+                    return False
+            except (httpx.HTTPError, ValueError):
+                return False
+        return True
 
     async def aclose(self) -> None:
         await self.http.aclose()

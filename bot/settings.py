@@ -21,8 +21,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     rasa_port: int = Field(5005, ge=1, le=65535)
-    rasa_url: str = ""  # default http://127.0.0.1:{rasa_port}
+    rasa_url: str = ""  # default http://127.0.0.1:{rasa_port}; several Rasa processes: comma-separated URLs
     rasa_timeout: float = Field(10.0, gt=0)
+    rasa_replicas: int = Field(1, ge=1, le=16)  # Rasa processes `make run` starts (ports RASA_PORT, RASA_PORT+1, ...)
     database_url: str = f"sqlite:///{ROOT / 'var' / 'app.db'}"
     max_message_chars: int = 500
     tracker_compact_every: int = Field(15, ge=0)  # user turns between compactions of Rasa's tracker; 0 = never
@@ -113,8 +114,10 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def rasa_base(self) -> str:
-        return (self.rasa_url or f"http://127.0.0.1:{self.rasa_port}").rstrip("/")
+    def rasa_bases(self) -> list[str]:
+        """Every Rasa process's base URL; each conversation is pinned to one (bot/rasa_client.py)."""
+        urls = [u.strip().rstrip("/") for u in self.rasa_url.split(",") if u.strip()]
+        return urls or [f"http://127.0.0.1:{self.rasa_port}"]
 
 
 @lru_cache(maxsize=1)

@@ -285,6 +285,9 @@ class SearchIndex:
     def _fit(self, examples: list[tuple[str, int]]):
         vectorizer, classifier = self._new_model()
         classifier.fit(vectorizer.fit_transform([t for t, _ in examples]), [l for _, l in examples])
+        # Stored column-major so that predicting (sparse question @ coef_.T) multiplies a C-ordered matrix:
+        # 0.005 ms instead of 1 ms per question (scipy's sparse-dense product copies a non-C-ordered operand).
+        classifier.coef_ = np.asfortranarray(classifier.coef_)
         return vectorizer, classifier
 
     def _fit_model(self) -> None:

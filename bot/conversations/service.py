@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.conversations import compaction
 from bot.conversations.models import Conversation, Message
 from bot.privacy import mask
-from bot.rasa_client import RasaClient, RasaError, RasaUnavailable
+from bot.rasa_client import RasaClient, RasaError
 from channels.messages import Button, InboundMessage, Reply, replies_from_rasa
 from knowledge.answers import county
 
@@ -206,8 +206,8 @@ class ConversationService:
             raw = await self._send_to_rasa(conversation_id, text)
             replies = replies_from_rasa(raw)
             status = "answered"
-        except RasaUnavailable as exc:
-            logger.error("Rasa unavailable for %s: %s", conversation_id, exc)
+        except RasaError as exc:  # down, or refused the message: the citizen is told and the message is kept
+            logger.error("Rasa failed for %s: %s", conversation_id, exc)
             replies, status = [rasa_down_reply()], "failed"
         await run_in_threadpool(self._log_replies, inbound_id, replies, status)
         return conversation_id, replies

@@ -7,15 +7,18 @@ from support import ROOT
 
 
 def test_bench_small_runs_and_reports_every_table():
-    result = subprocess.run([sys.executable, "-m", "bot", "bench", "--small"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    result = subprocess.run([sys.executable, "-m", "bot", "bench", "--small"], cwd=ROOT, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads((ROOT / "bench-results" / "bench.json").read_text())
     assert {r["index"] for r in report["search"]} == {"county", "10,000 items"}
     assert report["search"][1]["entries"] >= 10_000
-    assert {(r["target"], r["clients"]) for r in report["chat"]} == {
-        ("bare Rasa REST", 1), ("app /api/chat", 1), ("bare Rasa REST", 20), ("app /api/chat", 20),
-        ("bare Rasa REST", "long"), ("app /api/chat", "long")}
-    assert all(r["errors"] == 0 and r["turns"] > 0 for r in report["chat"] if r["clients"] != "long")
-    assert all(r["last_p50"] > 0 for r in report["chat"] if r["clients"] == "long")
+    assert [r["label"] for r in report["chat"]] == ["default Rasa 3.6 (baseline)", "this Rasa, direct", "/api/chat, 1 Rasa", "/api/chat, 2 Rasa"]
+    for row in report["chat"]:
+        assert [c["clients"] for c in row["closed"]] == [1, 10]
+        assert all(c["errors"] == 0 and c["turns"] > 0 for c in row["closed"])
+    assert all(row["open"] and row["open"][0]["offered"] == 10 for row in report["chat"] if row["label"] != "this Rasa, direct")
+    assert all(report["chat"][i]["long"]["last_p50"] > 0 for i in (0, 2))
     assert report["booking"]["other"] == 0 and report["booking"]["booked"] > 0
-    assert "应用开销" in result.stdout
+    assert len(report["memory_mb"]) == 3 and all(v > 0 for parts in report["memory_mb"].values() for v in parts.values())
+    assert (ROOT / "bench-results" / "bench.png").stat().st_size > 10_000
+    assert "应用自身开销" in result.stdout and "饱和前最高到达率" in result.stdout
