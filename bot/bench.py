@@ -11,8 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.evaluation import free_port
-from bot.launcher import Stack
+from bot.launcher import Stack, free_port
 from bot.settings import ROOT
 
 CONVERSATION = [
@@ -136,7 +135,7 @@ BARE = lambda sender, text: {"sender": sender, "message": text}  # noqa: E731  R
 OURS = lambda sender, text: {"sender": sender, "text": text}  # noqa: E731  the app's /api/chat
 
 
-def measure(target: str, url: str, body_of, small: bool, rates=OFFERED_RATES, closed=(1, 10), long_turns=None, label: str = "") -> dict:
+def measure(target: str, url: str, body_of, small: bool, rates=OFFERED_RATES, closed=(1, 10, 20), long_turns=None, label: str = "") -> dict:
     """Every load on one running target: closed loop at `closed` clients, open loop at `rates`, one long conversation."""
     asyncio.run(closed_loop(url, body_of, 2, 2, "warm"))
     rows = {"target": target, "label": label or target, "closed": [], "open": [], "long": None}
@@ -176,7 +175,8 @@ def bench_chat(small: bool, replicas: int = 2) -> tuple[list[dict], dict, dict]:
         booking = asyncio.run(booking_load(stack.url, 60 if small else 300, 20))
         memory["本系统（1 个 Rasa）"] = {"应用": rss_mb(stack.app.pid), "Rasa": rss_mb(stack.rasa.pid)}
     if replicas > 1:
-        with Stack(free_port(), free_port(), extra_env=_fresh_db("bench-replicas.db"), tag="-bench-replicas",
+        app_port = free_port()
+        with Stack(app_port, free_port(replicas, avoid=(app_port,)), extra_env=_fresh_db("bench-replicas.db"), tag="-bench-replicas",
                    rasa_replicas=replicas) as stack:
             results.append(measure(f"本系统 /api/chat（{replicas} 个 Rasa）", f"{stack.url}/api/chat", OURS, small, closed=(1, 10),
                                    label=f"/api/chat, {replicas} Rasa"))

@@ -3,7 +3,6 @@ next to a plain BM25 baseline (rank-bm25 over jieba tokens of names and aliases)
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections import Counter
 from pathlib import Path
@@ -14,12 +13,6 @@ import yaml
 from rank_bm25 import BM25Okapi
 
 from knowledge.service import get_index
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Bm25Baseline:
@@ -111,7 +104,7 @@ def main(path: Path, rasa_url: str | None = None, intents: bool = True, verbose:
 
         process = None
         if rasa_url is None:
-            port = free_port()
+            port = launcher.free_port()
             process = launcher.start_rasa(port, "http://127.0.0.1:9/webhook", log_name="rasa-eval.log")
             rasa_url = f"http://127.0.0.1:{port}"
             launcher.wait_for(f"{rasa_url}/status", process, 180, "rasa-eval.log")

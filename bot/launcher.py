@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,32 @@ RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
 RASA_SERVER = ROOT / "bot" / "rasa_server.py"  # `rasa run` with the action-response validator compiled once
 MODEL = ROOT / "models" / "current.tar.gz"
 LOG_DIR = ROOT / "var" / "log"
+
+
+def run_is_free(base: int, count: int, avoid: tuple[int, ...] = ()) -> bool:
+    """Whether ports base .. base+count-1 can all be bound on loopback now and none is in `avoid`."""
+    ports = range(base, base + count)
+    if any(p in avoid or p > 65535 for p in ports):
+        return False
+    try:
+        for p in ports:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", p))
+    except OSError:
+        return False
+    return True
+
+
+def free_port(count: int = 1, avoid: tuple[int, ...] = ()) -> int:
+    """A loopback port such that it and the `count - 1` ports after it are free now (Rasa replicas take
+    consecutive ports), none of them in `avoid` (ports already handed out but not yet bound)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if run_is_free(base, count, avoid):
+            return base
+    raise StartError(f"找不到 {count} 个连续的空闲端口")
 
 
 class StartError(RuntimeError):

@@ -4,7 +4,10 @@
    `jsonschema.validate`, which re-checks Rasa's constant schema against the meta-schema on every call.
    Profiling (py-spy on `rasa run`, README "Performance") showed that check at ~48% of Rasa's CPU per
    turn; the validation itself (same schema, same errors) is kept.
-2. An LRU cache of NLU parses by exact text and model: "你好", "谢谢", "那要多久", "在哪里办" and button
+2. One pooled, keep-alive HTTP session per action endpoint: Rasa 3.6 opens a new aiohttp session, hence a
+   new TCP connection, for every action call (`EndpointConfig.request`), and both Rasa and the app pay for
+   the connect and close on every turn.
+3. An LRU cache of NLU parses by exact text and model: "你好", "谢谢", "那要多久", "在哪里办" and button
    payloads recur all day. Our NLU pipeline (jieba, count vectors, DIET, fallback, Rasa's regex handler for
    "/intent" payloads) reads only the text, never the tracker, so a parse of the same text by the same
    model is the same; each caller gets its own deep copy.
@@ -37,7 +40,46 @@ def install() -> None:
             raise error
 
     RemoteAction._validate_action_result = validate_action_result
+    _pool_action_connections()
     _cache_parses()
+
+
+# Idle pooled connections are dropped before the app's server (uvicorn, 5 s keep-alive by default) would close
+# them, so a request never goes out on a connection the server is closing.
+KEEPALIVE_S = 3
+
+
+def _pool_action_connections() -> None:
+    import asyncio
+
+    import aiohttp
+    from rasa.utils import endpoints
+
+    sessions: dict = {}
+
+    class Borrowed:
+        """`async with` yields the shared session and leaves it open (Rasa's code closes its own sessions)."""
+
+        def __init__(self, session):
+            self.session = session
+
+        async def __aenter__(self):
+            return self.session
+
+        async def __aexit__(self, *exc) -> bool:
+            return False
+
+    def session(self) -> Borrowed:
+        auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
+        key = (id(asyncio.get_running_loop()), self.url, tuple(sorted(self.headers.items())), auth)
+        shared = sessions.get(key)
+        if shared is None or shared.closed:
+            shared = sessions[key] = aiohttp.ClientSession(
+                headers=self.headers, auth=auth, timeout=aiohttp.ClientTimeout(total=endpoints.DEFAULT_REQUEST_TIMEOUT),
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S))
+        return Borrowed(shared)
+
+    endpoints.EndpointConfig.session = session
 
 
 PARSE_CACHE_SIZE = 20_000
