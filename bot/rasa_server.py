@@ -11,6 +11,11 @@
    payloads recur all day. Our NLU pipeline (jieba, count vectors, DIET, fallback, Rasa's regex handler for
    "/intent" payloads) reads only the text, never the tracker, so a parse of the same text by the same
    model is the same; each caller gets its own deep copy.
+4. TED is not run when its prediction cannot win: Rasa's ensemble picks the highest confidence and, on a
+   tie, the higher priority, so once the rule or memoization policy (priorities 6 and 3, TED 1) predicts
+   an action with confidence 1.0, TED's answer is discarded. Those policies are run first; TED (and the
+   featurisation only it needs) runs only when none of them is certain. Where the result could differ
+   (a follow-up action, a rejected action, an end-to-end TED) Rasa's own prediction runs unchanged.
 
 Executed by path with the Rasa environment's interpreter (`.venv-rasa/bin/python bot/rasa_server.py run ...`),
 so it imports nothing from the app. Rasa 3.6 has no setting for this; a fork would be far more to keep.
@@ -42,6 +47,7 @@ def install() -> None:
     RemoteAction._validate_action_result = validate_action_result
     _pool_action_connections()
     _cache_parses()
+    _skip_ted_when_decided()
 
 
 # Idle pooled connections are dropped before the app's server (uvicorn, 5 s keep-alive by default) would close
@@ -106,6 +112,69 @@ def _cache_parses() -> None:
         return copy.deepcopy(hit)
 
     MessageProcessor._parse_message_with_graph = cached_parse
+
+
+TED_SKIPS = {"skipped": 0, "run": 0}  # read by tests/integration/test_rasa_server_patches.py
+
+
+def _skip_ted_when_decided() -> None:
+    from rasa.core.policies.policy import PolicyPrediction
+    from rasa.core.policies.ted_policy import TEDPolicy
+    from rasa.core.processor import MessageProcessor
+    from rasa.engine.constants import PLACEHOLDER_TRACKER as PLACEHOLDER
+    from rasa.engine.graph import GraphNode
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
+    from rasa.shared.nlu.constants import TEXT
+
+    predict = MessageProcessor._predict_next_with_tracker
+    plans: dict = {}
+
+    def plan_for(processor):
+        """(ensemble node, TED node name, the ensemble's other inputs) for this model, or None to use Rasa's path."""
+        key = id(processor.graph_runner)
+        if key not in plans:
+            plans[key] = None
+            runner, target = processor.graph_runner, processor.model_metadata.core_target
+            nodes = getattr(runner, "_instantiated_nodes", {}) if isinstance(runner, DaskGraphRunner) else {}
+            ensemble = nodes.get(target)
+            if isinstance(ensemble, GraphNode):
+                needs = list(ensemble._inputs.values())
+                teds = [name for name in needs if name in nodes and issubclass(nodes[name]._component_class, TEDPolicy)]
+                if len(teds) == 1:
+                    ted = nodes[teds[0]]._component
+                    if isinstance(ted, TEDPolicy) and not ted.only_e2e and TEXT not in ted.fake_features:
+                        others = [name for name in needs if name in nodes and name != teds[0]]
+                        plans[key] = (ensemble, teds[0], ted, others)
+        return plans[key]
+
+    def decided(predictions, ted) -> bool:
+        """True when TED's prediction cannot be the ensemble's choice (DefaultPolicyPredictionEnsemble)."""
+        predictions = [p for p in predictions if isinstance(p, PolicyPrediction)]
+        if any(p.is_end_to_end_prediction for p in predictions):
+            return False
+        if any(p.is_no_user_prediction for p in predictions):
+            return True  # "no user" predictions overrule TED's, which never is one
+        return any(p.max_confidence >= 1.0 and p.policy_priority > ted.priority for p in predictions)
+
+    def predict_next(self, tracker):
+        plan = plan_for(self)
+        last_action = next((e for e in reversed(tracker.events) if isinstance(e, (ActionExecutionRejected, ActionExecuted))), None)
+        if plan is None or tracker.followup_action or isinstance(last_action, ActionExecutionRejected):
+            return predict(self, tracker)
+        ensemble, ted_name, ted, others = plan
+        inputs = {PLACEHOLDER: tracker}
+        results = self.graph_runner.run(inputs=inputs, targets=others)
+        if decided(results.values(), ted):
+            TED_SKIPS["skipped"] += 1
+            results[ted_name] = PolicyPrediction([0.0] * len(self.domain.action_names_or_texts), type(ted).__name__, ted.priority)
+        else:
+            TED_SKIPS["run"] += 1
+            results.update(self.graph_runner.run(inputs=inputs, targets=[ted_name]))
+        _, prediction = ensemble((PLACEHOLDER, tracker), *results.items())
+        return prediction
+
+    MessageProcessor._predict_next_with_tracker = predict_next
 
 
 if __name__ == "__main__":
