@@ -114,7 +114,7 @@ def _cache_parses() -> None:
     MessageProcessor._parse_message_with_graph = cached_parse
 
 
-TED_SKIPS = {"skipped": 0, "run": 0}  # read by tests/integration/test_rasa_server_patches.py
+TED_SKIPS = {"skipped": 0, "run": 0, "rasa": 0}  # counts of the three paths; read by tests/integration/test_rasa_server_patches.py
 
 
 def _skip_ted_when_decided() -> None:
@@ -161,6 +161,7 @@ def _skip_ted_when_decided() -> None:
         plan = plan_for(self)
         last_action = next((e for e in reversed(tracker.events) if isinstance(e, (ActionExecutionRejected, ActionExecuted))), None)
         if plan is None or tracker.followup_action or isinstance(last_action, ActionExecutionRejected):
+            TED_SKIPS["rasa"] += 1
             return predict(self, tracker)
         ensemble, ted_name, ted, others = plan
         inputs = {PLACEHOLDER: tracker}
