@@ -1,4 +1,5 @@
-"""Command line: `python -m bot kb validate|search|import-catalogue|userdict`, `eval`, `run`, `bench`, `console add-user`."""
+"""Command line: `python -m bot kb validate|search|import-catalogue|userdict`, `eval`, `run`, `bench`, `console add-user`,
+`db upgrade|revision`."""
 from __future__ import annotations
 
 import argparse
@@ -102,7 +103,7 @@ def console_add_user(args) -> int:
             print("两次输入的密码不一致。", file=sys.stderr)
             return 1
     database = Database(get_settings().database_url)
-    database.create_all()
+    database.migrate()
     try:
         with database.session() as session:
             operator = accounts.create_operator(db_session=session, username=args.username, password=password, role=args.role,
@@ -113,6 +114,24 @@ def console_add_user(args) -> int:
         return 1
     finally:
         database.engine.dispose()
+    return 0
+
+
+def db_upgrade(args) -> int:
+    from bot.db import Database
+    from bot.settings import get_settings
+
+    database = Database(get_settings().database_url)
+    database.migrate()
+    database.engine.dispose()
+    print("数据库结构已是最新版本。")
+    return 0
+
+
+def db_revision(args) -> int:
+    from bot.db import new_revision
+
+    print(f"已生成迁移脚本 {new_revision(args.message)}，请检查后提交。")
     return 0
 
 
@@ -154,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--display-name", default="", help="群众看到的称呼，例如“12号坐席”")
     p.add_argument("--password-stdin", action="store_true", help="从标准输入读密码（脚本用），否则交互输入")
     p.set_defaults(func=console_add_user)
+    db = sub.add_parser("db", help="数据库结构（Alembic 迁移）").add_subparsers(dest="db_command", required=True)
+    p = db.add_parser("upgrade", help="把 DATABASE_URL 的数据库升级到最新版本（应用启动时也会自动执行）")
+    p.set_defaults(func=db_upgrade)
+    p = db.add_parser("revision", help="修改 bot/*/models.py 后，生成从最新版本到当前模型的迁移脚本")
+    p.add_argument("message")
+    p.set_defaults(func=db_revision)
     args = parser.parse_args(argv)
     return args.func(args)
 

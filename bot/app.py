@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         database = Database(settings.database_url)
-        await run_in_threadpool(database.create_all)
+        await run_in_threadpool(database.migrate)
         await run_in_threadpool(get_index)  # load the knowledge index before the first question
         client = rasa or RasaClient(settings.rasa_bases, timeout=settings.rasa_timeout)
         app.state.database = database

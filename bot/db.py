@@ -6,13 +6,52 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
 class Base(DeclarativeBase):
     pass
+
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+FIRST_REVISION = "0001"  # the schema `create_all` made before migrations existed
+
+
+def alembic_config():
+    """Alembic's settings, without an alembic.ini: the scripts' folder; env.py takes the connection from attributes."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def new_revision(message: str) -> str:
+    """Write the migration from the newest revision to the models (`python -m bot db revision "..."`), found by
+    Alembic's autogenerate against a scratch SQLite database brought to the newest revision; returns its path."""
+    import tempfile
+
+    from alembic import command
+
+    with tempfile.TemporaryDirectory() as scratch:
+        database = Database(f"sqlite:///{scratch}/scratch.db")
+        database.migrate()
+        config = alembic_config()
+        with database.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            script = command.revision(config, message=message, autogenerate=True)
+        database.engine.dispose()
+    return script.path
+
+
+def import_models() -> None:
+    """Register every table on Base.metadata."""
+    import bot.booking.models  # noqa: F401
+    import bot.conversations.models  # noqa: F401
+    import bot.handoff.models  # noqa: F401
+    import bot.push  # noqa: F401  (push_outbox)
 
 
 def make_engine(url: str) -> Engine:
@@ -52,12 +91,24 @@ class Database:
         # file are still kept apart by SQLite itself. PostgreSQL needs none of this.
         self._sqlite_turn = threading.RLock() if url.startswith("sqlite") else nullcontext()
 
-    def create_all(self) -> None:
-        import bot.booking.models  # noqa: F401  (register the tables)
-        import bot.conversations.models  # noqa: F401
-        import bot.handoff.models  # noqa: F401
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (bot/migrations/versions/), in one transaction.
 
-        Base.metadata.create_all(self.engine)
+        Several processes starting at once take turns: SQLite transactions here begin IMMEDIATE (one writer), and
+        on PostgreSQL an advisory lock is taken first; the second finds the schema current and does nothing. A
+        database made by the earlier `create_all` (tables, no alembic_version) is recorded as revision 0001 first.
+        """
+        from alembic import command
+
+        config = alembic_config()
+        with self._sqlite_turn, self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(12345)")
+            config.attributes["connection"] = connection
+            tables = set(inspect(connection).get_table_names())
+            if "conversations" in tables and "alembic_version" not in tables:
+                command.stamp(config, FIRST_REVISION)
+            command.upgrade(config, "head")
 
     @contextmanager
     def session(self) -> Iterator[Session]:

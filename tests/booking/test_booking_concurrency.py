@@ -54,7 +54,7 @@ def hammer(database: Database, attempts: int = 200, seats: int = 10) -> tuple[in
 
 def test_sqlite_books_exactly_capacity(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'c.db'}")
-    database.create_all()
+    database.migrate()
     booked, outcomes = hammer(database)
     assert booked == 10 and outcomes.count("booked") == 10 and outcomes.count("full") == 190
 
@@ -92,7 +92,7 @@ def postgres_url():
 
 def test_postgresql_books_exactly_capacity(postgres_url):
     database = Database(postgres_url)
-    database.create_all()
+    database.migrate()
     booked, outcomes = hammer(database)
     assert booked == 10 and outcomes.count("booked") == 10 and outcomes.count("full") == 190
     database.engine.dispose()

@@ -39,7 +39,7 @@ class FakeTwilioHttp(HttpClient):
 @pytest.fixture
 def db(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'r.db'}")
-    database.create_all()
+    database.migrate()
     return database
 
 

@@ -18,7 +18,7 @@ DAY = dt.date(2026, 11, 24)
 @pytest.fixture
 def db(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'b.db'}")
-    database.create_all()
+    database.migrate()
     return database
 
 

@@ -18,7 +18,7 @@ NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TZ)  # a Wednesday
 @pytest.fixture
 def db(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'h.db'}")
-    database.create_all()
+    database.migrate()
     return database
 
 

@@ -159,7 +159,7 @@ def test_rate_limiter_forgets_idle_keys():
 
 def test_push_stores_first_and_reports_delivery(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'push.db'}")
-    database.create_all()
+    database.migrate()
     with database.session() as session:
         session.add(Conversation(id="webchat-1", channel="webchat", sender="s1"))
     hub = PushHub(database)
@@ -206,7 +206,7 @@ def test_push_before_start_says_so():
 
 def test_store_push_keeps_buttons_and_action(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'push.db'}")
-    database.create_all()
+    database.migrate()
     with database.session() as session:
         session.add(Conversation(id="webchat-2", channel="webchat", sender="s2"))
         session.flush()

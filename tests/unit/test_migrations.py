@@ -1,0 +1,81 @@
+"""Alembic migrations (bot/migrations/): they build exactly the models' schema, run once, and adopt a database
+made before migrations existed."""
+import shutil
+import threading
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from bot.db import MIGRATIONS, Base, Database, import_models
+
+
+def head() -> str:
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def version(database: Database) -> str:
+    with database.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def test_migrations_build_exactly_the_models_schema(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'app.db'}")
+    database.migrate()
+    import_models()
+    with database.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    assert version(database) == head()
+    database.migrate()  # a second start changes nothing
+    assert version(database) == head()
+
+
+def test_a_database_made_by_create_all_is_adopted_with_its_data(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    import_models()
+    Base.metadata.create_all(database.engine)  # how the schema was made before migrations
+    with database.engine.begin() as connection:
+        connection.execute(text("INSERT INTO conversations (id, channel, sender, created_at, updated_at) "
+                                "VALUES ('c1', 'web', 's1', '2026-11-30 10:00:00', '2026-11-30 10:00:00')"))
+    assert "alembic_version" not in inspect(database.engine).get_table_names()
+    database.migrate()
+    assert version(database) == head()
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT sender FROM conversations WHERE id = 'c1'")).scalar_one() == "s1"
+
+
+def test_processes_starting_together_migrate_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    databases = [Database(url) for _ in range(4)]  # separate engines, as separate app processes have
+    errors = []
+
+    def start(database):
+        try:
+            database.migrate()
+        except Exception as error:  # noqa: BLE001  (collected and asserted below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=start, args=(database,)) for database in databases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert version(databases[0]) == head()
+
+
+def test_revision_command_finds_nothing_to_change_when_models_and_migrations_agree(tmp_path, monkeypatch):
+    """`python -m bot db revision` writes the models' difference from the newest revision; today there is none."""
+    from bot import db
+
+    scripts = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(db, "MIGRATIONS", scripts)
+    path = Path(db.new_revision("nothing changed"))
+    source = path.read_text(encoding="utf-8")
+    operations = source.split("def upgrade() -> None:")[1]
+    assert "pass" in operations and "op." not in operations  # no table, column or index to change
+    written = ScriptDirectory(str(scripts))
+    assert written.get_revision(written.get_current_head()).down_revision == head()
