@@ -165,11 +165,24 @@ class ConversationService:
                 logger.warning("could not compact the tracker of %s: %s", conversation_id, exc)
 
     def _log_inbound(self, message: InboundMessage, status: str):
+        """Store the inbound message and, unless it is rejected or a retry, ask the handoff desk (operator mode, the
+        app's own questions) for its answer: one worker-thread hop and one transaction for both. The desk runs in a
+        savepoint, so if it fails the message is still stored, and its error is raised after the commit."""
+        failure = None
         with self.database.session() as session:
             stored, previous = log_inbound(db_session=session, message=message, status=status)
-            conversation_id = stored.conversation_id
             replies = None if previous is None else [Reply(text=m.text, buttons=m.buttons or []) for m in previous]
-            return stored.id, conversation_id, replies
+            routed = None
+            if previous is None and status == "received" and self.handoff is not None:
+                try:
+                    with session.begin_nested():
+                        routed = self.handoff.route_in(session, stored.conversation_id, message.text)
+                except Exception as exc:  # noqa: BLE001  (re-raised below, once the message is committed)
+                    failure = exc
+            result = stored.id, stored.conversation_id, replies, routed
+        if failure is not None:
+            raise failure
+        return result
 
     def _log_replies(self, inbound_id: int, replies: list[Reply], status: str) -> None:
         with self.database.session() as session:
@@ -188,20 +201,19 @@ class ConversationService:
         try:
             text = check_text(message.text, self.max_chars)
         except InvalidMessage as exc:
-            inbound_id, conversation_id, _ = await run_in_threadpool(self._log_inbound, message, "rejected")
+            inbound_id, conversation_id, _, _ = await run_in_threadpool(self._log_inbound, message, "rejected")
             replies = [Reply(text=exc.reply)]
             await run_in_threadpool(self._log_replies, inbound_id, replies, "rejected")
             return conversation_id, replies
         message = message.model_copy(update={"text": text})
-        inbound_id, conversation_id, previous = await run_in_threadpool(self._log_inbound, message, "received")
+        inbound_id, conversation_id, previous, routed = await run_in_threadpool(self._log_inbound, message, "received")
         if previous is not None:  # a retry of a message already handled: same replies, processed once
             return conversation_id, previous
         logger.info("in %s: %s", conversation_id, mask(text))
-        if self.handoff is not None:  # taken over by an operator, or answering the app's own question
-            routed = await self.handoff.route(conversation_id, text)
-            if routed is not None:
-                await run_in_threadpool(self._log_replies, inbound_id, routed.replies, routed.status)
-                return conversation_id, routed.replies
+        if routed is not None:  # taken over by an operator, or answering the app's own question
+            await self.handoff.after_route(conversation_id, text, routed)
+            await run_in_threadpool(self._log_replies, inbound_id, routed.replies, routed.status)
+            return conversation_id, routed.replies
         try:
             raw = await self._send_to_rasa(conversation_id, text)
             replies = replies_from_rasa(raw)

@@ -73,43 +73,43 @@ class Desk:
 
     # --- before Rasa ------------------------------------------------------------------------------
 
-    async def route(self, conversation_id: str, text: str) -> Routed | None:
-        """The desk's answer to a citizen's message, or None when Rasa should answer it."""
-        routed = await run_in_threadpool(self._route, conversation_id, text)
+    def route_in(self, session: Session, conversation_id: str, text: str) -> Routed | None:
+        """The desk's answer to a citizen's message, or None when Rasa should answer it. Runs in a worker thread,
+        inside the transaction that stored the message (ConversationService.handle), so a turn costs one."""
+        now = self.clock()
+        handoff = service.open_handoff(db_session=session, conversation_id=conversation_id)
+        if handoff is not None and handoff.status == "active":
+            return Routed(status="to_operator", forward_to_paused_rasa=handoff.bot_paused)
+        pending = service.get_pending(db_session=session, conversation_id=conversation_id, now=now)
+        if pending is not None:
+            replies = self._answer_pending(session, pending, conversation_id, text, now)
+            if replies is not None:
+                return Routed(replies)
+        number = service.NUMBER.search(text)
+        if number:
+            order = service.find_work_order(db_session=session, number=number.group(0))
+            own = order is not None and order.conversation_id == conversation_id
+            return Routed([texts.work_order_status(order, number.group(0), own)])
+        if handoff is not None and CANCEL_QUEUE.match(text):
+            service.abandon(db_session=session, conversation_id=conversation_id, now=now)
+            return Routed([texts.queue_cancelled()])
+        if AGENCY_ASK.search(text) or AGENCY_WORD.search(text):
+            replies = self._agency(session, conversation_id, text, now, asked=bool(AGENCY_ASK.search(text)))
+            if replies is not None:
+                return Routed(replies)
+        config = service.duty_config(db_session=session, settings=self.settings)
+        if any(word in text for word in config.sensitive_words):
+            return Routed(self._escalate(session, conversation_id, "sensitive", now))
+        return None
+
+    async def after_route(self, conversation_id: str, text: str, routed: Routed | None) -> None:
+        """What follows an answer from the desk outside the database: a message to an operator is still logged
+        in the paused Rasa tracker."""
         if routed is not None and routed.forward_to_paused_rasa:
             try:
                 await self.rasa.send(conversation_id, text)  # paused: Rasa logs it and answers nothing
             except RasaError as exc:
                 logger.warning("could not log %s's message in the paused Rasa tracker: %s", conversation_id, exc)
-        return routed
-
-    def _route(self, conversation_id: str, text: str) -> Routed | None:
-        now = self.clock()
-        with self.database.session() as session:
-            handoff = service.open_handoff(db_session=session, conversation_id=conversation_id)
-            if handoff is not None and handoff.status == "active":
-                return Routed(status="to_operator", forward_to_paused_rasa=handoff.bot_paused)
-            pending = service.get_pending(db_session=session, conversation_id=conversation_id, now=now)
-            if pending is not None:
-                replies = self._answer_pending(session, pending, conversation_id, text, now)
-                if replies is not None:
-                    return Routed(replies)
-            number = service.NUMBER.search(text)
-            if number:
-                order = service.find_work_order(db_session=session, number=number.group(0))
-                own = order is not None and order.conversation_id == conversation_id
-                return Routed([texts.work_order_status(order, number.group(0), own)])
-            if handoff is not None and CANCEL_QUEUE.match(text):
-                service.abandon(db_session=session, conversation_id=conversation_id, now=now)
-                return Routed([texts.queue_cancelled()])
-            if AGENCY_ASK.search(text) or AGENCY_WORD.search(text):
-                replies = self._agency(session, conversation_id, text, now, asked=bool(AGENCY_ASK.search(text)))
-                if replies is not None:
-                    return Routed(replies)
-            config = service.duty_config(db_session=session, settings=self.settings)
-            if any(word in text for word in config.sensitive_words):
-                return Routed(self._escalate(session, conversation_id, "sensitive", now))
-        return None
 
     # --- escalation -------------------------------------------------------------------------------
 

@@ -86,6 +86,24 @@ def test_retry_with_same_client_id_is_processed_once(tmp_path):
     assert len([c for c in calls if c.url.path.endswith("webhook")]) == 1
 
 
+def test_a_failing_handoff_desk_keeps_the_message_and_undoes_only_its_own_writes(tmp_path, monkeypatch):
+    """The message and the desk's routing share one transaction; the desk's part is a savepoint."""
+    from bot.handoff.desk import Desk
+
+    def broken(self, session, conversation_id, text):
+        session.add(Message(conversation_id=conversation_id, direction="out", text="写了一半", status="sent"))
+        session.flush()
+        raise RuntimeError("desk broke")
+
+    monkeypatch.setattr(Desk, "route_in", broken)
+    calls = []
+    with make_client(tmp_path, lambda r: calls.append(r) or echo(r)) as client:
+        with pytest.raises(RuntimeError, match="desk broke"):
+            client.post("/api/chat", json={"sender": "u1", "text": "身份证丢了"})
+        assert [(m.direction, m.text, m.status) for m in rows(client)] == [("in", "身份证丢了", "received")]
+    assert [c for c in calls if c.url.path.endswith("webhook")] == []
+
+
 def test_guide_api(tmp_path):
     with make_client(tmp_path, echo) as client:
         hits = client.get("/api/guides/search", params={"q": "身份证丢了", "top": 2}).json()
