@@ -341,11 +341,13 @@ def main(small: bool = False, replicas: int = 2) -> int:
               "| 目标 | 轮数 | 前段 p50 | 末段 p50 | 末段/前段 |", "|---|---|---|---|---|"]
     lines += [f"| T{n + 1} | {r['long']['turns']} | {r['long']['first_p50']:.1f} | {r['long']['last_p50']:.1f} | {r['long']['ratio']:.2f} |"
               for n, r in enumerate(results) if r["long"]]
-    direct, app = results[1], results[2]
+    bare, direct, app = results[0], results[1], results[2]
     lines.append("")
-    for d, a in zip(direct["closed"], app["closed"]):
-        lines.append(f"应用自身开销（/api/chat 对比同一 Rasa 直连，{d['clients']} 并发）：p50 {100 * (a['p50'] / d['p50'] - 1):+.1f}%，"
-                     f"p99 {100 * (a['p99'] / d['p99'] - 1):+.1f}%")
+    for b, d, a in zip(bare["closed"], direct["closed"], app["closed"]):
+        lines.append(f"应用自身开销（/api/chat 减同一 Rasa 直连，{d['clients']} 并发）：p50 {a['p50'] - d['p50']:+.1f} ms，"
+                     f"p99 {a['p99'] - d['p99']:+.1f} ms；占同一 Rasa 直连的 p50 {100 * (a['p50'] / d['p50'] - 1):+.1f}%、"
+                     f"p99 {100 * (a['p99'] / d['p99'] - 1):+.1f}%；占默认 Rasa（基线）的 p50 {100 * (a['p50'] - d['p50']) / b['p50']:+.1f}%、"
+                     f"p99 {100 * (a['p99'] - d['p99']) / b['p99']:+.1f}%")
     lines += ["", "## 预约并发（20 个并发客户端抢同一批时段，SQLite）",
               f"尝试 {booking['attempts']} 次，{booking['per_s']:.1f} 次/秒，p50 {booking['p50']:.1f} ms，p99 {booking['p99']:.1f} ms；"
               f"成功 {booking['booked']}，约满 {booking['full']}，其他 {booking['other']}（容量 3 天 × 6 时段 × 4 名额 = 72）"]
