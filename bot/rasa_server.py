@@ -16,12 +16,16 @@
    an action with confidence 1.0, TED's answer is discarded. Those policies are run first; TED (and the
    featurisation only it needs) runs only when none of them is certain. Where the result could differ
    (a follow-up action, a rejected action, an end-to-end TED) Rasa's own prediction runs unchanged.
+5. The in-memory tracker store keeps the `RASA_TRACKERS_KEPT` (10,000) most recently active conversations and
+   forgets older ones (a citizen coming back after that many others starts a new Rasa session; the app keeps
+   the transcript). Rasa's own store grows with every conversation until the process restarts.
 
 Executed by path with the Rasa environment's interpreter (`.venv-rasa/bin/python bot/rasa_server.py run ...`),
 so it imports nothing from the app. Rasa 3.6 has no setting for this; a fork would be far more to keep.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -48,6 +52,7 @@ def install() -> None:
     _pool_action_connections()
     _cache_parses()
     _skip_ted_when_decided()
+    _bound_tracker_store()
 
 
 # Idle pooled connections are dropped before the app's server (uvicorn, 5 s keep-alive by default) would close
@@ -176,6 +181,23 @@ def _skip_ted_when_decided() -> None:
         return prediction
 
     MessageProcessor._predict_next_with_tracker = predict_next
+
+
+TRACKERS_KEPT = int(os.environ.get("RASA_TRACKERS_KEPT", "10000"))
+
+
+def _bound_tracker_store() -> None:
+    from rasa.core.tracker_store import InMemoryTrackerStore
+
+    save = InMemoryTrackerStore.save
+
+    async def bounded_save(self, tracker) -> None:
+        await save(self, tracker)
+        self.store[tracker.sender_id] = self.store.pop(tracker.sender_id)  # to the end: least recently saved first
+        while len(self.store) > TRACKERS_KEPT:
+            del self.store[next(iter(self.store))]
+
+    InMemoryTrackerStore.save = bounded_save
 
 
 if __name__ == "__main__":

@@ -143,3 +143,38 @@ def test_predictions_without_ted_when_decided_are_rasas_own():
     assert found["skipped"] + found["run"] + found["rasa"] == found["compared"]
     assert found["skipped"] > found["compared"] / 2  # what the patch saves: TED is not run at these points
     assert found["run"] > 0  # and TED still decides where rules and memory are not certain
+
+
+TRACKERS = textwrap.dedent("""
+    import asyncio, json, os, runpy, sys
+    os.environ["RASA_TRACKERS_KEPT"] = "3"
+    server = runpy.run_path(sys.argv[2])
+    if sys.argv[1] == "patched":
+        server["_bound_tracker_store"]()
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    async def main():
+        store = InMemoryTrackerStore(Domain.empty())
+        for sender in ["a", "b", "c", "a", "d"]:
+            tracker = await store.retrieve(sender) or DialogueStateTracker(sender, [])
+            tracker.update(UserUttered(f"{sender}-text"))
+            await store.save(tracker)
+        a = await store.retrieve("a")
+        print(json.dumps({"kept": list(await store.keys()), "a_texts": [e.text for e in a.events if isinstance(e, UserUttered)]}))
+
+    asyncio.run(main())
+""")
+
+
+def test_tracker_store_keeps_the_most_recently_active_conversations():
+    found = {}
+    for mode in ("plain", "patched"):
+        result = subprocess.run([str(RASA_PY), "-c", TRACKERS, mode, str(RASA_SERVER)], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        found[mode] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["plain"]["kept"] == ["a", "b", "c", "d"]  # Rasa alone: every conversation, for ever
+    assert found["patched"]["kept"] == ["c", "a", "d"]  # "b" was the least recently active
+    assert found["patched"]["a_texts"] == found["plain"]["a_texts"] == ["a-text", "a-text"]
