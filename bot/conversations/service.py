@@ -164,7 +164,7 @@ class ConversationService:
             except RasaError as exc:  # the tracker just stays long; nothing is lost
                 logger.warning("could not compact the tracker of %s: %s", conversation_id, exc)
 
-    def _log_inbound(self, message: InboundMessage, status: str):
+    def _log_and_route(self, message: InboundMessage, status: str):
         """Store the inbound message and, unless it is rejected or a retry, ask the handoff desk (operator mode, the
         app's own questions) for its answer: one worker-thread hop and one transaction for both. The desk runs in a
         savepoint, so if it fails the message is still stored, and its error is raised after the commit."""
@@ -201,12 +201,12 @@ class ConversationService:
         try:
             text = check_text(message.text, self.max_chars)
         except InvalidMessage as exc:
-            inbound_id, conversation_id, _, _ = await run_in_threadpool(self._log_inbound, message, "rejected")
+            inbound_id, conversation_id, _, _ = await run_in_threadpool(self._log_and_route, message, "rejected")
             replies = [Reply(text=exc.reply)]
             await run_in_threadpool(self._log_replies, inbound_id, replies, "rejected")
             return conversation_id, replies
         message = message.model_copy(update={"text": text})
-        inbound_id, conversation_id, previous, routed = await run_in_threadpool(self._log_inbound, message, "received")
+        inbound_id, conversation_id, previous, routed = await run_in_threadpool(self._log_and_route, message, "received")
         if previous is not None:  # a retry of a message already handled: same replies, processed once
             return conversation_id, previous
         logger.info("in %s: %s", conversation_id, mask(text))

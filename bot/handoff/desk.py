@@ -102,10 +102,10 @@ class Desk:
             return Routed(self._escalate(session, conversation_id, "sensitive", now))
         return None
 
-    async def after_route(self, conversation_id: str, text: str, routed: Routed | None) -> None:
+    async def after_route(self, conversation_id: str, text: str, routed: Routed) -> None:
         """What follows an answer from the desk outside the database: a message to an operator is still logged
         in the paused Rasa tracker."""
-        if routed is not None and routed.forward_to_paused_rasa:
+        if routed.forward_to_paused_rasa:
             try:
                 await self.rasa.send(conversation_id, text)  # paused: Rasa logs it and answers nothing
             except RasaError as exc:
