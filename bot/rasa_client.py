@@ -7,9 +7,13 @@ conversations that now hash to it (they start a fresh Rasa session there; the ap
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
+from dataclasses import dataclass
 from urllib.parse import quote
 
+import aiohttp
 import httpx
 
 
@@ -26,22 +30,54 @@ def pick(sender: str, base_urls: list[str]) -> str:
     return max(base_urls, key=lambda url: hashlib.blake2b(f"{url}|{sender}".encode(), digest_size=8).digest())
 
 
+@dataclass
+class Answer:
+    """Rasa's HTTP answer, read in full."""
+
+    status_code: int
+    content: bytes
+
+    def json(self):
+        return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
 class RasaClient:
+    """Rasa's HTTP API over one pooled aiohttp session (keep-alive connections shared by every conversation).
+
+    aiohttp rather than httpx, which the rest of the app uses: this client runs on every turn, and under load
+    httpx took about a quarter of the app's CPU here (py-spy, README "Performance"). `transport` (an
+    httpx transport, e.g. httpx.MockTransport) replaces the network in unit tests."""
+
     def __init__(self, base_url: str | list[str], timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None):
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         self.base_urls = [u.rstrip("/") for u in urls if u.strip()]
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
-        self.http = httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport)  # pooled, shared by all
+        self.timeout = timeout
+        self.fake = httpx.AsyncClient(timeout=timeout, transport=transport) if transport is not None else None
+        self.session: aiohttp.ClientSession | None = None  # made on first use, inside the running event loop
 
     @property
     def base_url(self) -> str:
         return self.base_urls[0]
 
-    async def _request(self, method: str, sender: str | None, path: str, what: str, **kwargs) -> httpx.Response:
+    async def _http(self, method: str, url: str, timeout: float | None = None, **kwargs) -> Answer:
+        if self.fake is not None:
+            response = await self.fake.request(method, url, timeout=timeout or self.timeout, **kwargs)
+            return Answer(response.status_code, response.content)
+        if self.session is None or self.session.closed:
+            # Idle connections are dropped after 3 s, before Rasa's server (Sanic, 5 s keep-alive) would close them.
+            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=3))
+        async with self.session.request(method, url, timeout=aiohttp.ClientTimeout(total=timeout or self.timeout), **kwargs) as response:
+            return Answer(response.status, await response.read())
+
+    async def _request(self, method: str, sender: str | None, path: str, what: str, **kwargs) -> Answer:
         base = pick(sender, self.base_urls) if sender is not None else self.base_url
         try:
-            response = await self.http.request(method, base + path, **kwargs)
-        except httpx.HTTPError as exc:
+            response = await self._http(method, base + path, **kwargs)
+        except (httpx.HTTPError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise RasaUnavailable(f"Rasa at {base} did not answer ({what}): {exc!r}") from exc
         if response.status_code >= 500 or response.status_code == 404:
             raise RasaUnavailable(f"Rasa at {base} answered {response.status_code} ({what}): {response.text[:200]}")
@@ -86,12 +122,15 @@ class RasaClient:
         """True when every Rasa process answers and has a model loaded."""
         for base in self.base_urls:
             try:
-                response = await self.http.get(base + "/status", timeout=2.0)
+                response = await self._http("GET", base + "/status", timeout=2.0)
                 if response.status_code != 200 or not response.json().get("model_file"):
                     return False
-            except (httpx.HTTPError, ValueError):
+            except (httpx.HTTPError, aiohttp.ClientError, asyncio.TimeoutError, ValueError):
                 return False
         return True
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        if self.fake is not None:
+            await self.fake.aclose()
+        if self.session is not None:
+            await self.session.close()

@@ -105,6 +105,9 @@ def _syllables(text: str) -> tuple[str, ...]:
     return tuple(_char_sound(c) for c in text)
 
 
+RESOLVE_CACHE_SIZE = 4096
+
+
 class SearchIndex:
     """In-memory index over a knowledge base; build once, search from many threads."""
 
@@ -131,6 +134,10 @@ class SearchIndex:
         if fit_model and any(e.detailed for e in self.entries):
             self._fit_model()
             self._fit_combiner()
+        # Follow-ups such as "要带什么材料" and "在哪里办" recur all day, each a full search; the index does not
+        # change once built (a knowledge update builds a new one), so a question's resolution is remembered.
+        # Callers only read the Resolution and its Hits.
+        self.resolve = lru_cache(maxsize=RESOLVE_CACHE_SIZE)(self.resolve)
 
     # -- homophones: speech recognition writes 营业直照 for 营业执照 ---------------------------------
     def _build_homophones(self) -> None:

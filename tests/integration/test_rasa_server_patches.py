@@ -78,8 +78,13 @@ PREDICTIONS = textwrap.dedent("""
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     logging.disable(logging.WARNING)
     server = runpy.run_path(sys.argv[1])
+    server["block_jax"]()
     from rasa.core.agent import Agent
+    from rasa.core.channels.channel import UserMessage
     from rasa.core.processor import MessageProcessor
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.shared.core.events import Event
+    from rasa.shared.utils.common import all_subclasses
     from rasa.core.training import load_data
     from rasa.shared.core.constants import RULE_SNIPPET_ACTION_NAME
     from rasa.shared.core.events import ActionExecuted, UserUttered
@@ -116,24 +121,47 @@ PREDICTIONS = textwrap.dedent("""
                 [str(e) for e in prediction.events], [str(e) for e in prediction.optional_events or []],
                 prediction.is_no_user_prediction, prediction.is_end_to_end_prediction, prediction.hide_rule_turn]
 
-    plain = MessageProcessor._predict_next_with_tracker
+    def parse_summary(parse):
+        return [parse["text"], parse["intent"]["name"], round(parse["intent"]["confidence"], 6),
+                [[r["name"], round(r["confidence"], 6)] for r in parse.get("intent_ranking", [])], parse.get("entities")]
+
+    texts = sorted({m.get("text") for m in importer.get_nlu_data().intent_examples})[::7]
+    points_ = list(states())
+    trackers_ = lambda: [DialogueStateTracker.from_events("s", events, slots=domain.slots) for events in points_]
+    own_parses = [parse_summary(processor._parse_message_with_graph(UserMessage(t), DialogueStateTracker("s", []))) for t in texts]
+    own = [summary(MessageProcessor._predict_next_with_tracker(processor, tracker)) for tracker in trackers_()]
+    own_json = [json.loads(json.dumps(tracker.as_dialogue().as_dict())) for tracker in trackers_()[::10]]
+    event_types = {cls.type_name: Event.resolve_by_type(cls.type_name) for cls in all_subclasses(Event)}
+
+    plain_runner, plain_resolve = DaskGraphRunner.run, Event.resolve_by_type
     server["_skip_ted_when_decided"]()
-    patched = MessageProcessor._predict_next_with_tracker
-    assert patched is not plain
-    compared, differ = 0, []
-    for events in states():
-        tracker = DialogueStateTracker.from_events("s", events, slots=domain.slots)
-        a, b = plain(processor, tracker.copy()), patched(processor, tracker.copy())
-        compared += 1
-        if summary(a) != summary(b):
-            differ.append([str(tracker.events[-3:]), summary(a)[:2], summary(b)[:2]])
-    print(json.dumps({"compared": compared, "differ": differ[:5], "n_differ": len(differ), **server["TED_SKIPS"]}))
+    server["_run_graphs_without_dask"]()
+    server["_index_event_types"]()
+    assert DaskGraphRunner.run is not plain_runner and Event.resolve_by_type is not plain_resolve
+    parses = [parse_summary(processor._parse_message_with_graph(UserMessage(t), DialogueStateTracker("s", []))) for t in texts]
+    ours = [summary(MessageProcessor._predict_next_with_tracker(processor, tracker)) for tracker in trackers_()]
+    ujson_json = [json.loads(server["dumps"](tracker.as_dialogue().as_dict())) for tracker in trackers_()[::10]]
+    differ = [[str(events[-3:]), a[:2], b[:2]] for events, a, b in zip(points_, own, ours) if a != b]
+    unknown = []
+    for name in ("no_such_event", "topic"):
+        try:
+            unknown.append(str(Event.resolve_by_type(name)))
+        except ValueError as error:
+            unknown.append(f"ValueError: {error}")
+    print(json.dumps({"compared": len(points_), "differ": differ[:5], "n_differ": len(differ), **server["TED_SKIPS"],
+                      "parses": len(texts), "parses_differ": [t for t, a, b in zip(texts, own_parses, parses) if a != b],
+                      "event_types_same": all(Event.resolve_by_type(n) is c for n, c in event_types.items()),
+                      "event_types": len(event_types), "unknown": unknown,
+                      "trackers_json_same": own_json == ujson_json, "trackers_json": len(own_json),
+                      "jax": "jax" in sys.modules and sys.modules["jax"] is not None, "tensorflow": "tensorflow" in sys.modules}))
 """)
 
 
-def test_predictions_without_ted_when_decided_are_rasas_own():
-    """Every prediction point of the training stories and rules gets the same prediction (action, confidences,
-    policy, events) from the patched path as from Rasa's, and most of them skip TED."""
+def test_predictions_and_parses_on_the_patched_paths_are_rasas_own():
+    """Rasa's own results first, then with the patches that touch predictions and parses (TED skip, the graph run
+    without dask, event types by table): every prediction point of the training stories and rules gets the same
+    prediction (action, confidences, policy, events), and every seventh NLU example the same parse. Most points
+    skip TED. Also: ujson writes the same JSON as Rasa's json.dumps, and the Rasa process runs without JAX."""
     result = subprocess.run([str(RASA_PY), "-c", PREDICTIONS, str(RASA_SERVER), str(MODEL)],
                             capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -143,6 +171,11 @@ def test_predictions_without_ted_when_decided_are_rasas_own():
     assert found["skipped"] + found["run"] + found["rasa"] == found["compared"]
     assert found["skipped"] > found["compared"] / 2  # what the patch saves: TED is not run at these points
     assert found["run"] > 0  # and TED still decides where rules and memory are not certain
+    assert found["parses"] > 100 and found["parses_differ"] == []
+    assert found["event_types_same"] and found["event_types"] > 20
+    assert found["unknown"] == ["ValueError: Unknown event name 'no_such_event'.", "None"]  # Rasa's own answers
+    assert found["trackers_json_same"] and found["trackers_json"] > 50
+    assert found["tensorflow"] and not found["jax"]
 
 
 TRACKERS = textwrap.dedent("""

@@ -72,3 +72,13 @@ def test_search_command_prints_json():
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout)
     assert not any(r["matched"] for r in nothing)
+
+
+def test_a_question_is_resolved_once_per_index(index, monkeypatch):
+    """A recurring question is answered from memory (per index: a knowledge update builds a new one)."""
+    question = "孩子刚生下来要去哪上户口"
+    first = index.resolve(question)
+    searches = []
+    monkeypatch.setattr(index, "search", lambda *a, **k: searches.append(a) or [])
+    assert index.resolve(question) is first and searches == []
+    assert index.resolve(question + "呢").kind == "none" and len(searches) == 1  # a new question is searched
