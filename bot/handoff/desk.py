@@ -77,10 +77,11 @@ class Desk:
         """The desk's answer to a citizen's message, or None when Rasa should answer it. Runs in a worker thread,
         inside the transaction that stored the message (ConversationService.handle), so a turn costs one."""
         now = self.clock()
-        handoff = service.open_handoff(db_session=session, conversation_id=conversation_id)
+        handoff = service.open_handoff_state(db_session=session, conversation_id=conversation_id)
         if handoff is not None and handoff.status == "active":
             return Routed(status="to_operator", forward_to_paused_rasa=handoff.bot_paused)
-        pending = service.get_pending(db_session=session, conversation_id=conversation_id, now=now)
+        pending = service.get_pending(db_session=session, conversation_id=conversation_id, now=now) \
+            if service.has_pending(db_session=session, conversation_id=conversation_id) else None
         if pending is not None:
             replies = self._answer_pending(session, pending, conversation_id, text, now)
             if replies is not None:
@@ -97,8 +98,7 @@ class Desk:
             replies = self._agency(session, conversation_id, text, now, asked=bool(AGENCY_ASK.search(text)))
             if replies is not None:
                 return Routed(replies)
-        config = service.duty_config(db_session=session, settings=self.settings)
-        if any(word in text for word in config.sensitive_words):
+        if any(word in text for word in service.sensitive_words(db_session=session, settings=self.settings)):
             return Routed(self._escalate(session, conversation_id, "sensitive", now))
         return None
 

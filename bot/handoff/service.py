@@ -8,7 +8,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -145,6 +145,30 @@ def operators_online(*, db_session: Session, now: dt.datetime, presence_seconds:
 
 
 # --- the queue ------------------------------------------------------------------------------------
+
+# What the handoff desk checks on every citizen message (ConversationService): statements built once, so SQLAlchemy
+# reuses their compiled form instead of building and keying a new statement per message.
+_handoffs, _pending, _settings = Handoff.__table__, PendingInput.__table__, ConsoleSetting.__table__  # plain SQL, less work
+_OPEN_HANDOFF_STATE = select(_handoffs.c.status, _handoffs.c.bot_paused).where(
+    _handoffs.c.conversation_id == bindparam("conversation_id"), _handoffs.c.status.in_(OPEN_STATUSES))
+_HAS_PENDING = select(_pending.c.conversation_id).where(_pending.c.conversation_id == bindparam("conversation_id"))
+_SENSITIVE_WORDS = select(_settings.c.value).where(_settings.c.key == "sensitive_words")
+
+def open_handoff_state(*, db_session: Session, conversation_id: str):
+    """(status, bot_paused) of the conversation's waiting or active handoff, or None."""
+    return db_session.execute(_OPEN_HANDOFF_STATE, {"conversation_id": conversation_id}).first()
+
+
+def has_pending(*, db_session: Session, conversation_id: str) -> bool:
+    """Whether the desk asked this conversation something (expired or not)."""
+    return db_session.execute(_HAS_PENDING, {"conversation_id": conversation_id}).first() is not None
+
+
+def sensitive_words(*, db_session: Session, settings) -> list[str]:
+    """duty_config(...).sensitive_words, read alone."""
+    saved = db_session.execute(_SENSITIVE_WORDS).scalar()
+    return split_words(saved if saved is not None else settings.handoff_sensitive_words)
+
 
 def open_handoff(*, db_session: Session, conversation_id: str) -> Handoff | None:
     """The conversation's waiting or active handoff."""
