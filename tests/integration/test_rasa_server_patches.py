@@ -47,8 +47,30 @@ SCRIPT = textwrap.dedent("""
             invalid = "accepted"
         except ValidationError as error:
             invalid = error.message
+        checked = []
+        for response in RESPONSES:
+            try:
+                checked.append(action._validate_action_result(response))
+            except ValidationError as error:
+                checked.append(error.message)
         print(json.dumps({"connections": len(set(peers)), "bodies": bodies, "answers": answers,
-                          "valid": valid, "invalid": invalid}))
+                          "valid": valid, "invalid": invalid, "checked": checked}))
+
+    from rasa.shared.core import events as ev
+    real = [ev.UserUttered("身份证丢了", {"name": "ask_materials", "confidence": 0.98}, [], message_id="m1"),
+            ev.ActionExecuted("action_answer_guide", policy="RulePolicy", confidence=1.0), ev.SlotSet("item", "id-1"),
+            ev.SlotSet("candidates", ["a", "b"]), ev.SlotSet("aspect", None), ev.BotUttered("需要带身份证", {"buttons": [{"title": "1", "payload": "/x"}]}),
+            ev.ActiveLoop("appointment_form"), ev.ActiveLoop(None), ev.FollowupAction("action_listen"), ev.AllSlotsReset(),
+            ev.Restarted(), ev.ConversationPaused(), ev.ConversationResumed(), ev.UserUtteranceReverted(), ev.ActionReverted(),
+            ev.StoryExported(), ev.ActionExecutionRejected("action_x"), ev.SessionStarted(), ev.LoopInterrupted(True),
+            ev.ReminderCancelled("r"), ev.ReminderScheduled("intent_x", __import__("datetime").datetime(2027, 1, 4, 9, 0)),
+            ev.AgentUttered("hi"), ev.EntitiesAdded([{"entity": "e", "value": "v"}]), ev.DefinePrevUserUtteredFeaturization(False)]
+    RESPONSES = [{"events": [e.as_dict()], "responses": []} for e in real]
+    RESPONSES += [{"events": [e.as_dict() for e in real], "responses": [{"text": "你好"}]},
+                  {"events": [{"event": "no_such_event"}]}, {"events": [{"event": "slot", "value": 1}]},
+                  {"events": [{"timestamp": 1.0}]}, {"events": [{"event": 7}]}, {"events": [{"event": "bot", "text": 5}]},
+                  {"events": [{"event": "user", "text": "x", "parse_data": {"intent": {"name": 3}}}]}, {"events": [[]]},
+                  {"events": None}, {"responses": "x"}, [], {"events": [{"event": "slot", "name": "a", "value": 1, "timestamp": "t"}]}]
 
     asyncio.run(main())
 """)
@@ -70,6 +92,9 @@ def test_action_calls_share_one_connection_and_validation_is_unchanged():
         assert result["valid"] is True
     assert "Failed to validate Action server response" in patched["invalid"]
     assert patched["invalid"] == plain["invalid"]
+    # Every kind of event a response can carry, and malformed responses: the same answer and the same error
+    assert patched["checked"] == plain["checked"]
+    assert plain["checked"].count(True) >= 25 and len(plain["checked"]) - plain["checked"].count(True) >= 10
 
 
 PREDICTIONS = textwrap.dedent("""
