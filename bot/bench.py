@@ -146,12 +146,12 @@ OURS = lambda sender, text: {"sender": sender, "text": text}  # noqa: E731  the 
 
 def measure(target: str, url: str, body_of, small: bool, rates=OFFERED_RATES, closed=(1, 10, 20), long_turns=None, label: str = "") -> dict:
     """Every load on one running target: closed loop at `closed` clients, one long conversation, open loop at `rates`."""
-    # Warm-up: once, every conversation the closed loops below send (the largest stage sends the first 60), so a
-    # target measured after another on the same processes (T3 after T2) finds its caches no warmer than the first.
-    asyncio.run(closed_loop(url, body_of, 10, max(closed) * (1 if small else 3) if closed else 2, "warm"))
+    counts = {clients: (2 if small else 6) if clients == 1 else (clients if small else clients * 3) for clients in closed}
+    # Warm-up: once, every conversation the closed loops below send (each stage starts from the first), so a target
+    # measured after another on the same processes (T3 after T2) finds its caches no warmer than the first.
+    asyncio.run(closed_loop(url, body_of, 10, max(counts.values(), default=2), "warm"))
     rows = {"target": target, "label": label or target, "closed": [], "open": [], "long": None}
-    for clients in closed:
-        count = (2 if small else 6) if clients == 1 else (clients if small else clients * 3)
+    for clients, count in counts.items():
         rows["closed"].append({"clients": clients, **asyncio.run(closed_loop(url, body_of, clients, count, "c"))})
     if long_turns:  # before the open loop, whose overload would leave a backlog behind
         latencies = asyncio.run(long_conversation(url, body_of, long_turns))

@@ -20,7 +20,7 @@
 5. The in-memory tracker store keeps the `RASA_TRACKERS_KEPT` (10,000) most recently active conversations and
    forgets older ones (a citizen coming back after that many others starts a new Rasa session; the app keeps
    the transcript). Rasa's own store grows with every conversation until the process restarts.
-6. Event classes are looked up by type name from a table built once: Rasa's `Event.resolve_by_type` walks
+6. Event classes are looked up by type name in a table, each name's class found once: Rasa's `Event.resolve_by_type` walks
    every Event subclass (recursively, with an `inspect.isabstract` check each) for every event it reads, and
    it reads every event of a tracker on every turn (the in-memory store keeps trackers as JSON) and of every
    action response; profiling showed ~8% of Rasa's CPU per turn there.
@@ -41,8 +41,11 @@ so it imports nothing from the app. Rasa 3.6 has no setting for this; a fork wou
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
+
+import ujson  # a dependency of Rasa's; this file runs only with Rasa's interpreter
 
 
 def install() -> None:
@@ -256,10 +259,6 @@ def _bound_tracker_store() -> None:
 
 def dumps(value) -> str:
     """JSON text of `value` by ujson, or by `json.dumps` (as Rasa does) for what ujson cannot write (see 8. above)."""
-    import json
-
-    import ujson
-
     try:
         return ujson.dumps(value, ensure_ascii=False, escape_forward_slashes=False)
     except (TypeError, OverflowError, ValueError):

@@ -134,7 +134,7 @@ class SearchIndex:
         if fit_model and any(e.detailed for e in self.entries):
             self._fit_model()
             self._fit_combiner()
-        # Follow-ups such as "要带什么材料" and "在哪里办" recur all day, each a full search; the index does not
+        # The same questions recur all day ("身份证丢了怎么办", button texts), each a full search; the index does not
         # change once built (a knowledge update builds a new one), so a question's resolution is remembered.
         # Callers only read the Resolution and its Hits.
         self.resolve = lru_cache(maxsize=RESOLVE_CACHE_SIZE)(self.resolve)

@@ -58,9 +58,10 @@ _INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
 _INSERT_REPLIES = insert(_messages)
 _MARK_HANDLED = update(_messages).where(_messages.c.id == bindparam("inbound_id")).values(status=bindparam("handled"))
 
+
 def log_inbound(*, db_session: Session, message: InboundMessage, status: str = "received") -> tuple[int, str, list[Message] | None]:
-    """Store an inbound message: (its id, the conversation id, None); if its client id was seen, the stored
-    replies instead of None (and the first message's id)."""
+    """Store an inbound message: (its id, the conversation id, None). A retry (its client id was seen) stores
+    nothing: (the first message's id, the conversation id, the replies stored for it)."""
     conversation_id = db_session.execute(_CONVERSATION_ID, {"channel": message.channel, "sender": message.sender}).scalar()
     if conversation_id is None:
         conversation_id = get_or_create_conversation(db_session=db_session, channel=message.channel, sender=message.sender).id

@@ -80,8 +80,7 @@ class Desk:
         handoff = service.open_handoff_state(db_session=session, conversation_id=conversation_id)
         if handoff is not None and handoff.status == "active":
             return Routed(status="to_operator", forward_to_paused_rasa=handoff.bot_paused)
-        pending = service.get_pending(db_session=session, conversation_id=conversation_id, now=now) \
-            if service.has_pending(db_session=session, conversation_id=conversation_id) else None
+        pending = service.get_pending(db_session=session, conversation_id=conversation_id, now=now)
         if pending is not None:
             replies = self._answer_pending(session, pending, conversation_id, text, now)
             if replies is not None:

@@ -154,14 +154,10 @@ _OPEN_HANDOFF_STATE = select(_handoffs.c.status, _handoffs.c.bot_paused).where(
 _HAS_PENDING = select(_pending.c.conversation_id).where(_pending.c.conversation_id == bindparam("conversation_id"))
 _SENSITIVE_WORDS = select(_settings.c.value).where(_settings.c.key == "sensitive_words")
 
+
 def open_handoff_state(*, db_session: Session, conversation_id: str):
     """(status, bot_paused) of the conversation's waiting or active handoff, or None."""
     return db_session.execute(_OPEN_HANDOFF_STATE, {"conversation_id": conversation_id}).first()
-
-
-def has_pending(*, db_session: Session, conversation_id: str) -> bool:
-    """Whether the desk asked this conversation something (expired or not)."""
-    return db_session.execute(_HAS_PENDING, {"conversation_id": conversation_id}).first() is not None
 
 
 def sensitive_words(*, db_session: Session, settings) -> list[str]:
@@ -398,6 +394,9 @@ def set_pending(*, db_session: Session, conversation_id: str, kind: str, data: d
 
 
 def get_pending(*, db_session: Session, conversation_id: str, now: dt.datetime) -> PendingInput | None:
+    """What the desk asked this conversation and still waits for, or None (an expired question is dropped)."""
+    if db_session.execute(_HAS_PENDING, {"conversation_id": conversation_id}).first() is None:
+        return None  # the usual case, every message: one plain SELECT, no ORM load
     now = as_utc(now)
     row = db_session.get(PendingInput, conversation_id)
     if row is not None and aware(row.expires_at) < now:
