@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from bot import action_webhook, push, runtime
+from bot import action_webhook, keys, push, runtime
 from bot.booking import reminders
 from bot.booking import views as booking_views
 from bot.booking.schedule import Schedule
@@ -19,6 +19,7 @@ from bot.db import Database
 from bot.handoff import accounts, desk
 from bot.handoff import views as handoff_views
 from bot.rasa_client import RasaClient
+from bot.security import RequestGuard
 from bot.settings import Settings, get_settings
 from channels import guide_pages, webchat
 from channels import voice, wechat
@@ -36,7 +37,7 @@ async def push_reminder(conversation_id: str, text: str) -> None:
 
 
 def create_app(settings: Settings | None = None, rasa: RasaClient | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    settings = keys.with_secrets(settings or get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -86,6 +87,15 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
         reminders.register_sender("wechat", app.state.wechat.remind)
     if settings.voice_enabled:
         app.include_router(voice.router)
+
+    app.add_middleware(RequestGuard, action_token=settings.action_token.get_secret_value(), public_url=settings.public_url,
+                       allow_remote=settings.internal_allow_remote)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        """Any error no handler expected: logged in full, answered in Chinese without internals."""
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "服务暂时出了点问题，请稍后再试；急事请拨打12345热线。", "code": "internal_error"}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from bot.settings import ROOT
+from bot import keys
+from bot.settings import ROOT, Settings
 
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
@@ -55,12 +56,21 @@ def _spawn(args: list[str], env: dict, log_name: str) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def action_token(extra_env: dict | None = None) -> str:
+    """The token Rasa sends to the app's action endpoint (endpoints.yml): ACTION_TOKEN from `extra_env` or the
+    environment, else the one generated into var/ (bot/keys.py), so Rasa and the app started here agree."""
+    if extra_env and extra_env.get("ACTION_TOKEN"):
+        return extra_env["ACTION_TOKEN"]
+    return keys.with_secrets(Settings()).action_token.get_secret_value()
+
+
 def start_rasa(port: int, action_url: str, model: Path = MODEL, log_name: str = "rasa.log", extra_env: dict | None = None,
                patched: bool = True) -> subprocess.Popen:
     """`rasa run` on loopback; `patched` runs it through bot/rasa_server.py (the benchmark's baseline does not)."""
     if not model.exists():
         raise StartError(f"没有训练好的 Rasa 模型 {model}：请先运行 make model")
     env = {**os.environ, "ACTION_ENDPOINT_URL": action_url, "RASA_TELEMETRY_ENABLED": "false", **(extra_env or {})}
+    env["ACTION_TOKEN"] = action_token(extra_env)
     command = [str(RASA_PY), str(RASA_SERVER)] if patched else [str(RASA_BIN)]
     args = command + ["run", "--enable-api", "--model", str(model), "--port", str(port), "-i", "127.0.0.1",
                       "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
@@ -69,6 +79,7 @@ def start_rasa(port: int, action_url: str, model: Path = MODEL, log_name: str = 
 
 def start_app(port: int, rasa_port: int, log_name: str = "app.log", extra_env: dict | None = None, workers: int = 1) -> subprocess.Popen:
     env = {**os.environ, "PORT": str(port), "RASA_PORT": str(rasa_port), **(extra_env or {})}
+    env["ACTION_TOKEN"] = action_token(extra_env)
     args = [sys.executable, "-m", "uvicorn", "bot.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
             "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
     return _spawn(args, env, log_name)

@@ -1,6 +1,7 @@
 """All settings, from the environment, in one place."""
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -29,7 +30,13 @@ class Settings(BaseSettings):
     tracker_compact_every: int = Field(15, ge=0)  # user turns between compactions of Rasa's tracker; 0 = never
     public_url: str = ""  # how citizens reach the app, e.g. https://12345.jiajiang.gov.cn
     log_personal_data: bool = False  # personal data is masked in logs unless this is set
-    secret_key: SecretStr = SecretStr("dev-only-change-me")
+    app_profile: Literal["embedded", "production"] = "embedded"  # production: secrets must be set (bot/keys.py)
+    var_dir: str = str(ROOT / "var")  # generated keys (embedded default), logs
+    secret_key: SecretStr = SecretStr("")  # signs web chat tokens; empty: generated into var/ (embedded) or refused (production)
+    secret_key_previous: SecretStr = SecretStr("")  # after a rotation: still accepted for verification ...
+    secret_key_previous_until: datetime | None = None  # ... until this moment (ISO 8601); empty = as long as it is set
+    action_token: SecretStr = SecretStr("")  # shared by Rasa and the app's action endpoint; empty: generated as above
+    internal_allow_remote: bool = False  # internal routes (/webhook, /internal/*) answer loopback peers only unless set
     admin_token: SecretStr = SecretStr("")  # bearer token for the admin appointment listing; empty = disabled
     twilio_account_sid: str = ""  # SMS reminders through Twilio's Messaging API
     twilio_auth_token: SecretStr = SecretStr("")
@@ -76,8 +83,8 @@ class Settings(BaseSettings):
     console_cookie_secure: bool = True  # Secure session cookies (browsers accept them on https and on localhost)
     console_session_hours: float = Field(12.0, gt=0)  # a login lasts at most this long
     console_idle_minutes: float = Field(30.0, gt=0)  # and ends after this long without activity
-    console_max_failed_logins: int = Field(5, ge=1)  # wrong passwords in a row before the account locks
-    console_lockout_minutes: float = Field(15.0, gt=0)
+    console_max_failed_logins: int = Field(5, ge=1)  # wrong passwords for one name from one address before the back-off
+    console_lockout_minutes: float = Field(15.0, gt=0)  # the longest back-off (30 s, then doubling)
     console_reveal_minutes: float = Field(10.0, gt=0)  # an audited reveal of personal data lasts this long
     handoff_duty_hours: str = "08:30-12:00,14:00-18:00"  # Asia/Shanghai; "00:00-24:00" for round the clock
     handoff_duty_days: Literal["workdays", "every_day"] = "workdays"  # workdays: statutory holidays and 调休 from the booking calendar

@@ -124,18 +124,23 @@ async def login(request: Request) -> Response:
         return again("页面已过期或来源不明，请重新输入用户名和密码登录。", 403)
     if auth.login_limiter(request.app).hit(auth.client_ip(request)):
         return again("登录尝试太频繁了，请稍后再试。", 429)
+    throttle, ip = auth.login_throttle(request.app), auth.client_ip(request)
+    wait = throttle.wait(username, ip)
+    if wait > 0:  # the same answer whether or not the name exists
+        return again(f"登录失败次数过多，请{max(1, round(wait / 60))}分钟后再试。", 429)
 
     def work(session):
         now = utcnow()
         try:
-            operator = accounts.authenticate(db_session=session, username=username, password=form.get("password", ""), now=now,
-                                             max_failures=settings.console_max_failed_logins,
-                                             lockout_minutes=settings.console_lockout_minutes)
+            operator = accounts.authenticate(db_session=session, username=username, password=form.get("password", ""), now=now)
         except accounts.LoginRefused as refused:
+            if refused.message == accounts.WRONG:
+                throttle.failed(username, ip)
             known = session.scalar(select(Operator.id).where(Operator.username == username))
             service.audit(db_session=session, operator_id=known, action="login_failed", target=username, detail=refused.message,
                           ip=auth.client_ip(request))
             return refused.message
+        throttle.succeeded(username, ip)
         new = accounts.start_session(db_session=session, operator_id=operator.id, now=now, ip=auth.client_ip(request))
         service.audit(db_session=session, operator_id=operator.id, action="login", target=operator.username, ip=auth.client_ip(request))
         return new

@@ -24,6 +24,7 @@ from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
 from bot.conversations.service import rasa_down_reply
 from bot.privacy import mask
+from bot.security import printable
 from bot.settings import Settings
 from channels import options
 from channels.messages import Button, InboundMessage, Reply
@@ -153,7 +154,7 @@ class Calls:
         return base + path + ("?" + urlencode(query) if query else "")
 
     def say(self, parent, text: str) -> None:
-        parent.say(text, voice=self.settings.voice_name, language=self.settings.voice_say_language)
+        parent.say(printable(text), voice=self.settings.voice_name, language=self.settings.voice_say_language)
 
     def gather(self, prompt: str, action: str = "/channels/voice/gather", silence: int = 1, **query) -> Response:
         """Say the prompt while listening for speech or a key; no input leads to /silence."""

@@ -34,13 +34,14 @@ from pathlib import Path
 from fastapi import APIRouter, Header, Query, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from bot import push as push_hub
 from bot.conversations.models import Conversation
 from bot.conversations.service import get_or_create_conversation
 from bot.ratelimit import RateLimiter, wait_seconds
+from bot.security import MAX_ID, loads_bounded
 from channels.messages import InboundMessage, Reply
 from channels.webchat_tokens import ConversationTokens, TokenError
 from knowledge.service import get_index
@@ -50,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 
 class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     sender: str = Field(..., min_length=1, max_length=128, description="会话发起方的标识")
     text: str = Field(..., max_length=20000, description="用户消息（超过 500 字会得到提示）")
     client_id: str | None = Field(None, max_length=64, description="客户端消息编号，重试时保持不变以免重复处理")
@@ -125,7 +128,8 @@ class WebChat:
 
     def __init__(self, settings, database, conversations, hub: push_hub.PushHub):
         self.database, self.conversations, self.hub = database, conversations, hub
-        self.tokens = ConversationTokens(settings.secret_key.get_secret_value(), settings.webchat_token_days * 86400)
+        self.tokens = ConversationTokens(settings.secret_key.get_secret_value(), settings.webchat_token_days * 86400,
+                                         settings.secret_key_previous.get_secret_value(), settings.secret_key_previous_until)
         window = settings.webchat_rate_window
         self.per_conversation = RateLimiter(settings.webchat_messages_per_conversation, window)
         self.per_ip = RateLimiter(settings.webchat_messages_per_ip, window)
@@ -291,7 +295,7 @@ class SessionResponse(BaseModel):
 class SendRequest(BaseModel):
     client_id: str = Field(..., pattern=CLIENT_ID.pattern, description="客户端消息编号，重试时保持不变")
     text: str = Field(..., max_length=20000)
-    after: int = Field(0, ge=0, description="客户端已有的最后一条消息编号")
+    after: int = Field(0, ge=0, le=MAX_ID, description="客户端已有的最后一条消息编号")
 
 
 class MessagesResponse(BaseModel):
@@ -316,7 +320,7 @@ async def new_session(request: Request):
 
 
 @router.get("/api/webchat/conversations/{conversation_id}/messages", response_model=MessagesResponse)
-async def poll_messages(request: Request, conversation_id: str, after: int = Query(0, ge=0),
+async def poll_messages(request: Request, conversation_id: str, after: int = Query(0, ge=0, le=MAX_ID),
                         authorization: str | None = Header(None)):
     """The conversation's messages after id `after` (HTTP fallback; also used to check history)."""
     webchat = get_webchat(request.app)
@@ -419,7 +423,7 @@ async def _receive_frame(websocket: WebSocket, timeout: float) -> dict | None:
     if text is None or len(text) > MAX_FRAME_CHARS:
         return {}
     try:
-        frame = json.loads(text)
+        frame = loads_bounded(text)
     except ValueError:
         return {}
     return frame if isinstance(frame, dict) else {}
@@ -448,7 +452,7 @@ async def chat_socket(websocket: WebSocket) -> None:
         await websocket.send_text(json.dumps(refusal.frame(), ensure_ascii=False))
         return await _close(websocket, SOCKET_CLOSE.get(refusal.status, 4400))
     after = hello.get("after")
-    connection = Connection(websocket, webchat, conversation, after if isinstance(after, int) and after >= 0 else 0)
+    connection = Connection(websocket, webchat, conversation, after if isinstance(after, int) and 0 <= after <= MAX_ID else 0)
     stop_listening = webchat.hub.listen(conversation.id, connection.sync)
     try:
         await connection.sync()

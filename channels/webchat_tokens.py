@@ -3,6 +3,8 @@ conversation its token names. Tokens are signed with SECRET_KEY, not encrypted: 
 but the conversation id."""
 from __future__ import annotations
 
+import datetime as dt
+
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 SALT = "jiajiang-12345.webchat.conversation"
@@ -44,11 +46,28 @@ FORBIDDEN = "您没有权限查看或发送这个对话的消息，请开始您�
 class ConversationTokens:
     """Issue and check tokens that bind a browser to one conversation id."""
 
-    def __init__(self, secret_key: str, max_age_seconds: int):
+    def __init__(self, secret_key: str, max_age_seconds: int, previous_key: str = "", previous_until: dt.datetime | None = None):
+        """`previous_key` (after a rotation) still verifies tokens until `previous_until` (None: while it is set);
+        new tokens are always signed with `secret_key`."""
         if not secret_key:
             raise ValueError("SECRET_KEY is empty: the web chat cannot sign conversation tokens")
         self.max_age = max_age_seconds
         self._serializer = URLSafeTimedSerializer(secret_key, salt=SALT)
+        self._previous = URLSafeTimedSerializer(previous_key, salt=SALT) if previous_key else None
+        if previous_until is not None and previous_until.tzinfo is None:
+            previous_until = previous_until.replace(tzinfo=dt.timezone.utc)
+        self._previous_until = previous_until
+
+    def _loads(self, token: str):
+        try:
+            return self._serializer.loads(token, max_age=self.max_age)
+        except SignatureExpired:
+            raise
+        except BadSignature:
+            in_grace = self._previous_until is None or dt.datetime.now(dt.timezone.utc) < self._previous_until
+            if self._previous is None or not in_grace:
+                raise
+            return self._previous.loads(token, max_age=self.max_age)
 
     def issue(self, conversation_id: str) -> str:
         return self._serializer.dumps({"c": conversation_id})
@@ -58,7 +77,7 @@ class ConversationTokens:
         if not token or len(token) > 512:
             raise ForgedToken(FORGED)
         try:
-            payload = self._serializer.loads(token, max_age=self.max_age)
+            payload = self._loads(token)
         except SignatureExpired as exc:
             raise ExpiredToken(EXPIRED) from exc
         except BadSignature as exc:

@@ -34,6 +34,7 @@ from wechatpy.utils import check_signature
 from bot import runtime
 from bot.booking.reminders import ChannelUnavailable
 from bot.conversations.models import Conversation
+from bot.security import printable
 from bot.settings import Settings
 from channels import options
 from channels.messages import InboundMessage, Reply
@@ -375,6 +376,17 @@ async def verify(request: Request, signature: str = "", timestamp: str = "", non
     return echostr
 
 
+def decrypt(crypto: WeChatCrypto, xml: str, signature: str, timestamp: str, nonce: str) -> str:
+    """The decrypted message; InvalidSignatureException for a wrong msg_signature, UnsafeXML for anything that does not
+    decrypt (empty or non-base64 `Encrypt`, bad padding: wechatpy raises whatever its decoding hits)."""
+    try:
+        return crypto.decrypt_message(xml, signature, timestamp, nonce)
+    except (InvalidSignatureException, InvalidAppIdException):
+        raise
+    except Exception as exc:  # noqa: BLE001 - IndexError, struct.error, binascii.Error, UnicodeDecodeError ...
+        raise UnsafeXML(f"cannot decrypt ({type(exc).__name__})") from None
+
+
 @router.post("/channels/wechat")
 async def receive(request: Request) -> Response:
     """One message or event from WeChat; the answer is a passive reply, or `success` and a message later."""
@@ -391,7 +403,7 @@ async def receive(request: Request) -> Response:
         if encrypted:
             if channel.crypto is None:
                 raise HTTPException(status_code=400, detail="encrypted message but WECHAT_ENCODING_AES_KEY is not set")
-            xml = check_xml(channel.crypto.decrypt_message(xml, query.get("msg_signature", ""), timestamp, nonce))
+            xml = check_xml(decrypt(channel.crypto, xml, query.get("msg_signature", ""), timestamp, nonce))
         elif channel.settings.wechat_mode == "safe":
             raise HTTPException(status_code=400, detail="safe mode: only encrypted messages are accepted")
         message = parse_message(xml)
@@ -406,7 +418,7 @@ async def receive(request: Request) -> Response:
     text, rest = await channel.respond(request.app.state.conversations, message, deadline)
     if text is None:
         return PlainTextResponse("success")
-    reply = create_reply(text, message, render=True)
+    reply = create_reply(printable(text), message, render=True)
     if encrypted:
         reply = channel.crypto.encrypt_message(reply, nonce, timestamp)
     background = BackgroundTask(channel.send, message.source, rest) if rest else None

@@ -53,9 +53,12 @@ def parse_when(text: str, now: dt.datetime) -> When | None:
         return None
     for item in found:
         span = item.get("detail", {}).get("time")
-        if item.get("detail", {}).get("type") not in ("time_point", "time_span") or not span or "inf" in span:
+        if item.get("detail", {}).get("type") not in ("time_point", "time_span") or not isinstance(span, list) or len(span) < 2:
             continue
-        start, end = (dt.datetime.strptime(s, "%Y-%m-%d %H:%M:%S") for s in span[:2])
+        try:  # open-ended spans ("今年以前": -inf) and anything else that is not a plain time are no date
+            start, end = (dt.datetime.strptime(str(s), "%Y-%m-%d %H:%M:%S") for s in span[:2])
+        except ValueError:
+            continue
         if end - start <= dt.timedelta(hours=1) and 1 <= start.hour <= 7:  # 三点 at an office means 15:00
             start, end = start + dt.timedelta(hours=12), end + dt.timedelta(hours=12)
         return When(start, end, bool(_DAY_WORDS.search(item["text"])))

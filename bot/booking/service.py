@@ -8,6 +8,7 @@ index; a repeated confirmation carries the same request id and returns the first
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import re
 import secrets
 
@@ -50,6 +51,15 @@ class SlotFull(BookingError):
 
 class AlreadyBooked(BookingError):
     status = 409
+
+
+class RequestReused(BookingError):
+    """A request_id already used for another person's or another slot's booking."""
+
+    status = 409
+
+
+NOT_FOUND = "没有找到这个预约：请核对预约码和预约时留的手机号"
 
 
 def normalize_phone(value: str) -> str:
@@ -199,12 +209,12 @@ def book(*, db_session: Session, schedule: Schedule, item_name: str, day: dt.dat
          request_id: str | None = None, now: dt.datetime | None = None) -> Booking:
     """Book one seat; the caller commits. A repeated request_id returns the first booking."""
     now = now or dt.datetime.now(TZ)
+    name, phone = normalize_name(name), normalize_phone(phone)
     if request_id:
         existing = db_session.scalar(select(Booking).where(Booking.request_id == request_id))
         if existing is not None:
-            return existing
+            return _same_request(existing, item_name=item_name, name=name, phone=phone)
     group = group_for(schedule, item_name)
-    name, phone = normalize_name(name), normalize_phone(phone)
     if id_required or id_number:
         id_number = normalize_id_number(id_number or "")
     slot = find_slot(schedule, group, day, start, now)
@@ -220,8 +230,9 @@ def book(*, db_session: Session, schedule: Schedule, item_name: str, day: dt.dat
         db_session.flush()
     except IntegrityError as exc:
         savepoint.rollback()
-        if request_id and db_session.scalar(select(Booking).where(Booking.request_id == request_id)):
-            return db_session.scalar(select(Booking).where(Booking.request_id == request_id))
+        existing = db_session.scalar(select(Booking).where(Booking.request_id == request_id)) if request_id else None
+        if existing is not None:
+            return _same_request(existing, item_name=item_name, name=name, phone=phone)
         if "uq_booking_person_item_day" in str(exc.orig) or "phone" in str(exc.orig):
             raise AlreadyBooked(f"您（{mask(phone)}）在{day.month}月{day.day}日已经预约过“{item_name}”了，不用重复预约") from None
         raise
@@ -232,12 +243,25 @@ def book(*, db_session: Session, schedule: Schedule, item_name: str, day: dt.dat
     return booking
 
 
+def _same_request(existing: Booking, *, item_name: str, name: str, phone: str) -> Booking:
+    """A repeated request (double click, retry) gets its booking back; the same request_id with another person's data
+    is refused, so nobody learns someone else's booking code by reusing their request id."""
+    if (existing.item_name, existing.name, existing.phone) != (item_name, name, phone):
+        raise RequestReused("这个请求编号已经用于另一个预约，请刷新页面后重新提交")
+    return existing
+
+
 def lookup(*, db_session: Session, code: str, phone: str) -> Booking:
-    """The booking with this code and phone (both must match), or NotFound."""
+    """The booking with this code and phone (both must match), or NotFound. An unknown code, a wrong phone and a
+    malformed phone all get the same answer, so a look-up never tells whether a code exists."""
     code = re.sub(r"\s", "", code or "").upper()
-    booking = db_session.scalar(select(Booking).where(Booking.code == code))
-    if booking is None or booking.phone != normalize_phone(phone):
-        raise NotFound("没有找到这个预约：请核对预约码和预约时留的手机号")
+    try:
+        phone = normalize_phone(phone)
+    except BookingError:
+        phone = ""
+    booking = db_session.scalar(select(Booking).where(Booking.code == code)) if len(code) <= 16 else None
+    if booking is None or not phone or not hmac.compare_digest(booking.phone, phone):
+        raise NotFound(NOT_FOUND)
     return booking
 
 

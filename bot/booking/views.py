@@ -22,21 +22,21 @@ router = APIRouter(prefix="/api/appointments", tags=["appointments"])
 
 
 class BookingRequest(BaseModel):
-    item: str = Field(..., description="事项名称")
+    item: str = Field(..., max_length=200, description="事项名称")
     date: dt.date
     start: str = Field(..., pattern=r"^\d{2}:\d{2}$", description="时段开始时间 HH:MM")
-    name: str
-    phone: str
-    id_number: str | None = None
+    name: str = Field(..., max_length=64)
+    phone: str = Field(..., max_length=32)
+    id_number: str | None = Field(None, max_length=32)
     request_id: str | None = Field(None, max_length=64, description="幂等键：重复提交同一个值只预约一次")
 
 
 class PhoneRequest(BaseModel):
-    phone: str
+    phone: str = Field(..., max_length=32)
 
 
 class RescheduleRequest(BaseModel):
-    phone: str
+    phone: str = Field(..., max_length=32)
     date: dt.date
     start: str = Field(..., pattern=r"^\d{2}:\d{2}$")
 

@@ -8,6 +8,7 @@ import weakref
 from collections import OrderedDict
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -15,6 +16,8 @@ from bot.conversations import compaction
 from bot.conversations.models import Conversation, Message, utcnow
 from bot.privacy import mask
 from bot.rasa_client import RasaClient, RasaError
+from bot.security import printable
+from bot.texts import EMPTY_REPLY, STILL_WORKING
 from channels.messages import Button, InboundMessage, Reply, replies_from_rasa
 from knowledge.answers import county
 
@@ -31,7 +34,7 @@ class InvalidMessage(ValueError):
 
 def check_text(text: str, max_chars: int) -> str:
     """The stripped text, or InvalidMessage with a Chinese reason."""
-    text = (text or "").strip()
+    text = printable(text or "").strip()
     if not text:
         raise InvalidMessage("您发送的消息是空的，请输入您想咨询的问题，例如“身份证丢了怎么补办”。")
     if len(text) > max_chars:
@@ -59,29 +62,29 @@ _INSERT_REPLIES = insert(_messages)
 _MARK_HANDLED = update(_messages).where(_messages.c.id == bindparam("inbound_id")).values(status=bindparam("handled"))
 
 
-def log_inbound(*, db_session: Session, message: InboundMessage, status: str = "received") -> tuple[int, str, list[Message] | None]:
-    """Store an inbound message: (its id, the conversation id, None). A retry (its client id was seen) stores
-    nothing: (the first message's id, the conversation id, the replies stored for it)."""
+def log_inbound(*, db_session: Session, message: InboundMessage, status: str = "received") -> tuple[int, str, bool, list[Message] | None]:
+    """Store an inbound message: (its id, the conversation id, False, None). A retry (its client id was seen) stores
+    nothing: (the first message's id, the conversation id, True, its replies, or None while it is being answered)."""
     conversation_id = db_session.execute(_CONVERSATION_ID, {"channel": message.channel, "sender": message.sender}).scalar()
     if conversation_id is None:
         conversation_id = get_or_create_conversation(db_session=db_session, channel=message.channel, sender=message.sender).id
     if message.client_id:
         seen = db_session.scalar(
-            select(Message).where(Message.conversation_id == conversation_id, Message.client_id == message.client_id)
+            select(Message.id).where(Message.conversation_id == conversation_id, Message.client_id == message.client_id)
         )
         if seen is not None:
-            replies = db_session.scalars(
-                select(Message).where(Message.conversation_id == conversation_id, Message.id > seen.id, Message.direction == "out")
-                .order_by(Message.id)
-            ).all()
-            following = db_session.scalar(
-                select(Message.id).where(Message.conversation_id == conversation_id, Message.id > seen.id, Message.direction == "in")
-                .order_by(Message.id).limit(1)
-            )
-            return seen.id, conversation_id, [r for r in replies if following is None or r.id < following]
-    stored_id = db_session.execute(_INSERT_MESSAGE, {"conversation_id": conversation_id, "direction": "in", "text": message.text,
-                                                     "client_id": message.client_id, "status": status, "created_at": utcnow()}).scalar_one()
-    return stored_id, conversation_id, None
+            return seen, conversation_id, True, answered_replies(db_session=db_session, conversation_id=conversation_id, inbound_id=seen)
+    row = {"conversation_id": conversation_id, "direction": "in", "text": message.text, "client_id": message.client_id,
+           "status": status, "created_at": utcnow()}
+    if not message.client_id:
+        return db_session.execute(_INSERT_MESSAGE, row).scalar_one(), conversation_id, False, None
+    try:  # two copies of one message at the same moment: the unique client id lets exactly one in
+        with db_session.begin_nested():
+            return db_session.execute(_INSERT_MESSAGE, row).scalar_one(), conversation_id, False, None
+    except IntegrityError:
+        seen = db_session.scalar(
+            select(Message.id).where(Message.conversation_id == conversation_id, Message.client_id == message.client_id))
+        return seen, conversation_id, True, answered_replies(db_session=db_session, conversation_id=conversation_id, inbound_id=seen)
 
 
 def log_replies(*, db_session: Session, conversation_id: str, inbound_id: int, replies: list[Reply], status: str) -> None:
@@ -94,6 +97,19 @@ def log_replies(*, db_session: Session, conversation_id: str, inbound_id: int, r
              "buttons": [b.model_dump() for b in reply.buttons] or None}
             for reply in replies
         ])
+
+
+def answered_replies(*, db_session: Session, conversation_id: str, inbound_id: int) -> list[Message] | None:
+    """The replies stored for an inbound message once it has been handled; None while it is still being answered."""
+    status = db_session.scalar(select(Message.status).where(Message.id == inbound_id))
+    if status == "received":
+        return None
+    following = db_session.scalar(select(Message.id).where(Message.conversation_id == conversation_id, Message.id > inbound_id,
+                                                           Message.direction == "in").order_by(Message.id).limit(1))
+    query = select(Message).where(Message.conversation_id == conversation_id, Message.id > inbound_id, Message.direction == "out")
+    if following is not None:
+        query = query.where(Message.id < following)
+    return list(db_session.scalars(query.order_by(Message.id)))
 
 
 def transcript(*, db_session: Session, conversation_id: str, reveal: bool = False) -> list[dict]:
@@ -149,6 +165,7 @@ class ConversationService:
         self.compact_every = compaction.COMPACT_EVERY  # Settings.tracker_compact_every; 0 turns compaction off
         self._turns: OrderedDict[str, int] = OrderedDict()  # Rasa turns since the last compaction, recent ones
         self._background: set[asyncio.Task] = set()
+        self.retry_wait = 15.0  # seconds a retry waits for the first attempt's replies (longer than Rasa's timeout)
 
     async def _send_to_rasa(self, conversation_id: str, text: str) -> list[dict]:
         """One Rasa turn at a time per conversation; every `compact_every` turns, compact its tracker afterwards
@@ -180,16 +197,16 @@ class ConversationService:
         savepoint, so if it fails the message is still stored, and its error is raised after the commit."""
         failure = None
         with self.database.session() as session:
-            stored_id, conversation_id, previous = log_inbound(db_session=session, message=message, status=status)
+            stored_id, conversation_id, retry, previous = log_inbound(db_session=session, message=message, status=status)
             replies = None if previous is None else [Reply(text=m.text, buttons=m.buttons or []) for m in previous]
             routed = None
-            if previous is None and status == "received" and self.handoff is not None:
+            if not retry and status == "received" and self.handoff is not None:
                 try:
                     with session.begin_nested():
                         routed = self.handoff.route_in(session, conversation_id, message.text)
                 except Exception as exc:  # noqa: BLE001  (re-raised below, once the message is committed)
                     failure = exc
-            result = stored_id, conversation_id, replies, routed
+            result = stored_id, conversation_id, retry, replies, routed
         if failure is not None:
             raise failure
         return result
@@ -206,19 +223,35 @@ class ConversationService:
         """The options the sender was last offered (channels without buttons number them)."""
         return [Button(**b) for b in await run_in_threadpool(self._offered_buttons, channel, sender)]
 
+    def _answered(self, conversation_id: str, inbound_id: int) -> list[Reply] | None:
+        with self.database.session() as session:
+            found = answered_replies(db_session=session, conversation_id=conversation_id, inbound_id=inbound_id)
+            return None if found is None else [Reply(text=m.text, buttons=m.buttons or []) for m in found]
+
+    async def _replies_when_answered(self, conversation_id: str, inbound_id: int) -> list[Reply]:
+        """The replies of a message another request (here or in another process) is still answering, once stored."""
+        deadline = asyncio.get_running_loop().time() + self.retry_wait
+        while True:
+            replies = await run_in_threadpool(self._answered, conversation_id, inbound_id)
+            if replies is not None:
+                return replies
+            if asyncio.get_running_loop().time() >= deadline:
+                return [Reply(text=STILL_WORKING, sender="system")]
+            await asyncio.sleep(0.05)
+
     async def handle(self, message: InboundMessage) -> tuple[str, list[Reply]]:
         """Returns (conversation id, replies). The message is stored before anything else happens."""
         try:
             text = check_text(message.text, self.max_chars)
         except InvalidMessage as exc:
-            inbound_id, conversation_id, _, _ = await run_in_threadpool(self._log_and_route, message, "rejected")
+            inbound_id, conversation_id, _, _, _ = await run_in_threadpool(self._log_and_route, message, "rejected")
             replies = [Reply(text=exc.reply)]
             await run_in_threadpool(self._log_replies, conversation_id, inbound_id, replies, "rejected")
             return conversation_id, replies
         message = message.model_copy(update={"text": text})
-        inbound_id, conversation_id, previous, routed = await run_in_threadpool(self._log_and_route, message, "received")
-        if previous is not None:  # a retry of a message already handled: same replies, processed once
-            return conversation_id, previous
+        inbound_id, conversation_id, retry, previous, routed = await run_in_threadpool(self._log_and_route, message, "received")
+        if retry:  # a retry: the first attempt's replies, processed once (waiting for them while it is still running)
+            return conversation_id, previous if previous is not None else await self._replies_when_answered(conversation_id, inbound_id)
         logger.info("in %s: %s", conversation_id, mask(text))
         if routed is not None:  # taken over by an operator, or answering the app's own question
             await self.handoff.after_route(conversation_id, text, routed)
@@ -227,6 +260,8 @@ class ConversationService:
         try:
             raw = await self._send_to_rasa(conversation_id, text)
             replies = replies_from_rasa(raw)
+            if not any(r.text or r.buttons for r in replies):  # never leave the citizen without an answer
+                replies = [Reply(text=EMPTY_REPLY, action=next((r.action for r in replies if r.action), None))]
             status = "answered"
         except RasaError as exc:  # down, or refused the message: the citizen is told and the message is kept
             logger.error("Rasa failed for %s: %s", conversation_id, exc)

@@ -1,4 +1,4 @@
-"""Console accounts: argon2 password hashes, lock-out after repeated failures, login sessions.
+"""Console accounts: argon2 password hashes, login sessions (back-off after failures: bot/handoff/login_throttle.py).
 Plain functions over a db_session, like the rest of the handoff services."""
 from __future__ import annotations
 
@@ -92,9 +92,9 @@ def list_operators(*, db_session: Session) -> list[Operator]:
     return list(db_session.scalars(select(Operator).order_by(Operator.id)))
 
 
-def authenticate(*, db_session: Session, username: str, password: str, now: dt.datetime, max_failures: int,
-                 lockout_minutes: float) -> Operator:
-    """The operator, or LoginRefused. `max_failures` wrong passwords in a row lock the account for a while."""
+def authenticate(*, db_session: Session, username: str, password: str, now: dt.datetime) -> Operator:
+    """The operator, or LoginRefused with the same message for an unknown name and a wrong password. Repeated failures
+    slow down one name at one address (bot/handoff/login_throttle.py), never the account everywhere."""
     now = as_utc(now)
     operator = db_session.scalar(select(Operator).where(Operator.username == (username or "").strip()))
     if operator is None:
@@ -103,22 +103,12 @@ def authenticate(*, db_session: Session, username: str, password: str, now: dt.d
         except VerificationError:
             pass
         raise LoginRefused(WRONG)
-    locked_until = aware(operator.locked_until)
-    if locked_until and locked_until > now:
-        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
-        raise LoginRefused(f"登录失败次数过多，账号已临时锁定，请{minutes}分钟后再试，或请管理员解锁。")
     try:
         hasher.verify(operator.password_hash, password or "")
     except (VerificationError, InvalidHashError):
-        operator.failed_logins += 1
-        if operator.failed_logins >= max_failures:
-            operator.locked_until = now + dt.timedelta(minutes=lockout_minutes)
-            operator.failed_logins = 0
-            db_session.flush()
-            raise LoginRefused(f"登录失败次数过多，账号已临时锁定{int(lockout_minutes)}分钟。") from None
-        db_session.flush()
         raise LoginRefused(WRONG) from None
-    if not operator.active:
+    locked_until = aware(operator.locked_until)
+    if not operator.active or (locked_until and locked_until > now):
         raise LoginRefused("这个账号已停用，请联系管理员。")
     if hasher.check_needs_rehash(operator.password_hash):
         operator.password_hash = hasher.hash(password)
@@ -159,7 +149,8 @@ def session_for(*, db_session: Session, token: str, now: dt.datetime, idle_minut
     operator = db_session.get(Operator, row.operator_id)
     expired = aware(row.created_at) + dt.timedelta(hours=max_hours) < now
     idle = aware(row.last_seen_at) + dt.timedelta(minutes=idle_minutes) < now
-    if operator is None or not operator.active or expired or idle:
+    locked = operator is not None and operator.locked_until is not None and aware(operator.locked_until) > now
+    if operator is None or not operator.active or locked or expired or idle:
         db_session.delete(row)
         db_session.flush()
         return None

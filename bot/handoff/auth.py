@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.conversations.models import utcnow
 from bot.handoff import accounts
+from bot.handoff.login_throttle import LoginThrottle
 from bot.handoff.models import Operator
 from bot.ratelimit import RateLimiter
 
@@ -30,6 +31,14 @@ def login_limiter(app) -> RateLimiter:
     if not hasattr(app.state, "login_attempts"):
         app.state.login_attempts = RateLimiter(LOGIN_ATTEMPTS, LOGIN_WINDOW)
     return app.state.login_attempts
+
+
+def login_throttle(app) -> LoginThrottle:
+    """The app's back-off after wrong passwords, per name and address (bot/handoff/login_throttle.py)."""
+    if not hasattr(app.state, "login_throttle"):
+        settings = app.state.settings
+        app.state.login_throttle = LoginThrottle(settings.console_max_failed_logins, settings.console_lockout_minutes * 60)
+    return app.state.login_throttle
 
 
 @dataclass

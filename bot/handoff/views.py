@@ -18,7 +18,8 @@ from bot import push
 from bot.booking.schedule import TZ
 from bot.conversations.models import Conversation, utcnow
 from bot.handoff import accounts, service
-from bot.handoff.auth import Auth, admin_access, admin_write, operator_access, operator_write
+from bot.handoff.auth import Auth, admin_access, admin_write, login_throttle, operator_access, operator_write
+from bot.handoff.login_throttle import LoginThrottle
 from bot.handoff.models import (
     CLOSE_CATEGORIES, HANDOFF_STATUSES, REASONS, ROLES, WORK_ORDER_CATEGORIES, WORK_ORDER_STATUSES,
     Handoff, Operator, Rating, WorkOrder,
@@ -299,16 +300,19 @@ async def ratings(request: Request, level: str = "", _auth: Auth = Depends(opera
 
 # --- admin: accounts, settings, audit, exports ----------------------------------------------------
 
-def operator_row(operator: Operator) -> dict:
+def operator_row(operator: Operator, throttle: LoginThrottle | None = None) -> dict:
+    """One account for the admin list; `locked`: some address must wait before trying it again (login back-off)."""
     locked = service.aware(operator.locked_until)
+    throttled = throttle is not None and throttle.blocked(operator.username)
     return {"id": operator.id, "username": operator.username, "display_name": operator.display_name, "role": operator.role,
             "role_label": ROLES[operator.role], "active": operator.active,
-            "locked": bool(locked and locked > utcnow()), "last_seen_at": _iso(operator.last_seen_at)}
+            "locked": bool(locked and locked > utcnow()) or throttled, "last_seen_at": _iso(operator.last_seen_at)}
 
 
 @admin_router.get("/operators")
 async def operators(request: Request, _auth: Auth = Depends(admin_access)) -> dict:
-    return await run(request, lambda s: {"operators": [operator_row(o) for o in accounts.list_operators(db_session=s)]})
+    throttle = login_throttle(request.app)
+    return await run(request, lambda s: {"operators": [operator_row(o, throttle) for o in accounts.list_operators(db_session=s)]})
 
 
 class NewOperator(BaseModel):
@@ -344,7 +348,7 @@ async def change_operator(request: Request, operator_id: int, body: OperatorChan
         if body.action == "password":
             accounts.set_password(db_session=session, operator_id=operator_id, password=body.password)
         elif body.action == "unlock":
-            accounts.unlock(db_session=session, operator_id=operator_id)
+            login_throttle(request.app).clear(accounts.unlock(db_session=session, operator_id=operator_id).username)
         else:
             accounts.set_active(db_session=session, operator_id=operator_id, active=body.action == "enable")
         operator = session.get(Operator, operator_id)

@@ -4,9 +4,13 @@ import datetime as dt
 import re
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from bot.booking.schedule import TZ
-from tests.handoff.conftest import ADMIN, ADMIN_PASSWORD, Citizen, Operator, admin_and_operator, login, other_client, texts
+from bot.conversations.models import utcnow
+from bot.handoff.models import Operator as OperatorModel
+from tests.handoff.conftest import HTTPS, ADMIN, ADMIN_PASSWORD, Citizen, Operator, admin_and_operator, login, other_client, texts
 
 
 def queue(operator: Operator) -> dict:
@@ -54,20 +58,32 @@ def test_the_login_form_needs_its_own_token(app_client):
     assert app_client.get("/console", follow_redirects=False).status_code == 303
 
 
-def test_repeated_wrong_passwords_lock_the_account_until_an_admin_unlocks_it(app_client):
+def test_wrong_passwords_slow_down_one_address_without_locking_the_operator_out_or_revealing_names(app_client):
     admin, operator = admin_and_operator(app_client)
-    browser = other_client(app_client)
-    for _ in range(4):
-        assert "用户名或密码不正确" in login(browser, "wang", "wrong-password-1").text
-    assert "锁定" in login(browser, "wang", "wrong-password-1").text
-    refused = login(browser, "wang", "Operator-pass-1")
-    assert refused.status_code == 401 and "锁定" in refused.text
+    attacker = TestClient(app_client.app, base_url=HTTPS, client=("203.0.113.9", 40000))
+    for _ in range(5):
+        assert "用户名或密码不正确" in login(attacker, "wang", "wrong-password-1").text
+        assert "用户名或密码不正确" in login(attacker, "nobody-here", "wrong-password-1").text
+    slowed, unknown = login(attacker, "wang", "Operator-pass-1"), login(attacker, "nobody-here", "x")
+    assert slowed.status_code == unknown.status_code == 429
+    message = re.compile(r'class="error"[^>]*>([^<]+)<')
+    assert message.search(slowed.text).group(1) == message.search(unknown.text).group(1)  # existing or not: same answer
+    assert operator.get("/console/api/queue").status_code == 200  # the operator's session goes on
+    assert login(other_client(app_client), "wang", "Operator-pass-1").status_code == 303  # and logs in from elsewhere
     listed = {o["username"]: o for o in admin.get("/console/api/admin/operators").json()["operators"]}
     assert listed["wang"]["locked"]
     assert admin.post(f"/console/api/admin/operators/{listed['wang']['id']}", {"action": "unlock"}).status_code == 200
-    assert login(browser, "wang", "Operator-pass-1").status_code == 303
+    assert login(attacker, "wang", "Operator-pass-1").status_code == 303
     failures = admin.get("/console/api/admin/audit?action=login_failed").json()["entries"]
-    assert len([e for e in failures if e["target"] == "wang"]) == 6
+    assert len([e for e in failures if e["target"] == "wang"]) == 5
+
+
+def test_a_disabled_or_locked_account_loses_its_session(app_client):
+    admin, operator = admin_and_operator(app_client)
+    assert operator.get("/console/api/queue").status_code == 200
+    with app_client.app.state.database.session() as session:
+        session.scalar(select(OperatorModel).where(OperatorModel.username == "wang")).locked_until = utcnow() + dt.timedelta(hours=1)
+    assert operator.get("/console/api/queue").status_code == 401
 
 
 @pytest.mark.parametrize("path", ["/console/admin/users", "/console/admin/settings", "/console/admin/audit"])

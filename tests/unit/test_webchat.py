@@ -391,9 +391,12 @@ def test_a_token_for_an_open_api_conversation_is_of_no_use(client):
 
 
 def test_internal_push_endpoint_is_off_without_a_key_and_checks_it(tmp_path, rasa):
-    with make_client(tmp_path, rasa) as client:
+    with make_client(tmp_path, rasa) as client:  # a remote peer never reaches an internal route
+        refused = client.post("/internal/push/webchat-x", json={"text": "hi"}, headers={"Authorization": "Bearer " + "k" * 32})
+        assert refused.status_code == 403 and "内部接口" in refused.json()["error"]
+    with make_client(tmp_path, rasa, internal_allow_remote=True) as client:
         assert client.post("/internal/push/webchat-x", json={"text": "hi"}).status_code == 404
-    with make_client(tmp_path, rasa, push_api_key="k" * 32) as client:
+    with make_client(tmp_path, rasa, push_api_key="k" * 32, internal_allow_remote=True) as client:
         session = new_session(client)
         url = f"/internal/push/{session['conversation_id']}"
         assert client.post(url, json={"text": "hi"}, headers={"Authorization": "Bearer wrong"}).status_code == 401
