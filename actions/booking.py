@@ -11,12 +11,14 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import runtime
 from bot.booking import service
 from bot.booking.calendar import CalendarUnknown
 from bot.booking.dates import When, parse_when
-from bot.booking.schedule import TZ, DateNotBookable, Slot
+from bot.booking.schedule import DateNotBookable, Slot
+from bot.clock import TZ
 from bot.privacy import mask
+from bot.services import current
+from knowledge.answers import answer, aspect_in
 from knowledge.service import get_index
 
 BOOKING_SLOTS = ["booking_item", "booking_date", "booking_time", "booking_name", "booking_phone", "booking_id_number",
@@ -37,7 +39,7 @@ def text_of(tracker: Tracker) -> str:
 
 def with_session(fn):
     """Run fn(session) in one transaction of the app's database."""
-    with runtime.database().session() as session:
+    with current().database.session() as session:
         return fn(session)
 
 
@@ -48,9 +50,20 @@ def bookable_item(text: str, context_item_id: str | None) -> tuple[str | None, s
     entry = resolution.entry or index.kb.by_id(context_item_id or "")
     if entry is None:
         return None, None
-    if not entry.detailed or not entry.get("是否支持预约办理") or runtime.schedule().group_for(entry.name) is None:
+    if not entry.detailed or not entry.get("是否支持预约办理") or current().schedule.group_for(entry.name) is None:
         return None, f"“{entry.name}”暂不支持预约办理，可以直接到窗口办理，或拨打12345咨询。"
     return entry.name, None
+
+
+AFFIRM = re.compile(r"^(对|对的|对头|是|是的|好|好的|可以|行|没问题|要得|嗯|确认|就这个|就它)[。！!啊嘛哈的]*$")
+
+
+def exact_slot(free: list[tuple[Slot, int]], when: When | None) -> Slot | None:
+    """The free slot a precise time names ("十点", "18:30"), or None when the citizen gave a part of day or nothing."""
+    if when is None or when.whole_day or when.end - when.start > dt.timedelta(hours=1):
+        return None
+    return next((slot for slot, _ in free if slot.start == when.start.time()
+                 and (not when.day_given or slot.day == when.start.date())), None)
 
 
 def window_of(when: When | None) -> str | None:
@@ -88,6 +101,12 @@ class ActionStartBooking(Action):
         text = text_of(tracker)
         item, problem = bookable_item(text, tracker.get_slot("item"))
         events = [SlotSet(name, None) for name in BOOKING_SLOTS]
+        asked = aspect_in(text)
+        entry = get_index().kb.by_name(item or "") or get_index().resolve(text).entry
+        if asked and entry is not None:  # "要带啥子？帮我约个周六": the question first, then the booking
+            guide = answer(entry, asked)
+            dispatcher.utter_message(text=guide.text)
+            events += [SlotSet("item", entry.id), SlotSet("aspect", asked)]
         if problem:
             dispatcher.utter_message(text=problem)
         events.append(SlotSet("booking_item", item))
@@ -95,10 +114,13 @@ class ActionStartBooking(Action):
         events.append(SlotSet("booking_window", window_of(when)))
         if item and when and when.day_given and len(when.days) == 1:
             try:
-                free = with_session(lambda s: service.free_slots(db_session=s, schedule=runtime.schedule(), item_name=item,
+                free = with_session(lambda s: service.free_slots(db_session=s, schedule=current().schedule, item_name=item,
                                                                  day=when.days[0], now=now()))
                 if free:
                     events.append(SlotSet("booking_date", when.days[0].isoformat()))
+                    named = exact_slot(free, when)
+                    if named is not None:  # "下周一上午十点": that slot, no need to ask for the time again
+                        events.append(SlotSet("booking_time", f"{named.start:%H:%M}"))
                 else:
                     dispatcher.utter_message(text=f"{when.days[0].month}月{when.days[0].day}日已经约满了。")
             except (DateNotBookable, CalendarUnknown) as exc:
@@ -138,7 +160,7 @@ class ValidateBookingForm(FormValidationAction):
                 return {"booking_date": None}
             day = when.days[0]
         try:
-            free = with_session(lambda s: service.free_slots(db_session=s, schedule=runtime.schedule(), item_name=item, day=day, now=now()))
+            free = with_session(lambda s: service.free_slots(db_session=s, schedule=current().schedule, item_name=item, day=day, now=now()))
         except (DateNotBookable, CalendarUnknown) as exc:
             dispatcher.utter_message(text=getattr(exc, "reason", str(exc)) + "，请换一天。")
             return {"booking_date": None}
@@ -156,7 +178,7 @@ class ValidateBookingForm(FormValidationAction):
         text = str(value or "")
         day = dt.date.fromisoformat(tracker.get_slot("booking_date"))
         item = tracker.get_slot("booking_item")
-        free = with_session(lambda s: service.free_slots(db_session=s, schedule=runtime.schedule(), item_name=item, day=day, now=now()))
+        free = with_session(lambda s: service.free_slots(db_session=s, schedule=current().schedule, item_name=item, day=day, now=now()))
         iso = _ISO.search(text)
         exact = _HHMM.match(text)
         if iso and iso.group(2):
@@ -167,6 +189,9 @@ class ValidateBookingForm(FormValidationAction):
             when = parse_when(text, now())
             wanted = [s for s, _ in free if when is not None and When(dt.datetime.combine(day, when.start.time()),
                       dt.datetime.combine(day, when.end.time()), True).covers(day, s.start)] if when else []
+        if not wanted and AFFIRM.match(text.strip()):  # "对" to the offered times: the first one in the asked window
+            window = when_from(tracker, day)
+            wanted = [s for s, _ in free if window is None or window.covers(day, s.start)][:1]
         if not wanted:
             alternatives = "、".join(f"{s.start:%H:%M}" for s, _ in free[:6])
             dispatcher.utter_message(text=f"这个时间没有空位了，{day.month}月{day.day}日还可以约：{alternatives}。")
@@ -203,10 +228,10 @@ class ActionAskBookingDate(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         item = tracker.get_slot("booking_item")
-        offers, reasons = with_session(lambda s: service.suggest(db_session=s, schedule=runtime.schedule(), item_name=item,
+        offers, reasons = with_session(lambda s: service.suggest(db_session=s, schedule=current().schedule, item_name=item,
                                                                   when=when_from(tracker), now=now()))
         if not offers:
-            dispatcher.utter_message(text=f"抱歉，近{runtime.schedule().horizon_days}天“{item}”的预约都满了。" + "；".join(reasons)
+            dispatcher.utter_message(text=f"抱歉，近{current().schedule.horizon_days}天“{item}”的预约都满了。" + "；".join(reasons)
                                      + "您可以直接到窗口办理，或拨打12345咨询。")
             return []
         dispatcher.utter_message(text=f"预约办理“{item}”。请问您想约哪天？最近可以约的时段有（含午间、傍晚、周六“5+X”延时服务）：",
@@ -223,7 +248,7 @@ class ActionAskBookingTime(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         day = dt.date.fromisoformat(tracker.get_slot("booking_date"))
         item = tracker.get_slot("booking_item")
-        free = with_session(lambda s: service.free_slots(db_session=s, schedule=runtime.schedule(), item_name=item, day=day, now=now()))
+        free = with_session(lambda s: service.free_slots(db_session=s, schedule=current().schedule, item_name=item, day=day, now=now()))
         window = when_from(tracker, day)
         preferred = [(s, n) for s, n in free if window is None or window.covers(day, s.start)] or free
         dispatcher.utter_message(text=f"{day.month}月{day.day}日可以约这些时段，请选一个：", buttons=offer_buttons(preferred[:6]))
@@ -259,7 +284,7 @@ class ActionSubmitBooking(Action):
         if not slot("booking_item") or not slot("booking_date") or not slot("booking_time"):
             dispatcher.utter_message(text="没有待确认的预约。需要预约请说“我要预约”。")
             return []
-        schedule = runtime.schedule()
+        schedule = current().schedule
         channel = (tracker.sender_id or "").split("-", 1)[0]
 
         def book(session):
@@ -298,9 +323,12 @@ class ActionBookingAbandon(Action):
 
 
 def manage_op(text: str) -> str:
-    if re.search(r"取消|不去了|不约了|退掉|撤销", text):
+    """What a booking message wants done: reschedule, cancel, or (default) look it up. "去不成了，改到周五" moves it."""
+    if re.search(r"改(到|成|个|时间)|挪(到|一下)|换(到|个时间)|推迟|延后|往后|提前|调整", text):
+        return "reschedule"
+    if re.search(r"取消|不去了|去不(成|了)了?|来不了|不约了|退(掉|了|号)|给我退|不要了|作废|撤销", text):
         return "cancel"
-    if re.search(r"改|换|推迟|提前|调整|挪", text):
+    if re.search(r"改|换|挪", text):
         return "reschedule"
     return "lookup"
 
@@ -361,7 +389,7 @@ class ActionManageBooking(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         code, phone, op = tracker.get_slot("manage_code"), tracker.get_slot("manage_phone"), tracker.get_slot("manage_op")
-        schedule = runtime.schedule()
+        schedule = current().schedule
         try:
             if op == "cancel":
                 booking = with_session(lambda s: service.cancel(db_session=s, code=code, phone=phone))
@@ -385,6 +413,12 @@ class ActionManageBooking(Action):
                     when = When(start, end, True)
                 offers, reasons = with_session(lambda s: service.suggest(db_session=s, schedule=schedule, item_name=booking.item_name,
                                                                           when=when, now=now()))
+                named = exact_slot(offers, when) if when is not None and when.day_given else None
+                if named is not None:  # "改到下周二晚上六点": that slot at once
+                    moved = with_session(lambda s: service.reschedule(db_session=s, schedule=schedule, code=code, phone=phone,
+                                                                      day=named.day, start=f"{named.start:%H:%M}"))
+                    dispatcher.utter_message(text="改期成功，预约码不变。" + describe(moved))
+                    return [SlotSet("manage_target", None), SlotSet("manage_window", None)]
                 note = ("；".join(reasons) + "。") if reasons else ""
                 buttons = [{"title": b["title"], "payload": '/cancel_appointment{"manage_target":"' + b["payload"] + '"}'}
                            for b in offer_buttons(offers)]

@@ -9,14 +9,19 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import escalate
-from knowledge.answers import ASPECTS, Answer, answer, choose, unknown
+from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, choose, unknown
 from knowledge.normalize import normalize
+from knowledge.schema import Entry
 from knowledge.service import get_index
+from knowledge.topics import topic_of
 
 ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
-_ORDINAL_RE = re.compile(r"^(?:选|就是|是)?第?([一二两三四五1-5])(?:个|项|条|号)?$")
+_ORDINAL_RE = re.compile(r"^(?:我?选|就是|是|要)?第?([一二两三四五1-5])(?:个|项|条|号)?(?:那个|这个)?(?:嘛|吧|呀|啊|哈|的|噻)?$")
 VAGUE_LENGTH = 4  # a normalised question this short that fits several items is vague ("办证")
-SWITCH_SCORE = 0.3  # with an item in context, a looser match than this does not change the subject
+NAMED = 0.6  # a name or alias signal this strong: the message names an item (with one in context, it changes the subject)
+# "那港澳通行证呢", "身份证的话": a new item, the same question as before
+_SWITCH_LEAD = re.compile(r"^(?:那|那么|还有)|(?:呢|的话)[？?。！!…\s]*$")  # a switch starts with 那 or ends with 呢
+PICK_MARGIN = 2.0  # a detail picks one of the offered items when it scores this many times the next one
 
 
 def aspect_of(intent: str | None) -> str:
@@ -46,23 +51,86 @@ def chosen_item_id(tracker: Tracker) -> str | None:
     return None
 
 
+def asked_aspect(intent_aspect: str, text: str, previous: str | None) -> str:
+    """The aspect asked: the intent's; for a general question, a cue word in it, or the previous aspect when the
+    message only switches the item ("那港澳通行证呢")."""
+    cue = aspect_in(text)
+    raw = text.strip()
+    if previous and previous != "item" and not cue and len(raw) <= 26 and _SWITCH_LEAD.search(raw):
+        return previous  # the message only names another item: whatever the classifier guessed, the question stays
+    if intent_aspect != "item":
+        return intent_aspect
+    return cue or "item"
+
+
+def names_an_item(hits) -> bool:
+    """Whether the best hit is named in the message (not just loosely related to its words)."""
+    return bool(hits) and max(hits[0].signals.get("name", 0.0), hits[0].signals.get("pinyin", 0.0)) >= NAMED
+
+
+def pick_candidate(text: str, candidates: list[str]) -> Entry | None:
+    """One of the offered items, picked by number ("第二个") or by a detail ("给孩子办的", "外地户口")."""
+    index = get_index()
+    match = _ORDINAL_RE.match(normalize(text))
+    if match and 1 <= ORDINALS[match.group(1)] <= len(candidates):
+        return index.kb.by_id(candidates[ORDINALS[match.group(1)] - 1])
+    scores = {h.entry.id: h.score for h in index.search(text, top=50) if h.entry.id in candidates}
+    ranked = sorted(scores.values(), reverse=True) + [0.0, 0.0]
+    if ranked[0] >= 0.15 and ranked[0] >= PICK_MARGIN * ranked[1]:
+        return index.kb.by_id(max(scores, key=scores.get))
+    return None
+
+
+def offer(dispatcher: CollectingDispatcher, entries: list[Entry], aspect: str, vague: bool, topic: str | None = None) -> list[dict[str, Any]]:
+    entries = entries[:MAX_OPTIONS]
+    say(dispatcher, choose(entries, question_is_vague=vague, topic=topic))
+    return [SlotSet("candidates", [e.id for e in entries]), SlotSet("aspect", aspect)]
+
+
+def topic_entries(text: str) -> tuple[str, list[Entry]] | None:
+    """The vague opening's topic and its items, best match to the text first."""
+    topic = topic_of(text)
+    if topic is None:
+        return None
+    index = get_index()
+    entries = [e for e in (index.kb.by_name(name) for name in topic.items) if e is not None]
+    scores = {h.entry.id: h.score for h in index.search(text, top=50)}
+    return topic.name, sorted(entries, key=lambda e: -scores.get(e.id, 0.0))
+
+
 def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> list[dict[str, Any]]:
     """Resolve the item from the text (or keep the one in context) and answer the aspect."""
     index = get_index()
     text = tracker.latest_message.get("text") or ""
+    aspect = asked_aspect(aspect, text, tracker.get_slot("aspect"))
     current = index.kb.by_id(tracker.get_slot("item") or "")
     resolution = index.resolve(text) if not text.startswith("/") else None
+    candidates = tracker.get_slot("candidates") or []
+    if candidates and not (resolution and resolution.kind == "answer"):
+        picked = pick_candidate(text, candidates)
+        if picked is not None:  # a detail or a number picks one of the items just offered
+            if aspect == "item":
+                aspect = tracker.get_slot("aspect") or "item"
+            say(dispatcher, answer(picked, aspect))
+            return [SlotSet("item", picked.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
     if resolution is not None and resolution.kind == "answer":
         entry = resolution.entry
-    elif resolution is not None and resolution.kind == "choose" and (current is None or resolution.hits[0].score >= SWITCH_SCORE):
-        entries = [h.entry for h in resolution.hits]
-        say(dispatcher, choose(entries, question_is_vague=len(normalize(text)) <= VAGUE_LENGTH))
-        return [SlotSet("candidates", [e.id for e in entries]), SlotSet("aspect", aspect)]
-    elif current is not None:
+    elif resolution is not None and resolution.kind == "choose" and (current is None or names_an_item(resolution.hits)):
+        topical = None if names_an_item(resolution.hits) else topic_entries(text)
+        if topical:
+            return offer(dispatcher, topical[1], aspect, vague=True, topic=topical[0])
+        return offer(dispatcher, [h.entry for h in resolution.hits], aspect, vague=len(normalize(text)) <= VAGUE_LENGTH)
+    elif current is not None and not (resolution is None or resolution.kind == "none" and topic_of(text)):
         entry = current
     else:
-        say(dispatcher, unknown())
-        return [SlotSet("aspect", aspect)]
+        topical = topic_entries(text) if resolution is not None else None
+        if topical:
+            return offer(dispatcher, topical[1], aspect, vague=True, topic=topical[0])
+        if current is not None:
+            entry = current
+        else:
+            say(dispatcher, unknown())
+            return [SlotSet("aspect", aspect)]
     say(dispatcher, answer(entry, aspect))
     return [SlotSet("item", entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
 
@@ -85,6 +153,8 @@ class ActionChooseItem(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         entry = get_index().kb.by_id(chosen_item_id(tracker) or "")
+        if entry is None:
+            entry = pick_candidate(tracker.latest_message.get("text") or "", tracker.get_slot("candidates") or [])
         if entry is None:
             candidates = [get_index().kb.by_id(i) for i in tracker.get_slot("candidates") or []]
             if any(candidates):
@@ -111,10 +181,16 @@ class ActionFallbackSearch(Action):
         if resolution.kind == "answer":
             say(dispatcher, answer(resolution.entry, aspect))
             return [SlotSet("item", resolution.entry.id), SlotSet("aspect", aspect)]
+        candidates = tracker.get_slot("candidates") or []
+        picked = pick_candidate(text, candidates) if candidates else None
+        if picked is not None:
+            say(dispatcher, answer(picked, tracker.get_slot("aspect") or aspect))
+            return [SlotSet("item", picked.id), SlotSet("candidates", None)]
+        topical = topic_entries(text) if not names_an_item(resolution.hits) else None
+        if topical:
+            return offer(dispatcher, topical[1], aspect, vague=True, topic=topical[0])
         if resolution.kind == "choose":
-            entries = [h.entry for h in resolution.hits]
-            say(dispatcher, choose(entries, question_is_vague=len(normalize(text)) <= VAGUE_LENGTH))
-            return [SlotSet("candidates", [e.id for e in entries]), SlotSet("aspect", aspect)]
+            return offer(dispatcher, [h.entry for h in resolution.hits], aspect, vague=len(normalize(text)) <= VAGUE_LENGTH)
         user_intents = [e.get("parse_data", {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
         if user_intents[-2:] == ["nlu_fallback", "nlu_fallback"]:
             await escalate(dispatcher, tracker, "fallback")  # two misses in a row: to a person, or a work order off duty

@@ -7,10 +7,10 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.handoff.desk import get_desk
-from bot.handoff.service import HandoffError
-from channels.messages import Reply
-from knowledge.answers import county
+from bot.errors import AppError
+from bot.messages import Reply
+from bot.services import current
+from knowledge.county import county
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ def desk_unavailable(dispatcher: CollectingDispatcher, error: Exception) -> None
 async def escalate(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> None:
     """Queue for an operator on duty, or offer a message or callback work order off duty."""
     try:
-        utter(dispatcher, await get_desk().escalate(tracker.sender_id, reason))
-    except (HandoffError, RuntimeError) as error:
+        utter(dispatcher, await current().desk.escalate(tracker.sender_id, reason))
+    except (AppError, RuntimeError) as error:
         desk_unavailable(dispatcher, error)
 
 
@@ -58,8 +58,8 @@ class ActionOfferRating(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         goodbye = (tracker.latest_message.get("intent") or {}).get("name") == "goodbye"
         try:
-            utter(dispatcher, await get_desk().rate_or_offer(tracker.sender_id, tracker.latest_message.get("text") or "", goodbye))
-        except (HandoffError, RuntimeError) as error:
+            utter(dispatcher, await current().desk.rate_or_offer(tracker.sender_id, tracker.latest_message.get("text") or "", goodbye))
+        except (AppError, RuntimeError) as error:
             logger.error("rating failed: %r", error)
             if not goodbye:
                 dispatcher.utter_message(text=f"抱歉，评价暂时无法记录。您的意见可以拨打{county()['热线']}热线反映。")

@@ -51,9 +51,26 @@ def kb_userdict(args) -> int:
 
 
 def run_eval(args) -> int:
-    from bot.evaluation import main
+    """The short-question set (search, intents, BM25 baseline), then the independent sets through the whole dialogue."""
+    import json
+    import tempfile
 
-    return main(Path(args.questions), rasa_url=args.rasa_url, intents=not args.no_intents)
+    from bot import eval_dialogue
+    from bot.evaluation import main
+    from bot.launcher import Stack, free_port
+
+    main(Path(args.questions), rasa_url=args.rasa_url, intents=not args.no_intents)
+    if args.no_dialogue:
+        return 0
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {"DATABASE_URL": f"sqlite:///{scratch}/eval.db"}
+        with Stack(free_port(), free_port(), extra_env=env, tag="-eval") as stack:
+            figures = eval_dialogue.main(stack.url, splits=("tune", "held_out"), show_misses="tune" if args.misses else None)
+    out = ROOT / "var" / "eval-dialogue.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, ensure_ascii=False, indent=2))
+    print(f"逐项数字已写入 {out}")
+    return 0
 
 
 def run_stack(args) -> int:
@@ -91,8 +108,8 @@ def console_add_user(args) -> int:
     import getpass
 
     from bot.db import Database
+    from bot.errors import AppError
     from bot.handoff import accounts
-    from bot.handoff.service import HandoffError
     from bot.settings import get_settings
 
     if args.password_stdin:
@@ -109,7 +126,7 @@ def console_add_user(args) -> int:
             operator = accounts.create_operator(db_session=session, username=args.username, password=password, role=args.role,
                                                 display_name=args.display_name)
             print(f"已创建{'管理员' if operator.role == 'admin' else '坐席'}账号 {operator.username}（{operator.display_name}）。")
-    except HandoffError as exc:
+    except AppError as exc:
         print(str(exc), file=sys.stderr)
         return 1
     finally:
@@ -159,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--questions", default=str(ROOT / "tests" / "eval" / "questions.yml"))
     p.add_argument("--rasa-url", default=None, help="已运行的 Rasa；不给则自动启动")
     p.add_argument("--no-intents", action="store_true", help="只评测检索，不启动 Rasa")
+    p.add_argument("--no-dialogue", action="store_true", help="不跑独立编写的情境问题和多轮对话（需要启动整套服务）")
+    p.add_argument("--misses", action="store_true", help="列出调优集上未通过的问题（留出集从不列出）")
     p.set_defaults(func=run_eval)
     p = sub.add_parser("run", help="启动 Rasa 和应用")
     p.set_defaults(func=run_stack)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import statistics
 import time
@@ -20,7 +21,8 @@ CONVERSATION = [
     "开个体户要跑几次", "网上能办不", "办证", "第一个", "谢谢",
 ]
 RESULTS = ROOT / "bench-results"
-GUANGDONG = ROOT.parent / "shared" / "data" / "guangdong-guides.jsonl"
+GUANGDONG = ROOT / "bot" / "bench_data" / "guangdong-guides-sample.jsonl"  # 250 public Guangdong guides, MIT (bot/bench_data/README.md)
+LEVELS = ("", "（市级）", "（县级）", "（区级）", "（镇街）", "（省级）")  # name suffixes of the scaled index
 BASELINE_MODEL = ROOT / "models" / "baseline.tar.gz"  # bot/bench_baseline_config.yml: Rasa's default policies
 OFFERED_RATES = (10, 25, 50, 100, 150)  # turns per second, open loop (150: where it saturates, when 100 is served)
 P99_LIMIT_MS = 300
@@ -213,7 +215,8 @@ def rss_mb(pid: int) -> float:
 async def booking_load(base_url: str, attempts: int, clients: int) -> dict:
     """Concurrent POST /api/appointments: many citizens competing for the next working days' slots."""
     import chinese_calendar
-    from bot.booking.schedule import TZ
+
+    from bot.clock import TZ
 
     days, day = [], dt.datetime.now(TZ).date() + dt.timedelta(days=1)
     while len(days) < 3:
@@ -244,9 +247,22 @@ async def booking_load(base_url: str, attempts: int, clients: int) -> dict:
             "other": sum(v for k, v in outcomes.items() if k not in (201, 409))}
 
 
+def scaled_names(items: list[dict]):
+    """(name, department) of the Guangdong sample without end: every name with each of LEVELS, then again with a
+    round counter ("（1）", "（2）", ...), so the scaled index holds the same entries in every run."""
+    if not items:
+        raise ValueError(f"{GUANGDONG} 中没有事项")
+    for round_ in itertools.count():
+        counter = f"（{round_}）" if round_ else ""
+        for suffix in LEVELS:
+            for item in items:
+                yield item["TASK_NAME"] + suffix + counter, item.get("DEPT_NAME") or "未知"
+
+
 def scaled_index(size: int):
-    """The county index plus Guangdong item names (with level suffixes) up to `size` entries."""
-    from knowledge.loader import KnowledgeBase, catalogue_id, load as load_kb
+    """The county index plus Guangdong sample names (with level suffixes and round counters) up to `size` entries."""
+    from knowledge.loader import KnowledgeBase, catalogue_id
+    from knowledge.loader import load as load_kb
     from knowledge.schema import Entry
     from knowledge.search import SearchIndex
 
@@ -254,14 +270,12 @@ def scaled_index(size: int):
     entries = list(kb.entries)
     names = {e.name for e in entries}
     guangdong = [json.loads(line) for line in GUANGDONG.read_text(encoding="utf-8").splitlines() if line.strip()]
-    for suffix in ("", "（市级）", "（县级）", "（区级）", "（镇街）", "（省级）"):
-        for item in guangdong:
-            name = item["TASK_NAME"] + suffix
-            if len(entries) >= size:
-                break
-            if name not in names:
-                names.add(name)
-                entries.append(Entry(id=catalogue_id(name), name=name, department=item.get("DEPT_NAME") or "未知", type="公共服务"))
+    for name, department in scaled_names(guangdong):
+        if len(entries) >= size:
+            break
+        if name not in names:
+            names.add(name)
+            entries.append(Entry(id=catalogue_id(name), name=name, department=department, type="公共服务"))
     return SearchIndex(KnowledgeBase(entries, []))
 
 

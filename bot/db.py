@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine

@@ -128,7 +128,7 @@ class Stack:
     def rasa(self) -> subprocess.Popen | None:
         return self.rasas[0] if self.rasas else None
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         try:
             urls = ",".join(f"http://127.0.0.1:{p}" for p in self.rasa_ports)
             self.app = start_app(self.app_port, self.rasa_port, f"app{self.tag}.log", {**self.extra_env, "RASA_URL": urls})

@@ -1,11 +1,9 @@
 """Server push: send a reply into a citizen's conversation at any time, and never lose it.
 
-Use it from any code in the app process (the operator console, reminders):
+Code in the app process sends through `services.deliveries.to_conversation(conversation_id, reply)`
+(bot/delivery.py), which calls `PushHub.push` and then the conversation's own channel.
 
-    from bot.push import push
-    pushed = await push(conversation_id, Reply(text="您好，我是人工客服。", sender="operator"))
-
-`push` stores the reply in the conversation log first (so the transcript shows it and nothing is lost),
+`PushHub.push` stores the reply in the conversation log first (so the transcript shows it and nothing is lost),
 records it in the outbox as undelivered, then wakes every live connection listening on that
 conversation (the web chat's WebSockets). A connection that sends it to the browser marks it
 delivered. A citizen who is offline gets it from the log when the page reconnects or polls, because
@@ -18,23 +16,24 @@ sent from another tab), and reads them with `messages_after`.
 
 Listeners live in this process. With several app replicas a pushed message still reaches the citizen
 at their next reconnect or poll; instant delivery across replicas needs a pub/sub channel (Redis,
-see DESIGN.md) calling `hub.notify` on every replica.
+docs/architecture.md) calling `hub.notify` on every replica.
 """
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from sqlalchemy import DateTime, ForeignKey, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from starlette.concurrency import run_in_threadpool
 
-from bot.conversations.models import Conversation, Message, utcnow
+from bot.clock import utcnow
+from bot.conversations.models import Conversation, Message
 from bot.db import Base
-from channels.messages import Reply
+from bot.messages import Reply
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +46,6 @@ class PushError(Exception):
 
 class UnknownConversation(PushError, LookupError):
     """No conversation has this id."""
-
-
-class HubNotStarted(PushError, RuntimeError):
-    """`push` was called before the app started (create_app's lifespan installs the hub)."""
 
 
 class OutboxEntry(Base):
@@ -203,26 +198,3 @@ class PushHub:
         await self.notify(conversation_id)
         delivered = await run_in_threadpool(self._delivered, message_id) if self.listening(conversation_id) else False
         return Pushed(message_id=message_id, delivered=delivered)
-
-
-_hub: PushHub | None = None
-
-
-def install(hub: PushHub | None) -> PushHub | None:
-    """Make `hub` the process's hub (the app's lifespan does this at start-up)."""
-    global _hub
-    _hub = hub
-    return hub
-
-
-def get_hub() -> PushHub:
-    if _hub is None:
-        raise HubNotStarted("推送服务尚未启动：push() 只能在应用启动后调用（create_app 的 lifespan 会安装它）")
-    return _hub
-
-
-async def push(conversation_id: str, reply: Reply) -> Pushed:
-    """Send `reply` into the conversation now or, if the citizen is offline, when they come back.
-
-    Raises UnknownConversation for an unknown id and HubNotStarted before the app has started."""
-    return await get_hub().push(conversation_id, reply)

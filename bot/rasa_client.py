@@ -1,6 +1,6 @@
 """Talk to the Rasa server(s) over their HTTP API (REST channel, tracker events); never import Rasa.
 
-With several Rasa processes (Settings.rasa_urls), each conversation is pinned to one of them by rendezvous
+With several Rasa processes (Settings.rasa_bases), each conversation is pinned to one of them by rendezvous
 hashing of its id: every turn, pause, resume and compaction of a conversation goes to the same process, so
 each process's in-memory tracker and lock stores stay consistent, and adding a process moves only the
 conversations that now hash to it (they start a fresh Rasa session there; the app keeps their transcript).
@@ -49,7 +49,7 @@ class RasaClient:
     """Rasa's HTTP API over one pooled aiohttp session (keep-alive connections shared by every conversation).
 
     aiohttp rather than httpx, which the rest of the app uses: this client runs on every turn, and under load
-    httpx took about a quarter of the app's CPU here (py-spy, README "Performance"). `transport` (an
+    httpx took about a quarter of the app's CPU here (py-spy, docs/performance.md). `transport` (an
     httpx transport, e.g. httpx.MockTransport) replaces the network in unit tests."""
 
     def __init__(self, base_url: str | list[str], timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None):

@@ -2,7 +2,7 @@
 
 1. The action-server response is validated by a JSON-schema validator compiled once, instead of
    `jsonschema.validate`, which re-checks Rasa's constant schema against the meta-schema on every call.
-   Profiling (py-spy on `rasa run`, README "Performance") showed that check at ~48% of Rasa's CPU per
+   Profiling (py-spy on `rasa run`, docs/performance.md) showed that check at ~48% of Rasa's CPU per
    turn; the validation itself (same schema, same errors) is kept. Each event is checked only against the
    schema branches for its own event type (`valid_by_event_type`), with the same answer.
 2. One pooled, keep-alive HTTP session per action endpoint: Rasa 3.6 opens a new aiohttp session, hence a

@@ -10,7 +10,7 @@ import math
 import threading
 import time
 from collections import deque
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 
 class RateLimiter:

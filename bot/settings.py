@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     handoff_default_minutes: float = Field(5.0, gt=0)  # minutes per conversation for the wait estimate, before there is history
 
     @model_validator(mode="after")
-    def _enabled_channels_are_configured(self) -> "Settings":
+    def _enabled_channels_are_configured(self) -> Settings:
         missing = []
         if self.wechat_enabled:
             required = {"WECHAT_TOKEN": self.wechat_token.get_secret_value(), "WECHAT_APP_ID": self.wechat_app_id,

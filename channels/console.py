@@ -19,11 +19,16 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from bot.booking.schedule import TZ
-from bot.conversations.models import Conversation, utcnow
-from bot.handoff import accounts, auth, service
+from bot.clock import TZ, aware, utcnow
+from bot.conversations.models import Conversation
+from bot.handoff import accounts, audit, auth, duty, ratings, work_orders
 from bot.handoff.models import (
-    CLOSE_CATEGORIES, RATING_LEVELS, ROLES, WORK_ORDER_CATEGORIES, WORK_ORDER_STATUSES, Operator,
+    CLOSE_CATEGORIES,
+    RATING_LEVELS,
+    ROLES,
+    WORK_ORDER_CATEGORIES,
+    WORK_ORDER_STATUSES,
+    Operator,
 )
 from bot.handoff.views import CHANNELS, operator_row, rating_rows, work_order_row
 
@@ -37,7 +42,7 @@ MAX_FORM_BYTES = 8 * 1024
 
 def local_time(value) -> str:
     """A stored UTC time as county time, for the pages."""
-    value = service.aware(value)
+    value = aware(value)
     return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
@@ -137,12 +142,12 @@ async def login(request: Request) -> Response:
             if refused.message == accounts.WRONG:
                 throttle.failed(username, ip)
             known = session.scalar(select(Operator.id).where(Operator.username == username))
-            service.audit(db_session=session, operator_id=known, action="login_failed", target=username, detail=refused.message,
+            audit.audit(db_session=session, operator_id=known, action="login_failed", target=username, detail=refused.message,
                           ip=auth.client_ip(request))
             return refused.message
         throttle.succeeded(username, ip)
         new = accounts.start_session(db_session=session, operator_id=operator.id, now=now, ip=auth.client_ip(request))
-        service.audit(db_session=session, operator_id=operator.id, action="login", target=operator.username, ip=auth.client_ip(request))
+        audit.audit(db_session=session, operator_id=operator.id, action="login", target=operator.username, ip=auth.client_ip(request))
         return new
 
     result = await in_session(request, work)
@@ -170,7 +175,7 @@ async def logout(request: Request) -> Response:
 
     def work(session):
         accounts.end_session(db_session=session, token=token)
-        service.audit(db_session=session, operator_id=who.operator.id, action="logout", target=who.operator.username, ip=who.ip)
+        audit.audit(db_session=session, operator_id=who.operator.id, action="logout", target=who.operator.username, ip=who.ip)
 
     await in_session(request, work)
     auth.clear_session_cookie(response, settings)
@@ -206,11 +211,11 @@ async def work_orders_page(request: Request, status: str = "", category: str = "
     who = await signed_in(request)
     if isinstance(who, Response):
         return who
-    filters = service.WorkOrderFilter(status, category, assignee, number)
+    filters = work_orders.WorkOrderFilter(status, category, assignee, number)
 
     def work(session):
         names = {o.id: o.display_name for o in accounts.list_operators(db_session=session)}
-        orders = service.list_work_orders(db_session=session, filters=filters, operator_id=who.operator.id)
+        orders = work_orders.list_work_orders(db_session=session, filters=filters, operator_id=who.operator.id)
         return [work_order_row(o, names) for o in orders], names
 
     orders, names = await in_session(request, work)
@@ -226,7 +231,7 @@ async def work_order_page(request: Request, number: str) -> Response:
         return who
 
     def work(session):
-        order = service.find_work_order(db_session=session, number=number)
+        order = work_orders.find_work_order(db_session=session, number=number)
         names = {o.id: o.display_name for o in accounts.list_operators(db_session=session) if o.active}
         return (work_order_row(order, names) if order else None), names
 
@@ -244,7 +249,7 @@ async def ratings_page(request: Request, level: str = "") -> Response:
     if isinstance(who, Response):
         return who
     def work(session):
-        rows, summary = service.list_ratings(db_session=session, level=level)
+        rows, summary = ratings.list_ratings(db_session=session, level=level)
         return rating_rows(session, rows), summary
 
     rows, summary = await in_session(request, work)
@@ -268,9 +273,9 @@ async def settings_page(request: Request) -> Response:
     who = await signed_in(request, admin=True)
     if isinstance(who, Response):
         return who
-    config = await in_session(request, lambda s: service.duty_config(db_session=s, settings=request.app.state.settings))
+    config = await in_session(request, lambda s: duty.duty_config(db_session=s, settings=request.app.state.settings))
     return page(request, "admin_settings.html", {**base_context(who, "settings"), "config": config,
-                                                 "description": service.duty_description(config)})
+                                                 "description": duty.duty_description(config)})
 
 
 @router.get("/console/admin/audit")
@@ -278,7 +283,7 @@ async def audit_page(request: Request, action: str = "") -> Response:
     who = await signed_in(request, admin=True)
     if isinstance(who, Response):
         return who
-    entries = await in_session(request, lambda s: service.list_audit(db_session=s, action=action))
+    entries = await in_session(request, lambda s: audit.list_audit(db_session=s, action=action))
     return page(request, "admin_audit.html", {**base_context(who, "audit"), "entries": entries, "action": action,
                                               "actions": ["login", "login_failed", "logout", "reveal", "take_over", "hand_back",
                                                           "close", "work_order", "account", "settings", "export"]})

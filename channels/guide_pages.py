@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
 from channels.webchat import get_webchat, page_headers, templates
-from knowledge.answers import county
+from knowledge.county import county
 from knowledge.service import get_index
 
 router = APIRouter(tags=["guides"], include_in_schema=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from channels.messages import Button, Reply
+from bot.messages import Button, Reply
 
 _LISTED = re.compile(r"^\s*(\d{1,2})[.、．]\s*(.+?)\s*$")
 TAP_WORDS = "请点选"  # the answers' wording for buttons; channels without buttons replace it

@@ -23,12 +23,12 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
 from bot.conversations.service import rasa_down_reply
+from bot.messages import Button, InboundMessage, Reply
 from bot.privacy import mask
 from bot.security import printable
 from bot.settings import Settings
 from channels import options
-from channels.messages import Button, InboundMessage, Reply
-from knowledge.answers import county
+from knowledge.county import county
 from knowledge.service import get_index
 
 logger = logging.getLogger(__name__)

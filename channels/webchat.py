@@ -40,9 +40,9 @@ from starlette.concurrency import run_in_threadpool
 from bot import push as push_hub
 from bot.conversations.models import Conversation
 from bot.conversations.service import get_or_create_conversation
+from bot.messages import InboundMessage, Reply
 from bot.ratelimit import RateLimiter, wait_seconds
 from bot.security import MAX_ID, loads_bounded
-from channels.messages import InboundMessage, Reply
 from channels.webchat_tokens import ConversationTokens, TokenError
 from knowledge.service import get_index
 
@@ -355,7 +355,7 @@ class PushRequest(BaseModel):
 
 @router.post("/internal/push/{conversation_id}", include_in_schema=False)
 async def push_endpoint(request: Request, conversation_id: str, body: PushRequest, authorization: str | None = Header(None)):
-    """bot.push.push over HTTP for other processes; off unless PUSH_API_KEY is set."""
+    """Deliveries.to_conversation over HTTP for other processes on this host; off unless PUSH_API_KEY is set."""
     key = get_webchat(request.app).push_api_key
     if not key:
         return JSONResponse({"error": "推送接口未启用"}, status_code=404)
@@ -364,7 +364,7 @@ async def push_endpoint(request: Request, conversation_id: str, body: PushReques
     reply = Reply(text=body.text, sender=body.sender, action=body.action,
                   buttons=[{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))} for b in body.buttons])
     try:
-        pushed = await push_hub.push(conversation_id, reply)
+        pushed = await request.app.state.services.deliveries.to_conversation(conversation_id, reply)
     except push_hub.UnknownConversation as exc:
         return JSONResponse({"error": str(exc)}, status_code=404)
     return {"message_id": pushed.message_id, "delivered": pushed.delivered}

@@ -31,13 +31,12 @@ from wechatpy.messages import TextMessage, VoiceMessage
 from wechatpy.replies import create_reply
 from wechatpy.utils import check_signature
 
-from bot import runtime
-from bot.booking.reminders import ChannelUnavailable
 from bot.conversations.models import Conversation
+from bot.delivery import ChannelUnavailable
+from bot.messages import InboundMessage, Reply
 from bot.security import printable
 from bot.settings import Settings
 from channels import options
-from channels.messages import InboundMessage, Reply
 from knowledge.service import get_index
 
 logger = logging.getLogger(__name__)
@@ -208,8 +207,8 @@ def masked(openid: str) -> str:
 
 
 class WeChatChannel:
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, settings: Settings, database):
+        self.settings, self.database = settings, database
         self.token = settings.wechat_token.get_secret_value()
         key = settings.wechat_encoding_aes_key.get_secret_value()
         self.crypto = WeChatCrypto(self.token, key, settings.wechat_app_id) if key else None
@@ -322,25 +321,25 @@ class WeChatChannel:
                 logger.error("wechat: customer-service API unreachable (%s): %r", self.api.API_BASE_URL, exc)
                 return
 
-    async def remind(self, conversation_id: str, text: str) -> None:
-        """Booking reminders into a WeChat conversation (registered with bot.booking.reminders): raises
-        ChannelUnavailable when WeChat will not deliver (48-hour window closed, unsubscribed), else retried."""
-        openid = await run_in_threadpool(_openid_of, conversation_id)
+    def _openid_of(self, conversation_id: str) -> str | None:
+        with self.database.session() as session:
+            conversation = session.get(Conversation, conversation_id)
+            return conversation.sender if conversation is not None and conversation.channel == CHANNEL else None
+
+    async def deliver(self, conversation_id: str, reply: Reply) -> None:
+        """The channel's outlet (bot/delivery.py): a reply nobody asked for just now (operator, reminder) as
+        customer-service messages. ChannelUnavailable when WeChat will not deliver (48-hour window closed,
+        unsubscribed); other errors may be retried."""
+        openid = await run_in_threadpool(self._openid_of, conversation_id)
         if openid is None:
             raise ChannelUnavailable(f"no WeChat conversation {conversation_id}")
-        for chunk in render([Reply(text=text)], self.settings.public_url, self.settings.wechat_text_limit):
+        for chunk in render([reply], self.settings.public_url, self.settings.wechat_text_limit):
             try:
                 await run_in_threadpool(self.api.message.send_text, openid, chunk)
             except WeChatClientException as exc:
                 if exc.errcode in UNDELIVERABLE:
                     raise ChannelUnavailable(f"WeChat error {exc.errcode}: {exc.errmsg}") from exc
                 raise
-
-
-def _openid_of(conversation_id: str) -> str | None:
-    with runtime.database().session() as session:
-        conversation = session.get(Conversation, conversation_id)
-        return conversation.sender if conversation is not None and conversation.channel == CHANNEL else None
 
 
 # --- HTTP ---------------------------------------------------------------------------------------
@@ -410,10 +409,10 @@ async def receive(request: Request) -> Response:
         if message is None or not message.source:
             raise UnsafeXML("not a WeChat message")
     except InvalidSignatureException:
-        raise _forged(request)
+        raise _forged(request) from None
     except (UnsafeXML, InvalidAppIdException, KeyError, TypeError, ValueError) as exc:
         logger.warning("wechat: refused a %d-byte body: %s", len(body), type(exc).__name__ if not isinstance(exc, UnsafeXML) else exc)
-        raise HTTPException(status_code=400, detail="malformed or unsafe XML")
+        raise HTTPException(status_code=400, detail="malformed or unsafe XML") from None
     logger.info("wechat: %s from %s", message.type if message.type != "event" else f"event {message.event}", masked(message.source))
     text, rest = await channel.respond(request.app.state.conversations, message, deadline)
     if text is None:

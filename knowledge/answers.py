@@ -2,12 +2,10 @@
 department and 核对日期; a missing field is said plainly with the way onward."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
-import yaml
-
+from knowledge.county import county, way_onward
 from knowledge.schema import Entry
 
 ASPECTS = ("materials", "procedure", "time_limit", "fee", "location_hours", "online", "visits", "item")
@@ -16,24 +14,23 @@ ASPECT_TITLES = {
     "location_hours": "地点和时间", "online": "网上办理", "visits": "跑几次",
 }
 ASPECT_INTENTS = {aspect: f"ask_{aspect}" for aspect in ASPECTS}
-COUNTY_FILE = Path(__file__).resolve().parent / "county.yaml"
+MAX_OPTIONS = 4  # a clarifying question offers at most this many items
+# Words that ask for one aspect, for messages whose intent is something else (a booking that also asks what to bring).
+ASPECT_CUES = {
+    "materials": re.compile(r"带(什么|啥|哪些|些啥)|要(什么|啥子?|哪些)(材料|资料|证件|东西)|材料|资料"),
+    "fee": re.compile(r"多少钱|好多钱|收费|收钱|要钱|费用|工本费"),
+    "time_limit": re.compile(r"多久|几天|好久|多长时间|多少天|几个工作日|啥时候.{0,4}(拿|好|下来)"),
+    "location_hours": re.compile(r"在哪|哪里办|哪点|哪儿|几点|上班时间|地址|周末.{0,3}(上班|开门|办)"),
+    "online": re.compile(r"网上|手机上|线上|网办|APP|app|小程序"),
+    "visits": re.compile(r"跑几|几趟|几次|几回|本人要不要|要本人|本人去|亲自"),
+    "procedure": re.compile(r"流程|步骤|程序|咋个办|怎么办理"),
+}
 
 
 @dataclass
 class Answer:
     text: str
     buttons: list[dict] = field(default_factory=list)
-
-
-@lru_cache(maxsize=1)
-def county() -> dict:
-    """County-level facts (hotline, portal) used for the way onward."""
-    return yaml.safe_load(COUNTY_FILE.read_text(encoding="utf-8"))
-
-
-def way_onward() -> str:
-    c = county()
-    return f"您可以在{c['网上办事大厅']}（{c['网上办事地址']}）查询，或拨打{c['热线']}热线咨询人工客服。"
 
 
 def _days(value) -> str:
@@ -161,9 +158,21 @@ def answer(entry: Entry, aspect: str) -> Answer:
     return Answer(f"{header}\n{body}\n{footer}。", buttons)
 
 
-def choose(entries: list[Entry], question_is_vague: bool) -> Answer:
-    """Ask which item is meant, with one button per candidate."""
-    lead = "您想办理的是下面哪一项？请点选：" if question_is_vague else "没有找到完全对应的事项，您是不是想问下面这些？请点选："
+def aspect_in(text: str) -> str | None:
+    """The aspect a message asks for in words, when exactly one is asked (else None)."""
+    found = [aspect for aspect, cue in ASPECT_CUES.items() if cue.search(text or "")]
+    return found[0] if len(found) == 1 else None
+
+
+def choose(entries: list[Entry], question_is_vague: bool, topic: str | None = None) -> Answer:
+    """Ask which item is meant, with one button per candidate (at most MAX_OPTIONS)."""
+    entries = entries[:MAX_OPTIONS]
+    if topic:
+        lead = f"您想办理{topic}方面的哪一项？请点选，也可以直接说说您的情况："
+    elif question_is_vague:
+        lead = "您想办理的是下面哪一项？请点选："
+    else:
+        lead = "没有找到完全对应的事项，您是不是想问下面这些？请点选："
     lines = [f"{n}. {e.name}" for n, e in enumerate(entries, 1)]
     buttons = [{"title": e.name, "payload": f'/choose_item{{"item_id":"{e.id}"}}'} for e in entries]
     return Answer(lead + "\n" + "\n".join(lines) + "\n都不是的话，" + way_onward(), buttons)

@@ -81,6 +81,7 @@ def load(guides_dir: Path = GUIDES_DIR, catalogue_file: Path | None = CATALOGUE_
                 aliases=list(data["别名"]),
                 keywords=list(data["关键词"]),
                 questions=list(data["常见问法"]),
+                situations=list(data.get("常见情形") or []),
                 raw=data,
             )
         )

@@ -25,6 +25,7 @@ GUIDE_FIELDS: dict[str, tuple[bool, tuple]] = {
     "别名": (True, _STRLIST),
     "关键词": (True, _STRLIST),
     "常见问法": (True, _STRLIST),
+    "常见情形": (False, _STRLIST),  # situations people describe instead of naming the item; search data, never shown
     "实施编码": (False, _STR),
     "事项类型": (True, (lambda v: v in ITEM_TYPES, "应为以下之一：" + "、".join(sorted(ITEM_TYPES)))),
     "实施主体": (True, _STR),
@@ -98,6 +99,7 @@ class Entry:
     aliases: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
+    situations: list[str] = field(default_factory=list)  # 常见情形
     raw: dict[str, Any] = field(default_factory=dict)
 
     def get(self, key: str) -> Any:

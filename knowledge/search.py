@@ -13,8 +13,8 @@ calibrated score, the probability that the entry is the one asked about.
 from __future__ import annotations
 
 import math
-import re
 import random
+import re
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -22,8 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import jieba
-import yaml
 import numpy as np
+import yaml
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -187,6 +187,9 @@ class SearchIndex:
             for question in entry.questions:
                 for token in set(self.tokens(normalize(question))):
                     tf[token] += 0.5
+            for situation in entry.situations:
+                for token in set(self.tokens(normalize(situation))):
+                    tf[token] += 0.25
             doc_tf.append(tf)
         self.doc_len = np.array([sum(tf.values()) for tf in doc_tf], dtype=float)
         self.avg_len = float(self.doc_len.mean()) if len(doc_tf) else 1.0
@@ -277,7 +280,7 @@ class SearchIndex:
 
     def _questions(self) -> list[tuple[str, int]]:
         """Example questions with their class: the guides' 常见问法 and the known non-questions."""
-        questions = [(normalize(q), i) for i, e in enumerate(self.entries) if e.detailed for q in e.questions]
+        questions = [(normalize(q), i) for i, e in enumerate(self.entries) if e.detailed for q in [*e.questions, *e.situations]]
         return questions + [(normalize(q), self.NONE) for q in self.negatives]
 
     @staticmethod
@@ -291,7 +294,7 @@ class SearchIndex:
 
     def _fit(self, examples: list[tuple[str, int]]):
         vectorizer, classifier = self._new_model()
-        classifier.fit(vectorizer.fit_transform([t for t, _ in examples]), [l for _, l in examples])
+        classifier.fit(vectorizer.fit_transform([t for t, _ in examples]), [label for _, label in examples])
         # Stored column-major so that predicting (sparse question @ coef_.T) multiplies a C-ordered matrix:
         # 0.005 ms instead of 1 ms per question (scipy's sparse-dense product copies a non-C-ordered operand).
         classifier.coef_ = np.asfortranarray(classifier.coef_)
@@ -326,7 +329,7 @@ class SearchIndex:
         base = self._training_examples()
         features, targets = [], []
         folds = StratifiedKFold(n_splits=4, shuffle=True, random_state=7)
-        for train_idx, test_idx in folds.split(questions, [l for _, l in questions]):
+        for train_idx, test_idx in folds.split(questions, [label for _, label in questions]):
             model = self._fit(base + [questions[j] for j in train_idx])
             for j in test_idx:
                 self._add_rows(questions[j], model, features, targets)
@@ -343,7 +346,10 @@ class SearchIndex:
 
     @staticmethod
     def _feature_row(values: dict[str, float]) -> list[float]:
-        return [values[k] for k in ("model", "name", "pinyin", "bm25", "margin", "detailed", "none", "catalogue")]
+        # `length` lets the calibration depend on how long the question is: a narrative spreads the model's probability
+        # and covers a smaller share of its words than a short question naming the item.
+        return [values[k] for k in ("model", "name", "pinyin", "bm25", "margin", "detailed", "none", "catalogue")] + [
+            values["length"], values["length"] * values["model"], values["length"] * values["margin"]]
 
     def _signals(self, text: str, model=None) -> dict[int, dict[str, float]]:
         """Signals for every candidate entry of normalised text."""
@@ -357,6 +363,7 @@ class SearchIndex:
         top_prob = max([*probs.values(), catalogue_p]) if probs else 0.0
         signals = {}
         text_py = _pinyin(text)
+        length = min(1.0, len(text) / 60)
         for i in candidates:
             name, sound = self._surface_scores(text, text_py, i)
             detailed = self.entries[i].detailed
@@ -370,6 +377,7 @@ class SearchIndex:
                 "detailed": 1.0 if detailed else 0.0,
                 "none": none_p,
                 "catalogue": catalogue_p,
+                "length": length,
             }
         return signals
 

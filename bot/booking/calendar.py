@@ -9,15 +9,19 @@ from pathlib import Path
 import chinese_calendar
 import yaml
 
+from bot.errors import AppError
+
 OVERRIDE_FILE = Path(__file__).resolve().parent / "holidays.yaml"
 
 
-class CalendarUnknown(Exception):
+class CalendarUnknown(AppError):
     """The holiday arrangement of this date's year is not known yet; never guess."""
+
+    status = 422
 
     def __init__(self, day: dt.date):
         self.day = day
-        super().__init__(f"{day.year}年的放假安排尚未公布，暂时不能预约{day.month}月{day.day}日")
+        super().__init__(f"{day.year}年的放假安排尚未公布，暂时不能预约{day.month}月{day.day}日", code="calendar_unknown")
 
 
 @dataclass
@@ -27,7 +31,7 @@ class WorkCalendar:
     workdays: set[dt.date] = field(default_factory=set)
 
     @classmethod
-    def load(cls, path: Path = OVERRIDE_FILE) -> "WorkCalendar":
+    def load(cls, path: Path = OVERRIDE_FILE) -> WorkCalendar:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
         data = data or {}
         return cls(set(data.get("已覆盖年份") or []), set(data.get("放假") or []), set(data.get("调休上班") or []))

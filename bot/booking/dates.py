@@ -11,7 +11,7 @@ from dataclasses import dataclass
 with contextlib.redirect_stdout(io.StringIO()):  # jionlp prints a banner on import
     import jionlp
 
-from bot.booking.schedule import TZ
+from bot.clock import TZ
 
 _DOTTED = re.compile(r"(?<![\d.])(1[0-2]|0?[1-9])[./](3[01]|[12]\d|0?[1-9])(?![\d.])")
 _DAY_WORDS = re.compile(r"今天|明天|后天|大后天|周|星期|礼拜|月|号|日|\d{4}年")

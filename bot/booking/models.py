@@ -6,11 +6,8 @@ import datetime as dt
 from sqlalchemy import Date, DateTime, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.clock import utcnow
 from bot.db import Base
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class SlotCounter(Base):

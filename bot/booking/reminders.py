@@ -5,41 +5,31 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import Awaitable, Callable
 
 from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
 from bot.booking.models import Booking, Reminder
+from bot.delivery import ChannelUnavailable, Deliveries, Outlet
+from bot.messages import Reply
 from bot.privacy import mask
 
 logger = logging.getLogger(__name__)
-Sender = Callable[[str, str], Awaitable[None]]  # (target, text)
 MAX_ATTEMPTS = 8
-_senders: dict[str, Sender] = {}
-
-
-class ChannelUnavailable(Exception):
-    """The channel cannot reach this citizen any more (e.g. WeChat's 48-hour window closed): do not retry."""
-
-
-def register_sender(channel: str, sender: Sender) -> None:
-    """Channels register how to push a reminder to a conversation (web push, WeChat customer-service message)."""
-    _senders[channel] = sender
 
 
 def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
 
 
-def twilio_sms_sender(account_sid: str, auth_token: str, from_: str, http_client=None) -> Sender:
-    """SMS via Twilio's Messaging API (`http_client` lets tests replace the HTTP layer)."""
+def twilio_sms_outlet(account_sid: str, auth_token: str, from_: str, http_client=None) -> Outlet:
+    """SMS via Twilio's Messaging API, the "sms" channel's outlet (`http_client` lets tests replace the HTTP layer)."""
     from twilio.rest import Client
 
     client = Client(account_sid, auth_token, http_client=http_client)
 
-    async def send(phone: str, text: str) -> None:
-        await run_in_threadpool(lambda: client.messages.create(to="+86" + phone, from_=from_, body=text))
+    async def send(phone: str, reply: Reply) -> None:
+        await run_in_threadpool(lambda: client.messages.create(to="+86" + phone, from_=from_, body=reply.text))
 
     return send
 
@@ -71,21 +61,17 @@ def _finish(database, reminder_id: int, status: str, attempts: int, error: str |
         session.execute(update(Reminder).where(Reminder.id == reminder_id).values(**values))
 
 
-async def send_due(database, now: dt.datetime | None = None, senders: dict[str, Sender] | None = None) -> dict[str, int]:
-    """Send every due reminder once; returns counts by outcome."""
+async def send_due(database, deliveries: Deliveries, now: dt.datetime | None = None) -> dict[str, int]:
+    """Send every due reminder once through its channel's outlet; returns counts by outcome."""
     now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
-    senders = _senders if senders is None else senders
     counts = {"sent": 0, "retry": 0, "failed": 0, "cancelled": 0}
     for reminder_id, channel, target, text, attempts, active in await run_in_threadpool(_claim_due, database, now):
         if not active:
             await run_in_threadpool(_finish, database, reminder_id, "cancelled", attempts, None, None)
             counts["cancelled"] += 1
             continue
-        sender = senders.get(channel)
         try:
-            if sender is None:
-                raise ChannelUnavailable(f"no sender registered for channel {channel!r}")
-            await sender(target, text)
+            await deliveries.send(channel, target, Reply(text=text, sender="system"))
         except ChannelUnavailable as exc:
             await run_in_threadpool(_finish, database, reminder_id, "failed", attempts + 1, str(exc), None)
             counts["failed"] += 1
@@ -103,11 +89,11 @@ async def send_due(database, now: dt.datetime | None = None, senders: dict[str, 
     return counts
 
 
-async def run_worker(database, poll_seconds: float, stop: asyncio.Event) -> None:
+async def run_worker(database, deliveries: Deliveries, poll_seconds: float, stop: asyncio.Event) -> None:
     """Poll the outbox until stopped; errors are logged and the loop goes on."""
     while not stop.is_set():
         try:
-            await send_due(database)
+            await send_due(database, deliveries)
         except Exception:
             logger.exception("reminder worker pass failed")
         try:

@@ -4,14 +4,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import yaml
 
 from bot.booking.calendar import WorkCalendar
+from bot.clock import TZ
+from bot.errors import AppError
 
 SCHEDULE_FILE = Path(__file__).resolve().parent / "schedule.yaml"
-TZ = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = "一二三四五六日"
 
 
@@ -19,12 +19,11 @@ class ScheduleError(ValueError):
     """The schedule file is wrong; the message names the field."""
 
 
-class DateNotBookable(Exception):
+class DateNotBookable(AppError):
     """A date or slot that cannot be booked; `reason` is said to the citizen as is."""
 
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+    status = 422
+    code = "not_bookable"
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ class Schedule:
         self._by_item = {item: g for g in groups for item in g.items}
 
     @classmethod
-    def load(cls, path: Path = SCHEDULE_FILE, calendar: WorkCalendar | None = None) -> "Schedule":
+    def load(cls, path: Path = SCHEDULE_FILE, calendar: WorkCalendar | None = None) -> Schedule:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         groups, horizon = [], 14
         for h, hall in enumerate(data.get("大厅") or []):

@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 from bot.booking.calendar import CalendarUnknown
 from bot.booking.dates import When
 from bot.booking.models import Booking, Reminder, SlotCounter
-from bot.booking.schedule import TZ, DateNotBookable, Schedule, Slot, WindowGroup
+from bot.booking.schedule import DateNotBookable, Schedule, Slot, WindowGroup
+from bot.clock import TZ
+from bot.errors import AppError
 from bot.privacy import mask
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
@@ -31,14 +33,10 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
 
-class BookingError(Exception):
+class BookingError(AppError):
     """A booking request that cannot be done; `reason` is said to the citizen, `status` is the HTTP code."""
 
     status = 400
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 class NotFound(BookingError):
@@ -118,7 +116,7 @@ def free_slots(*, db_session: Session, schedule: Schedule, item_name: str, day: 
 def suggest(*, db_session: Session, schedule: Schedule, item_name: str, when: When | None, now: dt.datetime, limit: int = 4
             ) -> tuple[list[tuple[Slot, int]], list[str]]:
     """Free slots matching `when` (or the nearest after it), and the reasons days were skipped."""
-    group = group_for(schedule, item_name)
+    group_for(schedule, item_name)  # refuses an item that cannot be booked
     today = now.astimezone(TZ).date()
     first = max(today, when.days[0]) if when and when.day_given else today
     wanted_days = set(when.days) if when and when.day_given else None

@@ -12,9 +12,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from bot.booking import service
-from bot.booking.calendar import CalendarUnknown
 from bot.booking.models import Booking
-from bot.booking.schedule import TZ, DateNotBookable
+from bot.clock import TZ
 from bot.privacy import mask
 from knowledge.service import get_index
 
@@ -49,16 +48,6 @@ def public(booking: Booking, reveal: bool = False) -> dict:
     }
 
 
-def _error(exc: Exception) -> HTTPException:
-    if isinstance(exc, service.BookingError):
-        return HTTPException(exc.status, exc.reason)
-    if isinstance(exc, DateNotBookable):
-        return HTTPException(422, exc.reason)
-    if isinstance(exc, CalendarUnknown):
-        return HTTPException(422, str(exc))
-    raise exc
-
-
 def _session(request: Request):
     return request.app.state.database.session()
 
@@ -77,10 +66,7 @@ async def slots(request: Request, item: str = Query(..., description="事项名�
                                        now=dt.datetime.now(TZ))
             return [{"start": f"{s.start:%H:%M}", "end": f"{s.end:%H:%M}", "extension": s.extension, "seats_left": left,
                      "label": s.label} for s, left in found]
-    try:
-        return await run_in_threadpool(run)
-    except (service.BookingError, DateNotBookable, CalendarUnknown) as exc:
-        raise _error(exc)
+    return await run_in_threadpool(run)
 
 
 @router.post("", status_code=201)
@@ -92,10 +78,7 @@ async def create(request: Request, body: BookingRequest):
                                    start=body.start, name=body.name, phone=body.phone, id_number=body.id_number,
                                    id_required=id_required(body.item), channel="api", request_id=body.request_id)
             return public(booking)
-    try:
-        return await run_in_threadpool(run)
-    except (service.BookingError, DateNotBookable, CalendarUnknown) as exc:
-        raise _error(exc)
+    return await run_in_threadpool(run)
 
 
 @router.get("/{code}")
@@ -104,10 +87,7 @@ async def get(request: Request, code: str, phone: str = Query(...)):
     def run():
         with _session(request) as session:
             return public(service.lookup(db_session=session, code=code, phone=phone))
-    try:
-        return await run_in_threadpool(run)
-    except service.BookingError as exc:
-        raise _error(exc)
+    return await run_in_threadpool(run)
 
 
 @router.post("/{code}/cancel")
@@ -115,10 +95,7 @@ async def cancel(request: Request, code: str, body: PhoneRequest):
     def run():
         with _session(request) as session:
             return public(service.cancel(db_session=session, code=code, phone=body.phone))
-    try:
-        return await run_in_threadpool(run)
-    except service.BookingError as exc:
-        raise _error(exc)
+    return await run_in_threadpool(run)
 
 
 @router.post("/{code}/reschedule")
@@ -127,10 +104,7 @@ async def reschedule(request: Request, code: str, body: RescheduleRequest):
         with _session(request) as session:
             return public(service.reschedule(db_session=session, schedule=request.app.state.schedule, code=code,
                                              phone=body.phone, day=body.date, start=body.start))
-    try:
-        return await run_in_threadpool(run)
-    except (service.BookingError, DateNotBookable, CalendarUnknown) as exc:
-        raise _error(exc)
+    return await run_in_threadpool(run)
 
 
 def require_admin(request: Request, authorization: str = Header("", description="Bearer <ADMIN_TOKEN>")) -> None:

@@ -12,14 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from bot.clock import utcnow
 from bot.conversations import compaction
-from bot.conversations.models import Conversation, Message, utcnow
+from bot.conversations.models import Conversation, Message
+from bot.messages import Button, InboundMessage, Reply, replies_from_rasa
 from bot.privacy import mask
 from bot.rasa_client import RasaClient, RasaError
 from bot.security import printable
 from bot.texts import EMPTY_REPLY, STILL_WORKING
-from channels.messages import Button, InboundMessage, Reply, replies_from_rasa
-from knowledge.answers import county
+from knowledge.county import county
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bot.clock import as_utc, aware
+from bot.errors import Conflict, InvalidInput, NotFound
 from bot.handoff.models import ROLES, Operator, OperatorSession
-from bot.handoff.service import Conflict, InvalidInput, NotFound, as_utc, aware
 
 hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 _DUMMY_HASH = hasher.hash("timing-equaliser-for-unknown-usernames")

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from bot.conversations.models import utcnow
+from bot.clock import utcnow
 from bot.handoff import accounts
 from bot.handoff.login_throttle import LoginThrottle
 from bot.handoff.models import Operator

@@ -2,8 +2,9 @@
 work order numbers, 代办 requests, sensitive words), escalates, and carries out the operators' take-over,
 messages, hand-back and close: Rasa pause/resume events, pushes into the citizen's own channel.
 
-One desk per app process; the lifespan installs it, Rasa actions reach it through `get_desk()`.
-Database work runs in the thread pool; the services in `bot.handoff.service` do the deciding.
+One desk per app process, built with the app's services (bot/services.py); Rasa actions reach it through
+`bot.services.current().desk`.
+Database work runs in the thread pool; the services in `bot.handoff` (queue, duty, pending, work_orders, ratings, audit) do the deciding.
 """
 from __future__ import annotations
 
@@ -16,15 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from bot import errors
 from bot import push as push_hub
 from bot.booking.calendar import WorkCalendar
-from bot.conversations.models import Conversation, Message, utcnow
+from bot.clock import utcnow
+from bot.conversations.models import Conversation, Message
 from bot.conversations.service import get_or_create_conversation, rasa_lock
-from bot.handoff import service, texts
+from bot.delivery import Deliveries
+from bot.handoff import audit, duty, pending, queue, ratings, texts, work_orders
 from bot.handoff.models import Operator, WorkOrder
+from bot.messages import Reply
 from bot.privacy import mask
 from bot.rasa_client import RasaClient, RasaError
-from channels.messages import Reply
 from knowledge.service import get_index
 
 logger = logging.getLogger(__name__)
@@ -65,10 +69,10 @@ class Joined:
 
 
 class Desk:
-    def __init__(self, database, rasa: RasaClient, settings, calendar: WorkCalendar | None = None, wechat=None, clock=utcnow):
-        self.database, self.rasa, self.settings = database, rasa, settings
+    def __init__(self, database, rasa: RasaClient, settings, deliveries: Deliveries, calendar: WorkCalendar | None = None,
+                 clock=utcnow):
+        self.database, self.rasa, self.settings, self.deliveries = database, rasa, settings, deliveries
         self.calendar = calendar or WorkCalendar.load()
-        self.wechat = wechat
         self.clock = clock
 
     # --- before Rasa ------------------------------------------------------------------------------
@@ -77,27 +81,27 @@ class Desk:
         """The desk's answer to a citizen's message, or None when Rasa should answer it. Runs in a worker thread,
         inside the transaction that stored the message (ConversationService.handle), so a turn costs one."""
         now = self.clock()
-        handoff = service.open_handoff_state(db_session=session, conversation_id=conversation_id)
+        handoff = queue.open_handoff_state(db_session=session, conversation_id=conversation_id)
         if handoff is not None and handoff.status == "active":
             return Routed(status="to_operator", forward_to_paused_rasa=handoff.bot_paused)
-        pending = service.get_pending(db_session=session, conversation_id=conversation_id, now=now)
-        if pending is not None:
-            replies = self._answer_pending(session, pending, conversation_id, text, now)
+        waiting = pending.get_pending(db_session=session, conversation_id=conversation_id, now=now)
+        if waiting is not None:
+            replies = self._answer_pending(session, waiting, conversation_id, text, now)
             if replies is not None:
                 return Routed(replies)
-        number = service.NUMBER.search(text)
+        number = work_orders.NUMBER.search(text)
         if number:
-            order = service.find_work_order(db_session=session, number=number.group(0))
+            order = work_orders.find_work_order(db_session=session, number=number.group(0))
             own = order is not None and order.conversation_id == conversation_id
             return Routed([texts.work_order_status(order, number.group(0), own)])
         if handoff is not None and CANCEL_QUEUE.match(text):
-            service.abandon(db_session=session, conversation_id=conversation_id, now=now)
+            queue.abandon(db_session=session, conversation_id=conversation_id, now=now)
             return Routed([texts.queue_cancelled()])
         if AGENCY_ASK.search(text) or AGENCY_WORD.search(text):
             replies = self._agency(session, conversation_id, text, now, asked=bool(AGENCY_ASK.search(text)))
             if replies is not None:
                 return Routed(replies)
-        if any(word in text for word in service.sensitive_words(db_session=session, settings=self.settings)):
+        if any(word in text for word in duty.sensitive_words(db_session=session, settings=self.settings)):
             return Routed(self._escalate(session, conversation_id, "sensitive", now))
         return None
 
@@ -120,24 +124,24 @@ class Desk:
         return await run_in_threadpool(run)
 
     def _escalate(self, session: Session, conversation_id: str, reason: str, now: dt.datetime) -> list[Reply]:
-        channel = service.conversation_channel(db_session=session, conversation_id=conversation_id)
+        channel = queue.conversation_channel(db_session=session, conversation_id=conversation_id)
         if channel == "voice":  # the call is transferred to the operator line instead of queueing here
-            service.record_transfer(db_session=session, conversation_id=conversation_id,
+            queue.record_transfer(db_session=session, conversation_id=conversation_id,
                                     reason="caller" if reason == "asked" else reason, now=now)
             return [texts.transferring()]
-        existing = service.open_handoff(db_session=session, conversation_id=conversation_id)
+        existing = queue.open_handoff(db_session=session, conversation_id=conversation_id)
         if existing is not None and existing.status == "active":
             return [texts.being_served()]
-        config = service.duty_config(db_session=session, settings=self.settings)
-        on_duty = service.in_duty_hours(config, now, self.calendar)
-        online = service.operators_online(db_session=session, now=now, presence_seconds=self.settings.handoff_presence_seconds)
+        config = duty.duty_config(db_session=session, settings=self.settings)
+        on_duty = duty.in_duty_hours(config, now, self.calendar)
+        online = duty.operators_online(db_session=session, now=now, presence_seconds=self.settings.handoff_presence_seconds)
         if existing is None and not (on_duty and online):
-            service.set_pending(db_session=session, conversation_id=conversation_id, kind="ticket_offer",
+            pending.set_pending(db_session=session, conversation_id=conversation_id, kind="ticket_offer",
                                 data={"reason": reason}, now=now)
-            return [texts.offline(reason, off_hours=not on_duty, duty=service.duty_description(config))]
-        handoff, created = service.enqueue(db_session=session, conversation_id=conversation_id, reason=reason, now=now)
-        position = service.queue_position(db_session=session, handoff=handoff)
-        wait = service.wait_minutes(db_session=session, position=position, operators=online,
+            return [texts.offline(reason, off_hours=not on_duty, duty=duty.duty_description(config))]
+        handoff, created = queue.enqueue(db_session=session, conversation_id=conversation_id, reason=reason, now=now)
+        position = queue.queue_position(db_session=session, handoff=handoff)
+        wait = queue.wait_minutes(db_session=session, position=position, operators=online,
                                     default_minutes=self.settings.handoff_default_minutes)
         return [texts.queued(reason, position, wait, already=not created)]
 
@@ -146,21 +150,21 @@ class Desk:
         def run() -> None:
             with self.database.session() as session:
                 conversation = get_or_create_conversation(db_session=session, channel=channel, sender=sender)
-                service.record_transfer(db_session=session, conversation_id=conversation.id, reason="caller", now=self.clock())
+                queue.record_transfer(db_session=session, conversation_id=conversation.id, reason="caller", now=self.clock())
         await run_in_threadpool(run)
 
     # --- the app's own questions: leave a message, request a callback, 代办, rate ------------------
 
-    def _answer_pending(self, session: Session, pending, conversation_id: str, text: str, now: dt.datetime) -> list[Reply] | None:
+    def _answer_pending(self, session: Session, waiting, conversation_id: str, text: str, now: dt.datetime) -> list[Reply] | None:
         """The reply to what the desk asked last, or None (pending dropped) when the text is something else."""
-        kind, data = pending.kind, dict(pending.data or {})
+        kind, data = waiting.kind, dict(waiting.data or {})
 
         def ask(next_kind: str, reply: Reply, **more) -> list[Reply]:
-            service.set_pending(db_session=session, conversation_id=conversation_id, kind=next_kind, data={**data, **more}, now=now)
+            pending.set_pending(db_session=session, conversation_id=conversation_id, kind=next_kind, data={**data, **more}, now=now)
             return [reply]
 
         def done(reply: Reply) -> list[Reply]:
-            service.clear_pending(db_session=session, conversation_id=conversation_id)
+            pending.clear_pending(db_session=session, conversation_id=conversation_id)
             return [reply]
 
         if kind in ("ticket_offer", "rating"):
@@ -173,19 +177,19 @@ class Desk:
                 if CANCEL.match(text) or NO_CHOICE.match(text):
                     return done(texts.cancelled())
             else:
-                level = service.level_of(text, allow_number=True)
+                level = ratings.level_of(text, allow_number=True)
                 if level is not None:
                     return self._rate(session, conversation_id, level, data.get("handoff_id"), now)
-            service.clear_pending(db_session=session, conversation_id=conversation_id)
+            pending.clear_pending(db_session=session, conversation_id=conversation_id)
             return None  # something else: Rasa answers it
         if kind == "rating_comment":
             if CANCEL.match(text) or re.match(r"^(没有了?|没了|谢谢|好的)[。！!.\s]*$", text):
                 return done(texts.rating_done())
-            service.add_rating_comment(db_session=session, rating_id=data["rating_id"], comment=text)
+            ratings.add_rating_comment(db_session=session, rating_id=data["rating_id"], comment=text)
             return done(texts.comment_thanks())
         if CANCEL.match(text) and not (kind == "ticket_contact" and NO_PHONE.match(text)):
             return done(texts.cancelled())
-        channel = service.conversation_channel(db_session=session, conversation_id=conversation_id)
+        channel = queue.conversation_channel(db_session=session, conversation_id=conversation_id)
         if kind == "ticket_description":
             if len(text.strip()) < 4:
                 return ask(kind, texts.too_short())
@@ -197,7 +201,7 @@ class Desk:
                 if tries >= 3:
                     return done(texts.gave_up())
                 return ask(kind, texts.bad_phone(), tries=tries)
-            order = service.create_work_order(db_session=session, category=data["category"], description=data["description"],
+            order = work_orders.create_work_order(db_session=session, category=data["category"], description=data["description"],
                                               contact_phone=phone or "", channel=channel, conversation_id=conversation_id, now=now)
             return done(texts.ticket_created(order))
         if kind == "agency_village":
@@ -212,12 +216,12 @@ class Desk:
                     return done(texts.gave_up())
                 return ask(kind, texts.bad_phone(), tries=tries)
             name = re.sub(r"[\d\s,，。:：;；()（）+-]|电话|手机|姓名|联系人|我叫|我是", "", text)[:32]
-            order = service.create_work_order(
+            order = work_orders.create_work_order(
                 db_session=session, category="agency", now=now, channel=channel, conversation_id=conversation_id,
                 description=f"申请代办“{data['item_name']}”。", contact_phone=phone, contact_name=name,
                 village=data["village"], item_id=data["item_id"], item_name=data["item_name"])
             return done(texts.agency_created(order))
-        service.clear_pending(db_session=session, conversation_id=conversation_id)
+        pending.clear_pending(db_session=session, conversation_id=conversation_id)
         return None
 
     def _agency(self, session: Session, conversation_id: str, text: str, now: dt.datetime, asked: bool) -> list[Reply] | None:
@@ -229,7 +233,7 @@ class Desk:
         if entry is None and asked:
             entry = self._item_in_context(session, conversation_id)
         if entry is not None and entry.get("代办"):
-            service.set_pending(db_session=session, conversation_id=conversation_id, kind="agency_village",
+            pending.set_pending(db_session=session, conversation_id=conversation_id, kind="agency_village",
                                 data={"item_id": entry.id, "item_name": entry.name}, now=now)
             return [texts.ask_village(entry.name)]
         if not asked:
@@ -252,9 +256,9 @@ class Desk:
     # --- ratings ----------------------------------------------------------------------------------
 
     def _rate(self, session: Session, conversation_id: str, level: str, handoff_id: int | None, now: dt.datetime) -> list[Reply]:
-        rating = service.record_rating(db_session=session, conversation_id=conversation_id, level=level, handoff_id=handoff_id, now=now)
+        rating = ratings.record_rating(db_session=session, conversation_id=conversation_id, level=level, handoff_id=handoff_id, now=now)
         order = session.get(WorkOrder, rating.work_order_id) if rating.work_order_id else None
-        service.set_pending(db_session=session, conversation_id=conversation_id, kind="rating_comment",
+        pending.set_pending(db_session=session, conversation_id=conversation_id, kind="rating_comment",
                             data={"rating_id": rating.id}, now=now)
         return [texts.rating_thanks(level, order)]
 
@@ -263,12 +267,12 @@ class Desk:
         def run() -> list[Reply]:
             now = self.clock()
             with self.database.session() as session:
-                level = None if goodbye else service.level_of(text)
+                level = None if goodbye else ratings.level_of(text)
                 if level is not None:
                     return self._rate(session, conversation_id, level, None, now)
-                if goodbye and service.rated_recently(db_session=session, conversation_id=conversation_id, now=now):
+                if goodbye and ratings.rated_recently(db_session=session, conversation_id=conversation_id, now=now):
                     return []
-                service.set_pending(db_session=session, conversation_id=conversation_id, kind="rating", data={}, now=now)
+                pending.set_pending(db_session=session, conversation_id=conversation_id, kind="rating", data={}, now=now)
                 return [texts.rating_offer()]
         return await run_in_threadpool(run)
 
@@ -281,15 +285,15 @@ class Desk:
     async def take_over(self, operator: Operator, conversation_id: str, ip: str = "") -> Joined:
         """Take the conversation (Conflict if another operator has it), pause the bot, tell the citizen."""
         def claim(session: Session) -> int:
-            handoff = service.take_over(db_session=session, conversation_id=conversation_id, operator_id=operator.id, now=self.clock())
-            service.clear_pending(db_session=session, conversation_id=conversation_id)
-            service.audit(db_session=session, operator_id=operator.id, action="take_over", target=conversation_id, ip=ip)
+            handoff = queue.take_over(db_session=session, conversation_id=conversation_id, operator_id=operator.id, now=self.clock())
+            pending.clear_pending(db_session=session, conversation_id=conversation_id)
+            audit.audit(db_session=session, operator_id=operator.id, action="take_over", target=conversation_id, ip=ip)
             return handoff.id
 
         handoff_id = await run_in_threadpool(self._in_session, claim)
         paused = await self._bot_event(conversation_id, "pause")
         if paused:
-            await run_in_threadpool(self._in_session, lambda s: service.set_bot_paused(db_session=s, handoff_id=handoff_id, paused=True))
+            await run_in_threadpool(self._in_session, lambda s: queue.set_bot_paused(db_session=s, handoff_id=handoff_id, paused=True))
         delivered = await self.deliver(conversation_id, texts.operator_joined(operator.display_name))
         return Joined(handoff_id, paused, delivered)
 
@@ -297,18 +301,18 @@ class Desk:
         """An operator's message into the citizen's own channel."""
         text = (text or "").strip()
         if not text:
-            raise service.InvalidInput("消息不能为空。")
+            raise errors.InvalidInput("消息不能为空。")
         if len(text) > 2000:
-            raise service.InvalidInput("消息太长了，请分几次发送（每条不超过2000字）。")
-        await run_in_threadpool(self._in_session, lambda s: service.active_handoff_of(
+            raise errors.InvalidInput("消息太长了，请分几次发送（每条不超过2000字）。")
+        await run_in_threadpool(self._in_session, lambda s: queue.active_handoff_of(
             db_session=s, conversation_id=conversation_id, operator_id=operator.id))
-        return await self._deliver(conversation_id, Reply(text=text, sender="operator"))
+        return await self.deliveries.to_conversation(conversation_id, Reply(text=text, sender="operator"))
 
     async def hand_back(self, operator: Operator, conversation_id: str, ip: str = "") -> None:
         """The bot answers again, with the context: Rasa resumes the same tracker."""
         def release(session: Session) -> bool:
-            handoff = service.hand_back(db_session=session, conversation_id=conversation_id, operator_id=operator.id, now=self.clock())
-            service.audit(db_session=session, operator_id=operator.id, action="hand_back", target=conversation_id, ip=ip)
+            handoff = queue.hand_back(db_session=session, conversation_id=conversation_id, operator_id=operator.id, now=self.clock())
+            audit.audit(db_session=session, operator_id=operator.id, action="hand_back", target=conversation_id, ip=ip)
             return handoff.bot_paused
 
         if await run_in_threadpool(self._in_session, release):
@@ -318,13 +322,13 @@ class Desk:
     async def close(self, operator: Operator, conversation_id: str, category: str, summary: str, ip: str = "") -> str:
         """Close with a category and summary; the bot resumes and the citizen is asked to rate. Returns the prior status."""
         def finish(session: Session) -> tuple[str, bool]:
-            handoff = service.closable_handoff(db_session=session, conversation_id=conversation_id, operator_id=operator.id)
-            before = service.close(db_session=session, handoff=handoff, category=category, summary=summary,
+            handoff = queue.closable_handoff(db_session=session, conversation_id=conversation_id, operator_id=operator.id)
+            before = queue.close(db_session=session, handoff=handoff, category=category, summary=summary,
                                    operator_id=operator.id, now=self.clock())
             if before in ("active", "returned"):
-                service.set_pending(db_session=session, conversation_id=conversation_id, kind="rating",
+                pending.set_pending(db_session=session, conversation_id=conversation_id, kind="rating",
                                     data={"handoff_id": handoff.id}, now=self.clock())
-            service.audit(db_session=session, operator_id=operator.id, action="close", target=conversation_id,
+            audit.audit(db_session=session, operator_id=operator.id, action="close", target=conversation_id,
                           detail=f"{category}（之前：{before}）", ip=ip)
             return before, handoff.bot_paused
 
@@ -341,7 +345,7 @@ class Desk:
     async def reply_work_order(self, order_number: str) -> bool:
         """Send a work order's reply into the conversation it came from (web chat, WeChat); False if it has none."""
         def load(session: Session):
-            order = service.find_work_order(db_session=session, number=order_number)
+            order = work_orders.find_work_order(db_session=session, number=order_number)
             channel = session.get(Conversation, order.conversation_id).channel if order and order.conversation_id else None
             return order, channel
 
@@ -353,20 +357,7 @@ class Desk:
     # --- delivery and Rasa ------------------------------------------------------------------------
 
     async def deliver(self, conversation_id: str, reply: Reply) -> bool:
-        return (await self._deliver(conversation_id, reply)).delivered
-
-    async def _deliver(self, conversation_id: str, reply: Reply) -> push_hub.Pushed:
-        """Store and push into the web chat; WeChat conversations also get a customer-service message."""
-        pushed = await push_hub.push(conversation_id, reply)
-        if self.wechat is not None:
-            conversation = await run_in_threadpool(self._in_session, lambda s: s.get(Conversation, conversation_id))
-            if conversation is not None and conversation.channel == "wechat":
-                from channels.wechat import render
-
-                settings = self.wechat.settings
-                await self.wechat.send(conversation.sender, render([reply], settings.public_url, settings.wechat_text_limit))
-                return push_hub.Pushed(pushed.message_id, True)
-        return pushed
+        return (await self.deliveries.to_conversation(conversation_id, reply)).delivered
 
     async def _bot_event(self, conversation_id: str, event: str) -> bool:
         try:
@@ -394,18 +385,3 @@ class Desk:
         entry = get_index().kb.by_id(item_id) if item_id else None
         return {"available": True, "turns": turns[-30:], "paused": tracker.get("paused"),
                 "item": {"id": entry.id, "name": entry.name, "department": entry.department} if entry else None}
-
-
-_desk: Desk | None = None
-
-
-def install(desk: Desk | None) -> Desk | None:
-    global _desk
-    _desk = desk
-    return desk
-
-
-def get_desk() -> Desk:
-    if _desk is None:
-        raise RuntimeError("the handoff desk is not installed: create_app's lifespan installs it")
-    return _desk

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.conversations.models import utcnow
+from bot.clock import utcnow
 from bot.db import Base
 
 ROLES = {"operator": "坐席", "admin": "管理员"}

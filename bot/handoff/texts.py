@@ -1,11 +1,10 @@
 """What citizens read about handoffs, work orders and ratings: polite, plain Simplified Chinese."""
 from __future__ import annotations
 
-from bot.booking.schedule import TZ
+from bot.clock import TZ, aware
 from bot.handoff.models import RATING_LEVELS, WORK_ORDER_CATEGORIES, WORK_ORDER_STATUSES, WorkOrder
-from bot.handoff.service import aware
-from channels.messages import Button, Reply
-from knowledge.answers import county
+from bot.messages import Button, Reply
+from knowledge.county import county
 
 LEADS = {
     "asked": "好的，正在为您转接人工客服。",

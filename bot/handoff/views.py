@@ -14,15 +14,26 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from bot import push
-from bot.booking.schedule import TZ
-from bot.conversations.models import Conversation, utcnow
-from bot.handoff import accounts, service
+from bot import errors, push
+from bot.clock import TZ, aware, utcnow
+from bot.conversations.models import Conversation
+from bot.handoff import accounts, audit, duty
+from bot.handoff import queue as queue_service
+from bot.handoff import ratings as rating_service
+from bot.handoff import work_orders as work_order_service
 from bot.handoff.auth import Auth, admin_access, admin_write, login_throttle, operator_access, operator_write
 from bot.handoff.login_throttle import LoginThrottle
 from bot.handoff.models import (
-    CLOSE_CATEGORIES, HANDOFF_STATUSES, REASONS, ROLES, WORK_ORDER_CATEGORIES, WORK_ORDER_STATUSES,
-    Handoff, Operator, Rating, WorkOrder,
+    CLOSE_CATEGORIES,
+    HANDOFF_STATUSES,
+    REASONS,
+    ROLES,
+    WORK_ORDER_CATEGORIES,
+    WORK_ORDER_STATUSES,
+    Handoff,
+    Operator,
+    Rating,
+    WorkOrder,
 )
 from bot.privacy import mask
 
@@ -33,30 +44,27 @@ BATCH = 200
 
 
 async def run(request: Request, work):
-    """work(db_session) in the thread pool, in one transaction; service errors become 4xx with the Chinese reason."""
+    """work(db_session) in the thread pool, in one transaction (service errors reach the app's error handlers)."""
     def call():
         with request.app.state.database.session() as session:
             return work(session)
 
     try:
         return await run_in_threadpool(call)
-    except service.HandoffError as exc:
-        raise HTTPException(status_code=exc.status, detail=str(exc)) from None
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+    except ValueError as exc:  # a value the service could not parse (dates, numbers): the reason is Chinese
+        if isinstance(exc, errors.AppError):
+            raise
+        raise errors.InvalidInput(str(exc)) from None
 
 
 async def act(coroutine):
-    """A desk call; service errors become 4xx."""
-    try:
-        return await coroutine
-    except service.HandoffError as exc:
-        raise HTTPException(status_code=exc.status, detail=str(exc)) from None
+    """A desk call (its errors reach the app's error handlers)."""
+    return await coroutine
 
 
 def _iso(value) -> str | None:
     """County time (Asia/Shanghai) with its offset."""
-    value = service.aware(value)
+    value = aware(value)
     return value.astimezone(TZ).isoformat() if value else None
 
 
@@ -69,15 +77,15 @@ async def queue(request: Request, auth: Auth = Depends(operator_access)) -> dict
 
     def work(session):
         now = utcnow()
-        view = service.queue_view(db_session=session, mask_text=mask)
-        config = service.duty_config(db_session=session, settings=settings)
+        view = queue_service.queue_view(db_session=session, mask_text=mask)
+        config = duty.duty_config(db_session=session, settings=settings)
         rows = {}
         for status, items in view.items():
             rows[status] = [{**asdict(r), "reason_label": REASONS.get(r.reason, r.reason), "channel_label": CHANNELS.get(r.channel, r.channel),
                              "mine": r.operator_id == auth.operator.id} for r in items]
-        return {**rows, "duty": {"in_hours": service.in_duty_hours(config, now, desk.calendar),
-                                 "hours": service.duty_description(config),
-                                 "online": service.operators_online(db_session=session, now=now,
+        return {**rows, "duty": {"in_hours": duty.in_duty_hours(config, now, desk.calendar),
+                                 "hours": duty.duty_description(config),
+                                 "online": duty.operators_online(db_session=session, now=now,
                                                                     presence_seconds=settings.handoff_presence_seconds)},
                 "me": {"id": auth.operator.id, "name": auth.operator.display_name, "role": auth.operator.role}}
 
@@ -102,10 +110,10 @@ async def conversation_messages(request: Request, conversation_id: str, after: i
     def work(session):
         conversation = session.get(Conversation, conversation_id)
         if conversation is None:
-            raise service.NotFound("没有这个会话。")
-        if reveal and not service.revealed_recently(db_session=session, operator_id=auth.operator.id, target=conversation_id,
+            raise errors.NotFound("没有这个会话。")
+        if reveal and not audit.revealed_recently(db_session=session, operator_id=auth.operator.id, target=conversation_id,
                                                     now=utcnow(), minutes=minutes):
-            raise service.NotAllowed("查看完整个人信息前，请先点“显示个人信息”并填写原因（会记入审计日志）。")
+            raise errors.NotAllowed("查看完整个人信息前，请先点“显示个人信息”并填写原因（会记入审计日志）。")
         messages = push.messages_after(db_session=session, conversation_id=conversation_id, after=after, limit=BATCH)
         latest = session.execute(
             select(Handoff, Operator.display_name).outerjoin(Operator, Operator.id == Handoff.operator_id)
@@ -133,8 +141,8 @@ async def reveal_conversation(request: Request, conversation_id: str, body: Reve
     """Allow this operator to see the unmasked transcript for a while; the reveal is audited."""
     def work(session):
         if session.get(Conversation, conversation_id) is None:
-            raise service.NotFound("没有这个会话。")
-        service.audit(db_session=session, operator_id=auth.operator.id, action="reveal", target=conversation_id,
+            raise errors.NotFound("没有这个会话。")
+        audit.audit(db_session=session, operator_id=auth.operator.id, action="reveal", target=conversation_id,
                       detail=body.reason.strip(), ip=auth.ip)
         return {"ok": True, "minutes": request.app.state.settings.console_reveal_minutes}
 
@@ -208,11 +216,11 @@ def operator_names(session) -> dict[int, str]:
 async def work_orders(request: Request, status: str = "", category: str = "", assignee: str = "", number: str = "",
                       auth: Auth = Depends(operator_access)) -> dict:
     """Work orders, newest first, filtered by status, category, assignee ("mine", "none", an id) or number."""
-    filters = service.WorkOrderFilter(status, category, assignee, number)
+    filters = work_order_service.WorkOrderFilter(status, category, assignee, number)
 
     def work(session):
         names = operator_names(session)
-        orders = service.list_work_orders(db_session=session, filters=filters, operator_id=auth.operator.id)
+        orders = work_order_service.list_work_orders(db_session=session, filters=filters, operator_id=auth.operator.id)
         return {"work_orders": [work_order_row(o, names) for o in orders]}
 
     return await run(request, work)
@@ -223,12 +231,12 @@ async def work_order(request: Request, number: str, reveal: bool = False, auth: 
     minutes = request.app.state.settings.console_reveal_minutes
 
     def work(session):
-        order = service.find_work_order(db_session=session, number=number)
+        order = work_order_service.find_work_order(db_session=session, number=number)
         if order is None:
-            raise service.NotFound(f"没有编号为 {number} 的工单。")
-        if reveal and not service.revealed_recently(db_session=session, operator_id=auth.operator.id, target=order.number,
+            raise errors.NotFound(f"没有编号为 {number} 的工单。")
+        if reveal and not audit.revealed_recently(db_session=session, operator_id=auth.operator.id, target=order.number,
                                                     now=utcnow(), minutes=minutes):
-            raise service.NotAllowed("查看联系方式前，请先点“显示联系方式”并填写原因（会记入审计日志）。")
+            raise errors.NotAllowed("查看联系方式前，请先点“显示联系方式”并填写原因（会记入审计日志）。")
         return work_order_row(order, operator_names(session), reveal)
 
     return await run(request, work)
@@ -237,9 +245,9 @@ async def work_order(request: Request, number: str, reveal: bool = False, auth: 
 @router.post("/work-orders/{number}/reveal")
 async def reveal_work_order(request: Request, number: str, body: RevealRequest, auth: Auth = Depends(operator_write)) -> dict:
     def work(session):
-        if service.find_work_order(db_session=session, number=number) is None:
-            raise service.NotFound(f"没有编号为 {number} 的工单。")
-        service.audit(db_session=session, operator_id=auth.operator.id, action="reveal", target=number.upper(),
+        if work_order_service.find_work_order(db_session=session, number=number) is None:
+            raise errors.NotFound(f"没有编号为 {number} 的工单。")
+        audit.audit(db_session=session, operator_id=auth.operator.id, action="reveal", target=number.upper(),
                       detail=body.reason.strip(), ip=auth.ip)
         return {"ok": True}
 
@@ -267,9 +275,9 @@ async def change_work_order(request: Request, number: str, body: WorkOrderChange
         assignee = "unchanged"
 
     def work(session):
-        order, changes = service.update_work_order(db_session=session, number=number, now=utcnow(), status=body.status or None,
+        order, changes = work_order_service.update_work_order(db_session=session, number=number, now=utcnow(), status=body.status or None,
                                                    assignee_id=assignee, reply=body.reply or None)
-        service.audit(db_session=session, operator_id=auth.operator.id, action="work_order", target=order.number,
+        audit.audit(db_session=session, operator_id=auth.operator.id, action="work_order", target=order.number,
                       detail="；".join(changes), ip=auth.ip)
         return work_order_row(order, operator_names(session))
 
@@ -292,7 +300,7 @@ def rating_rows(session, rows: list[Rating]) -> list[dict]:
 async def ratings(request: Request, level: str = "", _auth: Auth = Depends(operator_access)) -> dict:
     """Ratings, newest first, with the count per level."""
     def work(session):
-        rows, summary = service.list_ratings(db_session=session, level=level)
+        rows, summary = rating_service.list_ratings(db_session=session, level=level)
         return {"summary": asdict(summary), "ratings": rating_rows(session, rows)}
 
     return await run(request, work)
@@ -302,7 +310,7 @@ async def ratings(request: Request, level: str = "", _auth: Auth = Depends(opera
 
 def operator_row(operator: Operator, throttle: LoginThrottle | None = None) -> dict:
     """One account for the admin list; `locked`: some address must wait before trying it again (login back-off)."""
-    locked = service.aware(operator.locked_until)
+    locked = aware(operator.locked_until)
     throttled = throttle is not None and throttle.blocked(operator.username)
     return {"id": operator.id, "username": operator.username, "display_name": operator.display_name, "role": operator.role,
             "role_label": ROLES[operator.role], "active": operator.active,
@@ -327,7 +335,7 @@ async def add_operator(request: Request, body: NewOperator, auth: Auth = Depends
     def work(session):
         operator = accounts.create_operator(db_session=session, username=body.username, password=body.password, role=body.role,
                                             display_name=body.display_name)
-        service.audit(db_session=session, operator_id=auth.operator.id, action="account", target=operator.username,
+        audit.audit(db_session=session, operator_id=auth.operator.id, action="account", target=operator.username,
                       detail=f"新建账号（{ROLES[operator.role]}）", ip=auth.ip)
         return operator_row(operator)
 
@@ -353,7 +361,7 @@ async def change_operator(request: Request, operator_id: int, body: OperatorChan
             accounts.set_active(db_session=session, operator_id=operator_id, active=body.action == "enable")
         operator = session.get(Operator, operator_id)
         labels = {"disable": "停用", "enable": "启用", "unlock": "解锁", "password": "重设密码"}
-        service.audit(db_session=session, operator_id=auth.operator.id, action="account", target=operator.username,
+        audit.audit(db_session=session, operator_id=auth.operator.id, action="account", target=operator.username,
                       detail=labels[body.action], ip=auth.ip)
         return operator_row(operator)
 
@@ -368,20 +376,20 @@ class DutySettings(BaseModel):
 
 @admin_router.get("/settings")
 async def get_settings(request: Request, _auth: Auth = Depends(admin_access)) -> dict:
-    config = await run(request, lambda s: service.duty_config(db_session=s, settings=request.app.state.settings))
+    config = await run(request, lambda s: duty.duty_config(db_session=s, settings=request.app.state.settings))
     return {"duty_hours": config.hours, "duty_days": config.days, "sensitive_words": config.sensitive_words,
-            "description": service.duty_description(config)}
+            "description": duty.duty_description(config)}
 
 
 @admin_router.post("/settings")
 async def save_settings(request: Request, body: DutySettings, auth: Auth = Depends(admin_write)) -> dict:
     def work(session):
-        config = service.save_duty_config(db_session=session, hours=body.duty_hours, days=body.duty_days,
-                                          sensitive_words=service.split_words(body.sensitive_words))
-        service.audit(db_session=session, operator_id=auth.operator.id, action="settings", target="duty",
-                      detail=f"{service.duty_description(config)}；敏感词{len(config.sensitive_words)}个", ip=auth.ip)
+        config = duty.save_duty_config(db_session=session, hours=body.duty_hours, days=body.duty_days,
+                                          sensitive_words=duty.split_words(body.sensitive_words))
+        audit.audit(db_session=session, operator_id=auth.operator.id, action="settings", target="duty",
+                      detail=f"{duty.duty_description(config)}；敏感词{len(config.sensitive_words)}个", ip=auth.ip)
         return {"duty_hours": config.hours, "duty_days": config.days, "sensitive_words": config.sensitive_words,
-                "description": service.duty_description(config)}
+                "description": duty.duty_description(config)}
 
     return await run(request, work)
 
@@ -390,7 +398,7 @@ async def save_settings(request: Request, body: DutySettings, auth: Auth = Depen
 async def audit_log(request: Request, action: str = "", _auth: Auth = Depends(admin_access)) -> dict:
     def work(session):
         return {"entries": [{"id": e.id, "operator": name, "action": e.action, "target": e.target, "detail": e.detail,
-                             "ip": e.ip, "at": _iso(e.created_at)} for e, name in service.list_audit(db_session=session, action=action)]}
+                             "ip": e.ip, "at": _iso(e.created_at)} for e, name in audit.list_audit(db_session=session, action=action)]}
 
     return await run(request, work)
 
@@ -419,7 +427,7 @@ async def export(request: Request, kind: str, auth: Auth = Depends(admin_access)
         for row in session.scalars(select(model).order_by(model.id)):
             writer.writerow([_iso(v) if hasattr(v, "isoformat") else ("" if v is None else v) for v in (getattr(row, c) for c in columns)])
             count += 1
-        service.audit(db_session=session, operator_id=auth.operator.id, action="export", target=kind, detail=f"{count}条", ip=auth.ip)
+        audit.audit(db_session=session, operator_id=auth.operator.id, action="export", target=kind, detail=f"{count}条", ip=auth.ip)
         return out.getvalue()
 
     body = await run(request, work)

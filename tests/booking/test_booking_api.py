@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.app import create_app
-from bot.booking.schedule import TZ
+from bot.clock import TZ
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
 
@@ -68,18 +68,18 @@ def test_slot_errors_have_reasons(client, params, status, words):
     response = client.get("/api/appointments/slots", params=params)
     assert response.status_code == status
     body = response.json()
-    assert body.get("detail") or body.get("reasons")
+    assert body.get("error") or body.get("reasons")
     if words:
-        assert words in body["detail"]
+        assert words in body["error"]
 
 
 def test_booking_errors_have_reasons(client):
     day, _ = next_days()
-    assert "手机号" in create(client, day, phone="12345").json()["detail"]
+    assert "手机号" in create(client, day, phone="12345").json()["error"]
     assert create(client, day, start="08:00").status_code == 400
     assert create(client, day).status_code == 201
     again = create(client, day, start="10:00")
-    assert again.status_code == 409 and "已经预约过" in again.json()["detail"]
+    assert again.status_code == 409 and "已经预约过" in again.json()["error"]
     assert client.get("/api/appointments/ZZZZZZ", params={"phone": "13812345678"}).status_code == 404
     assert client.post("/api/appointments", json={"item": ITEM}).status_code == 422
 

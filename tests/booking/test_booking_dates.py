@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from bot.booking.dates import parse_when
-from bot.booking.schedule import TZ
+from bot.clock import TZ
 
 NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
 

@@ -4,7 +4,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from urllib.parse import parse_qs
 
 import pytest
 from sqlalchemy import select
@@ -14,8 +13,11 @@ from twilio.http.response import Response
 from bot.booking import reminders, service
 from bot.booking.calendar import WorkCalendar
 from bot.booking.models import Reminder
-from bot.booking.schedule import TZ, Schedule
+from bot.booking.schedule import Schedule
+from bot.clock import TZ
 from bot.db import Database
+from bot.delivery import Deliveries
+from bot.push import PushHub
 
 ITEM = "居民身份证办理（包括临时）"
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
@@ -49,6 +51,13 @@ def booked(db, phone="13812345678"):
                             day=dt.date(2026, 11, 24), start="09:00", name="张三", phone=phone, now=NOW)
 
 
+def outlets(db, **by_channel) -> Deliveries:
+    deliveries = Deliveries(db, PushHub(db))
+    for channel, outlet in by_channel.items():
+        deliveries.register(channel, outlet)
+    return deliveries
+
+
 def statuses(db):
     with db.session() as s:
         return [(r.channel, r.status, r.attempts) for r in s.scalars(select(Reminder).order_by(Reminder.id))]
@@ -57,25 +66,25 @@ def statuses(db):
 def test_sms_is_sent_through_twilio_the_evening_before(db):
     booking = booked(db)
     http = FakeTwilioHttp()
-    senders = {"sms": reminders.twilio_sms_sender("AC" + "1" * 32, "token", "+15005550006", http_client=http)}
-    assert asyncio.run(reminders.send_due(db, NOW, senders))["sent"] == 0  # not due yet in the morning
-    assert asyncio.run(reminders.send_due(db, EVENING, senders))["sent"] == 1
+    senders = outlets(db, sms=reminders.twilio_sms_outlet("AC" + "1" * 32, "token", "+15005550006", http_client=http))
+    assert asyncio.run(reminders.send_due(db, senders, NOW))["sent"] == 0  # not due yet in the morning
+    assert asyncio.run(reminders.send_due(db, senders, EVENING))["sent"] == 1
     method, url, data = http.requests[0]
     assert method == "POST" and url.endswith("/Messages.json")
     assert data["To"] == "+8613812345678" and booking.code in data["Body"]
     assert statuses(db) == [("sms", "sent", 1)]
-    assert asyncio.run(reminders.send_due(db, EVENING, senders))["sent"] == 0  # never twice
+    assert asyncio.run(reminders.send_due(db, senders, EVENING))["sent"] == 0  # never twice
 
 
 def test_failed_send_is_retried_with_backoff_and_not_lost(db):
     booked(db)
     http = FakeTwilioHttp(failures=2)
-    senders = {"sms": reminders.twilio_sms_sender("AC" + "1" * 32, "token", "+15005550006", http_client=http)}
-    assert asyncio.run(reminders.send_due(db, EVENING, senders))["retry"] == 1
-    assert asyncio.run(reminders.send_due(db, EVENING, senders))["retry"] == 0  # backing off
+    senders = outlets(db, sms=reminders.twilio_sms_outlet("AC" + "1" * 32, "token", "+15005550006", http_client=http))
+    assert asyncio.run(reminders.send_due(db, senders, EVENING))["retry"] == 1
+    assert asyncio.run(reminders.send_due(db, senders, EVENING))["retry"] == 0  # backing off
     later = EVENING + dt.timedelta(seconds=31)
-    assert asyncio.run(reminders.send_due(db, later, senders))["retry"] == 1
-    assert asyncio.run(reminders.send_due(db, later + dt.timedelta(seconds=61), senders))["sent"] == 1
+    assert asyncio.run(reminders.send_due(db, senders, later))["retry"] == 1
+    assert asyncio.run(reminders.send_due(db, senders, later + dt.timedelta(seconds=61)))["sent"] == 1
     assert statuses(db) == [("sms", "sent", 3)]
 
 
@@ -85,10 +94,10 @@ def test_cancelled_booking_reminder_is_not_sent(db):
         service.cancel(db_session=s, code=booking.code, phone="13812345678")
     sent = []
 
-    async def sms(target, text):
+    async def sms(target, reply):
         sent.append(target)
 
-    assert asyncio.run(reminders.send_due(db, EVENING, {"sms": sms}))["sent"] == 0
+    assert asyncio.run(reminders.send_due(db, outlets(db, sms=sms), EVENING))["sent"] == 0
     assert sent == []
 
 
@@ -97,12 +106,12 @@ def test_unreachable_channel_is_kept_as_failed(db):
         service.book(db_session=s, schedule=Schedule.load(calendar=WorkCalendar()), item_name=ITEM, day=dt.date(2026, 11, 24),
                      start="09:00", name="张三", phone="13812345678", now=NOW, channel="wechat", conversation_id="wechat-x")
 
-    async def wechat(target, text):
+    async def wechat(target, reply):
         raise reminders.ChannelUnavailable("48小时客服消息窗口已关闭")
 
-    async def sms(target, text):
+    async def sms(target, reply):
         pass
 
-    counts = asyncio.run(reminders.send_due(db, EVENING, {"sms": sms, "wechat": wechat}))
+    counts = asyncio.run(reminders.send_due(db, outlets(db, sms=sms, wechat=wechat), EVENING))
     assert counts == {"sent": 1, "retry": 0, "failed": 1, "cancelled": 0}
     assert sorted(statuses(db)) == [("sms", "sent", 1), ("wechat", "failed", 1)]

@@ -4,7 +4,8 @@ import datetime as dt
 import pytest
 
 from bot.booking.calendar import CalendarUnknown, WorkCalendar
-from bot.booking.schedule import TZ, DateNotBookable, Schedule
+from bot.booking.schedule import DateNotBookable, Schedule
+from bot.clock import TZ
 
 ID_CARD = "居民身份证办理（包括临时）"
 

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from bot.booking import service
 from bot.booking.calendar import WorkCalendar
 from bot.booking.models import Reminder, SlotCounter
-from bot.booking.schedule import TZ, Schedule
+from bot.booking.schedule import Schedule
+from bot.clock import TZ
 from bot.db import Database
 
 ITEM = "居民身份证办理（包括临时）"

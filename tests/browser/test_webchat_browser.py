@@ -143,7 +143,8 @@ def test_phone_sized_screen_and_large_text(new_page, shot):
     assert send["x"] + send["width"] <= 390 and send["y"] + send["height"] <= 844
     shot(page, "chat-phone")
 
-    size = lambda: page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.msg-out .bubble')).fontSize)")
+    def size():
+        return page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.msg-out .bubble')).fontSize)")
     normal = size()
     page.get_by_role("button", name="大字模式").click()
     expect(page.get_by_role("button", name="大字模式")).to_have_attribute("aria-pressed", "true")

@@ -11,11 +11,20 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.db import Database
-from bot.handoff.models import Handoff, Operator as OperatorRow
+from bot.handoff.models import Handoff
+from bot.handoff.models import Operator as OperatorRow
 from bot.rasa_client import RasaClient
 from bot.settings import ROOT
 from tests.channel_helpers import (
-    OPERATOR, TWILIO_TOKEN, WECHAT_AES_KEY, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_TOKEN, Caller, FakeWeChatAPI, WeChatUser,
+    OPERATOR,
+    TWILIO_TOKEN,
+    WECHAT_AES_KEY,
+    WECHAT_APP_ID,
+    WECHAT_APP_SECRET,
+    WECHAT_TOKEN,
+    Caller,
+    FakeWeChatAPI,
+    WeChatUser,
 )
 from tests.handoff.conftest import HTTPS, FakeRasa, Operator, admin_and_operator, login, make_settings, other_client
 

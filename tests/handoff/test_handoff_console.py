@@ -7,10 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from bot.booking.schedule import TZ
-from bot.conversations.models import utcnow
+from bot.clock import TZ, utcnow
 from bot.handoff.models import Operator as OperatorModel
-from tests.handoff.conftest import HTTPS, ADMIN, ADMIN_PASSWORD, Citizen, Operator, admin_and_operator, login, other_client, texts
+from tests.handoff.conftest import ADMIN, ADMIN_PASSWORD, HTTPS, Citizen, Operator, admin_and_operator, login, other_client, texts
 
 
 def queue(operator: Operator) -> dict:
@@ -34,7 +33,7 @@ def test_no_console_page_without_login(app_client, path):
                                           ("GET", "/console/api/admin/operators"), ("GET", "/console/api/admin/export/ratings.csv")])
 def test_no_api_without_login(app_client, method, path):
     response = app_client.request(method, path, json={})
-    assert response.status_code == 401 and "登录" in response.json()["detail"]
+    assert response.status_code == 401 and "登录" in response.json()["error"]
 
 
 def test_login_cookie_is_secure_httponly_and_strict_and_passwords_are_checked(app_client):
@@ -103,7 +102,7 @@ def test_an_operator_cannot_reach_admin_pages(app_client, path):
 def test_an_operator_cannot_use_the_admin_api(app_client, method, path, body):
     _admin, operator = admin_and_operator(app_client)
     response = operator.post(path, body) if method == "POST" else operator.get(path)
-    assert response.status_code == 403 and "管理员" in response.json()["detail"]
+    assert response.status_code == 403 and "管理员" in response.json()["error"]
 
 
 def test_changes_need_the_csrf_token_and_the_same_origin(app_client):
@@ -115,7 +114,7 @@ def test_changes_need_the_csrf_token_and_the_same_origin(app_client):
     wrong = operator.client.post(take, json={}, headers={"X-CSRF-Token": "forged"})
     foreign = operator.post(take, headers={"Origin": "https://evil.example"})
     for response in (missing, wrong, foreign):
-        assert response.status_code == 403 and "安全校验失败" in response.json()["detail"]
+        assert response.status_code == 403 and "安全校验失败" in response.json()["error"]
     assert queue(operator)["waiting"][0]["conversation_id"] == citizen.id  # nothing happened
     logout = operator.client.post("/console/logout", data={}, follow_redirects=False)
     assert logout.status_code == 403 and operator.get("/console").status_code == 200  # still logged in
@@ -256,7 +255,7 @@ def test_two_operators_cannot_take_the_same_conversation(app_client):
     base = f"/console/api/conversations/{citizen.id}"
     assert operator.post(f"{base}/take").status_code == 200
     second = admin.post(f"{base}/take")
-    assert second.status_code == 409 and "已由8号坐席接入" in second.json()["detail"]
+    assert second.status_code == 409 and "已由8号坐席接入" in second.json()["error"]
     assert admin.post(f"{base}/messages", {"text": "插话"}).status_code == 403
     assert admin.post(f"{base}/hand-back").status_code == 403
     assert [m["sender"] for m in citizen.inbox()] == ["system"]  # only the one "joined" notice
@@ -428,9 +427,9 @@ def test_admin_pages_accounts_settings_and_audited_exports(app_client):
     duplicate = admin.post("/console/api/admin/operators", {"username": "wang", "password": "Another-pass-1"})
     assert duplicate.status_code == 409
     weak = admin.post("/console/api/admin/operators", {"username": "zhao", "password": "123"})
-    assert weak.status_code == 422 and "密码" in weak.json()["detail"]
+    assert weak.status_code == 422 and "密码" in weak.json()["error"]
     bad_hours = admin.post("/console/api/admin/settings", {"duty_hours": "9点到5点", "duty_days": "workdays", "sensitive_words": ""})
-    assert bad_hours.status_code == 422 and "值班时间" in bad_hours.json()["detail"]
+    assert bad_hours.status_code == 422 and "值班时间" in bad_hours.json()["error"]
     Citizen(app_client).say("再见")
     ratings = admin.get("/console/api/admin/export/ratings.csv")
     assert ratings.status_code == 200 and ratings.headers["content-type"].startswith("text/csv")

@@ -5,12 +5,14 @@ import threading
 import pytest
 from sqlalchemy import select
 
+from bot import errors
 from bot.booking.calendar import WorkCalendar
-from bot.booking.schedule import TZ
+from bot.clock import TZ
 from bot.conversations.models import Conversation
 from bot.db import Database
+from bot.handoff import accounts, audit, duty, queue, ratings, work_orders
+from bot.handoff.hours import parse_duty_hours
 from bot.handoff.login_throttle import LoginThrottle
-from bot.handoff import accounts, service
 from bot.handoff.models import Handoff, Operator, WorkOrder
 
 NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TZ)  # a Wednesday
@@ -33,7 +35,7 @@ def operator(session, name="op1", role="operator"):
     return accounts.create_operator(db_session=session, username=name, password="Passw0rd-123", role=role, display_name=f"{name}号坐席")
 
 
-CONFIG = service.DutyConfig(hours="08:30-12:00,14:00-18:00", days="workdays", sensitive_words=[])
+CONFIG = duty.DutyConfig(hours="08:30-12:00,14:00-18:00", days="workdays", sensitive_words=[])
 
 
 @pytest.mark.parametrize("when, on_duty", [
@@ -45,24 +47,24 @@ CONFIG = service.DutyConfig(hours="08:30-12:00,14:00-18:00", days="workdays", se
     (dt.datetime(2026, 10, 10, 10, 0), True),    # a Saturday that is a make-up working day (调休)
 ])
 def test_duty_hours_follow_the_booking_calendar(when, on_duty):
-    assert service.in_duty_hours(CONFIG, when.replace(tzinfo=TZ), WorkCalendar()) is on_duty
+    assert duty.in_duty_hours(CONFIG, when.replace(tzinfo=TZ), WorkCalendar()) is on_duty
 
 
 def test_every_day_and_round_the_clock():
-    config = service.DutyConfig(hours="00:00-24:00", days="every_day", sensitive_words=[])
-    assert service.in_duty_hours(config, dt.datetime(2026, 10, 1, 23, 59, tzinfo=TZ), WorkCalendar())
-    assert service.duty_description(config) == "每天 00:00-24:00"
+    config = duty.DutyConfig(hours="00:00-24:00", days="every_day", sensitive_words=[])
+    assert duty.in_duty_hours(config, dt.datetime(2026, 10, 1, 23, 59, tzinfo=TZ), WorkCalendar())
+    assert duty.duty_description(config) == "每天 00:00-24:00"
 
 
 def test_years_without_a_published_calendar_count_monday_to_friday():
-    assert service.in_duty_hours(CONFIG, dt.datetime(2027, 3, 3, 9, 0, tzinfo=TZ), WorkCalendar())
-    assert not service.in_duty_hours(CONFIG, dt.datetime(2027, 3, 6, 9, 0, tzinfo=TZ), WorkCalendar())
+    assert duty.in_duty_hours(CONFIG, dt.datetime(2027, 3, 3, 9, 0, tzinfo=TZ), WorkCalendar())
+    assert not duty.in_duty_hours(CONFIG, dt.datetime(2027, 3, 6, 9, 0, tzinfo=TZ), WorkCalendar())
 
 
 @pytest.mark.parametrize("bad", ["8-12", "09:00-08:00", "25:00-26:00", "09:00-12:00,abc"])
 def test_bad_duty_hours_are_named(bad):
     with pytest.raises(ValueError, match="值班时间"):
-        service.parse_duty_hours(bad)
+        parse_duty_hours(bad)
 
 
 def test_settings_refuse_bad_duty_hours_naming_the_variable():
@@ -75,51 +77,51 @@ def test_settings_refuse_bad_duty_hours_naming_the_variable():
 def test_queue_serves_urgent_reasons_first_then_first_come(db):
     with db.session() as s:
         a, b, c, d = (conversation(s, x) for x in "abcd")
-        service.enqueue(db_session=s, conversation_id=a, reason="asked", now=NOW)
-        service.enqueue(db_session=s, conversation_id=b, reason="fallback", now=NOW)
-        service.enqueue(db_session=s, conversation_id=c, reason="complaint", now=NOW)
-        service.enqueue(db_session=s, conversation_id=d, reason="sensitive", now=NOW)
-        positions = {cid: service.queue_position(db_session=s, handoff=service.open_handoff(db_session=s, conversation_id=cid))
+        queue.enqueue(db_session=s, conversation_id=a, reason="asked", now=NOW)
+        queue.enqueue(db_session=s, conversation_id=b, reason="fallback", now=NOW)
+        queue.enqueue(db_session=s, conversation_id=c, reason="complaint", now=NOW)
+        queue.enqueue(db_session=s, conversation_id=d, reason="sensitive", now=NOW)
+        positions = {cid: queue.queue_position(db_session=s, handoff=queue.open_handoff(db_session=s, conversation_id=cid))
                      for cid in (a, b, c, d)}
         assert positions == {d: 1, c: 2, a: 3, b: 4}
-        view = service.queue_view(db_session=s, mask_text=lambda t: t)
+        view = queue.queue_view(db_session=s, mask_text=lambda t: t)
         assert [r.conversation_id for r in view["waiting"]] == [d, c, a, b]
 
 
 def test_asking_again_keeps_the_place_and_a_complaint_raises_priority(db):
     with db.session() as s:
         a, b = conversation(s, "a"), conversation(s, "b")
-        first, created = service.enqueue(db_session=s, conversation_id=a, reason="asked", now=NOW)
-        service.enqueue(db_session=s, conversation_id=b, reason="asked", now=NOW)
-        again, created_again = service.enqueue(db_session=s, conversation_id=b, reason="complaint", now=NOW)
+        first, created = queue.enqueue(db_session=s, conversation_id=a, reason="asked", now=NOW)
+        queue.enqueue(db_session=s, conversation_id=b, reason="asked", now=NOW)
+        again, created_again = queue.enqueue(db_session=s, conversation_id=b, reason="complaint", now=NOW)
         assert created and not created_again
-        assert service.queue_position(db_session=s, handoff=again) == 1
+        assert queue.queue_position(db_session=s, handoff=again) == 1
         assert s.scalar(select(Handoff.id).where(Handoff.conversation_id == b).where(Handoff.status == "waiting")) == again.id
 
 
 def test_wait_estimate_uses_recent_handling_times_and_operators_online(db):
     with db.session() as s:
-        assert service.wait_minutes(db_session=s, position=3, operators=1, default_minutes=5) == 15
+        assert queue.wait_minutes(db_session=s, position=3, operators=1, default_minutes=5) == 15
         cid = conversation(s, "done")
         s.add(Handoff(conversation_id=cid, channel="webchat", reason="asked", status="closed", taken_at=NOW,
                       closed_at=NOW + dt.timedelta(minutes=2)))
         s.flush()
-        assert service.wait_minutes(db_session=s, position=3, operators=2, default_minutes=5) == 3
+        assert queue.wait_minutes(db_session=s, position=3, operators=2, default_minutes=5) == 3
 
 
 def test_two_operators_cannot_take_the_same_conversation(db):
     with db.session() as s:
         cid = conversation(s, "x")
         one, two = operator(s, "one").id, operator(s, "two").id
-        service.enqueue(db_session=s, conversation_id=cid, reason="asked", now=NOW)
+        queue.enqueue(db_session=s, conversation_id=cid, reason="asked", now=NOW)
     results = []
 
     def take(operator_id):
         try:
             with db.session() as s:
-                service.take_over(db_session=s, conversation_id=cid, operator_id=operator_id, now=NOW)
+                queue.take_over(db_session=s, conversation_id=cid, operator_id=operator_id, now=NOW)
             results.append(("ok", operator_id))
-        except service.Conflict as exc:
+        except errors.Conflict as exc:
             results.append(("conflict", str(exc)))
 
     threads = [threading.Thread(target=take, args=(o,)) for o in (one, two, one, two)]
@@ -138,54 +140,54 @@ def test_an_operator_can_join_a_conversation_that_was_not_queued_but_not_a_phone
     with db.session() as s:
         web, call = conversation(s, "w"), conversation(s, "c", channel="voice")
         op = operator(s).id
-        assert service.take_over(db_session=s, conversation_id=web, operator_id=op, now=NOW).reason == "operator"
-        with pytest.raises(service.NotAllowed, match="电话"):
-            service.take_over(db_session=s, conversation_id=call, operator_id=op, now=NOW)
+        assert queue.take_over(db_session=s, conversation_id=web, operator_id=op, now=NOW).reason == "operator"
+        with pytest.raises(errors.NotAllowed, match="电话"):
+            queue.take_over(db_session=s, conversation_id=call, operator_id=op, now=NOW)
 
 
 def test_only_the_operator_who_took_it_may_answer_hand_back_or_close(db):
     with db.session() as s:
         cid = conversation(s, "x")
         one, two = operator(s, "one").id, operator(s, "two").id
-        service.enqueue(db_session=s, conversation_id=cid, reason="asked", now=NOW)
-        service.take_over(db_session=s, conversation_id=cid, operator_id=one, now=NOW)
-        with pytest.raises(service.NotAllowed):
-            service.active_handoff_of(db_session=s, conversation_id=cid, operator_id=two)
-        with pytest.raises(service.NotAllowed):
-            service.hand_back(db_session=s, conversation_id=cid, operator_id=two, now=NOW)
-        with pytest.raises(service.NotAllowed):
-            service.closable_handoff(db_session=s, conversation_id=cid, operator_id=two)
-        handoff = service.hand_back(db_session=s, conversation_id=cid, operator_id=one, now=NOW)
-        with pytest.raises(service.InvalidInput, match="分类"):
-            service.close(db_session=s, handoff=handoff, category="随便", summary="", operator_id=one, now=NOW)
-        assert service.close(db_session=s, handoff=handoff, category="办事咨询", summary="已解答", operator_id=one, now=NOW) == "returned"
+        queue.enqueue(db_session=s, conversation_id=cid, reason="asked", now=NOW)
+        queue.take_over(db_session=s, conversation_id=cid, operator_id=one, now=NOW)
+        with pytest.raises(errors.NotAllowed):
+            queue.active_handoff_of(db_session=s, conversation_id=cid, operator_id=two)
+        with pytest.raises(errors.NotAllowed):
+            queue.hand_back(db_session=s, conversation_id=cid, operator_id=two, now=NOW)
+        with pytest.raises(errors.NotAllowed):
+            queue.closable_handoff(db_session=s, conversation_id=cid, operator_id=two)
+        handoff = queue.hand_back(db_session=s, conversation_id=cid, operator_id=one, now=NOW)
+        with pytest.raises(errors.InvalidInput, match="分类"):
+            queue.close(db_session=s, handoff=handoff, category="随便", summary="", operator_id=one, now=NOW)
+        assert queue.close(db_session=s, handoff=handoff, category="办事咨询", summary="已解答", operator_id=one, now=NOW) == "returned"
         assert handoff.status == "closed" and handoff.category == "办事咨询"
 
 
 def test_work_order_numbers_are_unique_and_dated(db):
     with db.session() as s:
-        numbers = {service.create_work_order(db_session=s, category="message", description="x", now=NOW).number for _ in range(300)}
+        numbers = {work_orders.create_work_order(db_session=s, category="message", description="x", now=NOW).number for _ in range(300)}
         assert len(numbers) == 300
         assert all(n.startswith("GD261125") and len(n) == 12 for n in numbers)
-        with pytest.raises(service.InvalidInput):
-            service.create_work_order(db_session=s, category="nonsense", description="x", now=NOW)
+        with pytest.raises(errors.InvalidInput):
+            work_orders.create_work_order(db_session=s, category="nonsense", description="x", now=NOW)
 
 
 def test_work_order_assign_reply_and_status(db):
     with db.session() as s:
         op = operator(s).id
-        order = service.create_work_order(db_session=s, category="callback", description="问社保", contact_phone="13812345678", now=NOW)
-        order, changes = service.update_work_order(db_session=s, number=order.number.lower(), assignee_id=op, now=NOW)
+        order = work_orders.create_work_order(db_session=s, category="callback", description="问社保", contact_phone="13812345678", now=NOW)
+        order, changes = work_orders.update_work_order(db_session=s, number=order.number.lower(), assignee_id=op, now=NOW)
         assert order.status == "in_progress" and order.assignee_id == op and changes
-        order, _ = service.update_work_order(db_session=s, number=order.number, reply="已电话答复", now=NOW)
+        order, _ = work_orders.update_work_order(db_session=s, number=order.number, reply="已电话答复", now=NOW)
         assert order.status == "replied" and order.reply == "已电话答复"
-        order, _ = service.update_work_order(db_session=s, number=order.number, status="closed", now=NOW)
+        order, _ = work_orders.update_work_order(db_session=s, number=order.number, status="closed", now=NOW)
         assert order.status == "closed"
-        mine = service.list_work_orders(db_session=s, filters=service.WorkOrderFilter(assignee="mine"), operator_id=op)
+        mine = work_orders.list_work_orders(db_session=s, filters=work_orders.WorkOrderFilter(assignee="mine"), operator_id=op)
         assert [o.number for o in mine] == [order.number]
-        assert service.list_work_orders(db_session=s, filters=service.WorkOrderFilter(status="new"), operator_id=op) == []
-        with pytest.raises(service.InvalidInput):
-            service.update_work_order(db_session=s, number=order.number, status="lost", now=NOW)
+        assert work_orders.list_work_orders(db_session=s, filters=work_orders.WorkOrderFilter(status="new"), operator_id=op) == []
+        with pytest.raises(errors.InvalidInput):
+            work_orders.update_work_order(db_session=s, number=order.number, status="lost", now=NOW)
 
 
 @pytest.mark.parametrize("text, allow_number, level", [
@@ -193,19 +195,19 @@ def test_work_order_assign_reply_and_status(db):
     ("基本满意吧", False, "基本满意"), ("2", True, "满意"), ("5", True, "非常不满意"), ("5", False, None), ("你好", True, None),
 ])
 def test_rating_levels_from_text(text, allow_number, level):
-    assert service.level_of(text, allow_number) == level
+    assert ratings.level_of(text, allow_number) == level
 
 
 @pytest.mark.parametrize("level, opens_order", [("非常满意", False), ("基本满意", False), ("不满意", True), ("非常不满意", True)])
 def test_dissatisfied_ratings_open_a_review_work_order(db, level, opens_order):
     with db.session() as s:
         cid = conversation(s, "r")
-        rating = service.record_rating(db_session=s, conversation_id=cid, level=level, now=NOW)
+        rating = ratings.record_rating(db_session=s, conversation_id=cid, level=level, now=NOW)
         assert rating.score == {"非常满意": 5, "基本满意": 3, "不满意": 2, "非常不满意": 1}[level]
         orders = s.scalars(select(WorkOrder)).all()
         assert [(o.category, o.conversation_id) for o in orders] == ([("review", cid)] if opens_order else [])
         if opens_order:
-            service.add_rating_comment(db_session=s, rating_id=rating.id, comment="窗口让我跑了三趟")
+            ratings.add_rating_comment(db_session=s, rating_id=rating.id, comment="窗口让我跑了三趟")
             assert "窗口让我跑了三趟" in orders[0].description
 
 
@@ -247,7 +249,7 @@ def test_login_back_off_is_per_name_and_address_and_grows():
 
 @pytest.mark.parametrize("password", ["short1", "onlyletterslong", "12345678901234"])
 def test_weak_passwords_are_refused(db, password):
-    with db.session() as s, pytest.raises(service.InvalidInput, match="密码"):
+    with db.session() as s, pytest.raises(errors.InvalidInput, match="密码"):
         accounts.create_operator(db_session=s, username="weak", password=password)
 
 
@@ -279,8 +281,8 @@ def test_a_reveal_is_audited_per_operator_and_expires(db):
     with db.session() as s:
         cid = conversation(s, "p")
         one, two = operator(s, "one").id, operator(s, "two").id
-        service.audit(db_session=s, operator_id=one, action="reveal", target=cid, detail="核实回电号码", now=NOW)
+        audit.audit(db_session=s, operator_id=one, action="reveal", target=cid, detail="核实回电号码", now=NOW)
         check = dict(db_session=s, target=cid, minutes=10)
-        assert service.revealed_recently(operator_id=one, now=NOW + dt.timedelta(minutes=9), **check)
-        assert not service.revealed_recently(operator_id=one, now=NOW + dt.timedelta(minutes=11), **check)
-        assert not service.revealed_recently(operator_id=two, now=NOW, **check)
+        assert audit.revealed_recently(operator_id=one, now=NOW + dt.timedelta(minutes=9), **check)
+        assert not audit.revealed_recently(operator_id=one, now=NOW + dt.timedelta(minutes=11), **check)
+        assert not audit.revealed_recently(operator_id=two, now=NOW, **check)

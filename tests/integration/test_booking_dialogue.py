@@ -5,7 +5,7 @@ import re
 import chinese_calendar
 import httpx
 
-from bot.booking.schedule import TZ
+from bot.clock import TZ
 from knowledge.service import get_index
 
 ID_CARD = "居民身份证办理（包括临时）"

@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 
-from bot.booking.schedule import TZ
+from bot.clock import TZ
 from tests.integration.conftest import CONSOLE_ADMIN, CONSOLE_ADMIN_PASSWORD
 from tests.integration.console_helpers import Citizen, ConsoleUser, texts
 
@@ -90,7 +90,7 @@ def test_two_operators_cannot_take_the_same_conversation(console_stack, admin, e
     citizen.say("转人工")
     assert operator.post(f"/console/api/conversations/{citizen.id}/take").status_code == 200
     refused = admin.post(f"/console/api/conversations/{citizen.id}/take")
-    assert refused.status_code == 409 and "已由3号坐席接入" in refused.json()["detail"]
+    assert refused.status_code == 409 and "已由3号坐席接入" in refused.json()["error"]
 
 
 NONSENSE = ["xyz123abc", "哦哦哦哦哦", "qwertyuiop", "咕噜咕噜咕噜", "asdf jkl", "呜啦啦啦啦", "zzzzzz", "叽里咕噜",

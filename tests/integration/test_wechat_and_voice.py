@@ -16,8 +16,18 @@ from bot.launcher import LOG_DIR, start_app, stop, wait_for
 from channels import voice, wechat
 from knowledge.service import get_index
 from tests.channel_helpers import (
-    OPERATOR, TWILIO_TOKEN, WECHAT_AES_KEY, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_TOKEN,
-    Caller, FakeWeChatAPI, SlowRasa, WeChatUser, message_xml, said,
+    OPERATOR,
+    TWILIO_TOKEN,
+    WECHAT_AES_KEY,
+    WECHAT_APP_ID,
+    WECHAT_APP_SECRET,
+    WECHAT_TOKEN,
+    Caller,
+    FakeWeChatAPI,
+    SlowRasa,
+    WeChatUser,
+    message_xml,
+    said,
 )
 
 PUBLIC = "https://12345.jiajiang.example.gov.cn"

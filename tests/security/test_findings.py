@@ -20,7 +20,7 @@ from wechatpy.utils import random_string
 from bot import keys
 from bot.app import create_app
 from bot.booking.dates import parse_when
-from bot.booking.schedule import TZ
+from bot.clock import TZ
 from bot.rasa_client import RasaClient
 from bot.security import MAX_WEBHOOK_BODY, inflate, json_depth
 from bot.settings import Settings

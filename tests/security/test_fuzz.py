@@ -16,7 +16,15 @@ from bot.app import create_app
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
 from tests.channel_helpers import (
-    OPERATOR, TWILIO_TOKEN, WECHAT_AES_KEY, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_TOKEN, Caller, WeChatUser, message_xml,
+    OPERATOR,
+    TWILIO_TOKEN,
+    WECHAT_AES_KEY,
+    WECHAT_APP_ID,
+    WECHAT_APP_SECRET,
+    WECHAT_TOKEN,
+    Caller,
+    WeChatUser,
+    message_xml,
 )
 
 PUBLIC = "https://12345.jiajiang.example.gov.cn"

@@ -1,5 +1,6 @@
 """Actions with tracker fixtures and CollectingDispatcher (as in RasaHQ's demos)."""
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 from rasa_sdk import Tracker
@@ -7,8 +8,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.guides import ActionAnswerGuide, ActionChooseItem, ActionFallbackSearch
 from actions.handoff import ActionOfferRating, ActionRequestHuman
-from bot.handoff.desk import install
-from channels.messages import Reply
+from bot import services
+from bot.messages import Reply
 from knowledge.service import get_index
 
 
@@ -94,9 +95,9 @@ class StubDesk:
 @pytest.fixture
 def desk():
     stub = StubDesk()
-    install(stub)
+    services.use(SimpleNamespace(desk=stub))  # the one accessor actions use, pointed at a stub desk
     yield stub
-    install(None)
+    services.use(None)
 
 
 def test_two_fallbacks_in_a_row_reach_a_person(desk):

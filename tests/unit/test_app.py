@@ -111,6 +111,6 @@ def test_guide_api(tmp_path):
         guide = client.get(f"/api/guides/{hits[0]['id']}").json()
         assert guide["fields"]["申请材料"] and guide["fields"]["核对日期"]
         missing = client.get("/api/guides/no-such-guide")
-        assert missing.status_code == 404 and "没有编号" in missing.json()["detail"]
+        assert missing.status_code == 404 and "没有编号" in missing.json()["error"]
         assert client.get("/api/guides/search").status_code == 422
         assert client.get("/healthz").json()["rasa"] is True

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from support import REQUIRED_ITEMS, ROOT
+
 from knowledge.loader import KnowledgeError, load
 
-SHARED_CATALOGUE = ROOT.parent / "shared" / "data" / "sichuan-guangan-catalogue.json"
+SOURCE_CATALOGUE = ROOT / "knowledge" / "sources" / "sichuan-guangan-catalogue.json"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_seed_commitments_are_in_the_business_guides(kb):
 
 
 def test_catalogue_has_every_sichuan_standard_name_in_county_form(kb):
-    source = json.loads(SHARED_CATALOGUE.read_text(encoding="utf-8"))
+    source = json.loads(SOURCE_CATALOGUE.read_text(encoding="utf-8"))
     names = {item["name"] for item in source["items"]}
     by_name = {e.name: e for e in kb.entries}
     assert names <= set(by_name)

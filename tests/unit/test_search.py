@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import pytest
-
 from support import ROOT
+
 from knowledge.service import get_index
 
 

@@ -15,11 +15,11 @@ from bot import push as push_module
 from bot.app import create_app
 from bot.conversations.models import Conversation, Message
 from bot.db import Database
+from bot.messages import Reply
 from bot.push import PushHub, UnknownConversation, messages_after, store_push, undelivered
-from bot.ratelimit import RateLimiter, wait_seconds
 from bot.rasa_client import RasaClient
+from bot.ratelimit import RateLimiter, wait_seconds
 from bot.settings import Settings
-from channels.messages import Reply
 from channels.webchat_tokens import ConversationTokens, ExpiredToken, ForgedToken, WrongConversation
 from knowledge.service import get_index
 
@@ -195,13 +195,11 @@ def test_push_stores_first_and_reports_delivery(tmp_path):
         assert [(m.direction, m.status) for m in rows] == [("out", "pushed"), ("out", "pushed")]
 
 
-def test_push_before_start_says_so():
-    previous = push_module.install(None)
-    try:
-        with pytest.raises(push_module.HubNotStarted, match="推送服务尚未启动"):
-            asyncio.run(push_module.push("webchat-1", Reply(text="x")))
-    finally:
-        push_module.install(previous)
+def test_actions_before_start_say_so():
+    from bot import services
+
+    with pytest.raises(RuntimeError, match="the app has not started"):
+        services.current()
 
 
 def test_store_push_keeps_buttons_and_action(tmp_path):
@@ -271,11 +269,11 @@ def test_push_reaches_open_socket_and_waits_for_a_closed_one(client):
     session = new_session(client)
     cid = session["conversation_id"]
     with connected(client, session) as (ws, _):
-        pushed = client.portal.call(push_module.push, cid, Reply(text="您好，我是人工客服小李。", sender="operator"))
+        pushed = client.portal.call(client.app.state.services.deliveries.to_conversation, cid, Reply(text="您好，我是人工客服小李。", sender="operator"))
         frame = ws.receive_json()
     assert frame["type"] == "messages" and frame["messages"][0]["sender"] == "operator"
     assert pushed.delivered is True
-    offline = client.portal.call(push_module.push, cid, Reply(text="您的材料已审核通过。", sender="system"))
+    offline = client.portal.call(client.app.state.services.deliveries.to_conversation, cid, Reply(text="您的材料已审核通过。", sender="system"))
     assert offline.delivered is False
     with client.app.state.database.session() as s:
         assert undelivered(db_session=s, conversation_id=cid) == [offline.message_id]

@@ -11,13 +11,19 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from bot.app import create_app
-from bot.booking.reminders import ChannelUnavailable
+from bot.delivery import ChannelUnavailable
+from bot.messages import Button, Reply
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
 from channels import wechat
-from channels.messages import Button, Reply
 from tests.channel_helpers import (
-    WECHAT_AES_KEY, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_TOKEN, FakeWeChatAPI, WeChatUser, message_xml,
+    WECHAT_AES_KEY,
+    WECHAT_APP_ID,
+    WECHAT_APP_SECRET,
+    WECHAT_TOKEN,
+    FakeWeChatAPI,
+    WeChatUser,
+    message_xml,
 )
 
 PUBLIC = "https://12345.jiajiang.example.gov.cn"
@@ -308,16 +314,16 @@ def test_reminders_go_through_the_customer_service_api(tmp_path, fake_api):
     with client_for(tmp_path, assistant, fake_api) as client:
         user = WeChatUser(client)
         user.say("你好")
-        channel = client.app.state.wechat
+        send = client.app.state.services.deliveries.send  # the channel's registered outlet, as reminders use it
         with client.app.state.database.engine.connect() as connection:
             conversation_id = connection.exec_driver_sql("select id from conversations where sender = ?", (user.openid,)).scalar()
-        client.portal.call(channel.remind, conversation_id, "提醒：您预约的业务明天上午9:00办理。")
+        client.portal.call(send, "wechat", conversation_id, Reply(text="提醒：您预约的业务明天上午9:00办理。"))
         assert fake_api.wait_for(user.openid)[-1] == "提醒：您预约的业务明天上午9:00办理。"
         fake_api.errors[user.openid] = 45015
         with pytest.raises(ChannelUnavailable):
-            client.portal.call(channel.remind, conversation_id, "再次提醒")
+            client.portal.call(send, "wechat", conversation_id, Reply(text="再次提醒"))
         with pytest.raises(ChannelUnavailable):
-            client.portal.call(channel.remind, "web-unknown", "提醒")
+            client.portal.call(send, "wechat", "web-unknown", Reply(text="提醒"))
 
 
 def test_missing_settings_are_named_only_when_the_channel_is_enabled(monkeypatch):

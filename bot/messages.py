@@ -1,4 +1,5 @@
-"""The one inbound message type and the channel-neutral reply type; channels render replies at the edge."""
+"""The one inbound message type and the channel-neutral reply type (the core's, used by every channel); channels
+render replies at the edge (HTML, WeChat text, TwiML)."""
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
@@ -19,7 +20,7 @@ class Reply(BaseModel):
     sender: str = "bot"  # "bot" | "operator" | "system"
 
     @classmethod
-    def from_rasa(cls, message: dict) -> "Reply":
+    def from_rasa(cls, message: dict) -> Reply:
         buttons = [Button(title=b.get("title", ""), payload=b.get("payload", "")) for b in message.get("buttons") or []]
         return cls(text=message.get("text") or "", buttons=buttons)
 

@@ -1,0 +1,100 @@
+"""The app's services, built once when the app starts and torn down completely when it stops.
+
+`Services.start(settings)` builds them in dependency order (database and migrations, knowledge index, Rasa client,
+push hub, deliveries, conversation service, handoff desk, booking schedule, reminder worker); `aclose()` stops
+them. Views reach them through `request.app.state.services` (the `services` dependency); Rasa actions, which run in
+the same process behind the action endpoint, through `current()`: the one accessor, set while an app is running.
+Tests build their own with `Services.start(...)` instead of installing globals.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from bot.booking import reminders
+from bot.booking.schedule import Schedule
+from bot.conversations.service import ConversationService
+from bot.db import Database
+from bot.delivery import Deliveries
+from bot.handoff import accounts
+from bot.handoff.desk import Desk
+from bot.messages import Reply
+from bot.push import PushHub
+from bot.rasa_client import RasaClient
+from bot.settings import Settings
+from knowledge.service import get_index
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    rasa: RasaClient
+    hub: PushHub
+    deliveries: Deliveries
+    conversations: ConversationService
+    desk: Desk
+    schedule: Schedule
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, settings: Settings, rasa: RasaClient | None = None, worker: bool = True) -> Services:
+        database = Database(settings.database_url)
+        await run_in_threadpool(database.migrate)
+        await run_in_threadpool(get_index)  # load the knowledge index before the first question
+        rasa = rasa or RasaClient(settings.rasa_bases, timeout=settings.rasa_timeout)
+        hub = PushHub(database)
+        deliveries = Deliveries(database, hub)
+        deliveries.register("webchat", lambda conversation_id, reply: _push(hub, conversation_id, reply))
+        if settings.twilio_account_sid and settings.twilio_sms_from:
+            deliveries.register("sms", reminders.twilio_sms_outlet(
+                settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(), settings.twilio_sms_from))
+        conversations = ConversationService(database, rasa, settings.max_message_chars)
+        conversations.compact_every = settings.tracker_compact_every
+        desk = Desk(database, rasa, settings, deliveries)
+        conversations.handoff = desk
+        await run_in_threadpool(accounts.bootstrap_admin, database, settings)
+        services = cls(settings, database, rasa, hub, deliveries, conversations, desk, Schedule.load())
+        if worker:
+            services._tasks.append(asyncio.create_task(
+                reminders.run_worker(database, deliveries, settings.reminder_poll_seconds, services._stop)))
+        return services
+
+    async def aclose(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(Exception):
+                await task
+        await self.rasa.aclose()
+        self.database.engine.dispose()
+
+
+async def _push(hub: PushHub, conversation_id: str, reply: Reply) -> None:
+    """The web chat's outlet: the page reads the log, so storing and waking live pages is delivery."""
+    await hub.push(conversation_id, reply)
+
+
+_current: Services | None = None
+
+
+def use(services: Services | None) -> None:
+    """Make `services` what `current()` returns (the app's lifespan; tests of actions)."""
+    global _current
+    _current = services
+
+
+def current() -> Services:
+    """The running app's services, for Rasa actions served by the app."""
+    if _current is None:
+        raise RuntimeError("the app has not started: its services are built in create_app's lifespan")
+    return _current
+
+
+def services(request: Request) -> Services:
+    """FastAPI dependency: the app's services."""
+    return request.app.state.services
