@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.booking import service
@@ -19,6 +19,7 @@ from bot.clock import TZ
 from bot.privacy import mask
 from bot.services import current
 from knowledge.answers import answer, aspect_in
+from knowledge.schema import Entry
 from knowledge.service import get_index
 
 BOOKING_SLOTS = ["booking_item", "booking_date", "booking_time", "booking_name", "booking_phone", "booking_id_number",
@@ -43,11 +44,22 @@ def with_session(fn):
         return fn(session)
 
 
+# Booking words and times, left out when the rest of a booking message is searched for the item it names.
+_BOOKING_WORDS = re.compile(r"(帮我|给我|能不能|能否|可不可以|麻烦|请)?(预约|约个?号?|挂个?号|登记一个)(一下)?|"
+                            r"(这|下下?|本)?(周|星期|礼拜)[一二三四五六日天]|明天|后天|今天|上午|下午|中午|晚上|傍晚|"
+                            r"[一二三四五六七八九十两\d]+点(半|钟)?|的?预约|去政务中心|过去")
+
+
+def item_of(text: str) -> Entry | None:
+    """The item a message names: the whole message, else the message without its booking words and times."""
+    index = get_index()
+    return index.resolve(text).entry or index.resolve(_BOOKING_WORDS.sub(" ", text)).entry
+
+
 def bookable_item(text: str, context_item_id: str | None) -> tuple[str | None, str | None]:
     """(item name, problem): the item named in text, else the one in context; must be bookable."""
     index = get_index()
-    resolution = index.resolve(text)
-    entry = resolution.entry or index.kb.by_id(context_item_id or "")
+    entry = item_of(text) or index.kb.by_id(context_item_id or "")
     if entry is None:
         return None, None
     if not entry.detailed or not entry.get("是否支持预约办理") or current().schedule.group_for(entry.name) is None:
@@ -55,7 +67,7 @@ def bookable_item(text: str, context_item_id: str | None) -> tuple[str | None, s
     return entry.name, None
 
 
-AFFIRM = re.compile(r"^(对|对的|对头|是|是的|好|好的|可以|行|没问题|要得|嗯|确认|就这个|就它)[。！!啊嘛哈的]*$")
+AFFIRM = re.compile(r"^(对|对的|对头|是|是的|好|好的|可以|行|没问题|要得|嗯|嗯嗯|确认|确定|就这个|就它|没错)[。！!啊嘛哈的了]*$")
 
 
 def exact_slot(free: list[tuple[Slot, int]], when: When | None) -> Slot | None:
@@ -64,6 +76,51 @@ def exact_slot(free: list[tuple[Slot, int]], when: When | None) -> Slot | None:
         return None
     return next((slot for slot, _ in free if slot.start == when.start.time()
                  and (not when.day_given or slot.day == when.start.date())), None)
+
+
+_NAME = re.compile(r"(?:我叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?)\s*([\u4e00-\u9fa5]{2,4}?)(?=[，,。\s]|电话|手机|$)")
+_NAME_FIRST = re.compile(r"^\s*([\u4e00-\u9fa5]{2,4})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*1[3-9]\d{9}")
+
+
+def name_in(text: str) -> str | None:
+    """A citizen's name given with a cue ("我叫李四", "名字是李四") or before the phone ("李四，139…")."""
+    match = _NAME.search(text) or _NAME_FIRST.match(text)
+    return match.group(1) if match else None
+
+
+def time_slots(item: str, when: When | None, day: dt.date | None) -> dict[str, Any]:
+    """Booking slots a date or time phrase fills: the day when it names one with free slots, the window, and the exact
+    slot when a precise time names a free one."""
+    if when is None or not item:
+        return {}
+    found: dict[str, Any] = {"booking_window": window_of(when)}
+    if when.day_given and len(when.days) == 1:
+        day = when.days[0]
+    if day is None:
+        return found
+    free = with_session(lambda s: service.free_slots(db_session=s, schedule=current().schedule, item_name=item, day=day, now=now()))
+    if not free:
+        return found
+    found["booking_date"] = day.isoformat()
+    named = exact_slot(free, When(dt.datetime.combine(day, when.start.time()), dt.datetime.combine(day, when.end.time()), True))
+    found["booking_time"] = f"{named.start:%H:%M}" if named else None
+    return found
+
+
+def details_in(text: str, item: str | None, day: dt.date | None) -> dict[str, Any]:
+    """Every booking detail a free-text message carries: name, mobile, day and time."""
+    found: dict[str, Any] = {}
+    phone = _PHONE.search(text)
+    if phone:
+        found["booking_phone"] = phone.group(1)
+    name = name_in(text)
+    if name:
+        found["booking_name"] = name
+    try:
+        found.update(time_slots(item or "", parse_when(text, now()), day))
+    except (DateNotBookable, CalendarUnknown):
+        pass
+    return {k: v for k, v in found.items() if v is not None or k == "booking_time"}
 
 
 def window_of(when: When | None) -> str | None:
@@ -102,7 +159,7 @@ class ActionStartBooking(Action):
         item, problem = bookable_item(text, tracker.get_slot("item"))
         events = [SlotSet(name, None) for name in BOOKING_SLOTS]
         asked = aspect_in(text)
-        entry = get_index().kb.by_name(item or "") or get_index().resolve(text).entry
+        entry = get_index().kb.by_name(item or "") or item_of(text)
         if asked and entry is not None:  # "要带啥子？帮我约个周六": the question first, then the booking
             guide = answer(entry, asked)
             dispatcher.utter_message(text=guide.text)
@@ -112,6 +169,10 @@ class ActionStartBooking(Action):
         events.append(SlotSet("booking_item", item))
         when = parse_when(text, now())
         events.append(SlotSet("booking_window", window_of(when)))
+        for slot_name in ("booking_name", "booking_phone"):  # "…约办护照，我叫袁野，电话139…"
+            value = details_in(text, None, None).get(slot_name)
+            if value:
+                events.append(SlotSet(slot_name, value))
         if item and when and when.day_given and len(when.days) == 1:
             try:
                 free = with_session(lambda s: service.free_slots(db_session=s, schedule=current().schedule, item_name=item,
@@ -192,25 +253,41 @@ class ValidateBookingForm(FormValidationAction):
         if not wanted and AFFIRM.match(text.strip()):  # "对" to the offered times: the first one in the asked window
             window = when_from(tracker, day)
             wanted = [s for s, _ in free if window is None or window.covers(day, s.start)][:1]
+        given = {k: v for k, v in details_in(text, None, None).items() if k in ("booking_name", "booking_phone")}
+        if not wanted and given:  # a name and mobile instead of a time: keep them, the time is asked again
+            return {"booking_time": None, **given}
         if not wanted:
             alternatives = "、".join(f"{s.start:%H:%M}" for s, _ in free[:6])
             dispatcher.utter_message(text=f"这个时间没有空位了，{day.month}月{day.day}日还可以约：{alternatives}。")
             return {"booking_time": None}
-        return {"booking_time": f"{wanted[0].start:%H:%M}"}
+        return {"booking_time": f"{wanted[0].start:%H:%M}", **given}
 
     def validate_booking_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        text = str(value or "")
+        found = details_in(text, tracker.get_slot("booking_item"), _day_of(tracker))
+        if "booking_name" not in found and ("booking_time" in found or "booking_date" in found) and not _PHONE.search(text):
+            found.pop("booking_phone", None)  # "九点半" instead of a name: the time is corrected, the name asked again
+            return {**found, "booking_name": None}
+        name = found.pop("booking_name", None) or re.sub(r"^(我叫|我是|姓名[:：]?)", "", _PHONE.sub("", text)).strip(" ，,、电话手机号:：")
+        if AFFIRM.match(name) or re.match(r"^(不|没|算了|取消)", name):  # "是的" is an answer, not a name
+            dispatcher.utter_message(text="请告诉我办事人的姓名，例如“张三”。")
+            return {"booking_name": None, **{k: v for k, v in found.items() if k == "booking_phone"}}
         try:
-            return {"booking_name": service.normalize_name(re.sub(r"^(我叫|我是|姓名[:：]?)", "", str(value or "")))}
+            return {**{k: v for k, v in found.items() if k == "booking_phone"}, "booking_name": service.normalize_name(name)}
         except service.BookingError as exc:
             dispatcher.utter_message(text=exc.reason)
             return {"booking_name": None}
 
     def validate_booking_phone(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        text = str(value or "")
+        phone = _PHONE.search(text)
         try:
-            return {"booking_phone": service.normalize_phone(re.sub(r"[^\d+]", "", str(value or "")))}
+            result = {"booking_phone": service.normalize_phone(phone.group(1) if phone else re.sub(r"[^\d+]", "", text))}
         except service.BookingError as exc:
             dispatcher.utter_message(text=exc.reason)
             return {"booking_phone": None}
+        name = name_in(text)
+        return {**result, "booking_name": name} if name else result
 
     def validate_booking_id_number(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         try:
@@ -253,6 +330,29 @@ class ActionAskBookingTime(Action):
         preferred = [(s, n) for s, n in free if window is None or window.covers(day, s.start)] or free
         dispatcher.utter_message(text=f"{day.month}月{day.day}日可以约这些时段，请选一个：", buttons=offer_buttons(preferred[:6]))
         return []
+
+
+def _day_of(tracker: Tracker) -> dt.date | None:
+    value = tracker.get_slot("booking_date")
+    return dt.date.fromisoformat(value) if value else None
+
+
+class ActionBookingChange(Action):
+    """"不对，改到下周五下午" / "电话说错了，是139…" while booking or at the read-back: apply it and go on with the form;
+    a plain no stops, and nothing is booked."""
+
+    def name(self) -> str:
+        return "action_booking_change"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        text = text_of(tracker)
+        found = details_in(text, tracker.get_slot("booking_item"), _day_of(tracker)) if tracker.get_slot("booking_item") else {}
+        if found and not text.startswith("/"):
+            if "booking_window" in found and "booking_time" not in found:
+                found["booking_time"] = None  # another part of the day: ask which time in it
+            return [SlotSet(k, v) for k, v in found.items()] + [SlotSet("booking_request_id", None), FollowupAction("booking_form")]
+        dispatcher.utter_message(text="好的，这次没有为您预约。需要时随时说“我要预约”。")
+        return [ActiveLoop(None)] + [SlotSet(n, None) for n in BOOKING_SLOTS] + [SlotSet("requested_slot", None)]
 
 
 class ActionConfirmBooking(Action):
@@ -309,17 +409,6 @@ class ActionSubmitBooking(Action):
         text += "\n前一天傍晚会短信提醒您。查询或取消请说“查询预约”或“取消预约”，并提供预约码和手机号。"
         dispatcher.utter_message(text=text)
         return [SlotSet(n, None) for n in BOOKING_SLOTS] + [SlotSet("manage_code", booking.code), SlotSet("manage_phone", booking.phone)]
-
-
-class ActionBookingAbandon(Action):
-    """Changed their mind: nothing is booked."""
-
-    def name(self) -> str:
-        return "action_booking_abandon"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
-        dispatcher.utter_message(text="好的，这次没有为您预约。需要时随时说“我要预约”。")
-        return [SlotSet(n, None) for n in BOOKING_SLOTS]
 
 
 def manage_op(text: str) -> str:

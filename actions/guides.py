@@ -9,7 +9,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import escalate
-from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, choose, unknown
+from bot.services import current_or_none
+from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, choose, event_answer, unknown
+from knowledge.events import LifeEvent, match_event
 from knowledge.normalize import normalize
 from knowledge.schema import Entry
 from knowledge.service import get_index
@@ -21,6 +23,10 @@ VAGUE_LENGTH = 4  # a normalised question this short that fits several items is 
 NAMED = 0.6  # a name or alias signal this strong: the message names an item (with one in context, it changes the subject)
 # "那港澳通行证呢", "身份证的话": a new item, the same question as before
 _SWITCH_LEAD = re.compile(r"^(?:那|那么|还有)|(?:呢|的话)[？?。！!…\s]*$")  # a switch starts with 那 or ends with 呢
+_STEP = re.compile(r"第([一二两三四五六1-6])(?:步|个|项|件)")  # "第二步要带什么": a step of the life event just listed
+# "都要办些啥", "要跑哪些部门": a question about everything a life event needs, not one item
+_EVENT_CUE = re.compile(r"哪些(部门|手续|事|证|地方)|办些(啥|什么)|要办(啥|什么)|要办哪些|都要(办|跑)|跑哪些|哪几(个|样|件)|一条龙|"
+                        r"全部手续|所有手续|要弄些啥|整套|一件事")
 PICK_MARGIN = 2.0  # a detail picks one of the offered items when it scores this many times the next one
 
 
@@ -71,7 +77,7 @@ def names_an_item(hits) -> bool:
 def pick_candidate(text: str, candidates: list[str]) -> Entry | None:
     """One of the offered items, picked by number ("第二个") or by a detail ("给孩子办的", "外地户口")."""
     index = get_index()
-    match = _ORDINAL_RE.match(normalize(text))
+    match = _ORDINAL_RE.match(normalize(text)) or _STEP.search(text)
     if match and 1 <= ORDINALS[match.group(1)] <= len(candidates):
         return index.kb.by_id(candidates[ORDINALS[match.group(1)] - 1])
     scores = {h.entry.id: h.score for h in index.search(text, top=50) if h.entry.id in candidates}
@@ -98,6 +104,17 @@ def topic_entries(text: str) -> tuple[str, list[Entry]] | None:
     return topic.name, sorted(entries, key=lambda e: -scores.get(e.id, 0.0))
 
 
+def tell_event(dispatcher: CollectingDispatcher, event: LifeEvent, aspect: str) -> list[dict[str, Any]]:
+    """List a life event's steps; its items become the candidates, so "第二步要带什么" answers that step."""
+    kb = get_index().kb
+    entries = [kb.by_name(step.item) for step in event.steps]
+    services = current_or_none()
+    link_base = services.settings.public_url.rstrip("/") if services is not None else ""
+    say(dispatcher, event_answer(event, entries, link_base))
+    return [SlotSet("candidates", [e.id for e in entries]), SlotSet("aspect", aspect if aspect != "item" else None),
+            SlotSet("item", None)]
+
+
 def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> list[dict[str, Any]]:
     """Resolve the item from the text (or keep the one in context) and answer the aspect."""
     index = get_index()
@@ -105,6 +122,9 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     aspect = asked_aspect(aspect, text, tracker.get_slot("aspect"))
     current = index.kb.by_id(tracker.get_slot("item") or "")
     resolution = index.resolve(text) if not text.startswith("/") else None
+    event = match_event(text) if resolution is not None else None
+    if event is not None and _EVENT_CUE.search(text):  # everything a life event needs, not one of its items
+        return tell_event(dispatcher, event, aspect)
     candidates = tracker.get_slot("candidates") or []
     if candidates and not (resolution and resolution.kind == "answer"):
         picked = pick_candidate(text, candidates)
@@ -115,11 +135,18 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             return [SlotSet("item", picked.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
     if resolution is not None and resolution.kind == "answer":
         entry = resolution.entry
+        if entry.id in candidates and aspect == "item":  # the answer to our clarifying question: what was asked stays
+            aspect = tracker.get_slot("aspect") or "item"
     elif resolution is not None and resolution.kind == "choose" and (current is None or names_an_item(resolution.hits)):
         topical = None if names_an_item(resolution.hits) else topic_entries(text)
         if topical:
             return offer(dispatcher, topical[1], aspect, vague=True, topic=topical[0])
         return offer(dispatcher, [h.entry for h in resolution.hits], aspect, vague=len(normalize(text)) <= VAGUE_LENGTH)
+    elif current is None and candidates and resolution is not None and resolution.kind == "none":
+        offered = [e for e in (index.kb.by_id(i) for i in candidates) if e]
+        if len(offered) != 1:  # "要带啥子" right after a list of steps or options: which one?
+            return offer(dispatcher, offered, aspect, vague=True)
+        entry = offered[0]  # the one item offered, and the citizen goes on asking about it
     elif current is not None and not (resolution is None or resolution.kind == "none" and topic_of(text)):
         entry = current
     else:

@@ -11,14 +11,24 @@ from bot.settings import ROOT
 
 
 def kb_validate(args) -> int:
+    from knowledge.events import EventError, load_events
     from knowledge.loader import load
+    from knowledge.topics import topics
 
     kb = load(Path(args.guides), Path(args.catalogue))
-    for problem in kb.problems:
+    problems = list(kb.problems)
+    names = {g.name for g in kb.guides}
+    try:
+        life_events = load_events(item_names=names)
+    except EventError as exc:
+        problems.append(f"events/{exc}")
+        life_events = ()
+    problems += [f"topics.yaml: {t.name}: 知识库没有详细指南“{n}”" for t in topics() for n in t.items if n not in names]
+    for problem in problems:
         print(problem)
     guides = len(kb.guides)
-    print(f"共 {len(kb.entries)} 个事项（详细指南 {guides} 个），发现 {len(kb.problems)} 个问题。", file=sys.stderr)
-    return 1 if kb.problems else 0
+    print(f"共 {len(kb.entries)} 个事项（详细指南 {guides} 个）、{len(life_events)} 个“一件事”，发现 {len(problems)} 个问题。", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def kb_search(args) -> int:

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from bot import action_webhook, errors, keys
 from bot.booking import views as booking_views
@@ -42,7 +43,9 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
             use(None)
             await built.aclose()
 
-    app = FastAPI(title="夹江县12345政务服务智能助手", version="0.1.0", lifespan=lifespan, responses=errors.ERROR_RESPONSES)
+    # FastAPIOffline: FastAPI whose /docs and /redoc load Swagger UI and ReDoc from the app itself (the assets ship
+    # in the fastapi-offline package), not from a public CDN an isolated government network cannot reach.
+    app = FastAPIOffline(title="夹江县12345政务服务智能助手", version="0.1.0", lifespan=lifespan, responses=errors.ERROR_RESPONSES)
     app.include_router(webchat.router)
     app.include_router(guide_pages.router)
     app.include_router(guide_views.router)

@@ -95,6 +95,11 @@ def current() -> Services:
     return _current
 
 
+def current_or_none() -> Services | None:
+    """The running app's services, or None outside an app (action tests)."""
+    return _current
+
+
 def services(request: Request) -> Services:
     """FastAPI dependency: the app's services."""
     return request.app.state.services

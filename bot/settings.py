@@ -29,7 +29,6 @@ class Settings(BaseSettings):
     max_message_chars: int = 500
     tracker_compact_every: int = Field(15, ge=0)  # user turns between compactions of Rasa's tracker; 0 = never
     public_url: str = ""  # how citizens reach the app, e.g. https://12345.jiajiang.gov.cn
-    log_personal_data: bool = False  # personal data is masked in logs unless this is set
     app_profile: Literal["embedded", "production"] = "embedded"  # production: secrets must be set (bot/keys.py)
     var_dir: str = str(ROOT / "var")  # generated keys (embedded default), logs
     secret_key: SecretStr = SecretStr("")  # signs web chat tokens; empty: generated into var/ (embedded) or refused (production)

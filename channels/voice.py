@@ -111,10 +111,50 @@ def spoken(text: str, max_chars: int = 0) -> str:
     return text
 
 
+_SLOT = re.compile(r"^(\d{1,2})月(\d{1,2})日（周(.)）(\d{2}):(\d{2})-(\d{2}):(\d{2})")
+MAX_SPOKEN_SLOTS = 4  # time slots read out per prompt; others can be said ("周六下午三点")
+
+
+def _hour_words(hour: int, minute: int) -> str:
+    """9:30 → 九点半, 12:00 → 十二点, 13:30 → 一点半 (the part of day is said before)."""
+    hour = hour - 12 if hour > 12 else hour
+    words = ("十" + (_CN[hour - 10] if hour > 10 else "")) if hour >= 10 else _CN[hour]
+    return words + "点" + ("半" if minute == 30 else (f"{minute}分" if minute else ""))
+
+
+def _part_of_day(hour: int) -> str:
+    return "上午" if hour < 12 else "中午" if hour < 14 else "下午" if hour < 18 else "晚上"
+
+
+def spoken_slot(title: str, say_day: bool = True) -> str | None:
+    """A slot button as people say it: "周六上午九点到九点半" (no brackets, no seat count), or None if not a slot."""
+    match = _SLOT.match(title)
+    if not match:
+        return None
+    _month, _day, weekday, h1, m1, h2, m2 = match.groups()
+    start, end = (int(h1), int(m1)), (int(h2), int(m2))
+    day = f"周{weekday}" if say_day else ""
+    return f"{day}{_part_of_day(start[0])}{_hour_words(*start)}到{_hour_words(*end)}"
+
+
 def options_prompt(buttons: list[Button]) -> str:
-    """ "所需材料请按1，办理流程请按2，…转人工请按0。" (a "转人工" option is key 0 on the phone)"""
-    keys = "".join(f"{b.title}请按{n}，" for n, b in enumerate(buttons, 1) if b.payload != HANDOFF_PAYLOAD)
-    return ("您可以按键选择：" if keys else "") + keys + "转人工请按0。"
+    """ "所需材料请按1，办理流程请按2，…转人工请按0。" (a "转人工" option is key 0 on the phone). Time slots are said the
+    way people say them, the day once when they share it, at most MAX_SPOKEN_SLOTS of them."""
+    choices = [b for b in buttons if b.payload != HANDOFF_PAYLOAD]
+    slot_days = {m.group(1, 2, 3) for b in choices if (m := _SLOT.match(b.title))}
+    slots = [b for b in choices if _SLOT.match(b.title)]
+    lead, more = "您可以按键选择：", ""
+    if slots and len(slot_days) == 1:
+        month, day, weekday = next(iter(slot_days))
+        lead = f"{int(month)}月{int(day)}日周{weekday}，"
+    if len(slots) > MAX_SPOKEN_SLOTS:
+        choices = [b for b in choices if b not in slots[MAX_SPOKEN_SLOTS:]]
+        more = "其他时间可以直接说，例如周六上午十点。"
+    keys = ""
+    for n, b in enumerate(choices, 1):
+        label = spoken_slot(b.title, say_day=len(slot_days) != 1) or b.title
+        keys += f"{label}请按{n}，"
+    return (lead if keys else "") + keys + more + "转人工请按0。"
 
 
 def reply_speech(replies: list[Reply], max_chars: int) -> tuple[str, list[Button]]:

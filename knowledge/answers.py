@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from knowledge.county import county, way_onward
+from knowledge.events import LifeEvent
 from knowledge.schema import Entry
 
 ASPECTS = ("materials", "procedure", "time_limit", "fee", "location_hours", "online", "visits", "item")
@@ -17,13 +18,13 @@ ASPECT_INTENTS = {aspect: f"ask_{aspect}" for aspect in ASPECTS}
 MAX_OPTIONS = 4  # a clarifying question offers at most this many items
 # Words that ask for one aspect, for messages whose intent is something else (a booking that also asks what to bring).
 ASPECT_CUES = {
-    "materials": re.compile(r"带(什么|啥|哪些|些啥)|要(什么|啥子?|哪些)(材料|资料|证件|东西)|材料|资料"),
+    "materials": re.compile(r"带(什么|啥|哪些|些啥)|要(什么|啥子?|哪些)(材料|资料|证件|东西)|材料|资料|要不要(拿|带)|原件|复印件"),
     "fee": re.compile(r"多少钱|好多钱|收费|收钱|要钱|费用|工本费"),
     "time_limit": re.compile(r"多久|几天|好久|多长时间|多少天|几个工作日|啥时候.{0,4}(拿|好|下来)"),
-    "location_hours": re.compile(r"在哪|哪里办|哪点|哪儿|几点|上班时间|地址|周末.{0,3}(上班|开门|办)"),
+    "location_hours": re.compile(r"在哪|哪里办|哪点|哪儿|几点|上班时间|地址|几楼|哪个窗口|周末.{0,3}(上班|开门|办)"),
     "online": re.compile(r"网上|手机上|线上|网办|APP|app|小程序"),
-    "visits": re.compile(r"跑几|几趟|几次|几回|本人要不要|要本人|本人去|亲自"),
-    "procedure": re.compile(r"流程|步骤|程序|咋个办|怎么办理"),
+    "visits": re.compile(r"跑几|几趟|几次|几回|本人要不要|要本人|本人(去|来|到)|亲自|到场"),
+    "procedure": re.compile(r"流程|步骤|程序|咋个办|怎么办理|先(找|去).{1,8}还是"),
 }
 
 
@@ -184,3 +185,24 @@ def unknown() -> Answer:
         "抱歉，知识库里没有找到与您的问题对应的办事事项，我不能随意回答以免误导您。" + way_onward(),
         [{"title": "转人工客服", "payload": "/request_human"}],
     )
+
+
+def event_answer(event: LifeEvent, entries: list[Entry], link_base: str = "") -> Answer:
+    """A life event: its steps in order, each with department, visits and promised time limit from its own guide,
+    what can be done together (only as the event file quotes a guide or the county policy), and each guide's link.
+    `entries` are the steps' guides, in order."""
+    lines = [f"【一件事：{event.name}】" + (event.description or "需要依次办理以下事项：")]
+    for n, (step, entry) in enumerate(zip(event.steps, entries), 1):
+        facts = [entry.department]
+        if entry.get("到办事现场次数") is not None:
+            facts.append("全程网办" if entry.get("到办事现场次数") == 0 else f"到现场{entry.get('到办事现场次数')}次")
+        if entry.get("承诺办结时限") is not None:
+            facts.append(f"承诺{_days(entry.get('承诺办结时限'))}")
+        condition = f"（{step.condition}）" if step.condition else ""
+        lines.append(f"{n}. {entry.name}{condition}：{'，'.join(facts)}。办事指南：{link_base}/guides/{entry.id}")
+    if event.together:
+        lines.append(f"一次办：{event.together}")
+    lines.append("想了解某一步，可以直接问，例如“第二步要带什么”。" + (f"信息核对日期：{event.verified}。" if event.verified else ""))
+    buttons = [{"title": f"第{n}步：{entry.name}"[:30], "payload": f'/choose_item{{"item_id":"{entry.id}"}}'}
+               for n, entry in enumerate(entries[:MAX_OPTIONS], 1)]
+    return Answer("\n".join(lines), buttons)

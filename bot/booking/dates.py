@@ -51,6 +51,7 @@ def parse_when(text: str, now: dt.datetime) -> When | None:
         found = jionlp.ner.extract_time(text, time_base=base, with_parsing=True)
     except Exception:  # jionlp raises on strings it cannot parse; that simply means "no time here"
         return None
+    first: When | None = None
     for item in found:
         span = item.get("detail", {}).get("time")
         if item.get("detail", {}).get("type") not in ("time_point", "time_span") or not isinstance(span, list) or len(span) < 2:
@@ -61,5 +62,12 @@ def parse_when(text: str, now: dt.datetime) -> When | None:
             continue
         if end - start <= dt.timedelta(hours=1) and 1 <= start.hour <= 7:  # 三点 at an office means 15:00
             start, end = start + dt.timedelta(hours=12), end + dt.timedelta(hours=12)
-        return When(start, end, bool(_DAY_WORDS.search(item["text"])))
-    return None
+        found_when = When(start, end, bool(_DAY_WORDS.search(item["text"])))
+        if first is None:
+            first = found_when
+        elif first.day_given and first.whole_day and not found_when.day_given:  # "下周四 … 晚上六点": that day, that time
+            day = first.start.date()
+            return When(dt.datetime.combine(day, found_when.start.time()), dt.datetime.combine(day, found_when.end.time()), True)
+        else:
+            break
+    return first

@@ -114,3 +114,22 @@ def test_guide_api(tmp_path):
         assert missing.status_code == 404 and "没有编号" in missing.json()["error"]
         assert client.get("/api/guides/search").status_code == 422
         assert client.get("/healthz").json()["rasa"] is True
+
+
+def test_every_page_loads_its_assets_from_the_app_itself(tmp_path):
+    """An isolated government network reaches no CDN: /docs, /redoc and the pages load only local assets."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from bot.app import create_app
+    from bot.settings import Settings
+
+    with TestClient(create_app(Settings(database_url=f"sqlite:///{tmp_path / 'a.db'}", var_dir=str(tmp_path)))) as client:
+        for page in ["/docs", "/redoc", "/", "/guides", "/console/login"]:
+            html = client.get(page, follow_redirects=True).text
+            assets = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="([^"]+)"', html)
+            assert assets, page
+            assert [a for a in assets if a.startswith(("http:", "https:", "//"))] == [], page
+            for asset in assets:
+                assert client.get(asset).status_code == 200, (page, asset)

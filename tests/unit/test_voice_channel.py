@@ -261,3 +261,18 @@ def test_missing_settings_are_named_only_when_voice_is_enabled():
     with pytest.raises(ValidationError) as error:
         Settings(voice_enabled=True)
     assert "TWILIO_AUTH_TOKEN" in str(error.value) and "VOICE_OPERATOR_NUMBER" in str(error.value)
+
+
+def test_slot_options_are_said_the_way_people_say_them_and_at_most_four():
+    from bot.messages import Button
+    from channels.voice import options_prompt
+
+    slots = [Button(title=f"12月5日（周六）{span}（“5+X”延时服务）（余3）", payload=f"2026-12-05 {span[:5]}")
+             for span in ["09:00-09:30", "09:30-10:00", "10:00-10:30", "10:30-11:00", "11:00-11:30", "11:30-12:00"]]
+    prompt = options_prompt(slots)
+    assert prompt.startswith("12月5日周六，上午九点到九点半请按1，上午九点半到十点请按2，")
+    assert prompt.count("12月5日") == 1 and "请按4" in prompt and "请按5" not in prompt
+    assert not any(mark in prompt for mark in "（）“”余")
+    evening = options_prompt([Button(title="12月8日（周二）18:30-19:00（余1）", payload="a"),
+                              Button(title="12月9日（周三）12:00-12:30（余2）", payload="b")])
+    assert "周二晚上六点半到七点请按1" in evening and "周三中午十二点到十二点半请按2" in evening

@@ -1,0 +1,77 @@
+"""Whole conversations through the real app and the real trained Rasa model: a vague opening asked back and answered
+by a detail, an item switch that keeps the question, a life event and a question about one of its steps, a
+booking with a named time and a cancellation in one message, a goodbye with thanks, a greeting that carries a
+question."""
+import re
+
+from knowledge.service import get_index
+
+
+def guide(name):
+    return get_index().kb.by_name(name)
+
+
+def texts(replies) -> str:
+    return "\n".join(r["text"] for r in replies)
+
+
+def test_a_vague_opening_is_asked_back_and_a_detail_answers(chat):
+    replies = chat("咨询点户口上的事")
+    assert "户口方面的哪一项" in replies[0]["text"] and 2 <= len(replies[0]["buttons"]) <= 4
+    text = texts(chat("给刚生的娃儿上户口"))
+    assert text.startswith("【出生登记】")
+
+
+def test_an_item_switch_keeps_the_question(chat):
+    assert "收费" in texts(chat("补办身份证要多少钱"))
+    text = texts(chat("那港澳通行证呢"))
+    permit = guide("往来港澳通行证及签注签发")
+    assert text.startswith(f"【{permit.name}】") and permit.get("收费标准") in text
+
+
+def test_a_life_event_lists_its_steps_and_a_step_can_be_asked(chat):
+    text = texts(chat("生了二胎，要给娃办些啥"))
+    assert text.startswith("【一件事：")
+    steps = re.findall(r"^\d\. ([^（：]+)", text, re.M)
+    assert steps[:3] == ["《出生医学证明》首次签发", "出生登记", "《预防接种证》办理"]
+    second = guide("出生登记")
+    text = texts(chat("第二步要带什么"))
+    assert text.startswith(f"【{second.name}】") and all(m.name in text for m in second.materials)
+
+
+def test_a_booking_with_a_named_time_and_a_cancellation_in_one_message(chat):
+    replies = chat("我想约下周四晚上六点去换身份证")
+    assert "姓名" in texts(replies)
+    chat("王小明")
+    assert "确认预约" in texts(chat("13912340001"))
+    done = texts(chat("对"))
+    code = re.search(r"预约码：([A-Z2-9]{6})", done).group(1)
+    assert "18:00" in done
+    cancelled = texts(chat(f"那天有事去不成了，码是 {code}，电话 13912340001，给我退了"))
+    assert "已为您取消预约" in cancelled and code in cancelled
+
+
+def test_a_goodbye_with_thanks_ends_politely_and_invites_the_rating(chat):
+    chat("社保卡补办要带什么")
+    text = texts(chat("行，晓得了，谢谢，再见"))
+    assert "再见" in text and "评价" in text
+
+
+def test_a_greeting_that_carries_a_question_gets_the_answer(chat):
+    text = texts(chat("喂你好，我想问下补办身份证要带什么"))
+    assert text.startswith("【居民身份证办理（包括临时）】") and "需要准备以下材料" in text
+
+
+def test_a_correction_during_the_booking_changes_it_instead_of_dropping_it(chat):
+    assert "可以约这些时段" in texts(chat("下周三上午想约个号办居住证"))
+    changed = chat("算了，改成下午嘛，上午走不开")
+    assert "没有为您预约" not in texts(changed)
+    offered = [b["title"] for r in changed for b in r.get("buttons") or []]
+    assert offered and all(re.search(r"1[3-6]:\d\d-", title) for title in offered)  # the afternoon's slots
+    text = texts(chat("杨丽，18990331208"))
+    for _ in range(3):  # a time may still be asked for: take the first offered
+        if "确认预约吗" in text:
+            break
+        text = texts(chat("对"))
+    assert "杨丽" in text and "189****1208" in text
+    assert re.search(r"时间：\d+月\d+日 1[3-6]:\d\d", text)  # an afternoon slot

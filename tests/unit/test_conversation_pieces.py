@@ -1,0 +1,162 @@
+"""The pieces that follow a citizen through a conversation: aspects asked in words, item switches, vague openings
+asked back by topic, a detail that picks among offered items, life events and their steps, booking phrases, small
+talk that carries a question. Actions run with tracker fixtures and CollectingDispatcher."""
+import datetime as dt
+
+import pytest
+from test_actions import item_id, run, tracker
+
+from actions.booking import AFFIRM, exact_slot, item_of, manage_op
+from actions.chitchat import ActionSmallTalk
+from actions.guides import ActionAnswerGuide, asked_aspect, pick_candidate
+from bot.booking.dates import When
+from bot.booking.schedule import Slot
+from knowledge.answers import MAX_OPTIONS, aspect_in, event_answer
+from knowledge.events import EventError, events, load_events, match_event
+from knowledge.service import get_index
+from knowledge.topics import topic_of, topics
+
+
+@pytest.mark.parametrize("text, aspect", [
+    ("要带啥子证件", "materials"), ("收不收费", "fee"), ("好久能拿到", "time_limit"), ("在哪里办", "location_hours"),
+    ("手机上能办不", "online"), ("要跑几趟", "visits"), ("本人要到场不", "visits"), ("你好", None),
+    ("要带什么，多少钱", None),  # two aspects: no single one
+])
+def test_aspect_words(text, aspect):
+    assert aspect_in(text) == aspect
+
+
+@pytest.mark.parametrize("intent_aspect, text, previous, expected", [
+    ("procedure", "那港澳通行证呢", "fee", "fee"),  # the classifier's guess does not override a switch
+    ("item", "护照的话", "time_limit", "time_limit"),
+    ("item", "那护照要带什么", "fee", "materials"),  # a switch that asks its own question
+    ("item", "办护照", "fee", "item"),
+    ("fee", "护照多少钱", None, "fee"),
+])
+def test_an_item_switch_keeps_the_question(intent_aspect, text, previous, expected):
+    assert asked_aspect(intent_aspect, text, previous) == expected
+
+
+def test_item_switch_in_the_dialogue_keeps_the_fee_question():
+    current = item_id("居民身份证办理（包括临时）")
+    messages, slots = run(ActionAnswerGuide(), tracker("那港澳通行证呢", "ask_procedure", {"item": current, "aspect": "fee"}))
+    assert messages[0]["text"].startswith("【往来港澳通行证及签注签发】") and "收费" in messages[0]["text"]
+    assert slots["aspect"] == "fee"
+
+
+def test_topics_name_only_detailed_items_and_a_vague_opening_is_asked_back():
+    kb = get_index().kb
+    assert all(kb.by_name(name) is not None and kb.by_name(name).detailed for t in topics() for name in t.items)
+    assert topic_of("咨询点户口上的事").name == "户口"
+    messages, slots = run(ActionAnswerGuide(), tracker("想问问开店的事情", "ask_item"))
+    assert "开店方面的哪一项" in messages[0]["text"]
+    assert 2 <= len(messages[0]["buttons"]) <= MAX_OPTIONS and len(slots["candidates"]) <= MAX_OPTIONS
+    assert item_id("个体工商户设立登记") in slots["candidates"]
+
+
+def test_a_detail_or_a_number_picks_among_the_offered_items():
+    offered = [item_id(n) for n in ["出生登记", "户口迁移审批", "居住证办理"]]
+    assert pick_candidate("第二个嘛", offered).name == "户口迁移审批"
+    assert pick_candidate("给刚出生的娃儿上户口", offered).name == "出生登记"
+    assert pick_candidate("随便", offered) is None
+    messages, slots = run(ActionAnswerGuide(), tracker("给刚出生的娃儿上户口", "ask_item", {"candidates": offered, "aspect": "materials"}))
+    assert messages[0]["text"].startswith("【出生登记】") and "需要准备以下材料" in messages[0]["text"]
+
+
+def test_situations_in_the_guides_teach_the_search():
+    resolution = get_index().resolve("我妈下个月就满八十岁了，听说政府每个月给八十岁以上的老人发点钱，要办啥手续")
+    assert resolution.kind == "answer" and resolution.entry.name == "80周岁以上老年人高龄津贴发放"
+    assert all(g.situations for g in get_index().kb.guides)
+
+
+def test_every_life_event_loads_with_steps_that_are_detailed_guides():
+    kb = get_index().kb
+    loaded = load_events(item_names={g.name for g in kb.guides})
+    assert len(loaded) >= 12 and loaded == events()
+    required = {"新生儿", "入学", "结婚", "开店", "开公司", "注销", "失业", "退休", "老年", "残疾", "二手房", "出国"}
+    names = " ".join(e.name for e in loaded) + " ".join(a for e in loaded for a in e.aliases)
+    assert [word for word in required if word not in names] == []
+
+
+def test_an_event_file_naming_an_unknown_item_is_refused(tmp_path):
+    (tmp_path / "x.yaml").write_text("一件事: 测试\n步骤:\n  - 事项: 不存在的事项\n", encoding="utf-8")
+    with pytest.raises(EventError, match="x.yaml: 步骤"):
+        load_events(tmp_path, item_names={"出生登记"})
+
+
+def test_a_life_event_lists_its_steps_from_the_guides_and_a_step_can_be_asked():
+    event = match_event("生了二胎，要给娃办些啥")
+    assert event is not None and event.id == "newborn"
+    kb = get_index().kb
+    entries = [kb.by_name(step.item) for step in event.steps]
+    text = event_answer(event, entries).text
+    for n, entry in enumerate(entries, 1):
+        assert f"{n}. {entry.name}" in text and entry.department in text and f"/guides/{entry.id}" in text
+    messages, slots = run(ActionAnswerGuide(), tracker("生了二胎，要给娃办些啥", "ask_item"))
+    assert messages[0]["text"].startswith("【一件事：") and slots["candidates"] == [e.id for e in entries]
+    messages, _ = run(ActionAnswerGuide(), tracker("第二步要带什么", "ask_materials", {"candidates": slots["candidates"]}))
+    assert messages[0]["text"].startswith(f"【{entries[1].name}】") and "需要准备以下材料" in messages[0]["text"]
+
+
+def test_opening_a_company_lists_the_four_steps_of_the_county_policy():
+    event = match_event("和朋友合伙开公司，开业前都要跑哪些部门")
+    assert [s.item for s in event.steps][:4] == ["有限责任公司设立登记", "印章刻制备案", "发票票种核定", "企业社会保险登记"]
+
+
+@pytest.mark.parametrize("text, op", [
+    ("那天有事去不成了，码是 K7PQ2M，电话 13900001111，给我退了", "cancel"), ("不约了，退掉", "cancel"),
+    ("去不成了，改到下周五下午", "reschedule"), ("往后挪一下", "reschedule"), ("我约的是几点", "lookup"),
+])
+def test_what_a_booking_message_wants(text, op):
+    assert manage_op(text) == op
+
+
+def test_a_named_time_picks_its_slot_and_yes_accepts_the_offer():
+    day = dt.date(2026, 12, 7)
+    free = [(Slot("police", day, dt.time(h, m), dt.time(h, m + 29), False), 3) for h in (9, 10) for m in (0, 30)]
+    ten = When(dt.datetime(2026, 12, 7, 10, 0), dt.datetime(2026, 12, 7, 10, 59), True)
+    assert exact_slot(free, ten).start == dt.time(10, 0)
+    morning = When(dt.datetime(2026, 12, 7, 8, 0), dt.datetime(2026, 12, 7, 11, 59), True)
+    assert exact_slot(free, morning) is None  # a part of day: the citizen chooses
+    assert AFFIRM.match("对的") and AFFIRM.match("要得") and not AFFIRM.match("不对")
+
+
+def test_a_booking_message_names_its_item_through_the_dates():
+    assert item_of("个体户不开了怎么注销，帮我约个下周一上午去政务中心").name == "个体工商户注销登记"
+
+
+def test_small_talk_that_carries_a_question_gets_the_answer():
+    messages, _ = run(ActionSmallTalk(), tracker("喂你好，我想问下补办身份证要带什么", "greet"))
+    assert messages[0]["text"].startswith("【居民身份证办理（包括临时）】")
+    messages, _ = run(ActionSmallTalk(), tracker("你好", "greet"))
+    assert messages[0]["response"] == "utter_greet"
+
+
+@pytest.mark.parametrize("text, name", [
+    ("我叫袁野，电话13981230001", "袁野"), ("杨丽，18990331208", "杨丽"), ("罗志刚，电话19981234567", "罗志刚"),
+    ("名字是吴小军，手机号18123456780", "吴小军"), ("13912345678", None), ("九点半", None),
+])
+def test_a_name_given_with_the_phone_is_found(text, name):
+    from actions.booking import details_in, name_in
+
+    assert name_in(text) == name
+    found = details_in(text, None, None)
+    assert found.get("booking_name") == name
+    assert ("booking_phone" in found) == any(c.isdigit() for c in text if c not in "九点半")
+
+
+def test_a_day_and_a_later_time_in_one_message_make_one_slot_time():
+    from bot.booking.dates import parse_when
+    from bot.clock import TZ
+
+    when = parse_when("我想下周四下班后去换身份证，要带哪些东西？帮我约个晚上六点的", dt.datetime(2026, 12, 2, 10, tzinfo=TZ))
+    assert when.day_given and when.start == dt.datetime(2026, 12, 10, 18, 0)
+
+
+def test_an_answer_word_is_not_taken_as_a_name():
+    from actions.booking import ValidateBookingForm
+    from rasa_sdk.executor import CollectingDispatcher
+
+    dispatcher = CollectingDispatcher()
+    result = ValidateBookingForm().validate_booking_name("是的", dispatcher, tracker("是的", "affirm", {}), {})
+    assert result["booking_name"] is None and "姓名" in dispatcher.messages[0]["text"]
