@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.booking import service
@@ -186,7 +186,7 @@ class ActionStartBooking(Action):
                     dispatcher.utter_message(text=f"{when.days[0].month}月{when.days[0].day}日已经约满了。")
             except (DateNotBookable, CalendarUnknown) as exc:
                 dispatcher.utter_message(text=getattr(exc, "reason", str(exc)) + "。")
-        return events
+        return events + [FollowupAction("booking_form")]
 
 
 class ValidateBookingForm(FormValidationAction):
@@ -269,7 +269,9 @@ class ValidateBookingForm(FormValidationAction):
             found.pop("booking_phone", None)  # "九点半" instead of a name: the time is corrected, the name asked again
             return {**found, "booking_name": None}
         name = found.pop("booking_name", None) or re.sub(r"^(我叫|我是|姓名[:：]?)", "", _PHONE.sub("", text)).strip(" ，,、电话手机号:：")
-        if AFFIRM.match(name) or re.match(r"^(不|没|算了|取消)", name):  # "是的" is an answer, not a name
+        not_a_name = AFFIRM.match(name) or re.match(r"^(不|没|算了|取消|那|还)", name) or aspect_in(name) or \
+            re.search(r"[吗呢嘛？?]|多久|怎么|什么|啥|哪", name)
+        if not_a_name:  # "是的", "那要多久" are answers or questions, not names
             dispatcher.utter_message(text="请告诉我办事人的姓名，例如“张三”。")
             return {"booking_name": None, **{k: v for k, v in found.items() if k == "booking_phone"}}
         try:
@@ -338,8 +340,8 @@ def _day_of(tracker: Tracker) -> dt.date | None:
 
 
 class ActionBookingChange(Action):
-    """"不对，改到下周五下午" / "电话说错了，是139…" while booking or at the read-back: apply it and go on with the form;
-    a plain no stops, and nothing is booked."""
+    """"不对，改到下周五下午" / "电话说错了，是139…" during the form or at the read-back: apply it and go on with the form,
+    which asks what is still missing and reads the booking back again."""
 
     def name(self) -> str:
         return "action_booking_change"
@@ -347,12 +349,39 @@ class ActionBookingChange(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         text = text_of(tracker)
         found = details_in(text, tracker.get_slot("booking_item"), _day_of(tracker)) if tracker.get_slot("booking_item") else {}
-        if found and not text.startswith("/"):
-            if "booking_window" in found and "booking_time" not in found:
-                found["booking_time"] = None  # another part of the day: ask which time in it
-            return [SlotSet(k, v) for k, v in found.items()] + [SlotSet("booking_request_id", None), FollowupAction("booking_form")]
+        if "booking_window" in found and "booking_time" not in found:
+            found["booking_time"] = None  # another part of the day: ask which time in it
+        if not found:
+            dispatcher.utter_message(text="好的，请告诉我要改成什么：日期时间、姓名还是手机号？")
+        events = [SlotSet(k, v) for k, v in found.items()] + [SlotSet("booking_request_id", None)]
+        return events if tracker.active_loop_name else events + [FollowupAction("booking_form")]
+
+
+_EXISTING = re.compile(r"预约码|码是|我的预约|约的|约好的|那个预约|已经约")
+
+
+class ActionRouteChange(Action):
+    """A change asked for with no booking in progress: an existing booking to move ("预约码…改到周四") goes to the
+    look-up/reschedule form, anything else is a new booking with its time."""
+
+    def name(self) -> str:
+        return "action_route_change"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        text = text_of(tracker)
+        existing = _CODE.search(text) or _EXISTING.search(text)
+        return [FollowupAction("action_start_manage" if existing else "action_start_booking")]
+
+
+class ActionBookingAbandon(Action):
+    """Changed their mind: nothing is booked."""
+
+    def name(self) -> str:
+        return "action_booking_abandon"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         dispatcher.utter_message(text="好的，这次没有为您预约。需要时随时说“我要预约”。")
-        return [ActiveLoop(None)] + [SlotSet(n, None) for n in BOOKING_SLOTS] + [SlotSet("requested_slot", None)]
+        return [SlotSet(n, None) for n in BOOKING_SLOTS]
 
 
 class ActionConfirmBooking(Action):
@@ -443,7 +472,7 @@ class ActionStartManage(Action):
             events.append(SlotSet("manage_code", code.group(1).upper()))
         if phone:
             events.append(SlotSet("manage_phone", phone.group(1)))
-        return events
+        return events + [FollowupAction("manage_form")]
 
 
 class ValidateManageForm(FormValidationAction):

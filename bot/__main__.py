@@ -87,10 +87,15 @@ def run_stack(args) -> int:
     import signal
     import time
 
-    from bot.launcher import Stack
+    from bot.launcher import Stack, busy_ports
     from bot.settings import get_settings
 
     settings = get_settings()
+    busy = busy_ports([settings.port, *range(settings.rasa_port, settings.rasa_port + settings.rasa_replicas)])
+    if busy:  # a second `make run`: say so instead of printing URLs another instance serves
+        print(f"端口 {'、'.join(map(str, busy))} 已被占用：助手可能已经在 http://127.0.0.1:{settings.port}/ 运行"
+              f"（日志见 var/log/）。请先停止它，或用 PORT=… RASA_PORT=… 换用其他端口。", file=sys.stderr)
+        return 1
     with Stack(settings.port, settings.rasa_port, rasa_replicas=settings.rasa_replicas) as stack:
         print(f"网页聊天：{stack.url}/    办事指南：{stack.url}/guides")
         print(f"运营控制台：{stack.url}/console")

@@ -34,6 +34,11 @@ def run_is_free(base: int, count: int, avoid: tuple[int, ...] = ()) -> bool:
     return True
 
 
+def busy_ports(ports: list[int]) -> list[int]:
+    """The ports that cannot be bound on loopback now (another process holds them)."""
+    return [p for p in ports if not run_is_free(p, 1)]
+
+
 def free_port(count: int = 1, avoid: tuple[int, ...] = ()) -> int:
     """A loopback port such that it and the `count - 1` ports after it are free now (Rasa replicas take
     consecutive ports), none of them in `avoid` (ports already handed out but not yet bound)."""

@@ -154,9 +154,20 @@ def test_a_day_and_a_later_time_in_one_message_make_one_slot_time():
 
 
 def test_an_answer_word_is_not_taken_as_a_name():
-    from actions.booking import ValidateBookingForm
     from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.booking import ValidateBookingForm
 
     dispatcher = CollectingDispatcher()
     result = ValidateBookingForm().validate_booking_name("是的", dispatcher, tracker("是的", "affirm", {}), {})
     assert result["booking_name"] is None and "姓名" in dispatcher.messages[0]["text"]
+
+
+@pytest.mark.parametrize("text", ["那要多久", "在哪里办", "不约了"])
+def test_a_question_is_not_taken_as_a_name(text):
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.booking import ValidateBookingForm
+
+    result = ValidateBookingForm().validate_booking_name(text, CollectingDispatcher(), tracker(text, "ask_item", {}), {})
+    assert result["booking_name"] is None

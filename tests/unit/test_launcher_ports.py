@@ -27,3 +27,23 @@ def test_free_port_run_is_bindable_and_avoids_given_ports():
     base = free_port(3, avoid=(app_port,))
     assert app_port not in range(base, base + 3)
     assert run_is_free(base, 3)
+
+
+def test_a_second_run_says_the_assistant_is_already_running_and_exits(monkeypatch, capsys):
+    import socket
+
+    from bot.__main__ import run_stack
+    from bot.settings import get_settings
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        monkeypatch.setenv("PORT", str(port))
+        get_settings.cache_clear()
+        try:
+            assert run_stack(None) == 1
+        finally:
+            get_settings.cache_clear()
+    message = capsys.readouterr().err
+    assert f"端口 {port}" in message and "已经在" in message
