@@ -122,8 +122,9 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     aspect = asked_aspect(aspect, text, tracker.get_slot("aspect"))
     current = index.kb.by_id(tracker.get_slot("item") or "")
     resolution = index.resolve(text) if not text.startswith("/") else None
-    event = match_event(text) if resolution is not None else None
-    if event is not None and _EVENT_CUE.search(text):  # everything a life event needs, not one of its items
+    # everything a life event needs, not one of its items (the cue first: matching events is the costlier check)
+    event = match_event(text) if resolution is not None and _EVENT_CUE.search(text) else None
+    if event is not None:
         return tell_event(dispatcher, event, aspect)
     candidates = tracker.get_slot("candidates") or []
     if candidates and not (resolution and resolution.kind == "answer"):

@@ -169,11 +169,7 @@ class RequestGuard:
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"content-encoding", b"content-length")]
             scope["headers"].append((b"content-length", str(len(body)).encode()))
         if not webhook and "json" in headers.get("content-type", ""):  # Rasa, the authenticated peer, is trusted here
-            try:
-                too_deep = json_depth(body.decode("utf-8", "replace")) > MAX_JSON_DEPTH
-            except RecursionError:  # cannot happen with the flat scan; kept as the documented contract
-                too_deep = True
-            if too_deep:
+            if json_depth(body.decode("utf-8", "replace")) > MAX_JSON_DEPTH:
                 return await _refuse(send_with_headers, 400, TOO_DEEP, "too_deep", [])
 
         delivered = False
