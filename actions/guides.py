@@ -10,11 +10,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import escalate
 from bot.services import current_or_none
-from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, choose, event_answer, unknown
+from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, choose, event_answer, gone, unknown
 from knowledge.events import LifeEvent, match_event
 from knowledge.normalize import normalize
 from knowledge.schema import Entry
-from knowledge.service import get_index
+from knowledge.service import get_index, retired_name
 from knowledge.topics import topic_of
 
 ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
@@ -108,6 +108,9 @@ def tell_event(dispatcher: CollectingDispatcher, event: LifeEvent, aspect: str) 
     """List a life event's steps; its items become the candidates, so "第二步要带什么" answers that step."""
     kb = get_index().kb
     entries = [kb.by_name(step.item) for step in event.steps]
+    if None in entries:  # a newer knowledge version no longer holds one of its steps
+        say(dispatcher, gone(event.steps[entries.index(None)].item))
+        return [SlotSet("aspect", aspect if aspect != "item" else None)]
     services = current_or_none()
     link_base = services.settings.public_url.rstrip("/") if services is not None else ""
     say(dispatcher, event_answer(event, entries, link_base))
@@ -122,6 +125,9 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     aspect = asked_aspect(aspect, text, tracker.get_slot("aspect"))
     current = index.kb.by_id(tracker.get_slot("item") or "")
     resolution = index.resolve(text) if not text.startswith("/") else None
+    if tracker.get_slot("item") and current is None and (resolution is None or resolution.kind == "none"):
+        say(dispatcher, gone(retired_name(tracker.get_slot("item"))))  # the item asked about left the knowledge base
+        return [SlotSet("item", None), SlotSet("aspect", aspect)]
     # everything a life event needs, not one of its items (the cue first: matching events is the costlier check)
     event = match_event(text) if resolution is not None and _EVENT_CUE.search(text) else None
     if event is not None:
@@ -180,7 +186,11 @@ class ActionChooseItem(Action):
         return "action_choose_item"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
-        entry = get_index().kb.by_id(chosen_item_id(tracker) or "")
+        chosen = chosen_item_id(tracker)
+        entry = get_index().kb.by_id(chosen or "")
+        if chosen and entry is None and retired_name(chosen):  # a button of an item a newer version no longer holds
+            say(dispatcher, gone(retired_name(chosen)))
+            return [SlotSet("candidates", None)]
         if entry is None:
             entry = pick_candidate(tracker.latest_message.get("text") or "", tracker.get_slot("candidates") or [])
         if entry is None:

@@ -1,5 +1,5 @@
-"""Command line: `python -m bot kb validate|search|import-catalogue|userdict`, `eval`, `run`, `bench`, `console add-user`,
-`db upgrade|revision`."""
+"""Command line: `python -m bot kb validate|search|import|versions|diff|rollback|export|import-catalogue|userdict`, `eval`,
+`run`, `bench`, `console add-user`, `db upgrade|revision`."""
 from __future__ import annotations
 
 import argparse
@@ -60,8 +60,117 @@ def kb_userdict(args) -> int:
     return 0
 
 
+def _on_knowledge(work) -> int:
+    """Run work(database) on the app's database, migrated and with the seed published if it has no knowledge version
+    yet; a version that does not exist, or a publish that came in between, is said plainly."""
+    from bot.db import Database
+    from bot.settings import get_settings
+    from knowledge import versions
+
+    database = Database(get_settings().database_url)
+    try:
+        database.migrate()
+        with database.session() as session:
+            versions.ensure_seed(db_session=session)
+        return work(database)
+    except versions.VersionError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    finally:
+        database.engine.dispose()
+
+
+def _author(args) -> str:
+    import getpass
+
+    return args.by or getpass.getuser()
+
+
+def kb_import(args) -> int:
+    from knowledge import versions
+    from knowledge.importer import plan
+
+    def work(database) -> int:
+        with database.session() as session:
+            base = versions.latest_number(db_session=session)
+            current = versions.content_of(db_session=session)
+        result = plan([Path(f) for f in args.files], current, replace=args.replace, progress=True)
+        print("\n".join(result.report(None if args.full else 20)))
+        if not result.ok:
+            print(f"发现 {len(result.problems)} 个错误，未导入任何内容；当前发布的仍是第 {base} 版。", file=sys.stderr)
+            return 1
+        if not result.diff:
+            print(f"与第 {base} 版相同，无需发布。")
+            return 0
+        if args.dry_run:
+            print(f"试运行（--dry-run）：未发布，当前发布的仍是第 {base} 版。")
+            return 0
+        with database.session() as session:
+            number = versions.publish_on(db_session=session, base=base, content=result.content, author=_author(args),
+                                         reason=args.why or f"导入 {'、'.join(result.files)}",
+                                         source="import:" + ",".join(result.files))
+        print(f"已发布第 {number} 版（{len(result.content.items)} 个事项）。运行中的应用几秒内改用新版本，无需重启，也无需重新训练。")
+        return 0
+
+    return _on_knowledge(work)
+
+
+def kb_versions(args) -> int:
+    from knowledge import versions
+
+    def work(database) -> int:
+        with database.session() as session:
+            for info in versions.versions(db_session=session):
+                print(info.line())
+        return 0
+
+    return _on_knowledge(work)
+
+
+def kb_diff(args) -> int:
+    from knowledge import versions
+    from knowledge.diff import diff
+
+    def work(database) -> int:
+        with database.session() as session:
+            old = versions.content_of(db_session=session, number=args.a)
+            new = versions.content_of(db_session=session, number=args.b)
+        print(f"第 {args.a} 版 → 第 {args.b} 版：")
+        print("\n".join(diff(old, new).lines(None if args.full else 20)))
+        return 0
+
+    return _on_knowledge(work)
+
+
+def kb_rollback(args) -> int:
+    from knowledge import versions
+
+    def work(database) -> int:
+        with database.session() as session:
+            number = versions.rollback(db_session=session, number=args.number, author=_author(args), reason=args.why or "")
+        print(f"已把第 {args.number} 版重新发布为第 {number} 版。运行中的应用几秒内改用它。")
+        return 0
+
+    return _on_knowledge(work)
+
+
+def kb_export(args) -> int:
+    from knowledge import versions
+
+    def work(database) -> int:
+        with database.session() as session:
+            number = args.version or versions.latest_number(db_session=session)
+            content = versions.content_of(db_session=session, number=number)
+        guides, catalogue = content.export(Path(args.directory))
+        print(f"已导出第 {number} 版到 {args.directory}：guides/ 下 {guides} 个办事指南，catalogue.yaml 中 {catalogue} 个目录事项。")
+        return 0
+
+    return _on_knowledge(work)
+
+
 def run_eval(args) -> int:
     """The short-question set (search, intents, BM25 baseline), then the independent sets through the whole dialogue."""
+    import datetime as dt
     import json
     import tempfile
 
@@ -73,9 +182,13 @@ def run_eval(args) -> int:
     if args.no_dialogue:
         return 0
     with tempfile.TemporaryDirectory() as scratch:
-        env = {"DATABASE_URL": f"sqlite:///{scratch}/eval.db"}
+        # A fixed "today" (a Tuesday morning in an ordinary working week): the conversations' "下周一", "这周六上午"
+        # and "后天下午" name the same bookable slots whenever the evaluation runs.
+        start = dt.datetime.fromisoformat(args.clock_start)
+        env = {"DATABASE_URL": f"sqlite:///{scratch}/eval.db", "CLOCK_START": args.clock_start}
         with Stack(free_port(), free_port(), extra_env=env, tag="-eval") as stack:
-            figures = eval_dialogue.main(stack.url, splits=("tune", "held_out"), show_misses="tune" if args.misses else None)
+            figures = eval_dialogue.main(stack.url, splits=("tune", "held_out"), show_misses="tune" if args.misses else None,
+                                         today=start.date())
     out = ROOT / "var" / "eval-dialogue.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, ensure_ascii=False, indent=2))
@@ -187,12 +300,37 @@ def main(argv: list[str] | None = None) -> int:
     p = kb.add_parser("userdict", help="从事项名称和别名生成 jieba 用户词典（供 Rasa 分词）")
     p.add_argument("--directory", default=str(ROOT / "nlu_data" / "jieba"))
     p.set_defaults(func=kb_userdict)
+    p = kb.add_parser("import", help="导入办事指南（CSV、XLSX、JSON/JSONL、YAML 文件或文件夹）：先校验、列出差异，再发布为新版本")
+    p.add_argument("files", nargs="+", help="一个或多个文件（多个文件合并为一个版本）")
+    p.add_argument("--dry-run", action="store_true", help="只校验并列出差异，不发布")
+    p.add_argument("--replace", action="store_true", help="文件即全部事项：文件中没有的事项将被删除（默认只新增和更新）")
+    p.add_argument("--by", default="", help="发布人姓名（默认当前系统用户）")
+    p.add_argument("--why", default="", help="发布原因，例如“2026年12月省平台导出”")
+    p.add_argument("--full", action="store_true", help="列出全部差异和提示（默认每类最多 20 条）")
+    p.set_defaults(func=kb_import)
+    p = kb.add_parser("versions", help="列出知识库版本（最新在前，每行以版本号开头）")
+    p.set_defaults(func=kb_versions)
+    p = kb.add_parser("diff", help="比较两个版本：新增、修改的字段、删除")
+    p.add_argument("a", type=int)
+    p.add_argument("b", type=int)
+    p.add_argument("--full", action="store_true")
+    p.set_defaults(func=kb_diff)
+    p = kb.add_parser("rollback", help="把第 N 版重新发布为最新版本")
+    p.add_argument("number", type=int)
+    p.add_argument("--by", default="")
+    p.add_argument("--why", default="")
+    p.set_defaults(func=kb_rollback)
+    p = kb.add_parser("export", help="把发布的版本导出为仓库的 YAML 格式（DIR/guides/*.yaml 和 DIR/catalogue.yaml）")
+    p.add_argument("directory")
+    p.add_argument("--version", type=int, default=None, help="导出哪一版（默认最新）")
+    p.set_defaults(func=kb_export)
     p = sub.add_parser("eval", help="评测事项识别、拒答和意图准确率（与 BM25 基线对比）")
     p.add_argument("--questions", default=str(ROOT / "tests" / "eval" / "questions.yml"))
     p.add_argument("--rasa-url", default=None, help="已运行的 Rasa；不给则自动启动")
     p.add_argument("--no-intents", action="store_true", help="只评测检索，不启动 Rasa")
     p.add_argument("--no-dialogue", action="store_true", help="不跑独立编写的情境问题和多轮对话（需要启动整套服务）")
     p.add_argument("--misses", action="store_true", help="列出调优集上未通过的问题（留出集从不列出）")
+    p.add_argument("--clock-start", default="2026-12-08T09:30:00", help="评测时服务的“现在”（县城时间，固定在普通工作周的周二上午）")
     p.set_defaults(func=run_eval)
     p = sub.add_parser("run", help="启动 Rasa 和应用")
     p.set_defaults(func=run_stack)

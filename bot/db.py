@@ -52,6 +52,7 @@ def import_models() -> None:
     import bot.conversations.models  # noqa: F401
     import bot.handoff.models  # noqa: F401
     import bot.push  # noqa: F401  (push_outbox)
+    import knowledge.models  # noqa: F401  (knowledge_versions)
 
 
 def make_engine(url: str) -> Engine:

@@ -1,9 +1,10 @@
 """The app's services, built once when the app starts and torn down completely when it stops.
 
-`Services.start(settings)` builds them in dependency order (database and migrations, knowledge index, Rasa client,
-push hub, deliveries, conversation service, handoff desk, booking schedule, reminder worker); `aclose()` stops
-them. Views reach them through `request.app.state.services` (the `services` dependency); Rasa actions, which run in
-the same process behind the action endpoint, through `current()`: the one accessor, set while an app is running.
+`Services.start(settings)` builds them in dependency order (database and migrations, knowledge index of the newest
+published version and its watcher, Rasa client, push hub, deliveries, conversation service, handoff desk, booking
+schedule, reminder worker); `aclose()` stops them. Views reach them through `request.app.state.services` (the
+`services` dependency); Rasa actions, which run in the same process behind the action endpoint, through `current()`:
+the one accessor, set while an app is running.
 Tests build their own with `Services.start(...)` instead of installing globals.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bot.messages import Reply
 from bot.push import PushHub
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
-from knowledge.service import get_index
+from knowledge import service as knowledge
 
 
 @dataclass
@@ -46,7 +47,7 @@ class Services:
     async def start(cls, settings: Settings, rasa: RasaClient | None = None, worker: bool = True) -> Services:
         database = Database(settings.database_url)
         await run_in_threadpool(database.migrate)
-        await run_in_threadpool(get_index)  # load the knowledge index before the first question
+        await run_in_threadpool(knowledge.load_published, database)  # the newest version, before the first question
         rasa = rasa or RasaClient(settings.rasa_bases, timeout=settings.rasa_timeout)
         hub = PushHub(database)
         deliveries = Deliveries(database, hub)
@@ -60,6 +61,8 @@ class Services:
         conversations.handoff = desk
         await run_in_threadpool(accounts.bootstrap_admin, database, settings)
         services = cls(settings, database, rasa, hub, deliveries, conversations, desk, Schedule.load())
+        services._tasks.append(asyncio.create_task(  # a newly published version is served within seconds
+            knowledge.watch(database, settings.knowledge_poll_seconds, services._stop)))
         if worker:
             services._tasks.append(asyncio.create_task(
                 reminders.run_worker(database, deliveries, settings.reminder_poll_seconds, services._stop)))

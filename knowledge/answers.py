@@ -48,10 +48,10 @@ def _sample_note(entry: Entry, fields: list[str]) -> str:
 
 
 def _material_line(n: int, m) -> str:
-    line = f"{n}. {m.name}（{m.kind}{m.copies}份"
-    if m.necessity != "必要":
-        line += f"，{m.necessity}"
-    line += "）"
+    details = f"{m.kind or ''}{f'{m.copies}份' if m.copies else ''}"
+    if m.necessity and m.necessity != "必要":
+        details += f"，{m.necessity}" if details else m.necessity
+    line = f"{n}. {m.name}" + (f"（{details}）" if details else "")  # an official export may list names only
     if m.note:
         line += f"：{m.note}"
     return line
@@ -90,14 +90,21 @@ def _body(entry: Entry, aspect: str) -> tuple[str, list[str]]:
             text += f"\n说明：{g('时限说明')}"
         return text, ["承诺办结时限", "法定办结时限", "时限说明"]
     if aspect == "fee":
+        if g("是否收费") is None:
+            return _missing(entry, "收费"), []
         if g("是否收费") is False:
             return "这项不收费。", ["是否收费"]
         if not g("收费标准"):
             return "这项需要收费，" + _missing(entry, "收费标准"), []
         return f"这项需要收费。收费标准：{g('收费标准')}", ["收费标准"]
     if aspect == "location_hours":
-        return f"办理地点：{g('办理地点')}\n办理时间：{g('办理时间')}\n咨询电话：{g('咨询电话')}", ["办理地点", "办理时间", "咨询电话"]
+        used = [name for name in ("办理地点", "办理时间", "咨询电话") if g(name)]
+        if not used:
+            return _missing(entry, "办理地点和时间"), []
+        return "\n".join(f"{name}：{g(name)}" for name in used), used
     if aspect == "online":
+        if g("是否网办") is None:
+            return _missing(entry, "网上办理"), []
         if not g("是否网办"):
             return "这项暂不支持网上办理，需要到现场办理。" + (f"\n办理地点：{g('办理地点')}" if g("办理地点") else ""), ["是否网办", "办理地点"]
         text = "这项可以网上办理"
@@ -113,15 +120,17 @@ def _body(entry: Entry, aspect: str) -> tuple[str, list[str]]:
             text += f"也可以先通过{g('网办地址')}网上申请。"
         return text, ["到办事现场次数"]
     # item: an overview
-    lines = [f"受理条件：{g('受理条件')}"]
+    lines = [f"受理条件：{g('受理条件')}"] if g("受理条件") else []
     if entry.materials:
         lines.append("主要材料：" + "、".join(m.name for m in entry.materials))
     if g("承诺办结时限") is not None:
         lines.append(f"承诺办结时限：{_days(g('承诺办结时限'))}")
-    lines.append("收费：" + ("不收费" if g("是否收费") is False else (g("收费标准") or "收费，标准请咨询窗口")))
+    if g("是否收费") is not None:
+        lines.append("收费：" + ("不收费" if g("是否收费") is False else (g("收费标准") or "收费，标准请咨询窗口")))
     if g("到办事现场次数") is not None:
         lines.append(f"到现场次数：{g('到办事现场次数')}次")
-    lines.append(f"网上办理：{'可以，' + g('网办地址') if g('是否网办') else '不支持'}")
+    if g("是否网办") is not None:
+        lines.append(f"网上办理：{'可以，' + g('网办地址') if g('是否网办') else '不支持'}")
     return "\n".join(lines), ["受理条件", "申请材料", "承诺办结时限", "收费标准", "到办事现场次数", "网办地址"]
 
 
@@ -138,7 +147,7 @@ def answer(entry: Entry, aspect: str) -> Answer:
     """The grounded answer about one aspect of one item."""
     if aspect not in ASPECTS:
         raise ValueError(f"unknown aspect {aspect!r}; expected one of {ASPECTS}")
-    if not entry.detailed:
+    if not entry.has_guide:
         c = county()
         return Answer(
             f"“{entry.name}”由{entry.department}办理（事项类型：{entry.type}）。"
@@ -149,7 +158,7 @@ def answer(entry: Entry, aspect: str) -> Answer:
         )
     body, used = _body(entry, aspect)
     header = f"【{entry.name}】{entry.department}"
-    footer = f"信息核对日期：{entry.verified}" + _sample_note(entry, used)
+    footer = (f"信息核对日期：{entry.verified}" if entry.verified else f"来源：{entry.get('来源') or '导入的办事指南'}") + _sample_note(entry, used)
     if entry.get("示例"):
         footer += "。本指南为示例内容，以县里正式发布的办事指南为准"
     buttons = aspect_buttons(exclude=aspect)
@@ -157,6 +166,13 @@ def answer(entry: Entry, aspect: str) -> Answer:
         body += "\n行动不便或离乡镇较远的，可申请村（社区）代办员代办帮办，回复“申请代办”即可登记。"
         buttons.append({"title": "申请代办", "payload": f"申请代办 {entry.name}"})
     return Answer(f"{header}\n{body}\n{footer}。", buttons)
+
+
+def gone(name: str | None) -> Answer:
+    """An item asked about earlier that a newer knowledge version no longer holds."""
+    what = f"“{name}”" if name else "您刚才问的事项"
+    return Answer(f"{what}已不在知识库中（办事指南已调整或取消），我不能按旧的内容回答。" + way_onward(),
+                  [{"title": "转人工客服", "payload": "/request_human"}])
 
 
 def aspect_in(text: str) -> str | None:

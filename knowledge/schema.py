@@ -80,9 +80,9 @@ class Problem:
 @dataclass(frozen=True)
 class Material:
     name: str
-    kind: str
-    copies: int
-    necessity: str
+    kind: str | None = None  # an official export may list material names only
+    copies: int | None = None
+    necessity: str | None = None
     source: str | None = None
     note: str | None = None
 
@@ -109,9 +109,14 @@ class Entry:
     @property
     def materials(self) -> list[Material]:
         return [
-            Material(m["名称"], m["材料类型"], m["份数"], m["必要性"], m.get("来源"), m.get("备注"))
+            Material(m["名称"], m.get("材料类型"), m.get("份数"), m.get("必要性"), m.get("来源"), m.get("备注"))
             for m in self.raw.get("申请材料") or []
         ]
+
+    @property
+    def has_guide(self) -> bool:
+        """Whether there is guide content to answer from: a curated guide, or an imported one (materials, place...)."""
+        return self.detailed or any(name in self.raw for name in GUIDE_FIELDS if name not in CATALOGUE_ONLY_FIELDS)
 
     @property
     def sample_fields(self) -> set[str]:
@@ -123,19 +128,25 @@ class Entry:
         return value.isoformat() if isinstance(value, dt.date) else None
 
 
-def validate_guide(data: Any, file: str) -> list[Problem]:
-    """Every problem of one guide document (empty when valid)."""
+# What every item has, a catalogue-only item nothing more (别名, 实施编码 and 来源 may come with it).
+CATALOGUE_FIELDS = ("事项名称", "实施主体", "事项类型")
+CATALOGUE_ONLY_FIELDS = {*CATALOGUE_FIELDS, "别名", "实施编码", "来源", "示例"}
+
+
+def validate_guide(data: Any, file: str, imported: bool = False) -> list[Problem]:
+    """Every problem of one guide document (empty when valid). A curated guide (the repo's YAML) needs every required
+    field; an `imported` item (an official export) needs only CATALOGUE_FIELDS, and the fields it has must be valid."""
     if not isinstance(data, dict):
         return [Problem(file, "(文件)", "应为字段映射（YAML 对象）")]
     problems = []
     for name, (required, (check, reason)) in GUIDE_FIELDS.items():
         if name not in data:
-            if required:
+            if required and (not imported or name in CATALOGUE_FIELDS):
                 problems.append(Problem(file, name, "缺少必填字段"))
             continue
         if not check(data[name]):
             problems.append(Problem(file, name, f"{reason}，实际为 {data[name]!r}"))
-        elif name in MIN_LENGTHS and len(data[name]) < MIN_LENGTHS[name]:
+        elif name in MIN_LENGTHS and len(data[name]) < MIN_LENGTHS[name] and not imported:
             problems.append(Problem(file, name, f"至少需要 {MIN_LENGTHS[name]} 项，实际 {len(data[name])} 项"))
     for name in data:
         if name not in GUIDE_FIELDS:
@@ -147,7 +158,7 @@ def validate_guide(data: Any, file: str) -> list[Problem]:
             continue
         for name, (required, (check, reason)) in MATERIAL_FIELDS.items():
             if name not in material:
-                if required:
+                if required and (not imported or name == "名称"):
                     problems.append(Problem(file, f"{where}.{name}", "缺少必填字段"))
             elif not check(material[name]):
                 problems.append(Problem(file, f"{where}.{name}", f"{reason}，实际为 {material[name]!r}"))

@@ -11,6 +11,8 @@ from sqlalchemy import inspect, text
 
 from bot.db import MIGRATIONS, Base, Database, import_models
 
+LATER_TABLES = {"knowledge_versions"}  # added by migrations after 0001: never made by create_all
+
 
 def head() -> str:
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
@@ -35,7 +37,8 @@ def test_migrations_build_exactly_the_models_schema(tmp_path):
 def test_a_database_made_by_create_all_is_adopted_with_its_data(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'old.db'}")
     import_models()
-    Base.metadata.create_all(database.engine)  # how the schema was made before migrations
+    before_migrations = [t for t in Base.metadata.sorted_tables if t.name not in LATER_TABLES]
+    Base.metadata.create_all(database.engine, tables=before_migrations)  # how the schema was made before migrations
     with database.engine.begin() as connection:
         connection.execute(text("INSERT INTO conversations (id, channel, sender, created_at, updated_at) "
                                 "VALUES ('c1', 'web', 's1', '2026-11-30 10:00:00', '2026-11-30 10:00:00')"))

@@ -1,0 +1,106 @@
+"""The knowledge as data: every item's document (Chinese field names) by item id, in order. A published version holds
+one; the repo's YAML (knowledge/guides/*.yaml and knowledge/catalogue.yaml) is the seed and the export format."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from knowledge.loader import CATALOGUE_FILE, GUIDES_DIR, KnowledgeBase, load
+from knowledge.schema import CATALOGUE_ONLY_FIELDS, GUIDE_FIELDS, Entry
+
+DATE_FIELDS = ("核对日期",)
+
+
+@dataclass
+class Content:
+    items: dict[str, dict] = field(default_factory=dict)  # item id -> document
+
+    @classmethod
+    def from_kb(cls, kb: KnowledgeBase) -> Content:
+        return cls({entry.id: entry.raw for entry in kb.entries})
+
+    def by_name(self) -> dict[str, str]:
+        """Item name -> item id."""
+        return {document["事项名称"]: item_id for item_id, document in self.items.items()}
+
+    def to_kb(self) -> KnowledgeBase:
+        """The knowledge base of these (validated) documents. An item with example questions (常见问法) is a detailed
+        guide, one class of the search model; an imported guide without them is found by its name, aliases and
+        keywords, and answered from the fields it has."""
+        entries = []
+        for item_id, d in self.items.items():
+            entries.append(Entry(
+                id=item_id, name=d["事项名称"], department=d["实施主体"], type=d["事项类型"],
+                detailed=bool(d.get("常见问法")) and is_guide(d), aliases=list(d.get("别名") or []),
+                keywords=list(d.get("关键词") or []), questions=list(d.get("常见问法") or []),
+                situations=list(d.get("常见情形") or []), raw=d,
+            ))
+        return KnowledgeBase(entries, [])
+
+    def to_json(self) -> bytes:
+        """Compressed JSON (dates as YYYY-MM-DD), as a version stores it."""
+        text = json.dumps(self.items, ensure_ascii=False, separators=(",", ":"), default=_iso)
+        return zlib.compress(text.encode("utf-8"), 6)
+
+    @classmethod
+    def from_json(cls, blob: bytes) -> Content:
+        items = json.loads(zlib.decompress(blob).decode("utf-8"))
+        for document in items.values():
+            for name in DATE_FIELDS:
+                if isinstance(document.get(name), str):
+                    document[name] = dt.date.fromisoformat(document[name])
+        return cls(items)
+
+    def digest(self) -> str:
+        text = json.dumps(self.items, ensure_ascii=False, sort_keys=True, default=_iso)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def export(self, directory: Path) -> tuple[int, int]:
+        """Write the repo's YAML format: DIR/guides/<id>.yaml per guide and DIR/catalogue.yaml; (guides, catalogue)."""
+        guides_dir = directory / "guides"
+        guides_dir.mkdir(parents=True, exist_ok=True)
+        catalogue = []
+        for item_id, document in self.items.items():
+            if is_guide(document):
+                ordered = {name: document[name] for name in GUIDE_FIELDS if name in document}
+                (guides_dir / f"{item_id}.yaml").write_text(_dump(ordered), encoding="utf-8")
+            else:
+                catalogue.append(document)
+        header = "# 夹江县政务服务事项目录（目录级条目），由 `python -m bot kb export` 导出；有详细办事指南的事项见 guides/。\n"
+        (directory / "catalogue.yaml").write_text(header + _dump({"事项": catalogue}), encoding="utf-8")
+        return len(self.items) - len(catalogue), len(catalogue)
+
+
+def is_guide(document: dict) -> bool:
+    """A guide has content beyond the catalogue's name, department and type."""
+    return any(name in document for name in GUIDE_FIELDS if name not in CATALOGUE_ONLY_FIELDS)
+
+
+def seed_hash(guides_dir: Path = GUIDES_DIR, catalogue_file: Path = CATALOGUE_FILE) -> str:
+    """Hash of the seed files' bytes (cheap: nothing is parsed)."""
+    digest = hashlib.sha256()
+    for path in [*sorted(guides_dir.glob("*.yaml")), catalogue_file]:
+        if path.exists():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def seed_content(guides_dir: Path = GUIDES_DIR, catalogue_file: Path = CATALOGUE_FILE) -> Content:
+    """The repo's YAML as content (invalid guides are left out, as the loader leaves them out)."""
+    return Content.from_kb(load(guides_dir, catalogue_file))
+
+
+def _iso(value):
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in a knowledge version")
+
+
+def _dump(data) -> str:
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200)

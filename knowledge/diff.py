@@ -1,0 +1,41 @@
+"""What changed between two knowledge contents: items added, items removed, and the fields changed in the others."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from knowledge.content import Content
+
+
+@dataclass
+class Diff:
+    added: list[str] = field(default_factory=list)  # item names
+    removed: list[str] = field(default_factory=list)
+    changed: list[tuple[str, list[str]]] = field(default_factory=list)  # (item name, changed field names)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+    def lines(self, limit: int | None = 20) -> list[str]:
+        """The diff in Chinese, at most `limit` items of each kind (None: all)."""
+        out = [f"新增 {len(self.added)} 个事项，修改 {len(self.changed)} 个，删除 {len(self.removed)} 个。"]
+        for title, rows in (("新增", [f"  + {n}" for n in self.added]),
+                            ("修改", [f"  ~ {n}：{'、'.join(fields)}" for n, fields in self.changed]),
+                            ("删除", [f"  - {n}" for n in self.removed])):
+            if rows:
+                shown = rows if limit is None else rows[:limit]
+                out += [f"{title}："] + shown + ([f"  …另有 {len(rows) - len(shown)} 个"] if len(rows) > len(shown) else [])
+        return out
+
+
+def diff(old: Content, new: Content) -> Diff:
+    """Items are the same item when they have the same id."""
+    result = Diff()
+    for item_id, document in new.items.items():
+        before = old.items.get(item_id)
+        if before is None:
+            result.added.append(document["事项名称"])
+        elif before != document:
+            fields = [k for k in dict.fromkeys([*before, *document]) if before.get(k) != document.get(k)]
+            result.changed.append((document["事项名称"], fields))
+    result.removed = [d["事项名称"] for item_id, d in old.items.items() if item_id not in new.items]
+    return result
