@@ -11,11 +11,11 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot import clock
 from bot.booking import service
 from bot.booking.calendar import CalendarUnknown
 from bot.booking.dates import When, parse_when
 from bot.booking.schedule import DateNotBookable, Slot
-from bot.clock import TZ
 from bot.privacy import mask
 from bot.services import current
 from knowledge.answers import answer, aspect_in
@@ -31,7 +31,7 @@ _PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(TZ)
+    return clock.now()
 
 
 def text_of(tracker: Tracker) -> str:

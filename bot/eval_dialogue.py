@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 import yaml
 
+from bot import clock
 from bot.settings import ROOT
 
 SITUATIONS = ROOT / "tests" / "eval" / "situations.yml"
@@ -280,8 +281,9 @@ def misses(question_results: list[dict], conversation_results: list[dict], split
     return lines
 
 
-def main(base_url: str, splits: tuple[str, ...] = ("tune", "held_out"), show_misses: str | None = "tune") -> dict:
-    today = dt.date.today()
+def main(base_url: str, splits: tuple[str, ...] = ("tune", "held_out"), show_misses: str | None = "tune",
+         today: dt.date | None = None) -> dict:
+    today = today or clock.now().date()  # the stack's day (CLOCK_START when make eval fixed it)
     questions = yaml.safe_load(SITUATIONS.read_text(encoding="utf-8"))["questions"]
     conversations = yaml.safe_load(CONVERSATIONS.read_text(encoding="utf-8"))["conversations"]
     with httpx.Client(base_url=base_url, timeout=60) as http:

@@ -51,6 +51,8 @@ def check_production(settings: Settings) -> None:
             problems.append(f"{name.upper()} is not set")
         elif value in KNOWN_DEFAULTS or len(value) < MIN_LENGTH:
             problems.append(f"{name.upper()} is a known default or shorter than {MIN_LENGTH} characters")
+    if os.environ.get("CLOCK_START"):
+        problems.append("CLOCK_START (a fixed clock for evaluations) is set")
     if problems:
         raise SecretError("APP_PROFILE=production refuses to start: " + "; ".join(problems))
 

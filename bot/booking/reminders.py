@@ -9,6 +9,7 @@ import logging
 from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
+from bot import clock
 from bot.booking.models import Booking, Reminder
 from bot.delivery import ChannelUnavailable, Deliveries, Outlet
 from bot.messages import Reply
@@ -63,7 +64,7 @@ def _finish(database, reminder_id: int, status: str, attempts: int, error: str |
 
 async def send_due(database, deliveries: Deliveries, now: dt.datetime | None = None) -> dict[str, int]:
     """Send every due reminder once through its channel's outlet; returns counts by outcome."""
-    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    now = (now or clock.utcnow()).astimezone(dt.timezone.utc)
     counts = {"sent": 0, "retry": 0, "failed": 0, "cancelled": 0}
     for reminder_id, channel, target, text, attempts, active in await run_in_threadpool(_claim_due, database, now):
         if not active:

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot import clock
 from bot.booking.calendar import CalendarUnknown
 from bot.booking.dates import When
 from bot.booking.models import Booking, Reminder, SlotCounter
@@ -206,7 +207,7 @@ def book(*, db_session: Session, schedule: Schedule, item_name: str, day: dt.dat
          id_number: str | None = None, id_required: bool = False, channel: str = "api", conversation_id: str | None = None,
          request_id: str | None = None, now: dt.datetime | None = None) -> Booking:
     """Book one seat; the caller commits. A repeated request_id returns the first booking."""
-    now = now or dt.datetime.now(TZ)
+    now = now or clock.now()
     name, phone = normalize_name(name), normalize_phone(phone)
     if request_id:
         existing = db_session.scalar(select(Booking).where(Booking.request_id == request_id))
@@ -268,7 +269,7 @@ def cancel(*, db_session: Session, code: str, phone: str) -> Booking:
     booking = lookup(db_session=db_session, code=code, phone=phone)
     if booking.status == "active":
         booking.status = "cancelled"
-        booking.cancelled_at = dt.datetime.now(dt.timezone.utc)
+        booking.cancelled_at = clock.utcnow()
         _release_seat(db_session, booking)
         _cancel_reminders(db_session, booking.code)
         db_session.flush()
@@ -278,7 +279,7 @@ def cancel(*, db_session: Session, code: str, phone: str) -> Booking:
 def reschedule(*, db_session: Session, schedule: Schedule, code: str, phone: str, day: dt.date, start: str,
                now: dt.datetime | None = None) -> Booking:
     """Move an active booking to another slot (same code); the old seat is freed in the same transaction."""
-    now = now or dt.datetime.now(TZ)
+    now = now or clock.now()
     booking = lookup(db_session=db_session, code=code, phone=phone)
     if booking.status != "active":
         raise BookingError("这个预约已经取消了，不能改期；需要的话请重新预约")

@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from bot import clock
 from bot.booking import service
 from bot.booking.models import Booking
-from bot.clock import TZ
 from bot.privacy import mask
 from knowledge.service import get_index
 
@@ -63,7 +63,7 @@ async def slots(request: Request, item: str = Query(..., description="事项名�
     def run():
         with _session(request) as session:
             found = service.free_slots(db_session=session, schedule=request.app.state.schedule, item_name=item, day=date,
-                                       now=dt.datetime.now(TZ))
+                                       now=clock.now())
             return [{"start": f"{s.start:%H:%M}", "end": f"{s.end:%H:%M}", "extension": s.extension, "seats_left": left,
                      "label": s.label} for s, left in found]
     return await run_in_threadpool(run)

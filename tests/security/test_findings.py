@@ -87,6 +87,13 @@ def test_production_refuses_a_missing_or_known_or_short_key(tmp_path, key):
     assert not (tmp_path / "secret_key").exists()
 
 
+def test_production_refuses_a_fixed_clock(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLOCK_START", "2026-12-08T09:30:00")
+    settings = Settings(app_profile="production", secret_key="k" * 40, action_token="a" * 40, var_dir=str(tmp_path))
+    with pytest.raises(keys.SecretError, match="CLOCK_START"):
+        keys.with_secrets(settings)
+
+
 def test_rotation_accepts_the_previous_key_only_during_its_grace_period():
     old = ConversationTokens("old-key-" * 5, 3600).issue("webchat-abc")
     now = dt.datetime.now(dt.timezone.utc)
