@@ -112,6 +112,8 @@ def _syllables(text: str) -> tuple[str, ...]:
 
 
 RESOLVE_CACHE_SIZE = 4096
+RANKED_HITS = 50  # the most any caller asks for (the options of a clarification are re-ranked among them)
+RANKED_CACHE_SIZE = 512  # about 50 KB a question
 
 
 class SearchIndex:
@@ -144,6 +146,7 @@ class SearchIndex:
         # change once built (a knowledge update builds a new one), so a question's resolution is remembered.
         # Callers only read the Resolution and its Hits.
         self.resolve = lru_cache(maxsize=RESOLVE_CACHE_SIZE)(self.resolve)
+        self._ranked = lru_cache(maxsize=RANKED_CACHE_SIZE)(self._ranked)
 
     # -- homophones: speech recognition writes 营业直照 for 营业执照 ---------------------------------
     def _build_homophones(self) -> None:
@@ -388,26 +391,33 @@ class SearchIndex:
         return signals
 
     # -- public API ---------------------------------------------------------------------------
+    def clear_cache(self) -> None:
+        """Forget remembered questions (the benchmark measures searching itself)."""
+        self.resolve.cache_clear()
+        self._ranked.cache_clear()
+
     def search(self, question: str, top: int = 3) -> list[Hit]:
         """Best entries for a question, best first, with calibrated scores."""
+        return list(self._ranked(question)[:top])
+
+    def _ranked(self, question: str) -> tuple[Hit, ...]:
+        """The RANKED_HITS best entries (remembered per question like `resolve`: one turn's actions search the same
+        text several times, for the item, the topic and the options)."""
         text = self.correct(normalize(question))
         if not text:
-            return []
+            return ()
         signals = self._signals(text)
         if not signals:
-            return []
+            return ()
         ids = list(signals)
         rows = np.array([self._feature_row(signals[i]) for i in ids])
         if self.combiner is not None:
             scores = self.combiner.predict_proba(rows)[:, 1]
         else:  # no detailed guides to learn from: lexical signals only
             scores = np.maximum(rows[:, 1], np.maximum(rows[:, 2], rows[:, 3]))
-        order = np.argsort(-scores)[: max(top, 2)]
-        hits = [
-            Hit(self.entries[ids[k]], float(scores[k]), bool(scores[k] >= ANSWER_THRESHOLD), signals[ids[k]])
-            for k in order
-        ]
-        return hits[:top]
+        order = np.argsort(-scores)[:RANKED_HITS]
+        return tuple(Hit(self.entries[ids[k]], float(scores[k]), bool(scores[k] >= ANSWER_THRESHOLD), signals[ids[k]])
+                     for k in order)
 
     def vague_options(self, question: str, limit: int = 6) -> list[Entry]:
         """For a vague question naming only a kind of thing ("办证", "补贴", "社保"), the detailed
