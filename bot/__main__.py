@@ -80,6 +80,14 @@ def _on_knowledge(work) -> int:
         database.engine.dispose()
 
 
+def _search_key() -> str:
+    """The app's secret key: it signs the search model stored with a version (knowledge/fitted.py)."""
+    from bot import keys
+    from bot.settings import get_settings
+
+    return keys.with_secrets(get_settings()).secret_key.get_secret_value()
+
+
 def _author(args) -> str:
     import getpass
 
@@ -87,7 +95,7 @@ def _author(args) -> str:
 
 
 def kb_import(args) -> int:
-    from knowledge import versions
+    from knowledge import fitted, versions
     from knowledge.importer import plan
 
     def work(database) -> int:
@@ -105,10 +113,12 @@ def kb_import(args) -> int:
         if args.dry_run:
             print(f"试运行（--dry-run）：未发布，当前发布的仍是第 {base} 版。")
             return 0
+        print("正在生成检索索引（各应用进程将直接使用，无需各自重建）…", flush=True)
+        model = fitted.fit(result.content, _search_key())[1]
         with database.session() as session:
             number = versions.publish_on(db_session=session, base=base, content=result.content, author=_author(args),
                                          reason=args.why or f"导入 {'、'.join(result.files)}",
-                                         source="import:" + ",".join(result.files))
+                                         source="import:" + ",".join(result.files), search_model=model)
         print(f"已发布第 {number} 版（{len(result.content.items)} 个事项）。运行中的应用几秒内改用新版本，无需重启，也无需重新训练。")
         return 0
 

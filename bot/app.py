@@ -17,7 +17,7 @@ from bot.services import Services, use
 from bot.settings import Settings, get_settings
 from channels import console, guide_pages, voice, webchat, wechat
 from knowledge import views as guide_views
-from knowledge.service import get_index
+from knowledge.service import get_index, version
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
     async def healthz(request: Request) -> JSONResponse:
         """Ready only when Rasa answers with a model loaded."""
         rasa_ok = await request.app.state.rasa.ready()
-        body = {"status": "ok" if rasa_ok else "starting", "rasa": rasa_ok, "guides": len(get_index().kb.guides)}
+        body = {"status": "ok" if rasa_ok else "starting", "rasa": rasa_ok, "guides": len(get_index().kb.guides),
+                "knowledge_version": version()}
         return JSONResponse(body, status_code=200 if rasa_ok else 503)
 
     return app

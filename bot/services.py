@@ -47,7 +47,8 @@ class Services:
     async def start(cls, settings: Settings, rasa: RasaClient | None = None, worker: bool = True) -> Services:
         database = Database(settings.database_url)
         await run_in_threadpool(database.migrate)
-        await run_in_threadpool(knowledge.load_published, database)  # the newest version, before the first question
+        search_key = settings.secret_key.get_secret_value()  # verifies the search models stored with versions
+        await run_in_threadpool(knowledge.load_published, database, search_key)  # the newest version, before the first question
         rasa = rasa or RasaClient(settings.rasa_bases, timeout=settings.rasa_timeout)
         hub = PushHub(database)
         deliveries = Deliveries(database, hub)
@@ -62,7 +63,7 @@ class Services:
         await run_in_threadpool(accounts.bootstrap_admin, database, settings)
         services = cls(settings, database, rasa, hub, deliveries, conversations, desk, Schedule.load())
         services._tasks.append(asyncio.create_task(  # a newly published version is served within seconds
-            knowledge.watch(database, settings.knowledge_poll_seconds, services._stop)))
+            knowledge.watch(database, settings.knowledge_poll_seconds, services._stop, search_key)))
         if worker:
             services._tasks.append(asyncio.create_task(
                 reminders.run_worker(database, deliveries, settings.reminder_poll_seconds, services._stop)))

@@ -25,3 +25,4 @@ class KnowledgeVersion(Base):
     digest: Mapped[str] = mapped_column(String(64))  # sha256 of the content
     seed_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the seed files' hash, for seed versions
     content: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))  # Content.to_json(): zlib-compressed JSON
+    search_model: Mapped[bytes | None] = deferred(mapped_column(LargeBinary, nullable=True))  # knowledge/fitted.py

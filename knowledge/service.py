@@ -56,10 +56,11 @@ def swap(index: SearchIndex, number: int | None, digest: str | None = None) -> N
     _index, _version, _digest = index, number, digest
 
 
-def refresh(database) -> int | None:
-    """Serve the newest published version if this process does not yet; returns the version now served.
+def refresh(database, search_key: str = "") -> int | None:
+    """Serve the newest published version if this process does not yet; returns the version now served. The version's
+    stored search model is used when it verifies with `search_key` (knowledge/fitted.py), else the model is fitted here.
     Blocking (builds the index): call it off the event loop."""
-    from knowledge import versions
+    from knowledge import fitted, versions
 
     global _version
     with database.session() as session:
@@ -70,23 +71,30 @@ def refresh(database) -> int | None:
             _version = newest[0]
             return _version
         content = versions.content_of(db_session=session, number=newest[0])
+        model = versions.search_model_of(db_session=session, number=newest[0])
     with _lock:
         if newest[0] != _version:
-            swap(SearchIndex(content.to_kb()), newest[0], newest[1])
+            index = fitted.load(content, model, search_key)
+            if index is None:  # no usable stored model: fit here, and keep it for the other processes
+                index, model = fitted.fit(content, search_key)
+                if search_key:
+                    with database.session() as session:
+                        versions.store_search_model(db_session=session, number=newest[0], search_model=model)
+            swap(index, newest[0], newest[1])
             log.info("知识库第 %s 版已生效（%s 个事项）", newest[0], len(content.items))
     return _version
 
 
-def load_published(database) -> int | None:
+def load_published(database, search_key: str = "") -> int | None:
     """At start: publish the repo's seed if the database needs it (knowledge/versions.py), then serve the newest."""
     from knowledge import versions
 
     with database.session() as session:
         versions.ensure_seed(db_session=session)
-    return refresh(database)
+    return refresh(database, search_key)
 
 
-async def watch(database, every: float, stop: asyncio.Event) -> None:
+async def watch(database, every: float, stop: asyncio.Event, search_key: str = "") -> None:
     """Poll the newest version number every `every` seconds and serve a new version (built in a worker thread)."""
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
@@ -94,7 +102,7 @@ async def watch(database, every: float, stop: asyncio.Event) -> None:
         if stop.is_set():
             return
         try:
-            await asyncio.to_thread(refresh, database)
+            await asyncio.to_thread(refresh, database, search_key)
         except Exception:  # noqa: BLE001  (the database may be briefly unavailable: keep serving, try again)
             log.exception("读取知识库版本失败，继续使用第 %s 版", _version)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from knowledge.content import Content, is_guide, seed_content, seed_hash
@@ -52,24 +52,26 @@ def latest(*, db_session: Session) -> tuple[int, str] | None:
 
 
 def publish(*, db_session: Session, content: Content, author: str, reason: str, source: str,
-            seed: str | None = None) -> int:
-    """Store content as the newest version; returns its number."""
+            seed: str | None = None, search_model: bytes | None = None) -> int:
+    """Store content (and its fitted search model, knowledge/fitted.py) as the newest version; returns its number."""
     number = (latest_number(db_session=db_session) or 0) + 1
     db_session.add(KnowledgeVersion(
         number=number, author=author[:64], reason=reason, source=source[:200], items=len(content.items),
         guides=sum(1 for d in content.items.values() if is_guide(d)), digest=content.digest(), seed_hash=seed,
-        content=content.to_json()))
+        content=content.to_json(), search_model=search_model))
     db_session.flush()
     return number
 
 
-def publish_on(*, db_session: Session, base: int, content: Content, author: str, reason: str, source: str) -> int:
+def publish_on(*, db_session: Session, base: int, content: Content, author: str, reason: str, source: str,
+               search_model: bytes | None = None) -> int:
     """Publish content made from version `base`, unless someone published another version since (then VersionError:
     the import is checked again against theirs)."""
     newest = latest_number(db_session=db_session)
     if newest != base:
         raise VersionError(f"校验期间已有人发布了第 {newest} 版（校验基于第 {base} 版），未发布；请重新导入，对照最新版本再校验一次。")
-    return publish(db_session=db_session, content=content, author=author, reason=reason, source=source)
+    return publish(db_session=db_session, content=content, author=author, reason=reason, source=source,
+                   search_model=search_model)
 
 
 def versions(*, db_session: Session) -> list[VersionInfo]:
@@ -89,16 +91,27 @@ def content_of(*, db_session: Session, number: int | None = None) -> Content:
     return Content.from_json(version.content)
 
 
+def search_model_of(*, db_session: Session, number: int) -> bytes | None:
+    """The version's fitted search model blob, if it has one."""
+    return db_session.execute(select(KnowledgeVersion.search_model).where(KnowledgeVersion.number == number)).scalar_one_or_none()
+
+
+def store_search_model(*, db_session: Session, number: int, search_model: bytes) -> None:
+    """Keep the search model a process fitted for a version that had none (or another code's), for the others."""
+    db_session.execute(update(KnowledgeVersion).where(KnowledgeVersion.number == number).values(search_model=search_model))
+
+
 def rollback(*, db_session: Session, number: int, author: str, reason: str) -> int:
     """Republish version `number` as the newest; returns the new number."""
     content = content_of(db_session=db_session, number=number)
     return publish(db_session=db_session, content=content, author=author, reason=reason or f"回退到第 {number} 版",
-                   source=f"rollback:{number}")
+                   source=f"rollback:{number}", search_model=search_model_of(db_session=db_session, number=number))
 
 
 def ensure_seed(*, db_session: Session) -> int | None:
     """Publish the repo's seed when the database has no version, or when the seed files changed and the newest version
-    is a seed version; returns the number published, or None."""
+    is a seed version; returns the number published, or None. (The first app process to serve it stores its fitted
+    search model with it.)"""
     if db_session.bind.dialect.name == "postgresql":
         db_session.execute(select(func.pg_advisory_xact_lock(SEED_LOCK)))
     current_hash = seed_hash()

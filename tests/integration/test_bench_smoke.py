@@ -12,6 +12,7 @@ def test_bench_small_runs_and_reports_every_table():
     report = json.loads((ROOT / "bench-results" / "bench.json").read_text())
     assert {r["index"] for r in report["search"]} == {"county", "10,000 items"}
     assert report["search"][1]["entries"] >= 10_000
+    assert report["import"]["entries"] >= 3_300 and report["import"]["guides"] >= 2_000 and report["import"]["import_s"] > 0
     assert [r["label"] for r in report["chat"]] == ["default Rasa 3.6 (baseline)", "this Rasa, direct", "/api/chat, 1 Rasa", "/api/chat, 2 Rasa"]
     for row in report["chat"]:
         assert [c["clients"] for c in row["closed"]] == ([1, 10] if row["label"] == "/api/chat, 2 Rasa" else [1, 10, 20])
