@@ -8,6 +8,7 @@ import pytest
 from openpyxl import Workbook
 
 from knowledge import import_formats
+from knowledge.answers import answer
 from knowledge.content import Content, seed_content
 from knowledge.importer import plan
 
@@ -169,6 +170,9 @@ def test_guangdong_export_shape(tmp_path, seed):
     assert only(result, "测试经营许可（广州市测试局）")["实施主体"] == "广州市测试局"
     entry = result.content.to_kb().by_name("测试经营许可（广东省测试厅）")
     assert entry.has_guide and not entry.detailed  # answered from its fields, found by name (no example questions)
+    materials, fee, place = (answer(entry, aspect).text for aspect in ("materials", "fee", "location_hours"))
+    assert "1. 申请书\n2. 营业执照" in materials and "来源：广东省政务服务网办事指南导出" in materials
+    assert "暂时没有这项的收费信息" in fee and "办理时间" not in place and "None" not in materials + fee + place
 
 
 def test_sichuan_catalogue_shape_keeps_no_codes(tmp_path, seed):
