@@ -299,6 +299,48 @@ class ValidateBookingForm(FormValidationAction):
             return {"booking_id_number": None}
 
 
+def explained_this_turn(tracker: Tracker, slot: str) -> bool:
+    """Whether the citizen's last message answered the question for `slot` and its validation already replied in
+    this turn (the reason and the question again, in one message)."""
+    replied = False
+    for n in range(len(tracker.events) - 1, -1, -1):
+        event = tracker.events[n]
+        if event.get("event") == "bot":
+            replied = True
+        elif event.get("event") == "user":
+            asked = next((e.get("value") for e in reversed(tracker.events[:n])
+                          if e.get("event") == "slot" and e.get("name") == "requested_slot"), None)
+            return replied and asked == slot
+    return False
+
+
+class AskUnlessExplained(Action):
+    """The form's question for a slot whose validation explains what was wrong ("请告诉我办事人的姓名（2到20个字…）"):
+    after such a reply the question is not asked a second time in the same turn."""
+
+    slot = ""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        if not explained_this_turn(tracker, self.slot):
+            dispatcher.utter_message(response=f"utter_ask_{self.slot}")
+        return []
+
+
+class ActionAskBookingName(AskUnlessExplained):
+    slot = "booking_name"
+
+
+class ActionAskBookingPhone(AskUnlessExplained):
+    slot = "booking_phone"
+
+
+class ActionAskBookingIdNumber(AskUnlessExplained):
+    slot = "booking_id_number"
+
+
 class ActionAskBookingDate(Action):
     """Ask which day, offering the next free slots (the "+X" ones included) as buttons."""
 

@@ -75,3 +75,10 @@ def test_a_correction_during_the_booking_changes_it_instead_of_dropping_it(chat)
         text = texts(chat("对"))
     assert "杨丽" in text and "189****1208" in text
     assert re.search(r"时间：\d+月\d+日 1[3-6]:\d\d", text)  # an afternoon slot
+
+
+def test_a_digit_where_the_name_is_asked_gets_one_message(chat):
+    chat("我想约下周四晚上六点去换身份证")
+    replies = chat("1")  # the slot's number, typed again where the name is asked
+    assert len(replies) == 1 and "姓名" in replies[0]["text"]
+    assert len(chat("王小明")) == 1  # and a name is taken: the mobile is asked, once

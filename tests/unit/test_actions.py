@@ -123,3 +123,26 @@ def test_without_the_desk_the_hotline_is_given():
 def test_rating_is_offered_or_recorded_by_the_desk(desk, intent, goodbye):
     messages, _ = run(ActionOfferRating(), tracker("非常满意", intent))
     assert desk.calls == [("rate", "test", "非常满意", goodbye)] and messages[0]["buttons"] == [{"title": "满意", "payload": "满意"}]
+
+
+def form_tracker(events):
+    return Tracker("test", {}, {"text": "1"}, events, False, None, {"name": "booking_form"}, "validate_booking_form")
+
+
+@pytest.mark.parametrize("events, asks", [
+    # the name was asked, "1" came, the validation explained and asked again: nothing more
+    ([{"event": "slot", "name": "requested_slot", "value": "booking_name"}, {"event": "bot", "text": "请问办事人的姓名？"},
+      {"event": "user", "text": "1"}, {"event": "bot", "text": "请告诉我办事人的姓名（2到20个字，不含数字）"}], False),
+    # the name was asked and given: the next question is asked
+    ([{"event": "slot", "name": "requested_slot", "value": "booking_name"}, {"event": "user", "text": "王小明"},
+      {"event": "slot", "name": "booking_name", "value": "王小明"}], True),
+    # a slot chosen with a confirmation in the same turn: the name is still asked
+    ([{"event": "slot", "name": "requested_slot", "value": "booking_time"}, {"event": "user", "text": "1"},
+      {"event": "bot", "text": "已选 9:00"}], True),
+])
+def test_the_name_is_asked_once_per_turn(events, asks):
+    from actions.booking import ActionAskBookingName
+
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionAskBookingName().run(dispatcher, form_tracker(events), {}))
+    assert [m.get("response") for m in dispatcher.messages] == (["utter_ask_booking_name"] if asks else [])
