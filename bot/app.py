@@ -16,6 +16,7 @@ from bot.security import RequestGuard
 from bot.services import Services, use
 from bot.settings import Settings, get_settings
 from channels import console, guide_pages, voice, webchat, wechat
+from knowledge import console_views as knowledge_console
 from knowledge import views as guide_views
 from knowledge.service import get_index, version
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
     app.include_router(handoff_views.router)
     app.include_router(handoff_views.admin_router)
     app.include_router(console.router)
+    app.include_router(knowledge_console.router)
     app.state.settings = settings
     if settings.wechat_enabled:
         app.include_router(wechat.router)

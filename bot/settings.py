@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     twilio_sms_from: str = ""  # sender number or messaging service SID
     reminder_poll_seconds: float = Field(30.0, gt=0)
     knowledge_poll_seconds: float = Field(2.0, gt=0)  # how often each app process looks for a newly published knowledge version
+    knowledge_review_days: int = Field(180, ge=1)  # guides whose 核对日期 is older are listed for review in the console
 
     # WeChat official account (channels/wechat.py); required keys are checked only when enabled
     wechat_enabled: bool = False

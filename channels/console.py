@@ -1,6 +1,7 @@
 """The operator console (`/console`): login and logout, the workbench (waiting and active lists), a
 conversation (transcript, what the bot understood, take over, messages, hand back, close), work orders,
-ratings, and for admins accounts, duty hours and sensitive words, the audit log and exports.
+ratings, and for admins accounts, duty hours and sensitive words, the audit log and exports, and the knowledge
+(guides to review, editing a guide with a preview, versions and rollback).
 
 Pages are rendered here; everything that changes data goes through the JSON API in bot/handoff/views.py
 from static/console/console.js with the session's CSRF token. No page without a login; admin pages
@@ -31,6 +32,7 @@ from bot.handoff.models import (
     Operator,
 )
 from bot.handoff.views import CHANNELS, operator_row, rating_rows, work_order_row
+from knowledge import editing, versions
 
 router = APIRouter(include_in_schema=False)
 HERE = Path(__file__).resolve().parent
@@ -286,7 +288,50 @@ async def audit_page(request: Request, action: str = "") -> Response:
     entries = await in_session(request, lambda s: audit.list_audit(db_session=s, action=action))
     return page(request, "admin_audit.html", {**base_context(who, "audit"), "entries": entries, "action": action,
                                               "actions": ["login", "login_failed", "logout", "reveal", "take_over", "hand_back",
-                                                          "close", "work_order", "account", "settings", "export"]})
+                                                          "close", "work_order", "account", "settings", "export",
+                                                          "knowledge"]})
+
+
+@router.get("/console/admin/knowledge")
+async def knowledge_page(request: Request, q: str = "") -> Response:
+    """Versions (with rollback), guides due for review, and items to edit by name."""
+    who = await signed_in(request, admin=True)
+    if isinstance(who, Response):
+        return who
+    settings = request.app.state.settings
+
+    def work(session):
+        content = versions.content_of(db_session=session)
+        due = editing.due_for_review(content, utcnow().astimezone(TZ).date(), settings.knowledge_review_days)
+        found = [(i, d["事项名称"], d["实施主体"]) for i, d in content.items.items() if q and q.strip() in d["事项名称"]][:30]
+        return versions.versions(db_session=session)[:50], due, found
+
+    rows, due, found = await in_session(request, work)
+    return page(request, "admin_knowledge.html", {**base_context(who, "knowledge"), "versions": rows, "due": due,
+                                                  "found": found, "q": q, "days": settings.knowledge_review_days})
+
+
+@router.get("/console/admin/knowledge/{item_id}")
+async def guide_edit_page(request: Request, item_id: str) -> Response:
+    """The guide form: the schema's fields, sample fields marked, checked as typed, previewed, published."""
+    who = await signed_in(request, admin=True)
+    if isinstance(who, Response):
+        return who
+
+    def work(session):
+        number = versions.latest_number(db_session=session)
+        return number, versions.content_of(db_session=session, number=number).items.get(item_id)
+
+    number, document = await in_session(request, work)
+    if document is None:
+        return page(request, "error.html", {**base_context(who, "knowledge"), "title": "没有这个事项",
+                                            "message": f"当前版本中没有编号为 {item_id} 的事项。"}, status=404)
+    return page(request, "admin_guide.html", {**base_context(who, "knowledge"), "item_id": item_id, "base": number,
+                                              "name": document["事项名称"], "form": editing.as_form(document),
+                                              "sample": document.get("示例字段") or [], "multiline": MULTILINE})
+
+
+MULTILINE = {"别名", "关键词", "常见问法", "常见情形", "受理条件", "申请材料", "办理流程", "设定依据", "常见问题", "收费标准", "时限说明"}
 
 
 @router.get("/static/console/{name}")

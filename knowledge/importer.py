@@ -27,6 +27,7 @@ BOOLS = {"是否收费", "是否网办", "是否支持预约办理", "预约需�
 LIMITS = {"法定办结时限", "承诺办结时限"}
 TRUE, FALSE = {"是", "true", "True", "TRUE", "1", "Y", "y", "有", "支持"}, {"否", "false", "False", "FALSE", "0", "N", "n", "无", "不支持"}
 _ITEMS = re.compile(r"\s*(?:\r?\n|[；;])\s*")  # one list item a line, or separated by semicolons
+_LINES = re.compile(r"\s*\r?\n\s*")  # a cell with line breaks: one item a line, semicolons are text
 _WORDS = re.compile(r"\s*(?:\r?\n|[；;、，,])\s*")
 _DAYS = re.compile(r"^(\d+)\s*(?:个)?\s*(?:工作日)?$")
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
@@ -131,6 +132,12 @@ def _new_id(record: Record, name: str, current: Content, merged: Content) -> str
 
 
 # -- values -----------------------------------------------------------------------------------------
+def typed(record: Record) -> tuple[dict, list[Problem], list[Problem]]:
+    """(fields as the schema types them, problems, notes) of one record, as an import reads it (the console's form)."""
+    result = Plan([], None, Diff())
+    return _typed(record, result), result.problems, result.notes
+
+
 def _typed(record: Record, result: Plan) -> dict:
     """The record's fields as the schema types them; empty values are left out (the item keeps what it had)."""
     data = {}
@@ -168,7 +175,7 @@ def _as_field(name: str, value):
     if not isinstance(value, str) and name != "申请材料":
         return value  # typed already; the schema check says whether the type is right
     if name in LISTS:
-        return [v for v in (_WORDS if name in WORDS else _ITEMS).split(value) if v]
+        return [v for v in (_WORDS if name in WORDS else _items(value)).split(value) if v]
     if name in BOOLS:
         if value in TRUE or value in FALSE:
             return value in TRUE
@@ -187,13 +194,17 @@ def _as_field(name: str, value):
         except ValueError:
             raise ValueError(f"应为日期 YYYY-MM-DD，实际为“{value}”") from None
     if name == "常见问题":
-        pairs = [line.split("|", 1) for line in _ITEMS.split(value) if line]
+        pairs = [line.split("|", 1) for line in _items(value).split(value) if line]
         if not all(len(p) == 2 and p[0].strip() and p[1].strip() for p in pairs):
             raise ValueError("每条应写成“问|答”，一行一条")
         return [{"问": q.strip(), "答": a.strip()} for q, a in pairs]
     if name == "申请材料":
         return _materials(value)
     return value
+
+
+def _items(text: str) -> re.Pattern:
+    return _LINES if "\n" in text else _ITEMS
 
 
 MATERIAL_ORDER = list(MATERIAL_FIELDS)  # 名称|材料类型|份数|必要性|来源|备注
@@ -204,7 +215,7 @@ def _materials(value) -> list[dict]:
     or from material rows / JSON (份数 as text is made a number)."""
     if isinstance(value, str):
         rows = []
-        for n, part in enumerate(_ITEMS.split(value), 1):
+        for n, part in enumerate(_items(value).split(value), 1):
             if not part:
                 continue
             cells = [c.strip() for c in part.split("|")]

@@ -56,6 +56,13 @@ def swap(index: SearchIndex, number: int | None, digest: str | None = None) -> N
     _index, _version, _digest = index, number, digest
 
 
+def serve(index: SearchIndex, number: int, digest: str) -> None:
+    """Serve a version this process has just published and built (the others find it by polling)."""
+    with _lock:
+        if _version is None or number > _version:
+            swap(index, number, digest)
+
+
 def refresh(database, search_key: str = "") -> int | None:
     """Serve the newest published version if this process does not yet; returns the version now served. The version's
     stored search model is used when it verifies with `search_key` (knowledge/fitted.py), else the model is fitted here.

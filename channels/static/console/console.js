@@ -275,4 +275,55 @@
     window.setInterval(poll, 1500);
     window.setInterval(understood, 5000);
   }
+  /* ---- a guide (admins): checked as it is typed, previewed, published as a new version ---------- */
+  var guide = document.getElementById("guide-form");
+  if (guide) {
+    var problemsBox = document.getElementById("problems");
+    var answersBox = document.getElementById("answers");
+    var guideBody = function () {
+      var fields = {}, confirmed = [];
+      Array.prototype.forEach.call(guide.querySelectorAll("[data-field] input:not([type=checkbox]), [data-field] textarea"), function (input) {
+        fields[input.name] = input.value;
+      });
+      Array.prototype.forEach.call(guide.querySelectorAll("input[name=confirm]:checked"), function (box) { confirmed.push(box.value); });
+      return { item_id: guide.getAttribute("data-item"), base: Number(guide.getAttribute("data-base")), fields: fields,
+               confirmed: confirmed, question: document.getElementById("question").value,
+               reason: document.getElementById("reason").value };
+    };
+    var showProblems = function (problems) {
+      problemsBox.textContent = "";
+      Array.prototype.forEach.call(guide.querySelectorAll("[data-field]"), function (label) { label.classList.remove("invalid"); });
+      (problems || []).forEach(function (p) {
+        problemsBox.appendChild(el("p", "error", p.field + "：" + p.reason));
+        var label = guide.querySelector('[data-field="' + p.field.split(/[.\[]/)[0] + '"]');
+        if (label) label.classList.add("invalid");
+      });
+    };
+    var checkTimer = null;
+    var check = function () {
+      api("POST", "/console/api/admin/knowledge/check", guideBody()).then(function (data) { showProblems(data.problems); })
+        .catch(function (error) { showProblems([{ field: "表单", reason: error.message }]); });
+    };
+    guide.addEventListener("input", function () { window.clearTimeout(checkTimer); checkTimer = window.setTimeout(check, 400); });
+    document.getElementById("preview").addEventListener("click", function () {
+      api("POST", "/console/api/admin/knowledge/preview", guideBody()).then(function (data) {
+        showProblems(data.problems);
+        answersBox.textContent = "";
+        data.answers.forEach(function (a) {
+          answersBox.appendChild(el("h3", "", a.aspect));
+          answersBox.appendChild(el("pre", "answer", a.text));
+        });
+      }).catch(function (error) { showProblems([{ field: "表单", reason: error.message }]); });
+    });
+    document.getElementById("publish").addEventListener("click", function () {
+      var result = document.getElementById("published");
+      result.classList.remove("error");
+      result.textContent = "正在发布（生成检索索引约需十几秒）…";
+      api("POST", "/console/api/admin/knowledge/publish", guideBody()).then(function (data) {
+        result.textContent = "已发布第 " + data.version + " 版，几秒内生效。";
+        guide.setAttribute("data-base", String(data.version));
+      }).catch(function (error) { result.classList.add("error"); result.textContent = error.message; });
+    });
+    check();
+  }
 })();
