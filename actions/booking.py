@@ -11,6 +11,8 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.guides import answer_question, latest_intent
+from actions.service_question import is_service_question
 from bot import clock
 from bot.booking import service
 from bot.booking.calendar import CalendarUnknown
@@ -156,6 +158,8 @@ class ActionStartBooking(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         text = text_of(tracker)
+        if is_service_question(latest_intent(tracker), text):  # "我下个月满六十，办退休要拿些啥子": no booking asked for
+            return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         item, problem = bookable_item(text, tracker.get_slot("item"))
         events = [SlotSet(name, None) for name in BOOKING_SLOTS]
         asked = aspect_in(text)
@@ -411,6 +415,8 @@ class ActionRouteChange(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         text = text_of(tracker)
+        if is_service_question("change_booking", text):  # "证件到期了换一个新的要多久": a question, not a change
+            return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         existing = _CODE.search(text) or _EXISTING.search(text)
         return [FollowupAction("action_start_manage" if existing else "action_start_booking")]
 
@@ -501,6 +507,8 @@ class ActionStartManage(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         text = text_of(tracker)
+        if is_service_question(latest_intent(tracker), text):  # "证件到期了换个新的要多久": a question, no booking named
+            return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         events = [SlotSet("manage_op", manage_op(text))]
         target = next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "manage_target"), None)
         if target:

@@ -1,26 +1,17 @@
-"""Greetings, chitchat and out-of-scope messages: the canned response from domain.yml, unless the message also asks
-about a service ("喂你好 我想问下低保咋个申请"), which then gets the guide answer."""
+"""Greetings, chitchat, out-of-scope messages and goodbyes: the canned response from domain.yml, unless the message
+also asks about a service ("喂你好 我想问下低保咋个申请"), which then gets the guide answer."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.guides import aspect_of, respond
-from knowledge.answers import aspect_in
-from knowledge.normalize import normalize
-from knowledge.service import get_index
+from actions.guides import answer_question
+from actions.service_question import asks_about_a_service, is_service_question
 
-_SMALL_TALK = re.compile(r"喂+|你好|您好|在吗|在不在|有人吗|哈喽|早上好|下午好|晚上好|请问|打扰了|麻烦问一下|问一下|我想问")
 RESPONSES = {"greet": "utter_greet", "chitchat": "utter_chitchat", "out_of_scope": "utter_out_of_scope"}
-
-
-def asks_about_a_service(text: str) -> bool:
-    """More than small talk: the rest of the message resolves to one item of the knowledge base."""
-    rest = _SMALL_TALK.sub("", normalize(text))
-    return len(rest) >= 4 and get_index().resolve(text).kind == "answer"
 
 
 class ActionSmallTalk(Action):
@@ -33,6 +24,20 @@ class ActionSmallTalk(Action):
         text = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "greet"
         if not text.startswith("/") and asks_about_a_service(text):
-            return respond(dispatcher, tracker, aspect_of("ask_" + (aspect_in(text) or "item")))
+            return answer_question(dispatcher, tracker)
         dispatcher.utter_message(response=RESPONSES.get(intent, "utter_greet"))
+        return []
+
+
+class ActionGoodbye(Action):
+    """Say goodbye (the rating invitation follows, action_offer_rating), unless the message said no goodbye word and is
+    about a service: then it is answered and the turn ends there."""
+
+    def name(self) -> str:
+        return "action_goodbye"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        if is_service_question("goodbye", tracker.latest_message.get("text") or ""):
+            return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
+        dispatcher.utter_message(response="utter_goodbye")
         return []

@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff import escalate
+from actions.desk import escalate
 from bot.services import current_or_none
 from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, choose, event_answer, gone, unknown
 from knowledge.events import LifeEvent, match_event
@@ -167,6 +167,11 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             return [SlotSet("aspect", aspect)]
     say(dispatcher, answer(entry, aspect))
     return [SlotSet("item", entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
+
+
+def answer_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    """Answer the latest message as a service question: the aspect it asks about, else the overview."""
+    return respond(dispatcher, tracker, aspect_of("ask_" + (aspect_in(tracker.latest_message.get("text") or "") or "item")))
 
 
 class ActionAnswerGuide(Action):

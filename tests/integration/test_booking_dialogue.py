@@ -28,7 +28,7 @@ def next_workday(after_days=2):
 
 def book_by_chat(chat, opening="我上班没空，周六能不能去办身份证"):
     replies = chat(opening)
-    while True:  # pick the first offered slot (date and/or time) until the form asks for the name
+    for _ in range(6):  # pick the first offered slot (date and/or time) until the form asks for the name
         buttons = payload_buttons(replies)
         if "姓名" in texts(replies) or not buttons:
             break

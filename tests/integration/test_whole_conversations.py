@@ -82,3 +82,11 @@ def test_a_digit_where_the_name_is_asked_gets_one_message(chat):
     replies = chat("1")  # the slot's number, typed again where the name is asked
     assert len(replies) == 1 and "姓名" in replies[0]["text"]
     assert len(chat("王小明")) == 1  # and a name is taken: the mobile is asked, once
+
+
+def test_situations_are_answered_whatever_intent_they_look_like(chat):
+    # told as situations, with none of the words of a booking, a change, a complaint or a goodbye
+    text = texts(chat("我下个月满六十，办退休要拿些啥子东西去嘛"))
+    assert text.startswith("【企业职工基本养老保险正常退休申请】") and "确认预约" not in text and "哪天" not in text
+    text = texts(chat("我的身份证上个月到期了，现在去换一个新的要好久才拿得到"))
+    assert text.startswith("【居民身份证办理（包括临时）】") and "预约码" not in text

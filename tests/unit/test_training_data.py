@@ -15,7 +15,8 @@ def test_rasa_data_validate_is_clean():
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     warnings = [line for line in output.splitlines() if "UserWarning" in line]
-    # forms' utter_ask_* are used implicitly; greet, chitchat and out-of-scope responses by action_small_talk
-    used_by_actions = r"utter_ask_\w+|utter_greet|utter_chitchat|utter_out_of_scope"
+    # forms' utter_ask_* are used implicitly; greet, chitchat and out-of-scope responses by action_small_talk, the
+    # goodbye by action_goodbye
+    used_by_actions = r"utter_ask_\w+|utter_greet|utter_chitchat|utter_out_of_scope|utter_goodbye"
     assert all(re.search(rf"utterance '({used_by_actions})' is not used", w) for w in warnings), warnings
     assert "No story structure conflicts found" in output

@@ -1,0 +1,51 @@
+"""A second look at intents that take a turn away from answering (goodbye, complaint, asking for a person, booking,
+changing or cancelling a booking). Rasa's classifier sometimes gives them to a citizen who describes a situation: "我下个月满六十，
+办退休要拿些啥子东西去嘛" came out as book_appointment, a long story about a hospital bill as goodbye. Each of these
+intents is said with its own words (再见, 投诉, 人工, 约 …); a message with none of them that is about an item of the
+knowledge base is the service question it looks like, and the action answers it instead.
+
+Every training example of these intents keeps its intent (tests/unit/test_service_question.py checks them all)."""
+from __future__ import annotations
+
+import re
+
+from knowledge.normalize import normalize
+from knowledge.service import get_index
+
+_SMALL_TALK = re.compile(r"喂+|你好|您好|在吗|在不在|有人吗|哈喽|早上好|下午好|晚上好|请问|打扰了|麻烦问一下|问一下|我想问")
+
+# The words each intent is said with (traditional forms are simplified by normalize() first).
+CUES = {
+    "goodbye": r"再见|拜|88|bye|挂了|先这样|就这样|没事了|没有了|没得|晚安|告辞|走了|回见|见|不聊|撤了|溜了|结束|退出|"
+               r"有事再|后会|改天|回头|下次|下回|谢|感谢|忙了|晓得了|知道了|明白了|清楚了|好的|好嘞|行嘞|要得",
+    "complain": r"投诉|举报|反映|态度|不满|差|垃圾|破|气死|太气|骂|吼|刁难|为难|踢皮球|推来推去|扯皮|曝光|效率|拖|"
+                r"没人接|没人管|没人处理|回音|没消息|吃拿卡要|插队|玩手机|提前下班|不负责|什么服务|公务员|为民|门难进|"
+                r"跑了.{0,3}趟|排了.{0,6}队|白来|坏|难办|什么玩意",
+    "request_human": r"人工|客服|真人|活人|转接|工作人员|接线员|话务员|坐席|机器|找个人|找人|个人来|换个人|说不清楚|懂的人",
+    "book_appointment": r"约|订|号|时段|时间|延时|5\+x|上门|提前|排队|没空|上班|下班|周[一二三四五六日末]|星期|礼拜|"
+                        r"今天|明天|后天|早上|上午|中午|午休|下午|傍晚|晚上|\d+[号日]|\d+月\d",
+    "cancel_appointment": r"约|号|码|取消|退|作废|撤销|不去了|去不了|去不成|来不了|改|挪|推迟|提前|查|哪天|几点|时间|上没|成功",
+    "change_booking": r"约|号|码|改到|改成|改期|挪|推迟|延后|提前|时间|上午|中午|下午|傍晚|晚上|点|周|星期|礼拜|明天|后天|"
+                      r"电话|手机|名字|姓名|\d{11}",
+}
+_CUES = {intent: re.compile(pattern) for intent, pattern in CUES.items()}
+# Leaving or escalating on a message that says neither is never right: a plausible item (even several to choose
+# from) is enough. A booking can be asked for in many ways, so it is kept unless one item is clearly meant.
+_ENOUGH = {"goodbye": ("answer", "choose"), "complain": ("answer", "choose"), "request_human": ("answer", "choose"),
+           "book_appointment": ("answer",), "change_booking": ("answer",), "cancel_appointment": ("answer",)}
+
+
+def asks_about_a_service(text: str, kinds: tuple[str, ...] = ("answer",)) -> bool:
+    """More than small talk: the rest of the message resolves to an item of the knowledge base (or, with "choose"
+    among `kinds`, to a few plausible ones)."""
+    rest = _SMALL_TALK.sub("", normalize(text))
+    return len(rest) >= 4 and get_index().resolve(text).kind in kinds
+
+
+def is_service_question(intent: str | None, text: str) -> bool:
+    """Whether a message given `intent` is really a question about a service (see the module docstring)."""
+    if intent not in _CUES or not text or text.startswith("/"):
+        return False
+    if _CUES[intent].search(normalize(text) + " " + text.lower()):
+        return False
+    return asks_about_a_service(text, _ENOUGH[intent])

@@ -1,0 +1,53 @@
+"""The second look at intents that take a turn away from answering (actions/service_question.py): a situation the
+classifier gave to goodbye, complaint, a person, a booking or a change is answered; every training example of
+those intents keeps its intent."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actions.service_question import CUES, is_service_question
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def training_examples():
+    for path in sorted((ROOT / "nlu_data").glob("*.yml")):
+        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
+            if block.get("intent") in CUES:
+                for line in block["examples"].splitlines():
+                    if line.startswith("- "):
+                        yield block["intent"], line[2:].strip()
+
+
+def test_every_training_example_keeps_its_intent():
+    examples = list(training_examples())
+    assert len({intent for intent, _ in examples}) == len(CUES) and len(examples) > 200
+    taken = [(intent, text) for intent, text in examples if is_service_question(intent, text)]
+    assert taken == []
+
+
+@pytest.mark.parametrize("intent, text", [
+    ("book_appointment", "我下个月满六十，办退休要拿些啥子东西去嘛"),
+    ("change_booking", "我的身份证上个月到期了，现在去换一个新的要好久才拿得到"),
+    ("cancel_appointment", "我的身份证上个月到期了，现在去换一个新的要好久才拿得到"),
+    ("complain", "娃兒上戶口，爸媽兩個都要去不"),
+    ("goodbye", "社保卡丢了补办要带什么材料"),
+])
+def test_a_service_question_given_another_intent_is_answered(intent, text):
+    assert is_service_question(intent, text)
+
+
+@pytest.mark.parametrize("intent, text", [
+    ("book_appointment", "帮我约下周一上午去办身份证"),
+    ("book_appointment", "我上班没空，周六能不能去办身份证"),  # "5+X": when it can be done, i.e. a booking
+    ("change_booking", "改到下周五下午办身份证"),
+    ("cancel_appointment", "办身份证那个号我不要了，帮我退掉"),
+    ("complain", "我要投诉，办身份证跑了三趟都没办好"),
+    ("request_human", "身份证的事情跟你说不清楚，转人工"),
+    ("goodbye", "好的，身份证的事晓得了，再见"),
+    ("ask_materials", "社保卡丢了补办要带什么材料"),  # intents without a second look are never touched
+    ("goodbye", "/goodbye"),  # a button's payload
+])
+def test_the_intents_own_words_keep_it(intent, text):
+    assert not is_service_question(intent, text)
