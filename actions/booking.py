@@ -80,14 +80,20 @@ def exact_slot(free: list[tuple[Slot, int]], when: When | None) -> Slot | None:
                  and (not when.day_given or slot.day == when.start.date())), None)
 
 
-_NAME = re.compile(r"(?:我叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?)\s*([\u4e00-\u9fa5]{2,4}?)(?=[，,。\s]|电话|手机|$)")
-_NAME_FIRST = re.compile(r"^\s*([\u4e00-\u9fa5]{2,4})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*1[3-9]\d{9}")
+_NAME = re.compile(r"(?:我叫|(?:^|(?<=[，,、\s]))叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?)\s*([\u4e00-\u9fa5]{2,4}?)"
+                   r"(?=[，,。\s]|电话|手机|$)")
+# a name alone between separators right before the mobile: "李四，139…", "…约个办护照，冯磊，188…"
+_NAME_BEFORE_PHONE = re.compile(r"(?:^|[，,、\s])\s*([\u4e00-\u9fa5]{2,4})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*1[3-9]\d{9}")
+# words of a reply, a thanks or a goodbye: never a name ("好的，拜拜" where the name is asked)
+NOT_A_NAME = re.compile(r"个人|人工|客服|拜拜|再见|谢谢|多谢|感谢|麻烦|好的|好嘞|算了|不用|不要|没问题|可以|确认|是的|对的|晓得|知道|明白|预约|约个|电话|手机")
 
 
 def name_in(text: str) -> str | None:
     """A citizen's name given with a cue ("我叫李四", "名字是李四") or before the phone ("李四，139…")."""
-    match = _NAME.search(text) or _NAME_FIRST.match(text)
-    return match.group(1) if match else None
+    for match in (_NAME.search(text), _NAME_BEFORE_PHONE.search(text)):
+        if match and not NOT_A_NAME.search(match.group(1)):
+            return match.group(1)
+    return None
 
 
 def time_slots(item: str, when: When | None, day: dt.date | None) -> dict[str, Any]:
@@ -273,7 +279,7 @@ class ValidateBookingForm(FormValidationAction):
             found.pop("booking_phone", None)  # "九点半" instead of a name: the time is corrected, the name asked again
             return {**found, "booking_name": None}
         name = found.pop("booking_name", None) or re.sub(r"^(我叫|我是|姓名[:：]?)", "", _PHONE.sub("", text)).strip(" ，,、电话手机号:：")
-        not_a_name = AFFIRM.match(name) or re.match(r"^(不|没|算了|取消|那|还)", name) or aspect_in(name) or \
+        not_a_name = AFFIRM.match(name) or re.match(r"^(不|没|算了|取消|那|还)", name) or aspect_in(name) or NOT_A_NAME.search(name) or \
             re.search(r"[吗呢嘛？?]|多久|怎么|什么|啥|哪", name)
         if not_a_name:  # "是的", "那要多久" are answers or questions, not names
             dispatcher.utter_message(text="请告诉我办事人的姓名，例如“张三”。")

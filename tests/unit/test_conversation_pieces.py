@@ -4,6 +4,7 @@ talk that carries a question. Actions run with tracker fixtures and CollectingDi
 import datetime as dt
 
 import pytest
+from rasa_sdk.executor import CollectingDispatcher
 from test_actions import item_id, run, tracker
 
 from actions.booking import AFFIRM, exact_slot, item_of, manage_op
@@ -135,6 +136,8 @@ def test_small_talk_that_carries_a_question_gets_the_answer():
 @pytest.mark.parametrize("text, name", [
     ("我叫袁野，电话13981230001", "袁野"), ("杨丽，18990331208", "杨丽"), ("罗志刚，电话19981234567", "罗志刚"),
     ("名字是吴小军，手机号18123456780", "吴小军"), ("13912345678", None), ("九点半", None),
+    ("下周五晚上六点约个办护照，冯磊，18812345000", "冯磊"), ("帮我约下周二上午去注销个体户，叫韩梅，电话13666661234", "韩梅"),
+    ("约个号，电话13912345678", None), ("好的，拜拜", None),
 ])
 def test_a_name_given_with_the_phone_is_found(text, name):
     from actions.booking import details_in, name_in
@@ -171,3 +174,12 @@ def test_a_question_is_not_taken_as_a_name(text):
 
     result = ValidateBookingForm().validate_booking_name(text, CollectingDispatcher(), tracker(text, "ask_item", {}), {})
     assert result["booking_name"] is None
+
+
+@pytest.mark.parametrize("text", ["好的，拜拜", "麻烦了，拜拜", "是的", "叫个人来"])
+def test_a_goodbye_or_a_reply_is_never_taken_as_the_name(text):
+    from actions.booking import ValidateBookingForm
+
+    dispatcher = CollectingDispatcher()
+    slots = ValidateBookingForm().validate_booking_name(text, dispatcher, tracker(text, "inform", {"booking_item": "普通护照签发"}), {})
+    assert slots.get("booking_name") is None and "姓名" in dispatcher.messages[0]["text"]
