@@ -14,6 +14,7 @@ from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
 
 import actions
+from bot.insight import metrics, outcomes
 from bot.texts import ACTION_FAILED
 
 logger = logging.getLogger(__name__)
@@ -47,5 +48,6 @@ async def webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": exc.message, "action_name": exc.action_name}, status_code=404)
     except Exception:  # noqa: BLE001 - an action's bug must not silence the citizen
         logger.exception("action %s failed in conversation %s", action_call.get("next_action"), action_call.get("sender_id"))
+        metrics.count_error("action")
         return JSONResponse(failed_action_response())
-    return JSONResponse(result)
+    return JSONResponse(outcomes.add_note(action_call, result))  # what the turn came to, for the dashboard

@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from bot import action_webhook, errors, keys
 from bot.booking import views as booking_views
 from bot.handoff import views as handoff_views
+from bot.insight import metrics as insight_metrics
 from bot.rasa_client import RasaClient
 from bot.security import RequestGuard
 from bot.services import Services, use
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
     app.include_router(handoff_views.admin_router)
     app.include_router(console.router)
     app.include_router(knowledge_console.router)
+    app.include_router(insight_metrics.router)
     app.state.settings = settings
     if settings.wechat_enabled:
         app.include_router(wechat.router)

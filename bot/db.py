@@ -51,6 +51,7 @@ def import_models() -> None:
     import bot.booking.models  # noqa: F401
     import bot.conversations.models  # noqa: F401
     import bot.handoff.models  # noqa: F401
+    import bot.insight.models  # noqa: F401  (turn_outcomes, booking_attendance)
     import bot.push  # noqa: F401  (push_outbox)
     import knowledge.models  # noqa: F401  (knowledge_versions)
 

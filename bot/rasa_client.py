@@ -16,6 +16,8 @@ from urllib.parse import quote
 import aiohttp
 import httpx
 
+from bot.insight import metrics
+
 
 class RasaError(Exception):
     """Base of Rasa client errors."""
@@ -90,7 +92,8 @@ class RasaClient:
         payload = {"sender": sender, "message": text}
         if metadata:
             payload["metadata"] = metadata
-        return (await self._request("POST", sender, "/webhooks/rest/webhook", "message", json=payload)).json()
+        with metrics.RASA_SECONDS.time():
+            return (await self._request("POST", sender, "/webhooks/rest/webhook", "message", json=payload)).json()
 
     async def parse(self, text: str) -> dict:
         """NLU only: intent ranking for a text."""

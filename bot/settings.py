@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     webchat_sessions_per_ip: int = Field(30, ge=1)  # new conversations
     webchat_frame_ancestors: str = "*"  # CSP frame-ancestors: which sites may embed the chat, e.g. https://www.jiajiang.gov.cn
     push_api_key: SecretStr = SecretStr("")  # bearer key of POST /internal/push/{conversation_id}; empty = off
+    metrics_token: SecretStr = SecretStr("")  # bearer token of GET /metrics; empty: loopback peers only (bot/insight/metrics.py)
 
     # Handoff to people and the operator console (bot/handoff/, channels/console.py); admins change the
     # duty hours, duty days and sensitive words in the console, these are the defaults

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 import weakref
 from collections import OrderedDict
@@ -15,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.clock import utcnow
 from bot.conversations import compaction
 from bot.conversations.models import Conversation, Message
+from bot.insight import outcomes
 from bot.messages import Button, InboundMessage, Reply, replies_from_rasa
 from bot.privacy import mask
 from bot.rasa_client import RasaClient, RasaError
@@ -212,9 +214,13 @@ class ConversationService:
             raise failure
         return result
 
-    def _log_replies(self, conversation_id: str, inbound_id: int, replies: list[Reply], status: str) -> None:
+    def _log_replies(self, conversation_id: str, inbound_id: int, replies: list[Reply], status: str,
+                     turn: dict | None = None) -> None:
+        """Store the replies and, in the same transaction, the turn's outcome (bot/insight/outcomes.py)."""
         with self.database.session() as session:
             log_replies(db_session=session, conversation_id=conversation_id, inbound_id=inbound_id, replies=replies, status=status)
+            if turn is not None:
+                outcomes.record_safely(db_session=session, conversation_id=conversation_id, message_id=inbound_id, **turn)
 
     def _offered_buttons(self, channel: str, sender: str) -> list[dict]:
         with self.database.session() as session:
@@ -242,12 +248,15 @@ class ConversationService:
 
     async def handle(self, message: InboundMessage) -> tuple[str, list[Reply]]:
         """Returns (conversation id, replies). The message is stored before anything else happens."""
+        started = time.monotonic()
         try:
             text = check_text(message.text, self.max_chars)
         except InvalidMessage as exc:
             inbound_id, conversation_id, _, _, _ = await run_in_threadpool(self._log_and_route, message, "rejected")
             replies = [Reply(text=exc.reply)]
-            await run_in_threadpool(self._log_replies, conversation_id, inbound_id, replies, "rejected")
+            await run_in_threadpool(self._log_replies, conversation_id, inbound_id, replies, "rejected",
+                                    {"channel": message.channel, "text": message.text, "outcome": outcomes.Outcome("rejected"),
+                                     "started": started})
             return conversation_id, replies
         message = message.model_copy(update={"text": text})
         inbound_id, conversation_id, retry, previous, routed = await run_in_threadpool(self._log_and_route, message, "received")
@@ -256,7 +265,9 @@ class ConversationService:
         logger.info("in %s: %s", conversation_id, mask(text))
         if routed is not None:  # taken over by an operator, or answering the app's own question
             await self.handoff.after_route(conversation_id, text, routed)
-            await run_in_threadpool(self._log_replies, conversation_id, inbound_id, routed.replies, routed.status)
+            await run_in_threadpool(self._log_replies, conversation_id, inbound_id, routed.replies, routed.status,
+                                    {"channel": message.channel, "text": text, "started": started,
+                                     "outcome": outcomes.of_desk_turn(routed.status, routed.replies)})
             return conversation_id, routed.replies
         try:
             raw = await self._send_to_rasa(conversation_id, text)
@@ -267,5 +278,8 @@ class ConversationService:
         except RasaError as exc:  # down, or refused the message: the citizen is told and the message is kept
             logger.error("Rasa failed for %s: %s", conversation_id, exc)
             replies, status = [rasa_down_reply()], "failed"
-        await run_in_threadpool(self._log_replies, conversation_id, inbound_id, replies, status)
+        outcome = outcomes.of_rasa_turn(raw, replies) if status == "answered" else outcomes.Outcome(
+            status if status == "busy" else "error")
+        await run_in_threadpool(self._log_replies, conversation_id, inbound_id, replies, status,
+                                {"channel": message.channel, "text": text, "outcome": outcome, "started": started})
         return conversation_id, replies
