@@ -32,9 +32,15 @@ def kb_validate(args) -> int:
 
 
 def kb_search(args) -> int:
-    from knowledge.service import get_index
+    """Search what the app serves: the newest published version in DATABASE_URL (or, with --yaml, the repo's files)."""
+    from knowledge import service
 
-    hits = get_index().search(args.question, top=args.top)
+    if not args.yaml:
+        number = _on_knowledge(lambda database: service.refresh(database, _search_key()))
+        if number is None:
+            return 1
+        print(f"知识库第 {number} 版（{len(service.get_index().entries)} 个事项）", file=sys.stderr)
+    hits = service.get_index().search(args.question, top=args.top)
     if args.json:
         print(json.dumps([h.as_dict() for h in hits], ensure_ascii=False, indent=2))
     else:
@@ -302,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("question")
     p.add_argument("--top", type=int, default=3)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--yaml", action="store_true", help="检索仓库里的 YAML（种子数据），而不是已发布的最新版本")
     p.set_defaults(func=kb_search)
     p = kb.add_parser("import-catalogue", help="从四川省事项目录 JSON 生成 knowledge/catalogue.yaml")
     p.add_argument("source")

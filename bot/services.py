@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.booking import reminders
 from bot.booking.schedule import Schedule
+from bot.conversations.admission import TurnGate
 from bot.conversations.service import ConversationService
 from bot.db import Database
 from bot.delivery import Deliveries
@@ -58,6 +59,8 @@ class Services:
                 settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(), settings.twilio_sms_from))
         conversations = ConversationService(database, rasa, settings.max_message_chars)
         conversations.compact_every = settings.tracker_compact_every
+        conversations.gate = TurnGate(settings.rasa_concurrency * len(settings.rasa_bases), settings.turn_queue_limit,
+                                      settings.turn_wait_seconds)
         desk = Desk(database, rasa, settings, deliveries)
         conversations.handoff = desk
         await run_in_threadpool(accounts.bootstrap_admin, database, settings)

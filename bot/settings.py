@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     rasa_url: str = ""  # default http://127.0.0.1:{rasa_port}; several Rasa processes: comma-separated URLs
     rasa_timeout: float = Field(10.0, gt=0)
     rasa_replicas: int = Field(1, ge=1, le=16)  # Rasa processes `make run` starts (ports RASA_PORT, RASA_PORT+1, ...)
+    # Overload (bot/conversations/admission.py): turns sent to each Rasa process at a time (0 = no limit), turns
+    # waiting in line per app process, and the longest wait before a turn is answered "busy, please resend".
+    rasa_concurrency: int = Field(8, ge=0, le=1000)
+    turn_queue_limit: int = Field(200, ge=0)
+    turn_wait_seconds: float = Field(3.0, gt=0, le=60)
     database_url: str = f"sqlite:///{ROOT / 'var' / 'app.db'}"
     max_message_chars: int = 500
     tracker_compact_every: int = Field(15, ge=0)  # user turns between compactions of Rasa's tracker; 0 = never

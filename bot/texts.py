@@ -9,3 +9,6 @@ EMPTY_REPLY = "抱歉，我没有完全明白您的意思。您可以换个说�
 
 # A retried message whose first attempt is still being answered elsewhere and did not finish in time.
 STILL_WORKING = "您的消息正在处理中，请稍候片刻再刷新查看回复。"
+
+# Too many citizens at once (bot/conversations/admission.py): the message is kept, the citizen sends it again.
+BUSY = "当前咨询的人比较多，您的消息暂时没能处理，请稍等几秒再发一次。急事请拨打12345热线。"

@@ -70,11 +70,15 @@ async def chat(body: ChatRequest, request: Request) -> ChatResponse:
     conversation_id, replies = await service.handle(
         InboundMessage(channel="web", sender=body.sender, text=body.text, client_id=body.client_id)
     )
+    if any(r.action == "busy" for r in replies):  # overload: the reply says so; the status lets clients retry later
+        return JSONResponse(ChatResponse(conversation_id=conversation_id, replies=replies).model_dump(), status_code=503,
+                            headers={"Retry-After": str(BUSY_RETRY_SECONDS)})
     return ChatResponse(conversation_id=conversation_id, replies=replies)
 
 
 # --- the browser chat ------------------------------------------------------------------------------
 
+BUSY_RETRY_SECONDS = 5
 CHANNEL = "webchat"  # conversations of the signed browser chat (the open /api/chat above uses "web")
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static" / "webchat"

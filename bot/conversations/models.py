@@ -34,5 +34,5 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text)
     buttons: Mapped[list | None] = mapped_column(JSON, nullable=True)
     client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="received")  # in: received|answered|failed|rejected
+    status: Mapped[str] = mapped_column(String(16), default="received")  # in: received|answered|failed|rejected|busy
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -15,13 +15,14 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.clock import utcnow
 from bot.conversations import compaction
+from bot.conversations.admission import Busy, TurnGate
 from bot.conversations.models import Conversation, Message
 from bot.insight import outcomes
 from bot.messages import Button, InboundMessage, Reply, replies_from_rasa
 from bot.privacy import mask
 from bot.rasa_client import RasaClient, RasaError
 from bot.security import printable
-from bot.texts import EMPTY_REPLY, STILL_WORKING
+from bot.texts import BUSY, EMPTY_REPLY, STILL_WORKING
 from knowledge.county import county
 
 logger = logging.getLogger(__name__)
@@ -168,13 +169,14 @@ class ConversationService:
         self.compact_every = compaction.COMPACT_EVERY  # Settings.tracker_compact_every; 0 turns compaction off
         self._turns: OrderedDict[str, int] = OrderedDict()  # Rasa turns since the last compaction, recent ones
         self._background: set[asyncio.Task] = set()
+        self.gate = TurnGate(0, 0, 1.0)  # Services sets the overload limits (Settings.rasa_concurrency ...); 0: off
         self.retry_wait = 15.0  # seconds a retry waits for the first attempt's replies (longer than Rasa's timeout)
 
     async def _send_to_rasa(self, conversation_id: str, text: str) -> list[dict]:
         """One Rasa turn at a time per conversation; every `compact_every` turns, compact its tracker afterwards
         (in the background, under the same lock, so the citizen does not wait for it)."""
         lock = rasa_lock(conversation_id)
-        async with lock:
+        async with lock, self.gate.turn():
             raw = await self.rasa.send(conversation_id, text)
         turns = self._turns.pop(conversation_id, 0) + 1
         self._turns[conversation_id] = turns
@@ -275,6 +277,9 @@ class ConversationService:
             if not any(r.text or r.buttons for r in replies):  # never leave the citizen without an answer
                 replies = [Reply(text=EMPTY_REPLY, action=next((r.action for r in replies if r.action), None))]
             status = "answered"
+        except Busy as exc:  # overload: answered at once rather than after the citizen has given up; the message is kept
+            logger.warning("busy, not sent to Rasa for %s: %s", conversation_id, exc)
+            replies, status = [Reply(text=BUSY, action="busy", sender="system")], "busy"
         except RasaError as exc:  # down, or refused the message: the citizen is told and the message is kept
             logger.error("Rasa failed for %s: %s", conversation_id, exc)
             replies, status = [rasa_down_reply()], "failed"

@@ -1,5 +1,6 @@
 """Hot reload across processes: two app processes on one SQLite database serve a version published by `kb import`
 within 10 seconds, without a restart (no Rasa is needed for the knowledge API)."""
+import json
 import os
 import subprocess
 import sys
@@ -73,3 +74,17 @@ def test_a_published_version_is_served_by_every_app_process_within_ten_seconds(a
         assert guide(url, NEW_ITEM)["fields"]["实施主体"] == "夹江县测试局"
         assert guide(url, "补领结婚证")["fields"]["收费标准"] == "工本费9元（热加载测试）"
         assert httpx.get(f"{url}/api/guides/{birth_id}").status_code == 200  # a merge import removes nothing
+    # the citizens' guide pages and `kb search` show the published version, not the repo's YAML
+    new_id = httpx.get(f"{urls[0]}/api/guides/search", params={"q": NEW_ITEM, "top": 1}).json()[0]["id"]
+    page = httpx.get(f"{urls[0]}/guides/{new_id}", timeout=10)
+    assert page.status_code == 200 and NEW_ITEM in page.text and "夹江县测试局" in page.text
+    assert NEW_ITEM in httpx.get(f"{urls[1]}/guides", params={"q": NEW_ITEM}, timeout=10).text
+
+    def kb_search(*extra):
+        out = subprocess.run([sys.executable, "-m", "bot", "kb", "search", NEW_ITEM, "--top", "1", "--json", *extra],
+                             cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)[0]["name"]
+
+    assert kb_search() == NEW_ITEM
+    assert kb_search("--yaml") != NEW_ITEM
