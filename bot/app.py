@@ -12,11 +12,12 @@ from bot import action_webhook, errors, keys
 from bot.booking import views as booking_views
 from bot.handoff import views as handoff_views
 from bot.insight import metrics as insight_metrics
+from bot.insight import views as insight_views
 from bot.rasa_client import RasaClient
 from bot.security import RequestGuard
 from bot.services import Services, use
 from bot.settings import Settings, get_settings
-from channels import console, guide_pages, voice, webchat, wechat
+from channels import console, guide_pages, insight_pages, voice, webchat, wechat
 from knowledge import console_views as knowledge_console
 from knowledge import views as guide_views
 from knowledge.service import get_index, version
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
     app.include_router(console.router)
     app.include_router(knowledge_console.router)
     app.include_router(insight_metrics.router)
+    app.include_router(insight_views.router)
+    app.include_router(insight_pages.router)
     app.state.settings = settings
     if settings.wechat_enabled:
         app.include_router(wechat.router)

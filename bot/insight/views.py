@@ -1,0 +1,161 @@
+"""The console's insight API for admins: the dashboard's figures and their XLSX export, a booking's attendance, and
+the review inbox (groups of missed questions, each turned into a knowledge version). Views only translate HTTP."""
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from bot import errors
+from bot.booking.models import Booking
+from bot.clock import TZ, utcnow
+from bot.handoff import audit
+from bot.handoff.auth import Auth, admin_access, admin_write
+from bot.insight import dashboard, inbox
+from bot.insight.models import ATTENDANCE, BookingAttendance
+from knowledge import fitted, versions
+from knowledge import service as knowledge_service
+
+router = APIRouter(prefix="/console/api/admin/insight", tags=["console admin"])
+
+
+def _session(request: Request, work):
+    def call():
+        with request.app.state.database.session() as session:
+            return work(session)
+
+    return run_in_threadpool(call)
+
+
+def date_range(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """The requested county days (default: the last 30), checked."""
+    default_start, default_end = dashboard.default_range(utcnow().astimezone(TZ).date())
+    start, end = start or (end - dt.timedelta(days=29) if end else default_start), end or default_end
+    if start > end:
+        raise errors.InvalidInput("开始日期不能晚于结束日期。")
+    if (end - start).days >= dashboard.MAX_DAYS:
+        raise errors.InvalidInput(f"一次最多统计 {dashboard.MAX_DAYS} 天，请缩短日期范围。")
+    return start, end
+
+
+async def figures_for(request: Request, start: dt.date | None, end: dt.date | None) -> dict:
+    start, end = date_range(start, end)
+    schedule = request.app.state.services.schedule
+    return await _session(request, lambda s: dashboard.figures(db_session=s, start=start, end=end, schedule=schedule))
+
+
+@router.get("/dashboard")
+async def dashboard_figures(request: Request, start: dt.date | None = Query(None), end: dt.date | None = Query(None),
+                            _auth: Auth = Depends(admin_access)) -> dict:
+    """Every figure of the dashboard for county days start..end (default: the last 30 days)."""
+    return await figures_for(request, start, end)
+
+
+@router.get("/dashboard.xlsx")
+async def dashboard_export(request: Request, start: dt.date | None = Query(None), end: dt.date | None = Query(None),
+                           auth: Auth = Depends(admin_access)) -> Response:
+    """The same figures as an XLSX workbook (the export is audited)."""
+    data = await figures_for(request, start, end)
+    body = await run_in_threadpool(dashboard.workbook, data)
+    await _session(request, lambda s: audit.audit(db_session=s, operator_id=auth.operator.id, action="export", target="dashboard",
+                                                  detail=f"{data['start']} 至 {data['end']}", ip=auth.ip))
+    name = f"dashboard-{data['start']}-{data['end']}.xlsx"
+    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+class Attendance(BaseModel):
+    status: str = Field(..., pattern="^(attended|no_show)$", description="attended 已到场 | no_show 未到场")
+
+
+@router.post("/bookings/{code}/attendance")
+async def mark_attendance(request: Request, code: str, body: Attendance, auth: Auth = Depends(admin_write)) -> dict:
+    """Mark whether the citizen came to a booking (for the no-show figures); marking again changes it."""
+    def work(session):
+        booking = session.scalar(select(Booking).where(Booking.code == code.upper()))
+        if booking is None:
+            raise errors.NotFound("没有这个预约码。")
+        row = session.get(BookingAttendance, booking.id)
+        if row is None:
+            row = BookingAttendance(booking_id=booking.id)
+            session.add(row)
+        row.status, row.operator_id, row.marked_at = body.status, auth.operator.id, utcnow()
+        audit.audit(db_session=session, operator_id=auth.operator.id, action="booking", target=booking.code,
+                    detail=ATTENDANCE[body.status], ip=auth.ip)
+        return {"code": booking.code, "status": body.status, "label": ATTENDANCE[body.status]}
+
+    return await _session(request, work)
+
+
+# --- the review inbox ------------------------------------------------------------------------------
+
+@router.get("/inbox")
+async def inbox_groups(request: Request, _auth: Auth = Depends(admin_access)) -> dict:
+    """The questions for review, grouped by similarity, the largest groups first."""
+    return {"groups": await _session(request, lambda s: inbox.groups(db_session=s))}
+
+
+class GroupFix(BaseModel):
+    action: str = Field(..., pattern="^(question|alias)$", description="question: 常见问法; alias: 别名")
+    item_id: str = Field(..., max_length=64)
+    reason: str = Field("", max_length=500)
+
+
+@router.post("/inbox/{key}/publish")
+async def publish_group(request: Request, key: int, body: GroupFix, auth: Auth = Depends(admin_write)) -> dict:
+    """Add the group's questions to an item as 常见问法 or 别名, publish that as a knowledge version (audited), then ask
+    the questions again of it: those that now resolve to the item leave the inbox."""
+    def prepare(session):
+        try:
+            group = inbox.find_group(db_session=session, key=key)
+            base = versions.latest_number(db_session=session)
+            content, document, added = inbox.edited(versions.content_of(db_session=session, number=base), body.item_id,
+                                                    body.action, inbox.usable_wordings(group))
+        except (inbox.InboxError, versions.VersionError) as exc:
+            raise errors.InvalidInput(str(exc)) from None
+        return group, base, content, document, added
+
+    group, base, content, document, added = await _session(request, prepare)
+    index, model = await run_in_threadpool(fitted.fit, content, request.app.state.settings.secret_key.get_secret_value())
+    name, what = document["事项名称"], inbox.ACTIONS[body.action]
+    reason = body.reason or f"待复核问题：为“{name}”增加{what}{len(added)}条"
+
+    def publish(session):
+        try:
+            number = versions.publish_on(db_session=session, base=base, content=content, author=auth.operator.username,
+                                         reason=reason, source="inbox", search_model=model)
+        except versions.VersionError as exc:
+            raise errors.Conflict(str(exc)) from None
+        audit.audit(db_session=session, operator_id=auth.operator.id, action="knowledge", target=name,
+                    detail=f"发布第 {number} 版：{reason}（{'；'.join(added)}）", ip=auth.ip)
+        resolved, asked = inbox.rerun(db_session=session, g=group, index=index, item_id=body.item_id, number=number)
+        return number, resolved, asked
+
+    number, resolved, asked = await _session(request, publish)
+    knowledge_service.serve(index, number, content.digest())  # this process at once; the others within seconds
+    return {"version": number, "item": name, "added": added, "resolved": resolved, "asked": asked,
+            "message": f"已发布第 {number} 版。重新提问 {asked} 条，其中 {resolved} 条现在能直接答到“{name}”，已移出待复核列表。"}
+
+
+class Dismiss(BaseModel):
+    reason: str = Field(..., min_length=1, max_length=500)
+
+
+@router.post("/inbox/{key}/dismiss")
+async def dismiss_group(request: Request, key: int, body: Dismiss, auth: Auth = Depends(admin_write)) -> dict:
+    """Set a group aside (not a knowledge gap: abuse, chit-chat, out of scope); audited with the reason."""
+    def work(session):
+        try:
+            group = inbox.find_group(db_session=session, key=key)
+        except inbox.InboxError as exc:
+            raise errors.NotFound(str(exc)) from None
+        count = inbox.dismiss(db_session=session, g=group)
+        audit.audit(db_session=session, operator_id=auth.operator.id, action="knowledge", target=group.question[:100],
+                    detail=f"待复核问题不予处理（{count}条）：{body.reason}", ip=auth.ip)
+        return {"dismissed": count}
+
+    return await _session(request, work)
