@@ -29,6 +29,7 @@ LEVELS = ("", "（市级）", "（县级）", "（区级）", "（镇街）", "�
 BASELINE_MODEL = ROOT / "models" / "baseline.tar.gz"  # bot/bench_baseline_config.yml: Rasa's default policies
 OFFERED_RATES = (10, 25, 50, 100, 150)  # turns per second, open loop (150: where it saturates, when 100 is served)
 P99_LIMIT_MS = 300
+NORMAL_MS = 1000  # after an overload, a citizen is answered "normally" again within this
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -139,6 +140,63 @@ async def long_conversation(url: str, body_of, turns: int) -> list[float]:
     return latencies
 
 
+async def wait_idle(url: str, body_of, limit_ms: float = 200, seconds: float = 60) -> None:
+    """Until a single turn is answered within `limit_ms` (the previous load's backlog, if any, has drained)."""
+    async with load_client(30, 2) as client:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            async with client.post(url, json=body_of(f"bench-idle-{time.time_ns()}", "你好")) as response:
+                await response.read()
+            if (time.perf_counter() - started) * 1000 < limit_ms:
+                return
+            await asyncio.sleep(0.5)
+
+
+async def burst(url: str, body_of, rate: float, count: int, give_up: float = 5.0, probe_rate: float = 10,
+                probe_seconds: float = 10) -> dict:
+    """`count` turns of new citizens at `rate` per second (each gives up after `give_up` s), then, from the moment the
+    last one is sent, other citizens at `probe_rate` per second: how long until they are answered normally again
+    (within NORMAL_MS, and every one after them too)."""
+    counts = {"served": 0, "busy": 0, "gave_up": 0, "errors": 0}
+    probes: list[tuple[float, float | None]] = []  # (sent, seconds after the burst; latency ms or None if not served)
+    questions = [turns[1] for turns in conversations()]
+    async with load_client(give_up, 3000) as client:
+        async def one(n: int) -> None:
+            try:
+                async with client.post(url, json=body_of(f"bench-burst-{n}-{time.time_ns()}", questions[n % len(questions)])) as r:
+                    await r.read()
+                    counts["served" if r.status == 200 else "busy" if r.status == 503 else "errors"] += 1
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                counts["gave_up"] += 1
+
+        async def probe(at: float, n: int) -> None:
+            started = time.perf_counter()
+            try:
+                async with client.post(url, json=body_of(f"bench-probe-{n}-{time.time_ns()}", questions[-1 - n % len(questions)])) as r:
+                    await r.read()
+                    probes.append((at, (time.perf_counter() - started) * 1000 if r.status == 200 else None))
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                probes.append((at, None))
+
+        tasks, started = [], time.perf_counter()
+        for n in range(count):
+            await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(n)))
+        ended = time.perf_counter()
+        for n in range(int(probe_rate * probe_seconds)):
+            await asyncio.sleep(max(0.0, ended + n / probe_rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(probe(n / probe_rate, n)))
+        await asyncio.gather(*tasks)
+    probes.sort()
+    bad = [at for at, latency in probes if latency is None or latency > NORMAL_MS]
+    recovered = (bad[-1] + 1 / probe_rate) if bad else 0.0
+    served = [latency for _, latency in probes if latency is not None]
+    return {"offered": rate, "count": count, **counts, "recovered_s": recovered,
+            "recovered": not bad or bad[-1] < probes[-1][0], "probe_p50": percentile(served, 0.5),
+            "probe_p99": percentile(served, 0.99), "probe_failed": sum(1 for _, latency in probes if latency is None)}
+
+
 def _fresh_db(name: str) -> dict:
     for suffix in ("", "-wal", "-shm"):
         (ROOT / "var" / f"{name}{suffix}").unlink(missing_ok=True)
@@ -190,6 +248,11 @@ def bench_chat(small: bool, replicas: int = 2) -> tuple[list[dict], dict, dict]:
                                label="/api/chat, 1 Rasa"))
         booking = asyncio.run(booking_load(stack.url, 60 if small else 300, 20))
         memory["本系统（1 个 Rasa）"] = {"应用": rss_mb(stack.app.pid), "Rasa": rss_mb(stack.rasa.pid)}
+        overload = [overload_run(stack.url, results[-1], small, "有排队上限（RASA_CONCURRENCY=8）")]
+    # The same burst on the same model with the line in front of Rasa turned off: what the limit is measured against.
+    with Stack(free_port(), free_port(), extra_env={**_fresh_db("bench-unbounded.db"), "RASA_CONCURRENCY": "0"},
+               tag="-bench-unbounded") as stack:
+        overload.append(overload_run(stack.url, results[-1], small, "不设上限（RASA_CONCURRENCY=0）"))
     if replicas > 1:
         app_port = free_port()
         with Stack(app_port, free_port(replicas, avoid=(app_port,)), extra_env=_fresh_db("bench-replicas.db"), tag="-bench-replicas",
@@ -198,7 +261,17 @@ def bench_chat(small: bool, replicas: int = 2) -> tuple[list[dict], dict, dict]:
                                    label=f"/api/chat, {replicas} Rasa"))
             memory[f"本系统（{replicas} 个 Rasa）"] = {"应用": rss_mb(stack.app.pid),
                                                    **{f"Rasa {n + 1}": rss_mb(r.pid) for n, r in enumerate(stack.rasas)}}
-    return results, booking, memory
+    return results, booking, memory, overload
+
+
+def overload_run(url: str, measured: dict, small: bool, label: str) -> dict:
+    """A burst at twice the highest rate served (issue: 2,000 turns at twice the sustainable rate), after the backlog
+    of the measurements before has drained."""
+    served = [r["offered"] for r in measured["open"] if r["errors"] == 0 and r["p99"] <= P99_LIMIT_MS] or [10]
+    rate = 2 * max(served)
+    asyncio.run(wait_idle(f"{url}/api/chat", OURS))
+    return {"label": label, **asyncio.run(burst(f"{url}/api/chat", OURS, rate, 200 if small else 2000,
+                                                probe_seconds=5 if small else 10))}
 
 
 def rss_mb(pid: int) -> float:
@@ -415,7 +488,7 @@ def main(small: bool = False, replicas: int = 2) -> int:
               f"| {imported['records']} | {imported['entries']} | {imported['guides']} | {imported['check_s']:.1f} | {imported['import_s']:.1f} | "
               f"{imported['build_s']:.1f} | {imported['index_mb']:.0f} | {imported['rss_mb']:.0f} | {imported['p50']:.2f} | "
               f"{imported['p95']:.2f} | {imported['p99']:.2f} |"]
-    results, booking, memory = bench_chat(small, replicas)
+    results, booking, memory, overload = bench_chat(small, replicas)
     targets = {f"T{n + 1}": r["target"] for n, r in enumerate(results)}
     lines += ["", "目标：" + "；".join(f"{k} = {v}" for k, v in targets.items()), "",
               "## 闭环：每位市民收到回复再发下一轮（10 轮对话，毫秒）",
@@ -444,6 +517,14 @@ def main(small: bool = False, replicas: int = 2) -> int:
     lines += ["", "## 预约并发（20 个并发客户端抢同一批时段，SQLite）",
               f"尝试 {booking['attempts']} 次，{booking['per_s']:.1f} 次/秒，p50 {booking['p50']:.1f} ms，p99 {booking['p99']:.1f} ms；"
               f"成功 {booking['booked']}，约满 {booking['full']}，其他 {booking['other']}（容量 3 天 × 6 时段 × 4 名额 = 72）"]
+    lines += ["", "## 过载之后：突发之后多久恢复正常（/api/chat，1 个 Rasa）",
+              f"突发：新市民按 T3 无错误且 p99 ≤ {P99_LIMIT_MS} ms 的最高到达率的两倍发送，每人等 5 秒后放弃；突发发完后，"
+              f"其他市民每秒 10 轮：从突发结束到之后每一轮都在 {NORMAL_MS} ms 内得到正常答复所用的秒数。",
+              "| 设置 | 到达率 | 轮数 | 答复 | 繁忙提示(503) | 超时放弃 | 其他错误 | 恢复(秒) | 之后 p50 | 之后 p99 | 之后未答 |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {o['label']} | {o['offered']} | {o['count']} | {o['served']} | {o['busy']} | {o['gave_up']} | {o['errors']} | "
+              f"{o['recovered_s']:.1f}{'' if o['recovered'] else '（未恢复）'} | {o['probe_p50']:.0f} | {o['probe_p99']:.0f} | {o['probe_failed']} |"
+              for o in overload]
     lines += ["", "## 常驻内存（MB，负载之后）"]
     lines += [f"- {name}：" + "，".join(f"{k} {v:.0f}" for k, v in parts.items()) + f"；合计 {sum(parts.values()):.0f}" for name, parts in memory.items()]
     report = "\n".join(lines)
@@ -454,6 +535,6 @@ def main(small: bool = False, replicas: int = 2) -> int:
         if r["long"]:
             r["long"] = {k: v for k, v in r["long"].items() if k != "latencies"}
     (RESULTS / "bench.json").write_text(json.dumps({"machine": machine, "search": search_rows, "import": imported, "chat": results, "booking": booking,
-                                                    "memory_mb": memory}, ensure_ascii=False, indent=2))
+                                                    "overload": overload, "memory_mb": memory}, ensure_ascii=False, indent=2))
     print(f"\n结果：{RESULTS / 'bench.md'}，曲线图：{RESULTS / 'bench.png'}")
     return 0

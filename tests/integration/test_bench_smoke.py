@@ -20,6 +20,10 @@ def test_bench_small_runs_and_reports_every_table():
     assert all(row["open"] and row["open"][0]["offered"] == 10 for row in report["chat"] if row["label"] != "this Rasa, direct")
     assert all(report["chat"][i]["long"]["last_p50"] > 0 for i in (0, 2))
     assert report["booking"]["other"] == 0 and report["booking"]["booked"] > 0
+    # the same burst with the line in front of Rasa and without it; every turn is accounted for
+    assert [o["label"].split("（")[0] for o in report["overload"]] == ["有排队上限", "不设上限"]
+    assert all(o["served"] + o["busy"] + o["gave_up"] + o["errors"] == o["count"] == 200 for o in report["overload"])
+    assert "过载之后" in result.stdout
     assert len(report["memory_mb"]) == 3 and all(v > 0 for parts in report["memory_mb"].values() for v in parts.values())
     assert (ROOT / "bench-results" / "bench.png").stat().st_size > 10_000
     assert "应用自身开销" in result.stdout and "饱和前最高到达率" in result.stdout
