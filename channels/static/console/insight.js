@@ -33,18 +33,18 @@
     charts.push(chart("chart-contacts", { type: "bar", data: { labels: days, datasets: names.map(function (name, i) {
       return { label: name, data: figures.series[name], backgroundColor: COLORS[i % COLORS.length] }; }) },
       options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } } }));
-    var kinds = Object.keys(data.turns.by_outcome).filter(function (k) { return data.turns.by_outcome[k] > 0; });
+    var kinds = data.turns.order.filter(function (k) { return data.turns.by_outcome[k] > 0; });
     charts.push(chart("chart-outcomes", { type: "doughnut", data: { labels: kinds.map(function (k) { return data.turns.labels[k]; }),
       datasets: [{ data: kinds.map(function (k) { return data.turns.by_outcome[k]; }), backgroundColor: COLORS }] },
       options: { plugins: { legend: { position: "right" } } } }));
-    var levels = Object.keys(data.ratings.by_level);
+    var levels = data.ratings.levels; /* JSON objects come with sorted keys: the order is sent apart */
     charts.push(chart("chart-ratings", { type: "bar", data: { labels: levels, datasets: [{ label: "评价条数",
       data: levels.map(function (l) { return data.ratings.by_level[l]; }),
       backgroundColor: ["#2e8b57", "#6fbf73", "#f0a500", "#e06666", "#b3261e"] }] },
       options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } }));
     charts.push(bar("chart-items", data.top_items.map(function (r) { return r[0]; }), data.top_items.map(function (r) { return r[1]; }), "解答次数", true));
     charts.push(bar("chart-aspects", data.aspects.map(function (r) { return r[0]; }), data.aspects.map(function (r) { return r[1]; }), "解答次数", false));
-    var slots = Object.keys(data.bookings.by_slot_type), rows = data.bookings.by_slot_type;
+    var slots = data.bookings.order, rows = data.bookings.by_slot_type;
     charts.push(chart("chart-bookings", { type: "bar", data: { labels: slots.map(function (k) { return data.bookings.slot_types[k]; }),
       datasets: [["booked", "预约", COLORS[0]], ["attended", "到场", COLORS[2]], ["no_show", "爽约", COLORS[1]], ["cancelled", "取消", COLORS[7]]]
         .map(function (d) { return { label: d[1], data: slots.map(function (k) { return rows[k][d[0]]; }), backgroundColor: d[2] }; }) },
