@@ -35,6 +35,8 @@ def date_range(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.
     """The requested county days (default: the last 30), checked."""
     default_start, default_end = dashboard.default_range(utcnow().astimezone(TZ).date())
     start, end = start or (end - dt.timedelta(days=29) if end else default_start), end or default_end
+    if not (dt.date(2000, 1, 1) <= start and end <= dt.date(2100, 12, 31)):
+        raise errors.InvalidInput("日期应在 2000 年至 2100 年之间。")
     if start > end:
         raise errors.InvalidInput("开始日期不能晚于结束日期。")
     if (end - start).days >= dashboard.MAX_DAYS:

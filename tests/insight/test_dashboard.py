@@ -177,3 +177,5 @@ def test_the_xlsx_export_and_the_page(insight_client):
     assert script.status_code == 200 and "Chart.js v4" in script.text[:200]
     assert client.get("/static/console/insight/chart.js-LICENSE.md").status_code == 200
     assert admin.get("/console/api/admin/insight/dashboard?start=2026-11-15&end=2026-11-01").status_code == 422
+    assert admin.get("/console/api/admin/insight/dashboard?start=0001-01-01&end=0001-01-02").status_code == 422
+    assert admin.get("/console/admin/dashboard?start=9999-12-30&end=9999-12-31").status_code == 422
