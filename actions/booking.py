@@ -28,7 +28,7 @@ BOOKING_SLOTS = ["booking_item", "booking_date", "booking_time", "booking_name",
                  "booking_window", "booking_request_id"]
 _ISO = re.compile(r"(\d{4}-\d{2}-\d{2})(?:\s+(\d{2}:\d{2}))?")
 _HHMM = re.compile(r"^\s*(\d{1,2})[:：](\d{2})\s*$")
-_CODE = re.compile(r"(?<![A-Za-z0-9])([A-HJ-NP-Za-hj-np-z2-9]{6})(?![A-Za-z0-9])")
+_CODE = service.CODE_IN_TEXT
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 
 
@@ -69,7 +69,7 @@ def bookable_item(text: str, context_item_id: str | None) -> tuple[str | None, s
     return entry.name, None
 
 
-AFFIRM = re.compile(r"^(对|对的|对头|是|是的|好|好的|可以|行|没问题|要得|嗯|嗯嗯|确认|确定|就这个|就它|没错)[。！!啊嘛哈的了]*$")
+AFFIRM = re.compile(r"^(对|对的|对头|是|是的|好|好的|可以|行|没问题|要得|嗯|嗯嗯|确认|确定|就这个|就它|没错|随便|都行|都可以|哪个都行|无所谓)[。！!啊嘛哈的了]*$")
 
 
 def exact_slot(free: list[tuple[Slot, int]], when: When | None) -> Slot | None:
@@ -164,6 +164,8 @@ class ActionStartBooking(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         text = text_of(tracker)
+        if service.names_a_booking(text):  # "预约码ABPCC4，电话182…，能不能往后挪到下周六": the booking made, not a new one
+            return [FollowupAction("action_start_manage")]
         if is_service_question(latest_intent(tracker), text):  # "我下个月满六十，办退休要拿些啥子": no booking asked for
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         item, problem = bookable_item(text, tracker.get_slot("item"))
@@ -197,6 +199,18 @@ class ActionStartBooking(Action):
             except (DateNotBookable, CalendarUnknown) as exc:
                 dispatcher.utter_message(text=getattr(exc, "reason", str(exc)) + "。")
         return events + [FollowupAction("booking_form")]
+
+
+def not_a_name(name: str) -> bool:
+    """An answer, a change of mind or a question ("是的", "算了", "那要多久"), not a person's name."""
+    return bool(AFFIRM.match(name) or re.match(r"^(不|没|算了|取消|那|还)", name) or aspect_in(name) or NOT_A_NAME.search(name)
+                or re.search(r"[吗呢嘛？?]|多久|怎么|什么|啥|哪", name))
+
+
+def plain_name(text: str) -> str | None:
+    """A message that is only a name ("邓明亮", "我叫邓明亮"): the name; else None."""
+    name = re.sub(r"^(我叫|我是|姓名[:：]?)", "", text.strip()).strip(" ，,、。")
+    return name if re.fullmatch(r"[\u4e00-\u9fa5]{2,4}(·[\u4e00-\u9fa5]{1,6})?", name) and not not_a_name(name) else None
 
 
 class ValidateBookingForm(FormValidationAction):
@@ -264,10 +278,14 @@ class ValidateBookingForm(FormValidationAction):
             window = when_from(tracker, day)
             wanted = [s for s, _ in free if window is None or window.covers(day, s.start)][:1]
         given = {k: v for k, v in details_in(text, None, None).items() if k in ("booking_name", "booking_phone")}
+        if not wanted and not given and parse_when(text, now()) is None and plain_name(text):
+            given = {"booking_name": service.normalize_name(plain_name(text))}  # "邓明亮" before choosing a time
         if not wanted and given:  # a name and mobile instead of a time: keep them, the time is asked again
             return {"booking_time": None, **given}
         if not wanted:
-            alternatives = "、".join(f"{s.start:%H:%M}" for s, _ in free[:6])
+            window = when_from(tracker, day)
+            nearby = [s for s, _ in free if window is None or window.covers(day, s.start)] or [s for s, _ in free]
+            alternatives = "、".join(f"{s.start:%H:%M}" for s in nearby[:6])
             dispatcher.utter_message(text=f"这个时间没有空位了，{day.month}月{day.day}日还可以约：{alternatives}。")
             return {"booking_time": None}
         return {"booking_time": f"{wanted[0].start:%H:%M}", **given}
@@ -279,9 +297,7 @@ class ValidateBookingForm(FormValidationAction):
             found.pop("booking_phone", None)  # "九点半" instead of a name: the time is corrected, the name asked again
             return {**found, "booking_name": None}
         name = found.pop("booking_name", None) or re.sub(r"^(我叫|我是|姓名[:：]?)", "", _PHONE.sub("", text)).strip(" ，,、电话手机号:：")
-        not_a_name = AFFIRM.match(name) or re.match(r"^(不|没|算了|取消|那|还)", name) or aspect_in(name) or NOT_A_NAME.search(name) or \
-            re.search(r"[吗呢嘛？?]|多久|怎么|什么|啥|哪", name)
-        if not_a_name:  # "是的", "那要多久" are answers or questions, not names
+        if not_a_name(name):  # "是的", "那要多久" are answers or questions, not names
             dispatcher.utter_message(text="请告诉我办事人的姓名，例如“张三”。")
             return {"booking_name": None, **{k: v for k, v in found.items() if k == "booking_phone"}}
         try:

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.guides import answer_question
 from actions.service_question import asks_about_a_service, is_service_question
+from bot.booking.service import names_a_booking
 
 RESPONSES = {"greet": "utter_greet", "chitchat": "utter_chitchat", "out_of_scope": "utter_out_of_scope"}
 
@@ -37,6 +38,8 @@ class ActionGoodbye(Action):
         return "action_goodbye"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        if names_a_booking(tracker.latest_message.get("text") or ""):  # "不约了，退掉，A92TUS，180…": about that booking
+            return [FollowupAction("action_start_manage")]
         if is_service_question("goodbye", tracker.latest_message.get("text") or ""):
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         dispatcher.utter_message(response="utter_goodbye")

@@ -5,10 +5,11 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import escalate
+from bot.booking.service import names_a_booking
 from bot.services import current_or_none
 from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, choose, event_answer, gone, unknown
 from knowledge.events import LifeEvent, match_event
@@ -218,6 +219,8 @@ class ActionFallbackSearch(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
+        if names_a_booking(text):  # "顺便查一下嘛，LHKSZ6，188…，看约上没有": about the booking made
+            return [FollowupAction("action_start_manage")]
         resolution = get_index().resolve(text)
         # the intent classifier's best guess below the threshold still tells which aspect was likely asked
         aspect = aspect_of(tracker.get_intent_of_latest_message(skip_fallback_intent=True))

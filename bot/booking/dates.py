@@ -42,7 +42,22 @@ class When:
         return self.start <= moment <= self.end
 
 
+# "周三我有事，改到下周五下午", "中午走不开，改成下周一晚上六点半": the time after the last of these is the one wanted.
+_CHANGE_TO = re.compile(r"改到|改成|改为|换到|换成|挪到|调到|推到|推迟到|提前到|延到|往后挪到|往前挪到")
+
+
 def parse_when(text: str, now: dt.datetime) -> When | None:
+    """The date/time wanted: after a change word ("改到…") if there is one with a time after it, else the first
+    date/time expression in text; or None."""
+    marks = list(_CHANGE_TO.finditer(text or ""))
+    if marks:
+        wanted = _parse_first(text[marks[-1].end():], now)
+        if wanted is not None:
+            return wanted
+    return _parse_first(text, now)
+
+
+def _parse_first(text: str, now: dt.datetime) -> When | None:
     """The first date/time expression in text, or None."""
     text = _DOTTED.sub(lambda m: f"{int(m.group(1))}月{int(m.group(2))}日", text or "")
     now = now.astimezone(TZ)

@@ -28,6 +28,17 @@ from bot.privacy import mask
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
 CODE_LENGTH = 6
+CODE_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([A-HJ-NP-Za-hj-np-z2-9]{6})(?![A-Za-z0-9])")  # CODE_ALPHABET, either case
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_CODE_WORD = re.compile(r"预约码|码[是为:：\s]|编号")
+
+
+def names_a_booking(text: str) -> bool:
+    """A code with the mobile, or called a code ("预约码：BK94MM", "码是…"): the message is about that booking, whatever
+    else it says ("顺便查一下嘛，LHKSZ6，188…", "不约了，退掉，A92TUS，180…")."""
+    if not text or text.startswith("/"):
+        return False
+    return bool(CODE_IN_TEXT.search(text)) and bool(_MOBILE_IN_TEXT.search(text) or _CODE_WORD.search(text))
 REMINDER_HOUR = 18  # reminders go out at 18:00 the evening before
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -39,6 +39,12 @@ NO_PHONE = re.compile(r"^(不留|不想留|不方便留|不用留|没有电话|�
 MESSAGE_CHOICE = re.compile(r"^(1|１|留言|我要留言|留言投诉|留个言)[。！!.\s]*$")
 CALLBACK_CHOICE = re.compile(r"^(2|２|预约回电|回电|请回电|给我回电话?|打电话给我)[。！!.\s]*$")
 NO_CHOICE = re.compile(r"^(3|３)$")
+# The choice said in a sentence, with or without more ("那麻烦留个言，电话159…，姓陈"; "给我回个电话嘛").
+MESSAGE_WORDS = re.compile(r"留.{0,2}言|留言投诉|我要投诉")
+CALLBACK_WORDS = re.compile(r"回.{0,2}电话?|打.{0,2}电话给我|给我打.{0,2}电话")
+# A question rather than an account of what happened (after a complaint offer, an account is the complaint itself).
+QUESTION = re.compile(r"[？?]|吗|怎么|咋|如何|多久|多少|哪[里儿个些]|什么|啥|能不能|可不可以|可以.{0,6}不|要不要|是不是|有没有")
+LEAVING = re.compile(r"再见|拜拜|就这样|就这些|没有了|不用了谢谢|先这样")
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?\d{7,8})(?!\d)")
 AGENCY_ASK = re.compile(r"申请代办|代办服务|帮办服务|帮办|代办员|代办点|帮我代办|找人代办|上门代办|代跑")
@@ -169,13 +175,19 @@ class Desk:
 
         if kind in ("ticket_offer", "rating"):
             if kind == "ticket_offer":
-                if MESSAGE_CHOICE.match(text):
-                    category = "complaint" if data.get("reason") == "complaint" else "message"
-                    return ask("ticket_description", texts.ask_description(category), category=category)
-                if CALLBACK_CHOICE.match(text):
-                    return ask("ticket_description", texts.ask_description("callback"), category="callback")
+                complaint = data.get("reason") == "complaint"
                 if CANCEL.match(text) or NO_CHOICE.match(text):
                     return done(texts.cancelled())
+                phone = phone_in(text)  # said with the choice: not asked again
+                if MESSAGE_CHOICE.match(text) or MESSAGE_WORDS.search(text):
+                    category = "complaint" if complaint or "投诉" in text else "message"
+                    return ask("ticket_description", texts.ask_description(category), category=category, phone=phone)
+                if CALLBACK_CHOICE.match(text) or CALLBACK_WORDS.search(text):
+                    return ask("ticket_description", texts.ask_description("callback"), category="callback", phone=phone)
+                if complaint and len(text.strip()) >= 6 and not QUESTION.search(text) and not LEAVING.search(text):
+                    # "昨天下午三点过，公安那个窗口，一个女的，冲我吼": the citizen goes on telling what happened
+                    data["category"] = "complaint"
+                    return self._described(session, ask, done, data, conversation_id, text, now)
             else:
                 level = ratings.level_of(text, allow_number=True)
                 if level is not None:
@@ -193,9 +205,15 @@ class Desk:
         if kind == "ticket_description":
             if len(text.strip()) < 4:
                 return ask(kind, texts.too_short())
-            return ask("ticket_contact", texts.ask_contact(data["category"]), description=text.strip())
+            return self._described(session, ask, done, data, conversation_id, text, now)
         if kind == "ticket_contact":
             phone = phone_in(text)
+            if phone is None and LEAVING.search(text):  # the citizen leaves: what they told is kept, never lost
+                if data["category"] == "callback":
+                    return [*done(texts.callback_dropped()), *self._goodbye(session, conversation_id, now)]
+                order = work_orders.create_work_order(db_session=session, category=data["category"], description=data["description"],
+                                                      contact_phone="", channel=channel, conversation_id=conversation_id, now=now)
+                return [*done(texts.ticket_created(order)), *self._goodbye(session, conversation_id, now)]
             if phone is None and not (data["category"] != "callback" and NO_PHONE.match(text)):
                 tries = data.get("tries", 0) + 1
                 if tries >= 3:
@@ -223,6 +241,22 @@ class Desk:
             return done(texts.agency_created(order))
         pending.clear_pending(db_session=session, conversation_id=conversation_id)
         return None
+
+    def _described(self, session: Session, ask, done, data: dict, conversation_id: str, text: str, now: dt.datetime) -> list[Reply]:
+        """The citizen has said what the work order is about: file it if the phone is known, else ask for it."""
+        if not data.get("phone"):
+            return ask("ticket_contact", texts.ask_contact(data["category"]), description=text.strip())
+        channel = queue.conversation_channel(db_session=session, conversation_id=conversation_id)
+        order = work_orders.create_work_order(db_session=session, category=data["category"], description=text.strip(),
+                                              contact_phone=data["phone"], channel=channel, conversation_id=conversation_id, now=now)
+        return done(texts.ticket_created(order))
+
+    def _goodbye(self, session: Session, conversation_id: str, now: dt.datetime) -> list[Reply]:
+        """Goodbye and, unless rated a moment ago, the invitation to rate (as Rasa's goodbye does)."""
+        if ratings.rated_recently(db_session=session, conversation_id=conversation_id, now=now):
+            return [texts.goodbye()]
+        pending.set_pending(db_session=session, conversation_id=conversation_id, kind="rating", data={}, now=now)
+        return [texts.goodbye(), texts.rating_offer()]
 
     def _agency(self, session: Session, conversation_id: str, text: str, now: dt.datetime, asked: bool) -> list[Reply] | None:
         """A request for 代办/帮办: for an item the knowledge base marks 代办, ask the village and contact."""

@@ -59,7 +59,7 @@ def ask_description(category: str) -> Reply:
         return Reply(text="好的，请简单说明需要工作人员回电解答什么问题" + CANCEL_HINT + "。")
     if category == "complaint":
         return Reply(text="请说明您要投诉的情况：哪个窗口或部门、大概什么时间、发生了什么" + CANCEL_HINT + "。")
-    return Reply(text="好的，请用一两句话说明您要咨询或反映的事情" + CANCEL_HINT + "。")
+    return Reply(text="好的，请留言：用一两句话说明您要咨询或反映的事情" + CANCEL_HINT + "。")
 
 
 def too_short() -> Reply:
@@ -69,6 +69,9 @@ def too_short() -> Reply:
 def ask_contact(category: str) -> Reply:
     if category == "callback":
         return Reply(text="请留下方便接听的电话号码（手机或带区号的座机），工作人员会在工作时间给您回电。")
+    if category == "complaint":
+        return Reply(text="您反映的情况已记下，会作为投诉转给相关部门。请留下联系电话（手机或带区号的座机），方便工作人员答复您；"
+                          "不想留电话请回复“不留”，答复会发到这里。")
     return Reply(text="请留下联系电话（手机或带区号的座机），方便工作人员答复您；不想留电话请回复“不留”，答复会发到这里。")
 
 
@@ -81,6 +84,14 @@ def ticket_created(order: WorkOrder) -> Reply:
     then = "给您回电" if order.category == "callback" else "处理并答复您"
     return Reply(text=f"已为您登记工单，编号 {order.number}（{what}）。工作人员会在工作时间尽快{then}。"
                       "请记好工单编号，之后发送编号就能查询办理进度。")
+
+
+def goodbye() -> Reply:
+    return Reply(text="感谢您的咨询，祝您办事顺利，再见！")  # as utter_goodbye in domain.yml
+
+
+def callback_dropped() -> Reply:
+    return Reply(text="没有留下电话，这次回电登记先取消了。需要时请再说“回电”，或直接拨打" + hotline() + "热线。")
 
 
 def cancelled() -> Reply:

@@ -28,6 +28,10 @@ NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
         ("晚上", None, "18:00", "23:59"),
         ("早上", None, "06:00", "09:59"),
         ("中午", None, "12:00", "13:59"),
+        # a correction: the time after 改到/改成 is the one wanted, not the one being given up
+        ("不对，周三我有事，改到下周五下午", "2026-12-04", "13:00", "17:59"),
+        ("时间改一下，中午走不开，改成下周一晚上六点半", "2026-11-30", "18:30", "18:30"),
+        ("那天要加班，改到下周二", "2026-12-01", None, None),
     ],
 )
 def test_expressions(text, day, start, end):

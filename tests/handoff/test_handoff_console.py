@@ -302,7 +302,7 @@ def test_off_duty_a_message_becomes_a_work_order_the_citizen_can_follow(app_clie
     assert "现在不是在线人工客服的服务时间（工作日 08:30-12:00）" in texts(offer)
     assert [b["title"] for b in offer[-1]["buttons"]] == ["留言", "预约回电", "不用了"]
     assert queue(operator)["waiting"] == []
-    assert "请用一两句话说明" in texts(citizen.say("留言"))
+    assert "用一两句话说明" in texts(citizen.say("留言"))
     assert "联系电话" in texts(citizen.say("我家门口的路灯坏了一个月了"))
     assert "号码好像不完整" in texts(citizen.say("1381234"))
     created = texts(citizen.say("13812345678"))
@@ -355,6 +355,41 @@ def test_a_complaint_off_duty_is_a_complaint_work_order(app_client):
     citizen.say("上周三社保窗口让我跑了三趟")
     citizen.say("不留")
     assert operator.get("/console/api/work-orders?category=complaint").json()["work_orders"][0]["contact_phone"] == ""
+
+
+def test_the_choice_said_in_a_sentence_with_the_phone_is_not_asked_again(app_client):
+    admin, operator = admin_and_operator(app_client)
+    off_duty(app_client, admin)
+    citizen = Citizen(app_client)
+    citizen.say("转人工")
+    assert "用一两句话说明" in texts(citizen.say("那麻烦留个言，电话15908135678，姓陈"))
+    created = texts(citizen.say("屋头情况特殊，想当面说下临时救助的事"))
+    assert "已为您登记工单" in created
+    order = operator.get("/console/api/work-orders?category=message").json()["work_orders"][0]
+    assert order["contact_phone"] == "159****5678" and "临时救助" in order["description"]
+
+
+def test_a_complaint_told_without_choosing_is_taken_and_kept_when_the_citizen_leaves(app_client):
+    admin, operator = admin_and_operator(app_client)
+    off_duty(app_client, admin)
+    citizen = Citizen(app_client)
+    citizen.say("我要投诉")
+    asked = texts(citizen.say("昨天下午三点过，公安那个窗口，一个女的，冲我吼"))
+    assert "投诉" in asked and "联系电话" in asked
+    leaving = citizen.say("谢谢，拜拜")
+    assert "已为您登记工单" in texts(leaving) and "再见" in texts(leaving) and "请您对本次服务做个评价" in texts(leaving)
+    order = operator.get("/console/api/work-orders?category=complaint").json()["work_orders"][0]
+    assert "冲我吼" in order["description"] and order["contact_phone"] == ""
+    assert "感谢您的评价" in texts(citizen.say("满意"))
+
+
+def test_a_question_after_a_complaint_offer_is_answered_not_filed(app_client):
+    admin, operator = admin_and_operator(app_client)
+    off_duty(app_client, admin)
+    citizen = Citizen(app_client)
+    citizen.say("我要投诉")
+    assert "联系电话" not in texts(citizen.say("低保要什么材料"))
+    assert operator.get("/console/api/work-orders").json()["work_orders"] == []
 
 
 # --- 代办 -----------------------------------------------------------------------------------------

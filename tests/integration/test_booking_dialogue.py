@@ -106,3 +106,18 @@ def test_reschedule_to_next_week_keeps_the_code(chat):
     day = offers[0]["payload"].split('"')[3].split()[0]
     month, date = int(day[5:7]), int(day[8:10])
     assert f"{month}月{date}日" in looked and code in looked
+
+
+def test_a_name_before_the_time_is_kept_and_a_time_corrected_at_the_read_back_is_taken(chat):
+    day = next_workday(3)
+    on = f"{day.month}月{day.day}日"
+    assert "可以约这些时段" in texts(chat(f"帮我约{on}上午办身份证"))
+    named = chat("邓明亮")  # the name before choosing a time: kept, the times offered again, no "no free place"
+    assert "没有空位" not in texts(named) and "可以约这些时段" in texts(named), texts(named)
+    asked = chat(payload_buttons(named)[0]["payload"])
+    assert "手机号" in texts(asked) and "姓名" not in texts(asked), texts(asked)
+    read_back = texts(chat("13912345670"))
+    assert "请核对预约信息" in read_back and "邓明亮" in read_back
+    changed = texts(chat(f"时间改一下，上午走不开，改成{on}晚上六点半"))  # the time after 改成, not the morning given up
+    assert "请核对预约信息" in changed and f"{on} 18:30" in changed, changed
+    assert "18:30-19:00" in texts(chat("对"))

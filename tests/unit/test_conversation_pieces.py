@@ -112,6 +112,18 @@ def test_what_a_booking_message_wants(text, op):
     assert manage_op(text) == op
 
 
+@pytest.mark.parametrize("text, about_a_booking", [
+    ("我记下了。顺便查一下嘛，LHKSZ6，18812345000，看约上没有", True), ("不约了，退掉，A92TUS，18090123456", True),
+    ("预约码ABPCC4，电话18208135566，能不能往后挪到下周六上午十点", True), ("预约码：BK94MM", True), ("码是 k7pq2m", True),
+    ("帮我约下周一上午十点办身份证，我叫张伟，电话13900002222", False),  # a new booking: no code
+    ("我的手机号 13900002222", False), ("WECHAT 上能办不", False), ("/cancel_appointment", False),
+])
+def test_a_message_with_a_booking_code_is_about_that_booking(text, about_a_booking):
+    from bot.booking.service import names_a_booking
+
+    assert names_a_booking(text) is about_a_booking
+
+
 def test_a_named_time_picks_its_slot_and_yes_accepts_the_offer():
     day = dt.date(2026, 12, 7)
     free = [(Slot("police", day, dt.time(h, m), dt.time(h, m + 29), False), 3) for h in (9, 10) for m in (0, 30)]
