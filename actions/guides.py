@@ -31,6 +31,9 @@ _EVENT_CUE = re.compile(r"哪些(部门|手续|事|证|地方)|办些(啥|什么
 PICK_MARGIN = 2.0  # a detail picks one of the offered items when it scores this many times the next one
 
 
+SURE_ASPECT = 0.8  # intent confidence above which an aspect question is remembered without its words
+
+
 def aspect_of(intent: str | None) -> str:
     """ask_fee → fee; anything else asks for the overview."""
     aspect = (intent or "").removeprefix("ask_")
@@ -94,6 +97,14 @@ def offer(dispatcher: CollectingDispatcher, entries: list[Entry], aspect: str, v
     return [SlotSet("candidates", [e.id for e in entries]), SlotSet("aspect", aspect)]
 
 
+def remembered_aspect(tracker: Tracker, text: str, aspect: str) -> str:
+    """The aspect to keep while the citizen chooses among offered items: one the message says in words, or the
+    classifier is sure of; a weak guess ("咨询点户口上的事" read as ask_online at 0.45) is not carried to the answer."""
+    if aspect == "item" or aspect_in(text):
+        return aspect
+    return aspect if (tracker.latest_message.get("intent") or {}).get("confidence", 1.0) >= SURE_ASPECT else "item"
+
+
 def topic_entries(text: str) -> tuple[str, list[Entry]] | None:
     """The vague opening's topic and its items, best match to the text first."""
     topic = topic_of(text)
@@ -148,8 +159,9 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     elif resolution is not None and resolution.kind == "choose" and (current is None or names_an_item(resolution.hits)):
         topical = None if names_an_item(resolution.hits) else topic_entries(text)
         if topical:
-            return offer(dispatcher, topical[1], aspect, vague=True, topic=topical[0])
-        return offer(dispatcher, [h.entry for h in resolution.hits], aspect, vague=len(normalize(text)) <= VAGUE_LENGTH)
+            return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
+        return offer(dispatcher, [h.entry for h in resolution.hits], remembered_aspect(tracker, text, aspect),
+                     vague=len(normalize(text)) <= VAGUE_LENGTH)
     elif current is None and candidates and resolution is not None and resolution.kind == "none":
         offered = [e for e in (index.kb.by_id(i) for i in candidates) if e]
         if len(offered) != 1:  # "要带啥子" right after a list of steps or options: which one?
@@ -160,7 +172,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     else:
         topical = topic_entries(text) if resolution is not None else None
         if topical:
-            return offer(dispatcher, topical[1], aspect, vague=True, topic=topical[0])
+            return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
         if current is not None:
             entry = current
         else:
@@ -234,9 +246,10 @@ class ActionFallbackSearch(Action):
             return [SlotSet("item", picked.id), SlotSet("candidates", None)]
         topical = topic_entries(text) if not names_an_item(resolution.hits) else None
         if topical:
-            return offer(dispatcher, topical[1], aspect, vague=True, topic=topical[0])
+            return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
         if resolution.kind == "choose":
-            return offer(dispatcher, [h.entry for h in resolution.hits], aspect, vague=len(normalize(text)) <= VAGUE_LENGTH)
+            return offer(dispatcher, [h.entry for h in resolution.hits], remembered_aspect(tracker, text, aspect),
+                         vague=len(normalize(text)) <= VAGUE_LENGTH)
         user_intents = [e.get("parse_data", {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
         if user_intents[-2:] == ["nlu_fallback", "nlu_fallback"]:
             await escalate(dispatcher, tracker, "fallback")  # two misses in a row: to a person, or a work order off duty

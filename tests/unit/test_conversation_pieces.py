@@ -55,6 +55,15 @@ def test_topics_name_only_detailed_items_and_a_vague_opening_is_asked_back():
     assert item_id("个体工商户设立登记") in slots["candidates"]
 
 
+def test_a_weakly_guessed_aspect_of_a_vague_opening_is_not_carried_to_the_answer():
+    weak = tracker("咨询点户口上的事", "ask_online")
+    weak.latest_message["intent"]["confidence"] = 0.45  # "上" read as 网上
+    _, slots = run(ActionAnswerGuide(), weak)
+    assert slots["candidates"] and slots["aspect"] == "item"
+    _, slots = run(ActionAnswerGuide(), tracker("户口上的事，网上能办不", "ask_online"))  # said in words: kept
+    assert slots["aspect"] == "online"
+
+
 def test_a_detail_or_a_number_picks_among_the_offered_items():
     offered = [item_id(n) for n in ["出生登记", "户口迁移审批", "居住证办理"]]
     assert pick_candidate("第二个嘛", offered).name == "户口迁移审批"
