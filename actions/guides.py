@@ -235,7 +235,8 @@ class ActionFallbackSearch(Action):
             return [FollowupAction("action_start_manage")]
         resolution = get_index().resolve(text)
         # the intent classifier's best guess below the threshold still tells which aspect was likely asked
-        aspect = aspect_of(tracker.get_intent_of_latest_message(skip_fallback_intent=True))
+        aspect = asked_aspect(aspect_of(tracker.get_intent_of_latest_message(skip_fallback_intent=True)), text,
+                              tracker.get_slot("aspect"))
         if resolution.kind == "answer":
             say(dispatcher, answer(resolution.entry, aspect))
             return [SlotSet("item", resolution.entry.id), SlotSet("aspect", aspect)]

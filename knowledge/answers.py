@@ -18,13 +18,15 @@ ASPECT_INTENTS = {aspect: f"ask_{aspect}" for aspect in ASPECTS}
 MAX_OPTIONS = 4  # a clarifying question offers at most this many items
 # Words that ask for one aspect, for messages whose intent is something else (a booking that also asks what to bring).
 ASPECT_CUES = {
-    "materials": re.compile(r"带(什么|啥|哪些|些啥)|要(什么|啥子?|哪些)(材料|资料|证件|东西)|材料|资料|要不要(拿|带)|原件|复印件"),
+    "materials": re.compile(r"(带|准备|拿)(什么|啥|哪些|些啥|些什么)|要(什么|啥子?|哪些)(材料|资料|证件|东西)|材料|资料|要不要(拿|带)|"
+                            r"原件|复印件|要不要.{0,8}(证明|介绍信|报告|照片|户口本)|几张照片"),
     "fee": re.compile(r"多少钱|好多钱|收费|收钱|要钱|费用|工本费"),
     "time_limit": re.compile(r"多久|几天|好久|多长时间|多少天|几个工作日|啥时候.{0,4}(拿|好|下来)"),
     "location_hours": re.compile(r"在哪|哪里办|哪点|哪儿|几点|上班时间|地址|几楼|哪个窗口|周末.{0,3}(上班|开门|办)"),
     "online": re.compile(r"网上|手机上|线上|网办|APP|app|小程序"),
-    "visits": re.compile(r"跑几|几趟|几次|几回|本人要不要|要本人|本人(去|来|到)|亲自|到场"),
-    "procedure": re.compile(r"流程|步骤|程序|咋个办|怎么办理|先(找|去).{1,8}还是"),
+    "visits": re.compile(r"跑几|几趟|几次|几回|本人要不要|要本人|本人(去|来|到)|亲自|到场|两个(人)?都.{0,4}去|都要去|一起去|"
+                         r"陪(起|着|同)?去|委托.{0,4}(别人|他人|家人)|(喊|让|叫).{1,6}(帮我|替我|代我)?去"),
+    "procedure": re.compile(r"流程|步骤|程序|咋个办|怎么办理|先(找|去).{1,8}还是|(咋个|怎么|咋|如何)(弄|申请|登记|参保)"),
 }
 
 

@@ -22,6 +22,10 @@ from knowledge.topics import topic_of, topics
     ("要带啥子证件", "materials"), ("收不收费", "fee"), ("好久能拿到", "time_limit"), ("在哪里办", "location_hours"),
     ("手机上能办不", "online"), ("要跑几趟", "visits"), ("本人要到场不", "visits"), ("你好", None),
     ("要带什么，多少钱", None),  # two aspects: no single one
+    ("需要准备哪些东西", "materials"), ("要拿些啥子去申请嘛", "materials"), ("要不要收入证明", "materials"),
+    ("应该咋个弄", "procedure"), ("低保咋个申请嘛", "procedure"), ("扯结婚证两个人都必须去哇", "visits"),
+    ("能不能委托别人去补", "visits"), ("娃儿办护照，大人要陪起去不", "visits"),
+    ("正式开工之前还要办啥子手续", None),  # which items to get, not how one is done
 ])
 def test_aspect_words(text, aspect):
     assert aspect_in(text) == aspect
@@ -62,6 +66,13 @@ def test_a_weakly_guessed_aspect_of_a_vague_opening_is_not_carried_to_the_answer
     assert slots["candidates"] and slots["aspect"] == "item"
     _, slots = run(ActionAnswerGuide(), tracker("户口上的事，网上能办不", "ask_online"))  # said in words: kept
     assert slots["aspect"] == "online"
+
+
+def test_a_question_the_classifier_was_unsure_of_keeps_the_aspect_it_says_in_words():
+    from actions.guides import ActionFallbackSearch
+
+    messages, slots = run(ActionFallbackSearch(), tracker("我老公身份证掉了，他在夹江工地上做事，在这边补办要带啥子", "nlu_fallback"))
+    assert slots["aspect"] == "materials" and "需要准备以下材料" in messages[0]["text"]
 
 
 def test_a_detail_or_a_number_picks_among_the_offered_items():
