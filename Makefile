@@ -30,9 +30,12 @@ userdict: .venv/.installed
 
 model: models/current.tar.gz
 
-# Servers and the browser the tests start themselves, from Debian's packages (installed only when missing).
+# Servers and the browser the tests and `make cluster` start themselves, from Debian's packages (installed only when
+# missing; the project starts its own instances as child processes on free loopback ports: bot/engines.py).
 system-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+	@test -x /usr/sbin/nginx || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
 	@{ command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
 
 .venv/.installed: requirements/app.txt requirements/app.lock

@@ -35,9 +35,9 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
         # the views' shorthands for the same objects
         app.state.database, app.state.rasa, app.state.conversations = built.database, built.rasa, built.conversations
         app.state.push_hub, app.state.desk, app.state.schedule = built.hub, built.desk, built.schedule
-        app.state.webchat = webchat.WebChat(settings, built.database, built.conversations, built.hub)
+        app.state.webchat = webchat.WebChat(settings, built.database, built.conversations, built.hub, built.shared)
         if settings.wechat_enabled:
-            app.state.wechat = wechat.WeChatChannel(settings, built.database)
+            app.state.wechat = wechat.WeChatChannel(settings, built.database, built.shared)
             built.deliveries.register("wechat", app.state.wechat.deliver)
         use(built)
         try:

@@ -3,7 +3,7 @@
 On the embedded default, a secret that is not set is generated on first start (`secrets.token_urlsafe`, 256 bits)
 and kept in `var/` with file mode 600, so every later start, and Rasa started beside the app, use the same value.
 The production profile (APP_PROFILE=production) generates nothing: it refuses to start when a secret is missing,
-short, or one of the values that ever shipped as a default. Nothing here prints a secret.
+short, or one of the values that ever shipped as a default, and without its engines (PostgreSQL, Redis). Nothing here prints a secret.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ GENERATED = {"secret_key": "secret_key", "action_token": "action_token"}  # sett
 
 
 class SecretError(RuntimeError):
-    """A secret is missing or unsafe in production; the message names the setting."""
+    """A secret is missing or unsafe in production, or an engine is not set; the message names the setting."""
 
 
 def _read_or_create(path: Path) -> str:
@@ -51,6 +51,10 @@ def check_production(settings: Settings) -> None:
             problems.append(f"{name.upper()} is not set")
         elif value in KNOWN_DEFAULTS or len(value) < MIN_LENGTH:
             problems.append(f"{name.upper()} is a known default or shorter than {MIN_LENGTH} characters")
+    if not settings.database_url.startswith("postgresql"):
+        problems.append("DATABASE_URL is not PostgreSQL (postgresql+psycopg://...)")
+    if not settings.redis_url.get_secret_value():
+        problems.append("REDIS_URL is not set")
     if os.environ.get("CLOCK_START"):
         problems.append("CLOCK_START (a fixed clock for evaluations) is set")
     if problems:

@@ -14,9 +14,11 @@ Channels register listeners with `hub.listen(conversation_id, callback)`; the ca
 with no arguments whenever the conversation has new messages (pushed ones, or replies to a message
 sent from another tab), and reads them with `messages_after`.
 
-Listeners live in this process. With several app replicas a pushed message still reaches the citizen
-at their next reconnect or poll; instant delivery across replicas needs a pub/sub channel (Redis,
-docs/architecture.md) calling `hub.notify` on every replica.
+Listeners live in the process that holds the connection. With several app processes, `notify` also publishes
+the conversation id on the shared bus (bot/shared.py: Redis pub/sub), and every other process wakes its own
+listeners of that conversation: a push or an operator message sent by one process reaches the citizen's
+WebSocket in another at once. If the notice is lost (Redis restarting), the message still reaches the citizen
+at their next reconnect or poll, from the log.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from bot.clock import utcnow
 from bot.conversations.models import Conversation, Message
 from bot.db import Base
 from bot.messages import Reply
+from bot.shared import SharedState
 
 logger = logging.getLogger(__name__)
 
@@ -152,12 +155,26 @@ def is_delivered(*, db_session: Session, message_id: int) -> bool:
 
 # --- the hub ---------------------------------------------------------------------------------------
 
+BUS_CHANNEL = "push"
+CROSS_PROCESS_WAIT = 1.0  # seconds `push` waits for another process's connection to mark a message delivered
+
+
 class PushHub:
     """Conversation id -> live listeners, in this process; messages themselves are in the database."""
 
-    def __init__(self, database):
+    def __init__(self, database, shared: SharedState | None = None):
         self.database = database
+        self.shared = shared or SharedState()
         self._listeners: dict[str, set[Listener]] = {}
+
+    async def start(self) -> None:
+        """Listen to the other processes' notices (a no-op pair in one process)."""
+        await self.shared.bus.subscribe(BUS_CHANNEL, self._on_notice)
+
+    async def _on_notice(self, notice: str) -> None:
+        origin, _, conversation_id = notice.partition("|")
+        if origin != self.shared.process_id and conversation_id in self._listeners:
+            await self._wake(conversation_id)
 
     def listen(self, conversation_id: str, listener: Listener) -> Callable[[], None]:
         """Register a listener; returns the function that removes it."""
@@ -177,7 +194,13 @@ class PushHub:
         return len(self._listeners.get(conversation_id, ()))
 
     async def notify(self, conversation_id: str) -> None:
-        """Wake every listener of the conversation; one failing listener does not stop the others."""
+        """Wake every listener of the conversation, in this process and (through the bus) in the others."""
+        await self._wake(conversation_id)
+        if self.shared.shared_between_processes:
+            await self.shared.bus.publish(BUS_CHANNEL, f"{self.shared.process_id}|{conversation_id}")
+
+    async def _wake(self, conversation_id: str) -> None:
+        """Wake this process's listeners of the conversation; one failing listener does not stop the others."""
         listeners = list(self._listeners.get(conversation_id, ()))
         results = await asyncio.gather(*(listener() for listener in listeners), return_exceptions=True)
         for result in results:
@@ -196,5 +219,19 @@ class PushHub:
         """Store the reply, deliver it to live listeners, and say whether one took it."""
         message_id = await run_in_threadpool(self._store, conversation_id, reply)
         await self.notify(conversation_id)
-        delivered = await run_in_threadpool(self._delivered, message_id) if self.listening(conversation_id) else False
+        if self.listening(conversation_id):
+            delivered = await run_in_threadpool(self._delivered, message_id)
+        elif self.shared.shared_between_processes:  # a connection in another process may take it: wait briefly
+            delivered = await self._delivered_elsewhere(message_id)
+        else:
+            delivered = False
         return Pushed(message_id=message_id, delivered=delivered)
+
+    async def _delivered_elsewhere(self, message_id: int) -> bool:
+        deadline = asyncio.get_running_loop().time() + CROSS_PROCESS_WAIT
+        while True:
+            if await run_in_threadpool(self._delivered, message_id):
+                return True
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.1)

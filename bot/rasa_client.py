@@ -4,6 +4,11 @@ With several Rasa processes (Settings.rasa_bases), each conversation is pinned t
 hashing of its id: every turn, pause, resume and compaction of a conversation goes to the same process, so
 each process's in-memory tracker and lock stores stay consistent, and adding a process moves only the
 conversations that now hash to it (they start a fresh Rasa session there; the app keeps their transcript).
+
+When the Rasa processes share their conversations (the production profile: SQL tracker store, Redis lock store,
+deploy/rasa-endpoints.yml), `failover=True`: a conversation whose process cannot be reached goes to the next one in
+its rendezvous order, which reads the same tracker; the pin stays the first choice, so each conversation's lock is
+normally taken by one process.
 """
 from __future__ import annotations
 
@@ -27,9 +32,18 @@ class RasaUnavailable(RasaError):
     """Rasa did not answer (down, starting, timed out, or answered with a server error)."""
 
 
+class RasaDown(RasaUnavailable):
+    """The Rasa process cannot be reached (refused or dropped the connection) or is not ready (502/503)."""
+
+
+def ranked(sender: str, base_urls: list[str]) -> list[str]:
+    """The Rasa processes in a conversation's rendezvous order (highest hash first)."""
+    return sorted(base_urls, key=lambda url: hashlib.blake2b(f"{url}|{sender}".encode(), digest_size=8).digest(), reverse=True)
+
+
 def pick(sender: str, base_urls: list[str]) -> str:
     """The Rasa process a conversation is pinned to (highest rendezvous hash)."""
-    return max(base_urls, key=lambda url: hashlib.blake2b(f"{url}|{sender}".encode(), digest_size=8).digest())
+    return ranked(sender, base_urls)[0]
 
 
 @dataclass
@@ -54,10 +68,11 @@ class RasaClient:
     httpx took about a quarter of the app's CPU here (py-spy, docs/performance.md). `transport` (an
     httpx transport, e.g. httpx.MockTransport) replaces the network in unit tests."""
 
-    def __init__(self, base_url: str | list[str], timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(self, base_url: str | list[str], timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None,
+                 failover: bool = False):
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         self.base_urls = [u.rstrip("/") for u in urls if u.strip()]
-        self.timeout = timeout
+        self.timeout, self.failover = timeout, failover
         self.fake = httpx.AsyncClient(timeout=timeout, transport=transport) if transport is not None else None
         self.session: aiohttp.ClientSession | None = None  # made on first use, inside the running event loop
 
@@ -76,11 +91,29 @@ class RasaClient:
             return Answer(response.status, await response.read())
 
     async def _request(self, method: str, sender: str | None, path: str, what: str, **kwargs) -> Answer:
-        base = pick(sender, self.base_urls) if sender is not None else self.base_url
+        if sender is None:
+            return await self._request_at(self.base_url, method, path, what, **kwargs)
+        bases = ranked(sender, self.base_urls)
+        if not self.failover:
+            return await self._request_at(bases[0], method, path, what, **kwargs)
+        for n, base in enumerate(bases):
+            try:
+                return await self._request_at(base, method, path, what, **kwargs)
+            except RasaDown:
+                if n == len(bases) - 1:
+                    raise
+                metrics.RASA_FAILOVERS.inc()
+        raise AssertionError("unreachable")
+
+    async def _request_at(self, base: str, method: str, path: str, what: str, **kwargs) -> Answer:
         try:
             response = await self._http(method, base + path, **kwargs)
+        except (httpx.ConnectError, aiohttp.ClientConnectionError) as exc:  # not a timeout: the process is gone
+            raise RasaDown(f"Rasa at {base} cannot be reached ({what}): {exc!r}") from exc
         except (httpx.HTTPError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise RasaUnavailable(f"Rasa at {base} did not answer ({what}): {exc!r}") from exc
+        if response.status_code in (502, 503):  # starting, or a proxy in front of a stopped process
+            raise RasaDown(f"Rasa at {base} answered {response.status_code} ({what}): {response.text[:200]}")
         if response.status_code >= 500 or response.status_code == 404:
             raise RasaUnavailable(f"Rasa at {base} answered {response.status_code} ({what}): {response.text[:200]}")
         if response.status_code >= 400:

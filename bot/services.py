@@ -1,7 +1,7 @@
 """The app's services, built once when the app starts and torn down completely when it stops.
 
 `Services.start(settings)` builds them in dependency order (database and migrations, knowledge index of the newest
-published version and its watcher, Rasa client, push hub, deliveries, conversation service, handoff desk, booking
+published version and its watcher, Rasa client, the state shared with the other app processes (bot/shared.py), push hub, deliveries, conversation service, handoff desk, booking
 schedule, reminder worker); `aclose()` stops them. Views reach them through `request.app.state.services` (the
 `services` dependency); Rasa actions, which run in the same process behind the action endpoint, through `current()`:
 the one accessor, set while an app is running.
@@ -28,6 +28,7 @@ from bot.messages import Reply
 from bot.push import PushHub
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
+from bot.shared import SharedState
 from knowledge import service as knowledge
 
 
@@ -41,6 +42,7 @@ class Services:
     conversations: ConversationService
     desk: Desk
     schedule: Schedule
+    shared: SharedState
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -50,8 +52,10 @@ class Services:
         await run_in_threadpool(database.migrate)
         search_key = settings.secret_key.get_secret_value()  # verifies the search models stored with versions
         await run_in_threadpool(knowledge.load_published, database, search_key)  # the newest version, before the first question
-        rasa = rasa or RasaClient(settings.rasa_bases, timeout=settings.rasa_timeout)
-        hub = PushHub(database)
+        rasa = rasa or RasaClient(settings.rasa_bases, timeout=settings.rasa_timeout, failover=settings.rasa_failover)
+        shared = SharedState(settings.redis_url.get_secret_value())
+        hub = PushHub(database, shared)
+        await hub.start()
         deliveries = Deliveries(database, hub)
         deliveries.register("webchat", lambda conversation_id, reply: _push(hub, conversation_id, reply))
         if settings.twilio_account_sid and settings.twilio_sms_from:
@@ -64,7 +68,7 @@ class Services:
         desk = Desk(database, rasa, settings, deliveries)
         conversations.handoff = desk
         await run_in_threadpool(accounts.bootstrap_admin, database, settings)
-        services = cls(settings, database, rasa, hub, deliveries, conversations, desk, Schedule.load())
+        services = cls(settings, database, rasa, hub, deliveries, conversations, desk, Schedule.load(), shared)
         services._tasks.append(asyncio.create_task(  # a newly published version is served within seconds
             knowledge.watch(database, settings.knowledge_poll_seconds, services._stop, search_key)))
         if worker:
@@ -78,6 +82,7 @@ class Services:
             with contextlib.suppress(Exception):
                 await task
         await self.rasa.aclose()
+        await self.shared.aclose()
         self.database.engine.dispose()
 
 

@@ -31,10 +31,17 @@ class Settings(BaseSettings):
     turn_queue_limit: int = Field(200, ge=0)
     turn_wait_seconds: float = Field(3.0, gt=0, le=60)
     database_url: str = f"sqlite:///{ROOT / 'var' / 'app.db'}"
+    # Several app processes (bot/shared.py): push notices, rate limits and WeChat's bookkeeping in Redis,
+    # e.g. redis://127.0.0.1:6379/0; empty: in this process (the embedded default). Required in production.
+    redis_url: SecretStr = SecretStr("")
+    # Rasa processes share their conversations (SQL tracker store, Redis lock store: deploy/rasa-endpoints.yml), so a
+    # conversation whose Rasa process is down continues on the next one instead of waiting for it.
+    rasa_failover: bool = False
     max_message_chars: int = 500
     tracker_compact_every: int = Field(15, ge=0)  # user turns between compactions of Rasa's tracker; 0 = never
     public_url: str = ""  # how citizens reach the app, e.g. https://12345.jiajiang.gov.cn
-    app_profile: Literal["embedded", "production"] = "embedded"  # production: secrets must be set (bot/keys.py)
+    # production: secrets must be set, PostgreSQL and Redis (bot/keys.py, docs/scaling-out.md)
+    app_profile: Literal["embedded", "production"] = "embedded"
     var_dir: str = str(ROOT / "var")  # generated keys (embedded default), logs
     secret_key: SecretStr = SecretStr("")  # signs web chat tokens; empty: generated into var/ (embedded) or refused (production)
     secret_key_previous: SecretStr = SecretStr("")  # after a rotation: still accepted for verification ...

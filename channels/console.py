@@ -129,7 +129,7 @@ async def login(request: Request) -> Response:
 
     if not auth.login_token_ok(request, settings, form.get("login_token", "")):
         return again("页面已过期或来源不明，请重新输入用户名和密码登录。", 403)
-    if auth.login_limiter(request.app).hit(auth.client_ip(request)):
+    if await auth.login_limiter(request.app).hit(auth.client_ip(request)):
         return again("登录尝试太频繁了，请稍后再试。", 429)
     throttle, ip = auth.login_throttle(request.app), auth.client_ip(request)
     wait = throttle.wait(username, ip)
@@ -289,7 +289,7 @@ async def audit_page(request: Request, action: str = "") -> Response:
     return page(request, "admin_audit.html", {**base_context(who, "audit"), "entries": entries, "action": action,
                                               "actions": ["login", "login_failed", "logout", "reveal", "take_over", "hand_back",
                                                           "close", "work_order", "account", "settings", "export",
-                                                          "knowledge"]})
+                                                          "knowledge", "booking"]})
 
 
 @router.get("/console/admin/knowledge")

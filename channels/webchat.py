@@ -17,7 +17,7 @@ WebSocket protocol (JSON text frames):
   server → {"type": "error", "code", "message", ["retry_after", "client_id"]}; a refused token closes
   the socket with code 4401 (invalid or expired) or 4403 (another conversation).
 Rendering lives in the browser (static/webchat/chat.js): text is inserted as text, URLs become links,
-numbered lines become lists. Rate limits are in process memory (see bot/ratelimit.py).
+numbered lines become lists. Rate limits are in process memory, or in Redis when scaled out (bot/shared.py).
 """
 from __future__ import annotations
 
@@ -41,8 +41,9 @@ from bot import push as push_hub
 from bot.conversations.models import Conversation
 from bot.conversations.service import get_or_create_conversation
 from bot.messages import InboundMessage, Reply
-from bot.ratelimit import RateLimiter, wait_seconds
+from bot.ratelimit import wait_seconds
 from bot.security import MAX_ID, loads_bounded
+from bot.shared import SharedState
 from channels.webchat_tokens import ConversationTokens, TokenError
 from knowledge.service import get_index
 
@@ -130,14 +131,15 @@ class ConversationRef:
 class WebChat:
     """The web chat's per-app state: token signer, rate limits, one-at-a-time processing per conversation."""
 
-    def __init__(self, settings, database, conversations, hub: push_hub.PushHub):
+    def __init__(self, settings, database, conversations, hub: push_hub.PushHub, shared: SharedState | None = None):
         self.database, self.conversations, self.hub = database, conversations, hub
+        shared = shared or SharedState()  # rate limits in this process unless shared (Redis)
         self.tokens = ConversationTokens(settings.secret_key.get_secret_value(), settings.webchat_token_days * 86400,
                                          settings.secret_key_previous.get_secret_value(), settings.secret_key_previous_until)
         window = settings.webchat_rate_window
-        self.per_conversation = RateLimiter(settings.webchat_messages_per_conversation, window)
-        self.per_ip = RateLimiter(settings.webchat_messages_per_ip, window)
-        self.new_sessions = RateLimiter(settings.webchat_sessions_per_ip, window)
+        self.per_conversation = shared.limiter("webchat-conversation", settings.webchat_messages_per_conversation, window)
+        self.per_ip = shared.limiter("webchat-ip", settings.webchat_messages_per_ip, window)
+        self.new_sessions = shared.limiter("webchat-new", settings.webchat_sessions_per_ip, window)
         self.push_api_key = settings.push_api_key.get_secret_value()
         self.frame_ancestors = settings.webchat_frame_ancestors
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -154,7 +156,7 @@ class WebChat:
             return ConversationRef(found.id, found.sender) if found is not None and found.channel == CHANNEL else None
 
     async def start(self, ip: str) -> tuple[str, str]:
-        wait = self.new_sessions.hit(ip)
+        wait = await self.new_sessions.hit(ip)
         if wait:
             raise Refusal(429, "rate_limited", f"新建对话太频繁了，请稍等{wait_seconds(wait)}秒再试。", wait_seconds(wait))
         conversation_id = await run_in_threadpool(self._create)
@@ -172,12 +174,12 @@ class WebChat:
         return found
 
     # messages --------------------------------------------------------------------------------------
-    def check_rate(self, conversation_id: str, ip: str) -> None:
-        wait = self.per_conversation.hit(conversation_id)
+    async def check_rate(self, conversation_id: str, ip: str) -> None:
+        wait = await self.per_conversation.hit(conversation_id)
         if wait:
             seconds = wait_seconds(wait)
             raise Refusal(429, "rate_limited", f"您发送得有点快，请稍等{seconds}秒，消息会自动发出。", seconds)
-        wait = self.per_ip.hit(ip)
+        wait = await self.per_ip.hit(ip)
         if wait:
             seconds = wait_seconds(wait)
             raise Refusal(429, "rate_limited", f"当前网络发来的消息太多了，请稍等{seconds}秒，消息会自动发出。急事请拨打12345热线。", seconds)
@@ -342,7 +344,7 @@ async def send_message(request: Request, conversation_id: str, body: SendRequest
     webchat = get_webchat(request.app)
     try:
         conversation = await webchat.authorize(conversation_id, _bearer(authorization))
-        webchat.check_rate(conversation_id, client_ip(request))
+        await webchat.check_rate(conversation_id, client_ip(request))
     except Refusal as refusal:
         return refusal.response()
     await webchat.process(conversation, body.client_id, body.text)
@@ -471,7 +473,7 @@ async def chat_socket(websocket: WebSocket) -> None:
             elif kind == "message" and isinstance(frame.get("text"), str) and CLIENT_ID.match(str(frame.get("client_id", ""))):
                 client_id = frame["client_id"]
                 try:
-                    webchat.check_rate(conversation.id, client_ip(websocket))
+                    await webchat.check_rate(conversation.id, client_ip(websocket))
                 except Refusal as refusal:
                     await connection.send(refusal.frame(client_id))
                     continue

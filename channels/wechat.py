@@ -4,7 +4,11 @@ WeChat waits 5 seconds for an answer and otherwise retries the same message (Msg
 FromUserName+CreateTime) up to three times. So: answer passively when the assistant is done within
 WECHAT_REPLY_BUDGET; otherwise answer `success` and send the reply later through the customer-service
 message API. A retry that arrives while the first attempt is still running waits for that attempt
-instead of starting another; the conversation service processes a repeated message id once.
+instead of starting another; the conversation service processes a repeated message id once (a retry that reaches
+another app process waits there for the stored replies). With several app processes the bookkeeping that must be
+shared is in bot/shared.py (Redis): a message answered `success` is marked there, so a retry reaching any process
+answers `success` too and only one process sends the reply through the customer-service API; the access token is
+kept there, fetched by one process at a time.
 Text cannot show buttons: options are numbered, and a reply "1", "2" selects them.
 """
 from __future__ import annotations
@@ -13,7 +17,6 @@ import asyncio
 import hashlib
 import logging
 import re
-import threading
 import time
 from dataclasses import dataclass
 from xml.parsers import expat
@@ -36,6 +39,7 @@ from bot.delivery import ChannelUnavailable
 from bot.messages import InboundMessage, Reply
 from bot.security import printable
 from bot.settings import Settings
+from bot.shared import SharedState
 from channels import options
 from knowledge.service import get_index
 
@@ -170,11 +174,12 @@ class WeChatAPI(WeChatClient):
     """wechatpy's client on a configurable API base URL; the access token is cached until shortly before it
     expires and fetched again when WeChat says it is invalid or expired (40001, 40014, 42001)."""
 
-    def __init__(self, app_id: str, secret: str, api_base: str, timeout: float = 5.0):
-        super().__init__(app_id, secret, timeout=timeout)
+    def __init__(self, app_id: str, secret: str, api_base: str, timeout: float = 5.0, shared: SharedState | None = None):
+        shared = shared or SharedState()
+        super().__init__(app_id, secret, timeout=timeout, session=shared.token_storage())
         self.API_BASE_URL = api_base.rstrip("/") + "/"
         self._http = _Session(timeout)
-        self._token_lock = threading.Lock()
+        self._token_lock = shared.token_lock(f"wechat-token:{app_id}")
 
     def fetch_access_token(self):
         return self._fetch_access_token(
@@ -207,12 +212,14 @@ def masked(openid: str) -> str:
 
 
 class WeChatChannel:
-    def __init__(self, settings: Settings, database):
+    def __init__(self, settings: Settings, database, shared: SharedState | None = None):
         self.settings, self.database = settings, database
+        self.shared = shared or SharedState()
         self.token = settings.wechat_token.get_secret_value()
         key = settings.wechat_encoding_aes_key.get_secret_value()
         self.crypto = WeChatCrypto(self.token, key, settings.wechat_app_id) if key else None
-        self.api = WeChatAPI(settings.wechat_app_id, settings.wechat_app_secret.get_secret_value(), settings.wechat_api_base)
+        self.api = WeChatAPI(settings.wechat_app_id, settings.wechat_app_secret.get_secret_value(), settings.wechat_api_base,
+                             shared=self.shared)
         self.pending: dict[tuple[str, str], Pending] = {}
         self._background: set[asyncio.Task] = set()
 
@@ -271,8 +278,11 @@ class WeChatChannel:
     async def respond(self, service, message, deadline: float) -> tuple[str | None, list[str]]:
         """(passive reply or None for `success`, chunks to send through the customer-service API right after)."""
         key = (message.source, self.client_id(message))
+        deferred_mark = f"wechat-deferred:{key[0]}:{key[1]}"
         pending = self.pending.get(key)
         if pending is None:
+            if await self.shared.marks.get(deferred_mark) is not None:
+                return None, []  # another process answered `success`; it sends the reply through the API
             pending = Pending(asyncio.create_task(self.answer(service, message)))
             self.pending[key] = pending
             loop = asyncio.get_running_loop()
@@ -284,8 +294,9 @@ class WeChatChannel:
         except asyncio.TimeoutError:
             if not pending.deferred:
                 pending.deferred = True
-                logger.info("wechat: answer for %s not ready in time; sending it later", masked(message.source))
-                self._spawn(self._send_when_done(message.source, pending.task))
+                if await self.shared.marks.put_new(deferred_mark, self.shared.process_id, PENDING_TTL):  # one sender
+                    logger.info("wechat: answer for %s not ready in time; sending it later", masked(message.source))
+                    self._spawn(self._send_when_done(message.source, pending.task))
             return None, []
         except Exception:
             logger.exception("wechat: answering %s failed", masked(message.source))

@@ -27,9 +27,10 @@ LOGIN_ATTEMPTS, LOGIN_WINDOW = 30, 300.0  # per client address and app, besides 
 
 
 def login_limiter(app) -> RateLimiter:
-    """The app's limit on login attempts per client address (in process memory, see bot/ratelimit.py)."""
+    """The app's limit on login attempts per client address (shared by the app's processes when in Redis, see
+    bot/shared.py)."""
     if not hasattr(app.state, "login_attempts"):
-        app.state.login_attempts = RateLimiter(LOGIN_ATTEMPTS, LOGIN_WINDOW)
+        app.state.login_attempts = app.state.services.shared.limiter("console-login", LOGIN_ATTEMPTS, LOGIN_WINDOW)
     return app.state.login_attempts
 
 

@@ -26,6 +26,8 @@ TURN_SECONDS = Histogram(f"{PREFIX}_turn_seconds", "Time from a citizen's messag
                          ["channel"], buckets=TURN_BUCKETS, registry=REGISTRY)
 RASA_SECONDS = Histogram(f"{PREFIX}_rasa_seconds", "Time of one Rasa request (a turn through the REST webhook)",
                          buckets=TURN_BUCKETS, registry=REGISTRY)
+RASA_FAILOVERS = Counter(f"{PREFIX}_rasa_failovers", "Rasa requests sent to the next Rasa process because the pinned one "
+                         "could not be reached (RASA_FAILOVER)", registry=REGISTRY)
 ERRORS = Counter(f"{PREFIX}_errors", "Errors by kind: rasa (down or failing), busy (overload), action (an action raised), "
                  "record (an outcome could not be stored)", ["kind"], registry=REGISTRY)
 HANDOFF_QUEUE = Gauge(f"{PREFIX}_handoff_queue_length", "Conversations waiting for an operator", registry=REGISTRY)

@@ -18,7 +18,7 @@ from bot.db import Database
 from bot.messages import Reply
 from bot.push import PushHub, UnknownConversation, messages_after, store_push, undelivered
 from bot.rasa_client import RasaClient
-from bot.ratelimit import RateLimiter, wait_seconds
+from bot.ratelimit import MemoryRateLimiter, wait_seconds
 from bot.settings import Settings
 from channels.webchat_tokens import ConversationTokens, ExpiredToken, ForgedToken, WrongConversation
 from knowledge.service import get_index
@@ -132,26 +132,26 @@ def test_empty_secret_key_is_refused_at_start():
 
 def test_rate_limiter_sliding_window():
     now = [0.0]
-    limiter = RateLimiter(3, 10.0, clock=lambda: now[0])
-    assert [limiter.hit("a") for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert limiter.hit("a") == pytest.approx(10.0)
-    assert limiter.hit("b") == 0.0  # keys are independent
+    limiter = MemoryRateLimiter(3, 10.0, clock=lambda: now[0])
+    assert [limiter.hit_now("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.hit_now("a") == pytest.approx(10.0)
+    assert limiter.hit_now("b") == 0.0  # keys are independent
     now[0] = 4.0
-    assert limiter.hit("a") == pytest.approx(6.0)  # refused events are not counted
+    assert limiter.hit_now("a") == pytest.approx(6.0)  # refused events are not counted
     now[0] = 10.0
-    assert limiter.hit("a") == 0.0
+    assert limiter.hit_now("a") == 0.0
     assert wait_seconds(0.2) == 1 and wait_seconds(6.0) == 6
     with pytest.raises(ValueError):
-        RateLimiter(0, 1)
+        MemoryRateLimiter(0, 1)
 
 
 def test_rate_limiter_forgets_idle_keys():
     now = [0.0]
-    limiter = RateLimiter(1, 1.0, clock=lambda: now[0])
+    limiter = MemoryRateLimiter(1, 1.0, clock=lambda: now[0])
     for i in range(999):
-        limiter.hit(i)
+        limiter.hit_now(i)
     now[0] = 5.0
-    limiter.hit("last")  # the 1000th call sweeps
+    limiter.hit_now("last")  # the 1000th call sweeps
     assert list(limiter._events) == ["last"]
 
 
