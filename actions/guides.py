@@ -10,10 +10,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import escalate
 from bot.booking.service import names_a_booking
+from bot.insight.outcomes import NOTE
 from bot.services import current_or_none
 from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, choose, event_answer, gone, unknown
 from knowledge.events import LifeEvent, match_event
 from knowledge.normalize import normalize
+from knowledge.pinned import reply as pinned_reply
 from knowledge.schema import Entry
 from knowledge.service import get_index, retired_name
 from knowledge.topics import topic_of
@@ -130,10 +132,27 @@ def tell_event(dispatcher: CollectingDispatcher, event: LifeEvent, aspect: str) 
             SlotSet("item", None)]
 
 
+def tell_pinned(dispatcher: CollectingDispatcher, text: str) -> list[dict[str, Any]] | None:
+    """A question staff pinned an answer to (人工干预, knowledge/pinned.py): that answer, before any search, with its
+    outcome noted (bot/insight/outcomes.py); None for any other question."""
+    kb = get_index().kb
+    found = kb.pinned.match(text)
+    if found is None:
+        return None
+    entry = kb.by_id(found.item or "")
+    say(dispatcher, pinned_reply(found, entry.name if entry else None, entry.id if entry else None))
+    dispatcher.utter_message(json_message={NOTE: {"kind": "answered", "item": entry.id if entry else None, "aspect": "pinned",
+                                                  "pinned": found.id}})
+    return [SlotSet("item", entry.id if entry else None), SlotSet("candidates", None)]
+
+
 def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> list[dict[str, Any]]:
     """Resolve the item from the text (or keep the one in context) and answer the aspect."""
     index = get_index()
     text = tracker.latest_message.get("text") or ""
+    pinned = tell_pinned(dispatcher, text)
+    if pinned is not None:
+        return pinned
     aspect = asked_aspect(aspect, text, tracker.get_slot("aspect"))
     current = index.kb.by_id(tracker.get_slot("item") or "")
     resolution = index.resolve(text) if not text.startswith("/") else None
@@ -233,6 +252,9 @@ class ActionFallbackSearch(Action):
         text = tracker.latest_message.get("text") or ""
         if names_a_booking(text):  # "顺便查一下嘛，LHKSZ6，188…，看约上没有": about the booking made
             return [FollowupAction("action_start_manage")]
+        pinned = tell_pinned(dispatcher, text)
+        if pinned is not None:
+            return pinned
         resolution = get_index().resolve(text)
         # the intent classifier's best guess below the threshold still tells which aspect was likely asked
         aspect = asked_aspect(aspect_of(tracker.get_intent_of_latest_message(skip_fallback_intent=True)), text,

@@ -37,9 +37,9 @@ _ENOUGH = {"goodbye": ("answer", "choose"), "complain": ("answer", "choose"), "r
 
 def asks_about_a_service(text: str, kinds: tuple[str, ...] = ("answer",)) -> bool:
     """More than small talk: the rest of the message resolves to an item of the knowledge base (or, with "choose"
-    among `kinds`, to a few plausible ones)."""
+    among `kinds`, to a few plausible ones), or staff pinned an answer to it."""
     rest = _SMALL_TALK.sub("", normalize(text))
-    return len(rest) >= 4 and get_index().resolve(text).kind in kinds
+    return len(rest) >= 4 and (get_index().resolve(text).kind in kinds or get_index().kb.pinned.match(text) is not None)
 
 
 def is_service_question(intent: str | None, text: str) -> bool:

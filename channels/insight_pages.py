@@ -1,5 +1,5 @@
 """The console's insight pages for admins: the dashboard (charts drawn in the page by Chart.js, served from the app
-itself: the county's network has no CDN) and the review inbox. Figures come from bot/insight; changes go through its
+itself: the county's network has no CDN) and the review inbox, and a day's bookings to mark attended or no-show. Figures come from bot/insight; changes go through its
 JSON API (bot/insight/views.py) from static/console/insight.js with the session's CSRF token."""
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from bot import errors
-from bot.insight import dashboard, inbox
+from bot.clock import TZ, utcnow
+from bot.insight import attendance, dashboard, inbox
 from bot.insight.views import date_range
 from channels.console import STATIC, base_context, in_session, page, signed_in
 
@@ -53,6 +54,18 @@ async def inbox_page(request: Request) -> Response:
     groups, items = await in_session(request, lambda s: (inbox.groups(db_session=s), inbox.item_choices(db_session=s)))
     return page(request, "admin_inbox.html", {**base_context(who, "inbox"), "groups": groups, "items": items,
                                               "reasons": inbox.REASONS})
+
+
+@router.get("/console/admin/bookings")
+async def bookings_page(request: Request, date: str = "") -> Response:
+    """A day's "5+X" bookings (names and phones masked), each marked 已到场 or 未到场 by the hall's staff."""
+    who = await signed_in(request, admin=True)
+    if isinstance(who, Response):
+        return who
+    day = _day(date) or utcnow().astimezone(TZ).date()
+    rows = await in_session(request, lambda s: attendance.day_bookings(db_session=s, day=day))
+    return page(request, "admin_bookings.html", {**base_context(who, "bookings"), "day": day, "rows": rows,
+                                                 "previous": day - dt.timedelta(days=1), "next": day + dt.timedelta(days=1)})
 
 
 @router.get("/static/console/insight/{name}")

@@ -73,7 +73,7 @@ async def publish(request: Request, form: GuideForm, auth: Auth = Depends(admin_
         raise errors.InvalidInput("；".join(f"{p.field}：{p.reason}" for p in problems[:5]))
     if document == content.items[form.item_id]:
         raise errors.InvalidInput("没有修改，无需发布。")
-    edited = Content({**content.items, form.item_id: document})
+    edited = content.with_items({**content.items, form.item_id: document})
     key = request.app.state.settings.secret_key.get_secret_value()
     index, model = await run_in_threadpool(fitted.fit, edited, key)
     name = document["事项名称"]

@@ -1,5 +1,6 @@
-"""The knowledge as data: every item's document (Chinese field names) by item id, in order. A published version holds
-one; the repo's YAML (knowledge/guides/*.yaml and knowledge/catalogue.yaml) is the seed and the export format."""
+"""The knowledge as data: every item's document (Chinese field names) by item id, in order, and the pinned answers
+(人工干预, knowledge/pinned.py). A published version holds one; the repo's YAML (knowledge/guides/*.yaml,
+knowledge/catalogue.yaml and, if present, knowledge/pinned.yaml) is the seed and the export format."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from knowledge import pinned as pinned_answers
 from knowledge.loader import CATALOGUE_FILE, GUIDES_DIR, KnowledgeBase, load
 from knowledge.schema import CATALOGUE_ONLY_FIELDS, GUIDE_FIELDS, Entry
 
@@ -20,10 +22,15 @@ DATE_FIELDS = ("核对日期",)
 @dataclass
 class Content:
     items: dict[str, dict] = field(default_factory=dict)  # item id -> document
+    pinned: list[dict] = field(default_factory=list)  # pinned answers (人工干预), knowledge/pinned.py
 
     @classmethod
     def from_kb(cls, kb: KnowledgeBase) -> Content:
         return cls({entry.id: entry.raw for entry in kb.entries})
+
+    def with_items(self, items: dict[str, dict]) -> Content:
+        """The same knowledge with other items (the pinned answers kept)."""
+        return Content(items, list(self.pinned))
 
     def by_name(self) -> dict[str, str]:
         """Item name -> item id."""
@@ -41,28 +48,38 @@ class Content:
                 keywords=list(d.get("关键词") or []), questions=list(d.get("常见问法") or []),
                 situations=list(d.get("常见情形") or []), raw=d,
             ))
-        return KnowledgeBase(entries, [])
+        known = {e.id for e in entries}
+        pinned = [{**d, "事项": d.get("事项") if d.get("事项") in known else None} for d in self.pinned]
+        return KnowledgeBase(entries, [], pinned_answers.PinnedAnswers.of(pinned))
+
+    def _data(self):
+        """What a version stores: the items alone (as before pinned answers existed), or items and pinned answers."""
+        return {"items": self.items, "pinned": self.pinned} if self.pinned else self.items
 
     def to_json(self) -> bytes:
         """Compressed JSON (dates as YYYY-MM-DD), as a version stores it."""
-        text = json.dumps(self.items, ensure_ascii=False, separators=(",", ":"), default=_iso)
+        text = json.dumps(self._data(), ensure_ascii=False, separators=(",", ":"), default=_iso)
         return zlib.compress(text.encode("utf-8"), 6)
 
     @classmethod
     def from_json(cls, blob: bytes) -> Content:
-        items = json.loads(zlib.decompress(blob).decode("utf-8"))
-        for document in items.values():
+        data = json.loads(zlib.decompress(blob).decode("utf-8"))
+        pinned = []
+        if isinstance(data.get("pinned"), list) and isinstance(data.get("items"), dict):  # an item's document is never a list
+            data, pinned = data["items"], data["pinned"]
+        for document in data.values():
             for name in DATE_FIELDS:
                 if isinstance(document.get(name), str):
                     document[name] = dt.date.fromisoformat(document[name])
-        return cls(items)
+        return cls(data, pinned)
 
     def digest(self) -> str:
-        text = json.dumps(self.items, ensure_ascii=False, sort_keys=True, default=_iso)
+        text = json.dumps(self._data(), ensure_ascii=False, sort_keys=True, default=_iso)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def export(self, directory: Path) -> tuple[int, int]:
-        """Write the repo's YAML format: DIR/guides/<id>.yaml per guide and DIR/catalogue.yaml; (guides, catalogue)."""
+        """Write the repo's YAML format: DIR/guides/<id>.yaml per guide, DIR/catalogue.yaml and, with pinned answers,
+        DIR/pinned.yaml; (guides, catalogue)."""
         guides_dir = directory / "guides"
         guides_dir.mkdir(parents=True, exist_ok=True)
         catalogue = []
@@ -74,6 +91,12 @@ class Content:
                 catalogue.append(document)
         header = "# 夹江县政务服务事项目录（目录级条目），由 `python -m bot kb export` 导出；有详细办事指南的事项见 guides/。\n"
         (directory / "catalogue.yaml").write_text(header + _dump({"事项": catalogue}), encoding="utf-8")
+        pinned_file = directory / pinned_answers.PINNED_FILE.name
+        if self.pinned:
+            header = "# 人工答复（人工干预）：工作人员审核发布的固定答复，群众的问题与问法一致或几乎一致时直接回答；由 `python -m bot kb export` 导出。\n"
+            pinned_file.write_text(header + _dump({pinned_answers.YAML_KEY: self.pinned}), encoding="utf-8")
+        elif pinned_file.exists():
+            pinned_file.unlink()
         return len(self.items) - len(catalogue), len(catalogue)
 
 
@@ -82,18 +105,26 @@ def is_guide(document: dict) -> bool:
     return any(name in document for name in GUIDE_FIELDS if name not in CATALOGUE_ONLY_FIELDS)
 
 
-def seed_hash(guides_dir: Path = GUIDES_DIR, catalogue_file: Path = CATALOGUE_FILE) -> str:
+def seed_hash(guides_dir: Path = GUIDES_DIR, catalogue_file: Path = CATALOGUE_FILE,
+              pinned_file: Path = pinned_answers.PINNED_FILE) -> str:
     """Hash of the seed files' bytes (cheap: nothing is parsed)."""
     digest = hashlib.sha256()
-    for path in [*sorted(guides_dir.glob("*.yaml")), catalogue_file]:
+    for path in [*sorted(guides_dir.glob("*.yaml")), catalogue_file, pinned_file]:
         if path.exists():
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def seed_content(guides_dir: Path = GUIDES_DIR, catalogue_file: Path = CATALOGUE_FILE) -> Content:
-    """The repo's YAML as content (invalid guides are left out, as the loader leaves them out)."""
-    return Content.from_kb(load(guides_dir, catalogue_file))
+def seed_content(guides_dir: Path = GUIDES_DIR, catalogue_file: Path = CATALOGUE_FILE,
+                 pinned_file: Path = pinned_answers.PINNED_FILE) -> Content:
+    """The repo's YAML as content (invalid guides are left out, as the loader leaves them out; pinned answers that
+    do not check are an error)."""
+    content = Content.from_kb(load(guides_dir, catalogue_file))
+    content.pinned = pinned_answers.read_yaml(pinned_file)
+    problems = pinned_answers.check(content.pinned, set(content.items))
+    if problems:
+        raise ValueError(f"{pinned_file.name}: " + "；".join(problems))
+    return content
 
 
 def _iso(value):

@@ -11,9 +11,10 @@ class Diff:
     added: list[str] = field(default_factory=list)  # item names
     removed: list[str] = field(default_factory=list)
     changed: list[tuple[str, list[str]]] = field(default_factory=list)  # (item name, changed field names)
+    pinned: list[str] = field(default_factory=list)  # pinned answers added, removed or changed, one line each
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.removed or self.changed)
+        return bool(self.added or self.removed or self.changed or self.pinned)
 
     def lines(self, limit: int | None = 20) -> list[str]:
         """The diff in Chinese, at most `limit` items of each kind (None: all)."""
@@ -24,6 +25,8 @@ class Diff:
             if rows:
                 shown = rows if limit is None else rows[:limit]
                 out += [f"{title}："] + shown + ([f"  …另有 {len(rows) - len(shown)} 个"] if len(rows) > len(shown) else [])
+        if self.pinned:
+            out += ["人工答复："] + [f"  {line}" for line in self.pinned]
         return out
 
 
@@ -38,4 +41,11 @@ def diff(old: Content, new: Content) -> Diff:
             fields = [k for k in dict.fromkeys([*before, *document]) if before.get(k) != document.get(k)]
             result.changed.append((document["事项名称"], fields))
     result.removed = [d["事项名称"] for item_id, d in old.items.items() if item_id not in new.items]
+    before, after = ({d["编号"]: d for d in c.pinned} for c in (old, new))
+    for number, d in after.items():
+        if number not in before:
+            result.pinned.append(f"+ {number}：{'；'.join(d['问法'][:3])} → {d['答复']}")
+        elif before[number] != d:
+            result.pinned.append(f"~ {number}：{'；'.join(d['问法'][:3])} → {d['答复']}")
+    result.pinned += [f"- {number}：{'；'.join(d['问法'][:3])}" for number, d in before.items() if number not in after]
     return result

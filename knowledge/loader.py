@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from knowledge.pinned import PinnedAnswers
 from knowledge.schema import Entry, Problem, validate_catalogue_entry, validate_guide
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
@@ -26,6 +27,7 @@ class KnowledgeError(Exception):
 class KnowledgeBase:
     entries: list[Entry]
     problems: list[Problem]
+    pinned: PinnedAnswers = field(default_factory=PinnedAnswers)  # staff's answers to exact questions (人工干预)
 
     @property
     def guides(self) -> list[Entry]:

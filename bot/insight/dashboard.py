@@ -24,7 +24,7 @@ from bot.privacy import mask
 from knowledge.answers import ASPECT_TITLES
 
 CHANNELS = {"webchat": "网页", "web": "接口", "wechat": "微信", "voice": "电话"}
-ASPECTS = {"item": "概况", **ASPECT_TITLES}
+ASPECTS = {"item": "概况", **ASPECT_TITLES, "pinned": "人工答复"}
 PERSON = ("handed_over", "operator")
 SLOT_TYPES = {"regular": "工作日正常时段", "workday_extension": "工作日延时（午间、傍晚）", "weekend": "周末延时"}
 TOP = 10

@@ -3,10 +3,11 @@
 A question is for review when it was not found, answered with a search score below LOW_CONFIDENCE, followed by
 "不对" / "不是这个" or a request for a person, or its conversation was rated 不满意 or worse. Similar questions (after
 knowledge/normalize.py, rapidfuzz's ratio at least SIMILAR to a member) are one group with a count. An admin turns
-a group into 常见问法 or an alias (别名) of an item: the edit is checked like the console's guide form and published as a
-knowledge version (audited, served by every process within seconds); then the group's questions are asked again of
-the new version, and those that now resolve to that item leave the inbox (turn_outcomes.resolved_version). An admin
-can also set a group aside (resolved_version 0).
+a group into 常见问法 or an alias (别名) of an item, or into a pinned answer (人工干预, knowledge/pinned.py: staff's exact
+answer to the group's wordings, optionally about an item): the edit is checked like the console's guide form and
+published as a knowledge version (audited, served by every process within seconds); then the group's questions are
+asked again of the new version, and those that now resolve to that item (or to that pinned answer) leave the inbox
+(turn_outcomes.resolved_version). An admin can also set a group aside (resolved_version 0).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from bot.insight.models import TurnOutcome
 from knowledge.content import Content
 from knowledge.editing import from_form
 from knowledge.normalize import normalize
+from knowledge.pinned import PinnedError, pin
 
 LOW_CONFIDENCE = 0.65  # an answer whose search score is below this is checked by a person
 SIMILAR = 68  # rapidfuzz ratio (0-100) of normalised questions that makes them one group
@@ -164,14 +166,33 @@ def edited(content: Content, item_id: str, action: str, wordings: list[str]) -> 
     _checked, problems = from_form(as_form(new_document), document, [])
     if problems:
         raise InboxError("；".join(f"{p.field}：{p.reason}" for p in problems[:5]))
-    return Content({**content.items, item_id: new_document}), new_document, added
+    return content.with_items({**content.items, item_id: new_document}), new_document, added
 
 
-def rerun(*, db_session: Session, g: Group, index, item_id: str, number: int) -> tuple[int, int]:
-    """Ask the group's questions again of the new version's index: rows that now resolve to the item leave the inbox.
-    Returns (resolved, asked)."""
+def pinned(content: Content, g: Group, text: str, item_id: str | None, reviewer: str, day: dt.date) -> tuple[Content, dict]:
+    """The content with a pinned answer for the group's wordings (about `item_id`, if given), checked:
+    (new content, the pinned answer's document)."""
+    wordings = usable_wordings(g)
+    if not wordings:
+        raise InboxError("这一组的问法都含有遮盖的个人信息，不能设为人工答复。")
+    if item_id and item_id not in content.items:
+        raise InboxError(f"当前版本中没有编号为 {item_id} 的事项。")
+    try:
+        documents, document = pin(content.pinned, wordings, text, item_id or None, reviewer, day, set(content.items))
+    except PinnedError as exc:
+        raise InboxError(str(exc)) from None
+    return Content(content.items, documents), document
+
+
+def rerun(*, db_session: Session, g: Group, index, number: int, item_id: str | None = None,
+          pinned_id: str | None = None) -> tuple[int, int]:
+    """Ask the group's questions again of the new version's index: rows that now resolve to the item (or get the
+    pinned answer) leave the inbox. Returns (resolved, asked)."""
     rows = db_session.scalars(select(TurnOutcome).where(TurnOutcome.id.in_(g.ids))).all()
-    resolved = [row.id for row in rows if _resolves(index, row.question, item_id)]
+    if pinned_id:
+        resolved = [row.id for row in rows if getattr(index.kb.pinned.match(row.question), "id", None) == pinned_id]
+    else:
+        resolved = [row.id for row in rows if _resolves(index, row.question, item_id)]
     if resolved:
         db_session.execute(update(TurnOutcome).where(TurnOutcome.id.in_(resolved)).values(resolved_version=number))
     return len(resolved), len(rows)

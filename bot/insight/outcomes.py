@@ -62,6 +62,10 @@ def note_for_action(action_call: dict, result: dict) -> dict | None:
     latest = tracker.get("latest_message") or {}
     intent = (latest.get("intent") or {}).get("name")
     slots = _slots(result.get("events") or [])
+    noted = [r["custom"][NOTE] for r in result["responses"] if isinstance(r.get("custom"), dict) and isinstance(r["custom"].get(NOTE), dict)]
+    if noted:  # the action noted its outcome itself (a pinned answer, actions/guides.py)
+        noted[-1].setdefault("intent", intent)
+        return None
     if name in BOOKING_ACTIONS:
         return {"kind": "booked", "intent": intent} if slots.get("manage_code") else None
     note: dict = {"intent": intent}

@@ -7,18 +7,17 @@ import datetime as dt
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from bot import errors
-from bot.booking.models import Booking
 from bot.clock import TZ, utcnow
 from bot.handoff import audit
 from bot.handoff.auth import Auth, admin_access, admin_write
-from bot.insight import dashboard, inbox
-from bot.insight.models import ATTENDANCE, BookingAttendance
+from bot.insight import attendance, dashboard, inbox
 from knowledge import fitted, versions
 from knowledge import service as knowledge_service
+from knowledge.pinned import PinnedAnswer
+from knowledge.pinned import reply as pinned_reply
 
 router = APIRouter(prefix="/console/api/admin/insight", tags=["console admin"])
 
@@ -76,21 +75,9 @@ class Attendance(BaseModel):
 
 @router.post("/bookings/{code}/attendance")
 async def mark_attendance(request: Request, code: str, body: Attendance, auth: Auth = Depends(admin_write)) -> dict:
-    """Mark whether the citizen came to a booking (for the no-show figures); marking again changes it."""
-    def work(session):
-        booking = session.scalar(select(Booking).where(Booking.code == code.upper()))
-        if booking is None:
-            raise errors.NotFound("没有这个预约码。")
-        row = session.get(BookingAttendance, booking.id)
-        if row is None:
-            row = BookingAttendance(booking_id=booking.id)
-            session.add(row)
-        row.status, row.operator_id, row.marked_at = body.status, auth.operator.id, utcnow()
-        audit.audit(db_session=session, operator_id=auth.operator.id, action="booking", target=booking.code,
-                    detail=ATTENDANCE[body.status], ip=auth.ip)
-        return {"code": booking.code, "status": body.status, "label": ATTENDANCE[body.status]}
-
-    return await _session(request, work)
+    """Mark whether the citizen came to a booking (for the no-show figures); marking again changes it (audited)."""
+    return await _session(request, lambda s: attendance.mark(db_session=s, code=code, status=body.status,
+                                                             operator_id=auth.operator.id, ip=auth.ip))
 
 
 # --- the review inbox ------------------------------------------------------------------------------
@@ -105,6 +92,26 @@ class GroupFix(BaseModel):
     action: str = Field(..., pattern="^(question|alias)$", description="question: 常见问法; alias: 别名")
     item_id: str = Field(..., max_length=64)
     reason: str = Field("", max_length=500)
+
+
+async def _publish_and_rerun(request: Request, auth: Auth, group: inbox.Group, base: int, content, index, model: bytes,
+                             reason: str, target: str, detail: str, **resolves) -> tuple[int, int, int]:
+    """Publish content made from version `base` (audited), ask the group's questions again of it (`resolves`: the
+    item_id or pinned_id they should now reach) and serve it in this process at once (the others within seconds):
+    (version, resolved, asked)."""
+    def publish(session):
+        try:
+            number = versions.publish_on(db_session=session, base=base, content=content, author=auth.operator.username,
+                                         reason=reason, source="inbox", search_model=model)
+        except versions.VersionError as exc:
+            raise errors.Conflict(str(exc)) from None
+        audit.audit(db_session=session, operator_id=auth.operator.id, action="knowledge", target=target,
+                    detail=f"发布第 {number} 版：{reason}（{detail}）", ip=auth.ip)
+        return (number, *inbox.rerun(db_session=session, g=group, index=index, number=number, **resolves))
+
+    number, resolved, asked = await _session(request, publish)
+    knowledge_service.serve(index, number, content.digest())
+    return number, resolved, asked
 
 
 @router.post("/inbox/{key}/publish")
@@ -125,22 +132,61 @@ async def publish_group(request: Request, key: int, body: GroupFix, auth: Auth =
     index, model = await run_in_threadpool(fitted.fit, content, request.app.state.settings.secret_key.get_secret_value())
     name, what = document["事项名称"], inbox.ACTIONS[body.action]
     reason = body.reason or f"待复核问题：为“{name}”增加{what}{len(added)}条"
-
-    def publish(session):
-        try:
-            number = versions.publish_on(db_session=session, base=base, content=content, author=auth.operator.username,
-                                         reason=reason, source="inbox", search_model=model)
-        except versions.VersionError as exc:
-            raise errors.Conflict(str(exc)) from None
-        audit.audit(db_session=session, operator_id=auth.operator.id, action="knowledge", target=name,
-                    detail=f"发布第 {number} 版：{reason}（{'；'.join(added)}）", ip=auth.ip)
-        resolved, asked = inbox.rerun(db_session=session, g=group, index=index, item_id=body.item_id, number=number)
-        return number, resolved, asked
-
-    number, resolved, asked = await _session(request, publish)
-    knowledge_service.serve(index, number, content.digest())  # this process at once; the others within seconds
+    number, resolved, asked = await _publish_and_rerun(request, auth, group, base, content, index, model, reason, name,
+                                                       "；".join(added), item_id=body.item_id)
     return {"version": number, "item": name, "added": added, "resolved": resolved, "asked": asked,
             "message": f"已发布第 {number} 版。重新提问 {asked} 条，其中 {resolved} 条现在能直接答到“{name}”，已移出待复核列表。"}
+
+
+class GroupPin(BaseModel):
+    answer: str = Field(..., min_length=1, max_length=1000, description="工作人员写的答复（中文，至多 200 字）")
+    item_id: str = Field("", max_length=64, description="相关事项（选填）")
+    reason: str = Field("", max_length=500)
+
+
+def _pinned_content(request: Request, key: int, body: GroupPin, auth: Auth):
+    def prepare(session):
+        try:
+            group = inbox.find_group(db_session=session, key=key)
+            base = versions.latest_number(db_session=session)
+            content, document = inbox.pinned(versions.content_of(db_session=session, number=base), group, body.answer,
+                                             body.item_id or None, auth.operator.username, utcnow().astimezone(TZ).date())
+        except (inbox.InboxError, versions.VersionError) as exc:
+            raise errors.InvalidInput(str(exc)) from None
+        return group, base, content, document, versions.search_model_of(db_session=session, number=base)
+
+    return _session(request, prepare)
+
+
+def _shown(content, document: dict) -> str:
+    item = content.items.get(document["事项"] or "")
+    return pinned_reply(PinnedAnswer.of(document), item["事项名称"] if item else None, document["事项"]).text
+
+
+@router.post("/inbox/{key}/pin/preview")
+async def preview_pin(request: Request, key: int, body: GroupPin, auth: Auth = Depends(admin_write)) -> dict:
+    """How the assistant would answer the group's questions with this pinned answer (nothing is published)."""
+    _group, _base, content, document, _model = await _pinned_content(request, key, body, auth)
+    return {"questions": document["问法"], "reply": _shown(content, document)}
+
+
+@router.post("/inbox/{key}/pin")
+async def pin_group(request: Request, key: int, body: GroupPin, auth: Auth = Depends(admin_write)) -> dict:
+    """Publish staff's answer to the group's questions (人工干预) as a knowledge version (audited), then ask the
+    questions again of it: those that now get the pinned answer leave the inbox."""
+    group, base, content, document, model = await _pinned_content(request, key, body, auth)
+    key_text = request.app.state.settings.secret_key.get_secret_value()
+    # the items are unchanged: the base version's fitted search model serves the new version as it is
+    index = await run_in_threadpool(fitted.load, content, model, key_text)
+    if index is None:
+        index, model = await run_in_threadpool(fitted.fit, content, key_text)
+    reason = body.reason or f"待复核问题：人工答复 {document['编号']}（{len(document['问法'])}条问法）"
+    number, resolved, asked = await _publish_and_rerun(
+        request, auth, group, base, content, index, model, reason, f"人工答复 {document['编号']}",
+        f"问法：{'；'.join(document['问法'])}；答复：{document['答复']}", pinned_id=document["编号"])
+    return {"version": number, "pinned": document["编号"], "questions": document["问法"], "reply": _shown(content, document),
+            "resolved": resolved, "asked": asked,
+            "message": f"已发布第 {number} 版（人工答复 {document['编号']}）。重新提问 {asked} 条，其中 {resolved} 条现在直接给出人工答复，已移出待复核列表。"}
 
 
 class Dismiss(BaseModel):

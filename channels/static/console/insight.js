@@ -62,13 +62,37 @@
     });
   }
 
+  function pinned(form, action, result) {
+    /* a pinned answer (人工干预): previewed as the citizen will see it, then published */
+    var key = form.dataset.key, preview = form.querySelector(".pin-preview"), publish = form.querySelector('button[value="pin"]');
+    var body = { answer: form.elements.answer.value, item_id: form.elements.item_id.value, reason: form.elements.reason.value };
+    result.textContent = action === "pin" ? "正在发布新版本…" : "正在生成预览…";
+    result.className = "result";
+    post("/console/api/admin/insight/inbox/" + key + (action === "pin" ? "/pin" : "/pin/preview"), body).then(function (j) {
+      preview.textContent = "问法：" + j.questions.join("；") + "\n群众看到：\n" + j.reply;
+      preview.hidden = false;
+      if (action === "pin") {
+        result.textContent = j.message;
+        form.closest("tr").classList.add("done");
+        publish.disabled = true;
+      } else {
+        result.textContent = "请核对预览，确认无误后点“设为人工答复并发布”。";
+        publish.disabled = false;
+      }
+    }).catch(function (e) { result.textContent = e.message; result.className = "result error"; });
+  }
+
   function inbox() {
     document.querySelectorAll("form.group-fix").forEach(function (form) {
       var result = form.querySelector(".result");
+      var changed = function () { form.querySelector('button[value="pin"]').disabled = true; }; /* preview again first */
+      form.elements.answer.addEventListener("input", changed);
+      form.elements.item_id.addEventListener("change", changed);
       form.addEventListener("submit", function (event) {
         event.preventDefault();
         var action = event.submitter ? event.submitter.value : "question";
         var key = form.dataset.key;
+        if (action === "pin" || action === "pin-preview") { pinned(form, action, result); return; }
         result.textContent = action === "dismiss" ? "正在处理…" : "正在发布新版本（约十几秒）…";
         result.className = "result";
         var request = action === "dismiss"
