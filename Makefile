@@ -7,7 +7,7 @@ NLU := $(wildcard nlu_data/*.yml) nlu_data/jieba/userdict.txt
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench model userdict validate eval clean system-deps
+.PHONY: run test bench model userdict validate eval clean system-deps cluster cluster-check
 
 run: .venv/.installed model
 	$(APP_PY) -m bot run
@@ -24,6 +24,14 @@ eval: .venv/.installed model
 validate: .venv/.installed .venv-rasa/.installed
 	$(APP_PY) -m bot kb validate
 	$(RASA) data validate --domain domain.yml --data nlu_data --config config.yml
+
+# The production profile on loopback: PostgreSQL, Redis, nginx, 2 app and 2 Rasa processes (docs/scaling-out.md).
+cluster: .venv/.installed model system-deps
+	$(APP_PY) -m bot.cluster
+
+# Drives that cluster through killed Rasa and app processes and a Redis restart; exits non-zero on any fault.
+cluster-check: .venv/.installed model system-deps
+	$(APP_PY) -m bot.cluster_check
 
 userdict: .venv/.installed
 	$(APP_PY) -m bot kb userdict

@@ -73,17 +73,25 @@ def postgres_bin() -> Path:
     return bins[-1]
 
 
-def start_postgres(folder: Path, port: int, fast: bool = False) -> Engine:
-    """A PostgreSQL server with its data in `folder` (made on first start; trust on loopback only). `fast` turns
-    fsync off (tests)."""
+def start_postgres(folder: Path, port: int, password: str, fast: bool = False) -> Engine:
+    """A PostgreSQL server with its data in `folder` (made on first start), on loopback, the `postgres` account
+    with `password` (scram-sha-256). `fast` turns fsync off (tests)."""
     bin_dir = postgres_bin()
     folder.mkdir(parents=True, exist_ok=True)
     data, log = folder / "data", folder / "postgres.log"
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
     if not (data / "PG_VERSION").exists():
-        subprocess.run([*_as_postgres(), str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync",
-                        "-E", "UTF8", "--locale", "C.UTF-8"], check=True, capture_output=True)
+        pwfile = folder / "initdb-password"
+        pwfile.write_text(password + "\n")
+        pwfile.chmod(0o600)
+        if os.geteuid() == 0:
+            shutil.chown(pwfile, "postgres")
+        try:
+            subprocess.run([*_as_postgres(), str(bin_dir / "initdb"), "-D", str(data), "-A", "scram-sha-256", "-U", "postgres",
+                            f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8", "--locale", "C.UTF-8"], check=True, capture_output=True)
+        finally:
+            pwfile.unlink()
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200" + (" -c fsync=off" if fast else "")
     started = subprocess.run([*_as_postgres(), str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
                               "start", "-o", options], capture_output=True, text=True)
@@ -93,12 +101,14 @@ def start_postgres(folder: Path, port: int, fast: bool = False) -> Engine:
                   stop_command=[*_as_postgres(), str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
 
 
-def create_database(port: int, name: str) -> None:
+def create_database(port: int, password: str, name: str) -> None:
     """CREATE DATABASE `name` unless it exists (the app and Rasa's tracker store each have their own)."""
-    psql = [*_as_postgres(), str(postgres_bin() / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-tAc"]
-    found = subprocess.run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"], capture_output=True, text=True, check=True)
+    psql = [str(postgres_bin() / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-tAc"]
+    env = {**os.environ, "PGPASSWORD": password}
+    found = subprocess.run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"], capture_output=True, text=True,
+                           check=True, env=env)
     if found.stdout.strip() != "1":
-        subprocess.run([*psql, f'CREATE DATABASE "{name}"'], capture_output=True, check=True)
+        subprocess.run([*psql, f'CREATE DATABASE "{name}"'], capture_output=True, check=True, env=env)
 
 
 def start_redis(folder: Path, port: int, password: str = "") -> Engine:

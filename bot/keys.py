@@ -25,7 +25,7 @@ class SecretError(RuntimeError):
     """A secret is missing or unsafe in production, or an engine is not set; the message names the setting."""
 
 
-def _read_or_create(path: Path) -> str:
+def read_or_create(path: Path) -> str:
     """The key kept in `path`, generated first when the file does not exist (mode 600, never overwritten)."""
     try:
         return path.read_text().strip()
@@ -69,5 +69,5 @@ def with_secrets(settings: Settings) -> Settings:
     updates = {}
     for name, file_name in GENERATED.items():
         if not getattr(settings, name).get_secret_value():
-            updates[name] = SecretStr(_read_or_create(Path(settings.var_dir) / file_name))
+            updates[name] = SecretStr(read_or_create(Path(settings.var_dir) / file_name))
     return settings.model_copy(update=updates) if updates else settings

@@ -70,23 +70,28 @@ def action_token(extra_env: dict | None = None) -> str:
 
 
 def start_rasa(port: int, action_url: str, model: Path = MODEL, log_name: str = "rasa.log", extra_env: dict | None = None,
-               patched: bool = True) -> subprocess.Popen:
-    """`rasa run` on loopback; `patched` runs it through bot/rasa_server.py (the benchmark's baseline does not)."""
+               patched: bool = True, endpoints: str = "endpoints.yml") -> subprocess.Popen:
+    """`rasa run` on loopback; `patched` runs it through bot/rasa_server.py (the benchmark's baseline does not);
+    `endpoints` is deploy/rasa-endpoints.yml for the production profile (SQL tracker store, Redis lock store)."""
     if not model.exists():
         raise StartError(f"没有训练好的 Rasa 模型 {model}：请先运行 make model")
     env = {**os.environ, "ACTION_ENDPOINT_URL": action_url, "RASA_TELEMETRY_ENABLED": "false", **(extra_env or {})}
     env["ACTION_TOKEN"] = action_token(extra_env)
     command = [str(RASA_PY), str(RASA_SERVER)] if patched else [str(RASA_BIN)]
     args = command + ["run", "--enable-api", "--model", str(model), "--port", str(port), "-i", "127.0.0.1",
-                      "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
+                      "--endpoints", endpoints, "--credentials", "credentials.yml"]
     return _spawn(args, env, log_name)
 
 
-def start_app(port: int, rasa_port: int, log_name: str = "app.log", extra_env: dict | None = None, workers: int = 1) -> subprocess.Popen:
+def start_app(port: int, rasa_port: int, log_name: str = "app.log", extra_env: dict | None = None, workers: int = 1,
+              behind_proxy: bool = False) -> subprocess.Popen:
+    """uvicorn on loopback; `behind_proxy`: the client address is the one the local proxy (nginx) forwards."""
     env = {**os.environ, "PORT": str(port), "RASA_PORT": str(rasa_port), **(extra_env or {})}
     env["ACTION_TOKEN"] = action_token(extra_env)
     args = [sys.executable, "-m", "uvicorn", "bot.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
             "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
+    if behind_proxy:
+        args += ["--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"]
     return _spawn(args, env, log_name)
 
 
