@@ -80,6 +80,21 @@ def exact_slot(free: list[tuple[Slot, int]], when: When | None) -> Slot | None:
                  and (not when.day_given or slot.day == when.start.date())), None)
 
 
+def earliest_in_part(free: list[tuple[Slot, int]], when: When | None, day: dt.date) -> Slot | None:
+    """For a part of the day ("傍晚", "下午"), the earliest free slot in it on `day`: offered as the time (the read-back
+    shows it, and "改成三点" changes it), as a person at the counter would; None for a whole day or a precise time."""
+    if when is None or when.whole_day or when.end - when.start <= dt.timedelta(hours=1):
+        return None
+    part = When(dt.datetime.combine(day, when.start.time()), dt.datetime.combine(day, when.end.time()), True)
+    inside = [slot for slot, _ in free if slot.day == day and part.covers(day, slot.start)]
+    # "下午" is the hall's afternoon (13:30-) when it is open then; a "5+X" slot is for those who ask for it (中午, 傍晚)
+    return next((slot for slot in inside if not slot.extension), None) or next(iter(inside), None)
+
+
+def chosen_note(slot: Slot) -> str:
+    return f"{slot.day.month}月{slot.day.day}日这个时段最早可以约{slot.start:%H:%M}，先为您选上；要换时间可以直接说，例如“改成几点”。"
+
+
 _NAME = re.compile(r"(?:我叫|(?:^|(?<=[，,、\s]))叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?)\s*([\u4e00-\u9fa5]{2,4}?)"
                    r"(?=[，,。\s]|电话|手机|$)")
 # a name alone between separators right before the mobile: "李四，139…", "…约个办护照，冯磊，188…"
@@ -110,7 +125,8 @@ def time_slots(item: str, when: When | None, day: dt.date | None) -> dict[str, A
     if not free:
         return found
     found["booking_date"] = day.isoformat()
-    named = exact_slot(free, When(dt.datetime.combine(day, when.start.time()), dt.datetime.combine(day, when.end.time()), True))
+    named = exact_slot(free, When(dt.datetime.combine(day, when.start.time()), dt.datetime.combine(day, when.end.time()), True)) \
+        or earliest_in_part(free, when, day)
     found["booking_time"] = f"{named.start:%H:%M}" if named else None
     return found
 
@@ -194,6 +210,9 @@ class ActionStartBooking(Action):
                     named = exact_slot(free, when)
                     if named is not None:  # "下周一上午十点": that slot, no need to ask for the time again
                         events.append(SlotSet("booking_time", f"{named.start:%H:%M}"))
+                    elif (earliest := earliest_in_part(free, when, when.days[0])) is not None:  # "下下周一傍晚"
+                        dispatcher.utter_message(text=chosen_note(earliest))
+                        events.append(SlotSet("booking_time", f"{earliest.start:%H:%M}"))
                 else:
                     dispatcher.utter_message(text=f"{when.days[0].month}月{when.days[0].day}日已经约满了。")
             except (DateNotBookable, CalendarUnknown) as exc:
@@ -257,6 +276,11 @@ class ValidateBookingForm(FormValidationAction):
             result["booking_time"] = iso.group(2)
         elif when is not None and window_of(when):
             result["booking_window"] = window_of(when)
+            named = exact_slot(free, when) or earliest_in_part(free, when, day)
+            if named is not None and not exact_slot(free, when):
+                dispatcher.utter_message(text=chosen_note(named))
+            if named is not None:
+                result["booking_time"] = f"{named.start:%H:%M}"
         return result
 
     def validate_booking_time(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:

@@ -26,7 +26,8 @@ ASPECT_CUES = {
     "online": re.compile(r"网上|手机上|线上|网办|APP|app|小程序"),
     "visits": re.compile(r"跑几|几趟|几次|几回|本人要不要|要本人|本人(去|来|到)|亲自|到场|两个(人)?都.{0,4}去|都要去|一起去|"
                          r"陪(起|着|同)?去|委托.{0,4}(别人|他人|家人)|(喊|让|叫).{1,6}(帮我|替我|代我)?去"),
-    "procedure": re.compile(r"流程|步骤|程序|咋个办|怎么办理|先(找|去).{1,8}还是|(咋个|怎么|咋|如何)(弄|申请|登记|参保)"),
+    # "低保咋个申请", "预防接种证咋个办" name an item and ask about it as a whole: the overview, not only the steps
+    "procedure": re.compile(r"流程|步骤|程序|怎么办理|先(找|去).{1,8}还是|(咋个|怎么|咋|如何)弄"),
 }
 
 

@@ -111,7 +111,7 @@ def test_reschedule_to_next_week_keeps_the_code(chat):
 def test_a_name_before_the_time_is_kept_and_a_time_corrected_at_the_read_back_is_taken(chat):
     day = next_workday(3)
     on = f"{day.month}月{day.day}日"
-    assert "可以约这些时段" in texts(chat(f"帮我约{on}上午办身份证"))
+    assert "可以约这些时段" in texts(chat(f"帮我约{on}办身份证"))
     named = chat("邓明亮")  # the name before choosing a time: kept, the times offered again, no "no free place"
     assert "没有空位" not in texts(named) and "可以约这些时段" in texts(named), texts(named)
     asked = chat(payload_buttons(named)[0]["payload"])
@@ -121,3 +121,15 @@ def test_a_name_before_the_time_is_kept_and_a_time_corrected_at_the_read_back_is
     changed = texts(chat(f"时间改一下，上午走不开，改成{on}晚上六点半"))  # the time after 改成, not the morning given up
     assert "请核对预约信息" in changed and f"{on} 18:30" in changed, changed
     assert "18:30-19:00" in texts(chat("对"))
+
+
+def test_a_part_of_the_day_gets_its_earliest_free_time_said_and_changeable(chat):
+    day = next_workday(3)
+    on = f"{day.month}月{day.day}日"
+    opening = texts(chat(f"帮我约{on}下午办身份证"))
+    chosen = re.search(r"最早可以约(\d\d:\d\d)", opening)
+    assert chosen and "13:00" <= chosen.group(1) < "18:00" and "姓名" in opening, opening
+    read_back = texts(chat("王芳，13912345671"))
+    assert f"{on} {chosen.group(1)}" in read_back
+    changed = texts(chat("改成三点"))
+    assert f"{on} 15:00" in changed, changed

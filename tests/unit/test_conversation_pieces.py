@@ -23,7 +23,7 @@ from knowledge.topics import topic_of, topics
     ("手机上能办不", "online"), ("要跑几趟", "visits"), ("本人要到场不", "visits"), ("你好", None),
     ("要带什么，多少钱", None),  # two aspects: no single one
     ("需要准备哪些东西", "materials"), ("要拿些啥子去申请嘛", "materials"), ("要不要收入证明", "materials"),
-    ("应该咋个弄", "procedure"), ("低保咋个申请嘛", "procedure"), ("扯结婚证两个人都必须去哇", "visits"),
+    ("应该咋个弄", "procedure"), ("低保咋个申请嘛", None), ("扯结婚证两个人都必须去哇", "visits"),
     ("能不能委托别人去补", "visits"), ("娃儿办护照，大人要陪起去不", "visits"),
     ("正式开工之前还要办啥子手续", None),  # which items to get, not how one is done
 ])
