@@ -192,10 +192,11 @@ def run_eval(args) -> int:
     import tempfile
 
     from bot import eval_dialogue
-    from bot.evaluation import main
+    from bot.evaluation import knowledge_scale, main
     from bot.launcher import Stack, free_port
 
     main(Path(args.questions), rasa_url=args.rasa_url, intents=not args.no_intents)
+    scale = knowledge_scale(eval_dialogue.SITUATIONS)
     if args.no_dialogue:
         return 0
     with tempfile.TemporaryDirectory() as scratch:
@@ -208,7 +209,7 @@ def run_eval(args) -> int:
                                          today=start.date())
     out = ROOT / "var" / "eval-dialogue.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(figures, ensure_ascii=False, indent=2))
+    out.write_text(json.dumps({**figures, "knowledge_scale": scale}, ensure_ascii=False, indent=2))
     print(f"逐项数字已写入 {out}")
     return 0
 

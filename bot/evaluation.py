@@ -122,3 +122,40 @@ def main(path: Path, rasa_url: str | None = None, intents: bool = True, verbose:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
+
+
+def knowledge_scale(situations: Path) -> dict:
+    """Search alone (no dialogue) on the independent questions: the county's knowledge, then the same with the
+    Guangdong guides and the Sichuan catalogue imported (3,400 items, 2,300 with guides; issue: lose at most 1 point).
+    Right = the question's item answered; out of knowledge = answered as one of the county's detailed guides."""
+    from bot.bench import GUANGDONG, SICHUAN
+    from knowledge import fitted
+    from knowledge.content import seed_content
+    from knowledge.importer import plan
+
+    questions = load_questions(situations)
+    county = get_index()
+    county_guides = {e.id for e in county.entries if e.detailed}
+    result = plan([GUANGDONG, SICHUAN], seed_content())
+    if not result.ok:
+        raise SystemExit("导入广东办事指南和四川事项目录失败：" + "；".join(str(p) for p in result.problems[:3]))
+    large, _ = fitted.fit(result.content, "eval")
+
+    def score(index, split: str) -> dict:
+        items = [q for q in questions if q["split"] == split and q.get("item")]
+        outside = [q for q in questions if q["split"] == split and not q.get("item")]
+        right = 0
+        for q in items:
+            found = index.resolve(q["text"])
+            right += found.kind == "answer" and found.hits[0].entry.name in {q["item"], *(q.get("also_ok") or [])}
+        wrong = sum(1 for q in outside if (r := index.resolve(q["text"])).kind == "answer" and r.hits[0].entry.id in county_guides)
+        return {"right": right, "items": len(items), "ook_answered": wrong, "ook": len(outside)}
+
+    figures = {"entries": [len(county.entries), len(large.entries)], "guides": [len(county_guides), sum(1 for e in large.entries if e.has_guide)]}
+    print(f"\n知识规模（只看检索，不经对话）：本县 {len(county.entries)} 个事项 → 加上广东办事指南和四川事项目录 {len(large.entries)} 个")
+    for split in ("tune", "held_out"):
+        alone, with_import = score(county, split), score(large, split)
+        figures[split] = {"county": alone, "with_import": with_import}
+        print(f"  {split}：事项答对 {pct(alone['right'], alone['items'])} → {pct(with_import['right'], with_import['items'])}；"
+              f"知识库外误答为本县详细指南 {pct(alone['ook_answered'], alone['ook'])} → {pct(with_import['ook_answered'], with_import['ook'])}")
+    return figures
