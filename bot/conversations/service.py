@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 import uuid
@@ -101,6 +102,20 @@ def log_replies(*, db_session: Session, conversation_id: str, inbound_id: int, r
              "buttons": [b.model_dump() for b in reply.buttons] or None}
             for reply in replies
         ])
+
+
+ORPHAN_SECONDS = 45.0  # a message still unanswered this long after it was stored has lost the process answering it
+
+
+def take_over(*, db_session: Session, inbound_id: int, now: dt.datetime | None = None) -> bool:
+    """Claim a message whose answering process died (killed or crashed after storing it): still unanswered
+    `ORPHAN_SECONDS` after it was stored. Its stored time moves to now, so exactly one claimant wins; the claimant
+    answers it. Whether this caller won."""
+    now = now or utcnow()
+    claimed = db_session.execute(
+        update(_messages).where(_messages.c.id == inbound_id, _messages.c.status == "received",
+                                _messages.c.created_at < now - dt.timedelta(seconds=ORPHAN_SECONDS)).values(created_at=now))
+    return claimed.rowcount == 1
 
 
 def answered_replies(*, db_session: Session, conversation_id: str, inbound_id: int) -> list[Message] | None:
@@ -237,13 +252,29 @@ class ConversationService:
             found = answered_replies(db_session=session, conversation_id=conversation_id, inbound_id=inbound_id)
             return None if found is None else [Reply(text=m.text, buttons=m.buttons or []) for m in found]
 
-    async def _replies_when_answered(self, conversation_id: str, inbound_id: int) -> list[Reply]:
-        """The replies of a message another request (here or in another process) is still answering, once stored."""
+    def _take_over(self, inbound_id: int) -> str | None:
+        """The text of the message if this request now answers it in place of a process that died, else None."""
+        with self.database.session() as session:
+            if not take_over(db_session=session, inbound_id=inbound_id):
+                return None
+            return session.scalar(select(Message.text).where(Message.id == inbound_id))
+
+    async def _replies_when_answered(self, message: InboundMessage, conversation_id: str, inbound_id: int) -> list[Reply]:
+        """The replies of a message another request (here or in another process) is still answering, once stored;
+        if the process answering it died (bot/conversations/service.py take_over), this request answers it."""
         deadline = asyncio.get_running_loop().time() + self.retry_wait
+        polls = 0
         while True:
             replies = await run_in_threadpool(self._answered, conversation_id, inbound_id)
             if replies is not None:
                 return replies
+            polls += 1
+            if polls % 20 == 1:  # about once a second
+                text = await run_in_threadpool(self._take_over, inbound_id)
+                if text is not None:
+                    logger.warning("answering %s's message %s, whose process did not answer it", conversation_id, inbound_id)
+                    return await self._answer(message.model_copy(update={"text": text}), conversation_id, inbound_id, None,
+                                              time.monotonic())
             if asyncio.get_running_loop().time() >= deadline:
                 return [Reply(text=STILL_WORKING, sender="system")]
             await asyncio.sleep(0.05)
@@ -263,14 +294,21 @@ class ConversationService:
         message = message.model_copy(update={"text": text})
         inbound_id, conversation_id, retry, previous, routed = await run_in_threadpool(self._log_and_route, message, "received")
         if retry:  # a retry: the first attempt's replies, processed once (waiting for them while it is still running)
-            return conversation_id, previous if previous is not None else await self._replies_when_answered(conversation_id, inbound_id)
+            if previous is not None:
+                return conversation_id, previous
+            return conversation_id, await self._replies_when_answered(message, conversation_id, inbound_id)
+        return conversation_id, await self._answer(message, conversation_id, inbound_id, routed, started)
+
+    async def _answer(self, message: InboundMessage, conversation_id: str, inbound_id: int, routed, started: float) -> list[Reply]:
+        """Answer a stored message (the desk's answer if it routed it, else Rasa's) and store the replies."""
+        text = message.text
         logger.info("in %s: %s", conversation_id, mask(text))
         if routed is not None:  # taken over by an operator, or answering the app's own question
             await self.handoff.after_route(conversation_id, text, routed)
             await run_in_threadpool(self._log_replies, conversation_id, inbound_id, routed.replies, routed.status,
                                     {"channel": message.channel, "text": text, "started": started,
                                      "outcome": outcomes.of_desk_turn(routed.status, routed.replies)})
-            return conversation_id, routed.replies
+            return routed.replies
         try:
             raw = await self._send_to_rasa(conversation_id, text)
             replies = replies_from_rasa(raw)
@@ -287,4 +325,4 @@ class ConversationService:
             status if status == "busy" else "error")
         await run_in_threadpool(self._log_replies, conversation_id, inbound_id, replies, status,
                                 {"channel": message.channel, "text": text, "outcome": outcome, "started": started})
-        return conversation_id, replies
+        return replies
