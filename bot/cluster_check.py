@@ -80,6 +80,7 @@ class Tally:
     pushes: int = 0
     bookings: dict[str, int] = field(default_factory=dict)
     context_checked: int = 0  # conversations whose first answer named an item (their follow-ups are checked)
+    context_lost_at: list[str] = field(default_factory=list)  # what was asked and answered, when
 
 
 class Check:
@@ -144,6 +145,8 @@ class Check:
                 return False
             item = self._context(item, k, texts)
             if item is False:
+                self.tally.context_lost_at.append(f"{time.strftime('%H:%M:%S')} {label}: “{text}” answered "
+                                                  f"“{texts[0][:40]}” without the item asked about")
                 return False
         return True
 
@@ -458,6 +461,7 @@ def run_check(conversations: int, seconds: float, folder: Path = CHECK_FOLDER) -
         f"database: {unanswered} messages never answered, {counts['answered_twice']} answered twice; healthz after the run: "
         f"{'ok' if ready else 'NOT ready'}",
         *[f"lost: {what}" for what in tally.lost[:10]],
+        *[f"context lost: {what}" for what in tally.context_lost_at[:10]],
         f"faults: lost={lost} duplicated={duplicated} crosstalk={tally.crosstalk} overbooked={counts['overbooked']} "
         f"context_lost={tally.context_lost}",
     ]

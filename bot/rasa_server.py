@@ -35,6 +35,10 @@
    the targets through their inputs instead of `dask.get`: the same nodes, called with the same inputs, once
    each. Rasa runs the graph several times per turn and dask's local scheduler (building the task graph,
    ordering, bookkeeping) took ~13% of Rasa's CPU per turn outside the nodes themselves.
+10. The Redis lock store (the production profile, deploy/rasa-endpoints.yml) retries a Redis command for up to 8 s
+   when the connection fails, instead of failing the turn at once: a Redis restart takes about a second, and
+   Rasa's REST channel answers a failed turn with no messages at all (the citizen would read "did not
+   understand"). Only what happens while Redis is unreachable changes (the turns wait for it).
 
 Executed by path with the Rasa environment's interpreter (`.venv-rasa/bin/python bot/rasa_server.py run ...`),
 so it imports nothing from the app. Rasa 3.6 has no setting for this; a fork would be far more to keep.
@@ -44,6 +48,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 import ujson  # a dependency of Rasa's; this file runs only with Rasa's interpreter
 
@@ -78,6 +83,7 @@ def install() -> None:
     _index_event_types()
     _write_trackers_with_ujson()
     _run_graphs_without_dask()
+    _retry_redis_lock_store()
 
 
 # Idle pooled connections are dropped before the app's server (uvicorn, 5 s keep-alive by default) would close
@@ -325,6 +331,48 @@ def _run_graphs_without_dask() -> None:
             raise GraphRunError("Error running runner.") from e
 
     DaskGraphRunner.run = run
+
+
+LOCK_STORE_RETRY_SECONDS = 8.0  # how long a lock-store command is retried while Redis is unreachable (see 10. above)
+
+
+class _RetryingRedis:
+    """The lock store's Redis client, whose get/set/delete are tried again (50 ms, doubling to 0.5 s) for up to
+    LOCK_STORE_RETRY_SECONDS while the connection fails (redis-py 4.6 retries a command, but not the connect)."""
+
+    def __init__(self, client, errors: tuple):
+        self.client, self.errors = client, errors
+
+    def __getattr__(self, name: str):
+        method = getattr(self.client, name)
+        if name not in ("get", "set", "delete"):
+            return method
+
+        def call(*args, **kwargs):
+            delay, deadline = 0.05, time.monotonic() + LOCK_STORE_RETRY_SECONDS
+            while True:
+                try:
+                    return method(*args, **kwargs)
+                except self.errors:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+
+        return call
+
+
+def _retry_redis_lock_store() -> None:
+    from rasa.core.lock_store import RedisLockStore
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    original = RedisLockStore.__init__
+
+    def init(self, *args, **kwargs) -> None:
+        original(self, *args, **kwargs)
+        self.red = _RetryingRedis(self.red, (ConnectionError, TimeoutError))
+
+    RedisLockStore.__init__ = init
 
 
 def block_jax() -> None:
