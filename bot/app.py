@@ -13,6 +13,7 @@ from bot.booking import views as booking_views
 from bot.handoff import views as handoff_views
 from bot.insight import metrics as insight_metrics
 from bot.insight import views as insight_views
+from bot.personal_data import views as personal_data_views
 from bot.rasa_client import RasaClient
 from bot.security import RequestGuard
 from bot.services import Services, use
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
     app.include_router(insight_metrics.router)
     app.include_router(insight_views.router)
     app.include_router(insight_pages.router)
+    app.include_router(personal_data_views.router)
     app.state.settings = settings
     if settings.wechat_enabled:
         app.include_router(wechat.router)

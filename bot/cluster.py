@@ -83,7 +83,9 @@ server {{
         proxy_set_header X-Forwarded-For $remote_addr;
         proxy_connect_timeout 2s;
         proxy_read_timeout 30s;
-        proxy_next_upstream error timeout http_502 http_503;
+        # Rasa's action calls are POSTs: when an app process dies during one (its transaction is not committed), the
+        # other runs it, rather than Rasa dropping the action's reply
+        proxy_next_upstream error timeout http_502 http_503 non_idempotent;
         proxy_next_upstream_tries 2;
     }}
 }}
@@ -160,7 +162,8 @@ class Cluster:
                "RASA_URL": ",".join(self.rasa_urls), "RASA_FAILOVER": "true", "SECRET_KEY": self.secrets["secret_key"],
                "ACTION_TOKEN": self.secrets["action_token"], "PUSH_API_KEY": self.secrets["push_api_key"],
                "ADMIN_TOKEN": self.secrets["admin_token"], "METRICS_TOKEN": self.secrets["metrics_token"],
-               "PUBLIC_URL": self.url, "VAR_DIR": str(self.folder / "app")}
+               "PUBLIC_URL": self.url, "VAR_DIR": str(self.folder / "app"), "RETENTION_DAYS": "180",
+               "TRACKER_DATABASE_URL": self.database_url.removesuffix(APP_DB) + TRACKER_DB}
         return {**env, **self.extra_env}
 
     def rasa_env(self) -> dict:

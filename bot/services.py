@@ -2,7 +2,7 @@
 
 `Services.start(settings)` builds them in dependency order (database and migrations, knowledge index of the newest
 published version and its watcher, Rasa client, the state shared with the other app processes (bot/shared.py), push hub, deliveries, conversation service, handoff desk, booking
-schedule, reminder worker); `aclose()` stops them. Views reach them through `request.app.state.services` (the
+schedule, reminder worker, retention job); `aclose()` stops them. Views reach them through `request.app.state.services` (the
 `services` dependency); Rasa actions, which run in the same process behind the action endpoint, through `current()`:
 the one accessor, set while an app is running.
 Tests build their own with `Services.start(...)` instead of installing globals.
@@ -25,6 +25,7 @@ from bot.delivery import Deliveries
 from bot.handoff import accounts
 from bot.handoff.desk import Desk
 from bot.messages import Reply
+from bot.personal_data import retention
 from bot.push import PushHub
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
@@ -74,6 +75,10 @@ class Services:
         if worker:
             services._tasks.append(asyncio.create_task(
                 reminders.run_worker(database, deliveries, settings.reminder_poll_seconds, services._stop)))
+        if worker and settings.retention_days:
+            trackers = retention.TrackerEraser(rasa, settings.tracker_database_url.get_secret_value())
+            services._tasks.append(asyncio.create_task(retention.run_worker(
+                database, trackers, settings.retention_days, settings.retention_poll_seconds, services._stop)))
         return services
 
     async def aclose(self) -> None:

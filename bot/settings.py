@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     # Rasa processes share their conversations (SQL tracker store, Redis lock store: deploy/rasa-endpoints.yml), so a
     # conversation whose Rasa process is down continues on the next one instead of waiting for it.
     rasa_failover: bool = False
+    # Rasa's SQL tracker store (the production profile), e.g. postgresql+psycopg://…/rasa_tracker: the retention job and
+    # an admin's erasure delete Rasa's copy of a conversation there. Empty: emptied through Rasa's API instead.
+    tracker_database_url: SecretStr = SecretStr("")
+    # Personal data (bot/personal_data/): transcripts, bookings' and work orders' personal details older than this many
+    # days are erased by a job every RETENTION_POLL_SECONDS (audited); 0 keeps them (the embedded default).
+    retention_days: int = Field(0, ge=0, le=36500)
+    retention_poll_seconds: float = Field(3600.0, gt=0)
     max_message_chars: int = 500
     tracker_compact_every: int = Field(15, ge=0)  # user turns between compactions of Rasa's tracker; 0 = never
     public_url: str = ""  # how citizens reach the app, e.g. https://12345.jiajiang.gov.cn
