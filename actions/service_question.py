@@ -24,9 +24,10 @@ CUES = {
     "request_human": r"人工|客服|真人|活人|转接|工作人员|接线员|话务员|坐席|机器|找个人|找人|个人来|换个人|说不清楚|懂的人",
     "book_appointment": r"约|订|号|时段|时间|延时|5\+x|上门|提前|排队|没空|上班|下班|周[一二三四五六日末]|星期|礼拜|"
                         r"今天|明天|后天|早上|上午|中午|午休|下午|傍晚|晚上|\d+[号日]|\d+月\d",
-    "cancel_appointment": r"约|号|码|取消|退|作废|撤销|不去了|去不了|去不成|来不了|改|挪|推迟|提前|查|哪天|几点|时间|上没|成功",
-    "change_booking": r"约|号|码|改到|改成|改期|挪|推迟|延后|提前|时间|上午|中午|下午|傍晚|晚上|点|周|星期|礼拜|明天|后天|"
-                      r"电话|手机|名字|姓名|\d{11}",
+    "cancel_appointment": r"约|号|预约码|码是|码[:：\s]|取消|退|作废|撤销|不去了|去不了|去不成|来不了|改|挪|推迟|提前|查(一下|下|询)|"
+                          r"哪天|几点|时间|上没|成功",
+    "change_booking": r"约|号|预约码|码是|改到|改成|改期|挪|推迟|延后|提前|时间|上午|中午|下午|傍晚|晚上|[一二三四五六七八九十两\d]点|"
+                      r"周[一二三四五六日末]|星期|礼拜|明天|后天|电话|手机|名字|姓名|\d{11}",
 }
 _CUES = {intent: re.compile(pattern) for intent, pattern in CUES.items()}
 # Leaving or escalating on a message that says neither is never right: a plausible item (even several to choose
