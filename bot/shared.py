@@ -214,6 +214,7 @@ class SharedState:
             self.bus = MemoryBus()
             self.marks = MemoryMarks()
         self._token_lock = threading.Lock()
+        self._token_storage = None
 
     @property
     def shared_between_processes(self) -> bool:
@@ -230,7 +231,10 @@ class SharedState:
         from wechatpy.session.memorystorage import MemoryStorage
         from wechatpy.session.redisstorage import RedisStorage
 
-        return MemoryStorage() if self.sync_client is None else RedisStorage(self.sync_client, prefix=self.prefix + "wechat")
+        if self._token_storage is None:
+            self._token_storage = (MemoryStorage() if self.sync_client is None
+                                   else RedisStorage(self.sync_client, prefix=self.prefix + "wechat"))
+        return self._token_storage
 
     def token_lock(self, name: str):
         """A lock held while a token is fetched (a new WeChat token replaces the old one): one fetch at a time,

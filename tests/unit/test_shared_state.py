@@ -12,15 +12,6 @@ from bot.push import PushHub
 from bot.shared import SharedState
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    """A real redis-server from Debian's package, on loopback, stopped afterwards."""
-    folder = tmp_path_factory.mktemp("redis")
-    engine = start_redis(folder, free_port())
-    yield engine
-    engine.stop()
-
-
 @pytest.fixture(params=["memory", "redis"])
 def make_state(request, redis_server):
     """Makes SharedState objects of one kind (each test closes them in its own event loop); in Redis each stands
