@@ -10,13 +10,15 @@ FOLDER_MARKERS = {"integration": ("rasa",), "browser": ("rasa", "browser")}
 
 
 def pytest_collection_modifyitems(items):
-    """Mark tests by what they start: a real Rasa, a browser, PostgreSQL."""
+    """Mark tests by what they start: a real Rasa, a browser, PostgreSQL, Redis."""
     for item in items:
         folder = Path(str(item.fspath)).parent.name
         for marker in FOLDER_MARKERS.get(folder, ()):
             item.add_marker(marker)
         if "postgres_url" in getattr(item, "fixturenames", ()):
             item.add_marker("postgres")
+        if "redis_server" in getattr(item, "fixturenames", ()):
+            item.add_marker("redis")
 
 
 @pytest.fixture(scope="session")
