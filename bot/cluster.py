@@ -14,7 +14,6 @@ import argparse
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -260,10 +259,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.what == "nginx-site":
         print(nginx_site(["127.0.0.1:8001", "127.0.0.1:8002"], "80", "127.0.0.1:8081"), end="")
         return
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):  # both stop it, also while it starts (and SIGINT in the background)
+        signal.signal(stop_signal, signal.default_int_handler)
     with Cluster() as cluster:
         print(f"集群已启动：{cluster.url}（内部接口 {cluster.internal_url}），应用进程端口 {cluster.app_ports}，"
               f"Rasa 端口 {cluster.rasa_ports}；日志在 {launcher.LOG_DIR}，数据与密钥在 {cluster.folder}。按 Ctrl-C 停止。", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             while True:
                 time.sleep(1)
