@@ -126,7 +126,10 @@ class RasaClient:
         if metadata:
             payload["metadata"] = metadata
         with metrics.RASA_SECONDS.time():
-            return (await self._request("POST", sender, "/webhooks/rest/webhook", "message", json=payload)).json()
+            messages = (await self._request("POST", sender, "/webhooks/rest/webhook", "message", json=payload)).json()
+        if any(isinstance(m, dict) and isinstance(m.get("custom"), dict) and m["custom"].get("turn_failed") for m in messages):
+            raise RasaUnavailable(f"Rasa could not handle the turn of {sender} (its log says why)")  # bot/rasa_server.py 11.
+        return messages
 
     async def parse(self, text: str) -> dict:
         """NLU only: intent ranking for a text."""

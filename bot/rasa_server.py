@@ -39,6 +39,11 @@
    when the connection fails, instead of failing the turn at once: a Redis restart takes about a second, and
    Rasa's REST channel answers a failed turn with no messages at all (the citizen would read "did not
    understand"). Only what happens while Redis is unreachable changes (the turns wait for it).
+11. A turn that fails inside Rasa (its tracker store or lock store unreachable, any other exception) ends the REST
+   channel's answer with the custom message {"turn_failed": true} (`TURN_FAILED`), where Rasa's REST channel
+   answered only the messages collected so far, often none: the app then tells the citizen that the assistant is
+   unavailable and keeps the message (bot/rasa_client.py), instead of answering "did not understand". Turns that
+   do not fail are answered exactly as before.
 
 Executed by path with the Rasa environment's interpreter (`.venv-rasa/bin/python bot/rasa_server.py run ...`),
 so it imports nothing from the app. Rasa 3.6 has no setting for this; a fork would be far more to keep.
@@ -84,6 +89,7 @@ def install() -> None:
     _write_trackers_with_ujson()
     _run_graphs_without_dask()
     _retry_redis_lock_store()
+    _mark_failed_rest_turns()
 
 
 # Idle pooled connections are dropped before the app's server (uvicorn, 5 s keep-alive by default) would close
@@ -373,6 +379,27 @@ def _retry_redis_lock_store() -> None:
         self.red = _RetryingRedis(self.red, (ConnectionError, TimeoutError))
 
     RedisLockStore.__init__ = init
+
+
+TURN_FAILED = {"turn_failed": True}  # bot/rasa_client.py reads it (see 11. above)
+
+
+def _mark_failed_rest_turns() -> None:
+    from rasa.core.channels.rest import RestInput
+
+    original = RestInput.blueprint
+
+    def blueprint(self, on_new_message):
+        async def handle(message) -> None:
+            try:
+                await on_new_message(message)
+            except Exception:
+                await message.output_channel.send_custom_json(message.sender_id, dict(TURN_FAILED))
+                raise  # Rasa's REST channel logs it and answers what was collected, the mark included
+
+        return original(self, handle)
+
+    RestInput.blueprint = blueprint
 
 
 def block_jax() -> None:
