@@ -8,6 +8,7 @@ processes behind a load balancer).
 - `Marks`: short-lived values with set-if-absent (WeChat's retries of a message that another
   process is answering: channels/wechat.py).
 - `token_storage()` / `token_lock()`: where wechatpy keeps the WeChat access token, and one fetch at a time.
+- `login_throttle()`: the console's back-off after wrong passwords (bot/handoff/login_throttle.py).
 
 Everything that must not be lost stays in the database; what is here is either a wake-up (the message itself is
 in the log) or short-lived bookkeeping. While Redis is unreachable a publish is dropped with a warning (clients
@@ -225,6 +226,14 @@ class SharedState:
         if self.client is None:
             return MemoryRateLimiter(limit, window)
         return RedisRateLimiter(self.client, f"{self.prefix}rate:{name}:", limit, window)
+
+    def login_throttle(self, free_failures: int, max_delay_seconds: float):
+        """The console's back-off after wrong passwords (bot/handoff/login_throttle.py), shared when in Redis."""
+        from bot.handoff.login_throttle import LoginThrottle, RedisLoginThrottle
+
+        if self.sync_client is None:
+            return LoginThrottle(free_failures, max_delay_seconds)
+        return RedisLoginThrottle(self.sync_client, f"{self.prefix}login:", free_failures, max_delay_seconds)
 
     def token_storage(self):
         """wechatpy's session storage (the WeChat access token), shared by every process when in Redis."""

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.clock import utcnow
 from bot.handoff import accounts
-from bot.handoff.login_throttle import LoginThrottle
+from bot.handoff.login_throttle import LoginThrottle, RedisLoginThrottle
 from bot.handoff.models import Operator
 from bot.ratelimit import RateLimiter
 
@@ -34,11 +34,12 @@ def login_limiter(app) -> RateLimiter:
     return app.state.login_attempts
 
 
-def login_throttle(app) -> LoginThrottle:
+def login_throttle(app) -> LoginThrottle | RedisLoginThrottle:
     """The app's back-off after wrong passwords, per name and address (bot/handoff/login_throttle.py)."""
     if not hasattr(app.state, "login_throttle"):
         settings = app.state.settings
-        app.state.login_throttle = LoginThrottle(settings.console_max_failed_logins, settings.console_lockout_minutes * 60)
+        app.state.login_throttle = app.state.services.shared.login_throttle(settings.console_max_failed_logins,
+                                                                           settings.console_lockout_minutes * 60)
     return app.state.login_throttle
 
 
