@@ -1,0 +1,27 @@
+"""No unmasked mobile or ID number in the processes' logs (var/log/: the app, Rasa, the cluster), as the tests before
+this one left them (in a full run: the integration, browser and handoff tests, which start real processes). Masking
+is bot/privacy.py's; the fields meant to hold such numbers (bookings, work orders) are in the database, not the logs."""
+import re
+
+from support import ROOT
+
+MOBILE = re.compile(r"(?<![\d*])1[3-9]\d{9}(?!\d)")
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z*])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx](?![0-9A-Za-z])")
+
+
+def test_the_logs_hold_no_unmasked_mobile_or_id_number():
+    found = []
+    for log in sorted((ROOT / "var" / "log").glob("*.log")):
+        for number, line in enumerate(log.read_text(errors="replace").splitlines(), 1):
+            if MOBILE.search(line) or ID_NUMBER.search(line):
+                found.append(f"{log.name}:{number}: {line[:160]}")
+    assert not found, "unmasked personal data in the logs:\n" + "\n".join(found[:20])
+
+
+def test_the_patterns_find_unmasked_numbers_and_pass_masked_ones():
+    from bot.privacy import mask
+
+    line = "我叫张三，电话13812345678，身份证511126199001011234"
+    assert MOBILE.search(line) and ID_NUMBER.search(line)
+    assert not MOBILE.search(mask(line)) and not ID_NUMBER.search(mask(line))
+    assert not MOBILE.search("2026-12-02 14:56:46.392842 pid 1733158212345")
