@@ -67,15 +67,15 @@ class MemoryBus(Bus):
 class RedisBus(Bus):
     """Redis pub/sub. One listening task per process; it reconnects (and subscribes again) after Redis restarts."""
 
-    def __init__(self, client, retry_seconds: float = 0.5):
-        self.client, self.retry_seconds = client, retry_seconds
+    def __init__(self, client, prefix: str = "", retry_seconds: float = 0.5):
+        self.client, self.prefix, self.retry_seconds = client, prefix, retry_seconds  # Redis channel = prefix + channel
         self._handlers: dict[str, list[Handler]] = {}
         self._task: asyncio.Task | None = None
         self._subscribed = asyncio.Event()
 
     async def publish(self, channel: str, message: str) -> None:
         try:
-            await self.client.publish(channel, message)
+            await self.client.publish(self.prefix + channel, message)
         except Exception as exc:  # noqa: BLE001  (a wake-up: clients catch up from the log)
             logger.warning("publish on %s failed (Redis unreachable?): %r", channel, exc)
 
@@ -96,13 +96,13 @@ class RedisBus(Bus):
         while True:
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(*self._handlers)
+                await pubsub.subscribe(*(self.prefix + channel for channel in self._handlers))
                 self._subscribed.set()
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None:
                         continue
-                    channel, data = _text(message["channel"]), _text(message["data"])
+                    channel, data = _text(message["channel"]).removeprefix(self.prefix), _text(message["data"])
                     for handler in list(self._handlers.get(channel, ())):
                         try:
                             await handler(data)
@@ -208,7 +208,7 @@ class SharedState:
             options = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0, "health_check_interval": 10}
             self.client = aioredis.Redis.from_url(redis_url, **options)
             self.sync_client = redis.Redis.from_url(redis_url, **options)  # wechatpy's token storage (worker threads)
-            self.bus: Bus = RedisBus(self.client)
+            self.bus: Bus = RedisBus(self.client, prefix + "bus:")
             self.marks: Marks = RedisMarks(self.client, prefix + "marks:")
         else:
             self.client = self.sync_client = None
