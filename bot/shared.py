@@ -207,7 +207,7 @@ class SharedState:
             # Short timeouts: a Redis restart must not hold a citizen's turn for long.
             options = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0, "health_check_interval": 10}
             self.client = aioredis.Redis.from_url(redis_url, **options)
-            self.sync_client = redis.Redis.from_url(redis_url, **options)  # wechatpy's token storage (worker threads)
+            self.sync_client = redis.Redis.from_url(redis_url, **options)  # for worker threads: WeChat token, login back-off
             self.bus: Bus = RedisBus(self.client, prefix + "bus:")
             self.marks: Marks = RedisMarks(self.client, prefix + "marks:")
         else:
