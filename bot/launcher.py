@@ -145,7 +145,7 @@ class Stack:
             for n, port in enumerate(self.rasa_ports):
                 log = f"rasa{self.tag}{'' if n == 0 else f'-{n + 1}'}.log"
                 self.rasas.append(start_rasa(port, f"http://127.0.0.1:{self.app_port}/webhook", self.model, log, patched=self.patched))
-            wait_for(f"http://127.0.0.1:{self.app_port}/docs", self.app, 60, f"app{self.tag}.log")
+            wait_for(f"http://127.0.0.1:{self.app_port}/docs", self.app, 180, f"app{self.tag}.log")  # fitting the search model on busy cores
             wait_for(f"http://127.0.0.1:{self.app_port}/healthz", self.rasa, 240, f"rasa{self.tag}.log")
         except BaseException:
             self.__exit__()

@@ -79,7 +79,7 @@ def log_inbound(*, db_session: Session, message: InboundMessage, status: str = "
         )
         if seen is not None:
             return seen, conversation_id, True, answered_replies(db_session=db_session, conversation_id=conversation_id, inbound_id=seen)
-    row = {"conversation_id": conversation_id, "direction": "in", "text": message.text, "client_id": message.client_id,
+    row = {"conversation_id": conversation_id, "direction": "in", "text": message.text, "client_id": message.client_id or None,
            "status": status, "created_at": utcnow()}
     if not message.client_id:
         return db_session.execute(_INSERT_MESSAGE, row).scalar_one(), conversation_id, False, None

@@ -2,7 +2,6 @@
 cannot; the retention job erases what is older than RETENTION_DAYS and keeps open cases and recent data."""
 import datetime as dt
 
-from conftest import Citizen, admin_and_operator
 from sqlalchemy import select
 
 from bot.booking.models import Booking
@@ -12,6 +11,7 @@ from bot.db import Database
 from bot.handoff.models import AuditEntry, Handoff
 from bot.messages import InboundMessage
 from bot.personal_data import service
+from tests.handoff.conftest import Citizen, admin_and_operator
 
 PHONE = "13812345678"
 
