@@ -183,11 +183,16 @@ class Check:
             await chat.close()
 
     async def push(self, chat: WebChatClient) -> None:
-        """An operator-style message into the conversation, through the internal server (either app process)."""
-        marker = f"【核对】{chat.conversation_id}:{uuid.uuid4().hex[:6]}"
-        chat.pushes_expected.add(marker)
+        """An operator-style message into the conversation, through the internal server (either app process). The
+        push API has no idempotency key: an attempt that timed out may still have been stored, so each attempt has a
+        marker of its own (a retried push is a second push, not a reply delivered twice)."""
+        attempts: set[str] = set()
+        chat.push_groups.append(attempts)
         self.tally.pushes += 1
         for _ in range(30):
+            marker = f"【核对】{chat.conversation_id}:{uuid.uuid4().hex[:8]}"
+            attempts.add(marker)
+            chat.pushes_expected.add(marker)
             try:
                 async with self.http.post(f"{self.cluster.internal_url}/internal/push/{chat.conversation_id}",
                                           json={"text": marker, "sender": "operator"}, headers={"Authorization": f"Bearer {self.push_key}"},
@@ -324,7 +329,8 @@ class WebChatClient:
         self.client_ids: set[str] = set()
         self.replies: dict[str, list[str]] = {}  # client id -> the answer's texts
         self.waiting: str | None = None
-        self.pushes_expected: set[str] = set()
+        self.pushes_expected: set[str] = set()  # every attempt's marker
+        self.push_groups: list[set[str]] = []  # the markers of each push's attempts
         self.pushes_seen: dict[str, int] = {}
         self.pushes_live: set[str] = set()
         self.reader: asyncio.Task | None = None
@@ -412,13 +418,15 @@ class WebChatClient:
 
     async def settle_pushes(self) -> None:
         """Pushes not seen live are read from the log, as a page does when it reconnects."""
-        self.check.tally.pushes_live += len(self.pushes_live & self.pushes_expected)
-        for marker in self.pushes_expected - set(self.pushes_seen):
+        for attempts in self.push_groups:
+            if attempts & self.pushes_live:
+                self.check.tally.pushes_live += 1
+                continue
             async with self.check.http.get(f"{self.check.cluster.url}/api/webchat/conversations/{self.conversation_id}/messages",
                                            params={"after": 0}, headers={"Authorization": f"Bearer {self.token}"}) as response:
-                texts = [m["text"] for m in (await response.json()).get("messages", [])]
-            if marker not in texts:
-                self.check.tally.lost.append(f"push {marker}")
+                texts = {m["text"] for m in (await response.json()).get("messages", [])}
+            if not attempts & texts:
+                self.check.tally.lost.append(f"push {sorted(attempts)[0]}")
 
     async def close(self) -> None:
         if self.ws is not None:
