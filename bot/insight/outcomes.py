@@ -81,6 +81,8 @@ def note_for_action(action_call: dict, result: dict) -> dict | None:
         note.update(kind="not_found")
     elif "item" in slots or "aspect" in slots:  # the item asked about left the knowledge base
         note.update(kind="not_found")
+    elif name == "action_small_talk" and intent == "out_of_scope":  # declined as outside government services: a
+        note.update(kind="not_found")  # question the assistant could not answer, which staff see in the review inbox
     else:
         return None
     return note

@@ -20,6 +20,7 @@ TURNS = {
     "转人工": ("request_human", "action_request_human"),
     "确认预约": ("affirm", "action_submit_booking"),
     "你好": ("greet", "action_small_talk"),
+    "城南菜市场几点关门": ("out_of_scope", "action_small_talk"),
 }
 
 

@@ -64,6 +64,9 @@ def test_each_kind_of_turn_records_its_outcome(insight_client, action_rasa):
     chat(client, "d", "你好")
     assert last(client).outcome == "other"
 
+    chat(client, "d", "城南菜市场几点关门")  # declined as outside government services: not answered, for review
+    assert last(client).outcome == "not_found"
+
     day, start = first_free_slot(client, "出生登记")
     action_rasa.booking_slots = {"booking_item": "出生登记", "booking_date": day.isoformat(), "booking_time": start,
                                  "booking_name": "张三", "booking_phone": "13812345678", "booking_request_id": "r1"}
