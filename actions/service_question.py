@@ -26,10 +26,12 @@ CUES = {
                         r"今天|明天|后天|早上|上午|中午|午休|下午|傍晚|晚上|\d+[号日]|\d+月\d",
     "cancel_appointment": r"约|号|预约码|码是|码[:：\s]|取消|退|作废|撤销|不去了|去不了|去不成|来不了|改|挪|推迟|提前|查(一下|下|询)|"
                           r"哪天|几点|时间|上没|成功",
-    "change_booking": r"约|号|预约码|码是|改到|改成|改期|挪|推迟|延后|提前|时间|上午|中午|下午|傍晚|晚上|[一二三四五六七八九十两\d]点|"
+    "change_booking": r"约|号|预约码|码是|改到|改成|改期|挪|推迟|延后|提前|时间|上午|中午|下午|傍晚|晚上|(?<![多少差有好])[一二三四五六七八九十两\d]点|"
                       r"周[一二三四五六日末]|星期|礼拜|明天|后天|电话|手机|名字|姓名|\d{11}",
 }
 _CUES = {intent: re.compile(pattern) for intent, pattern in CUES.items()}
+# Words with 约 that name no booking: "跑网约车的", "大约要多久", "合同约定".
+_NOT_BOOKING = re.compile(r"网约车|大约|约定|约束|约莫|节约")
 # Leaving or escalating on a message that says neither is never right: a plausible item (even several to choose
 # from) is enough. A booking can be asked for in many ways, so it is kept unless one item is clearly meant.
 _ENOUGH = {"goodbye": ("answer", "choose"), "complain": ("answer", "choose"), "request_human": ("answer", "choose"),
@@ -47,6 +49,6 @@ def is_service_question(intent: str | None, text: str) -> bool:
     """Whether a message given `intent` is really a question about a service (see the module docstring)."""
     if intent not in _CUES or not text or text.startswith("/"):
         return False
-    if _CUES[intent].search(normalize(text) + " " + text.lower()):
+    if _CUES[intent].search(_NOT_BOOKING.sub("", normalize(text) + " " + text.lower())):
         return False
     return asks_about_a_service(text, _ENOUGH[intent])

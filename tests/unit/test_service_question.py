@@ -33,6 +33,7 @@ def test_every_training_example_keeps_its_intent():
     ("cancel_appointment", "我的身份证上个月到期了，现在去换一个新的要好久才拿得到"),
     ("complain", "娃兒上戶口，爸媽兩個都要去不"),
     ("goodbye", "社保卡丢了补办要带什么材料"),
+    ("change_booking", "我是跑网约车的，没有单位，想自己交职工的那种养老保险，以后退休拿得多一点，要咋个办"),
 ])
 def test_a_service_question_given_another_intent_is_answered(intent, text):
     assert is_service_question(intent, text)
