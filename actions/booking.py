@@ -276,10 +276,11 @@ class ValidateBookingForm(FormValidationAction):
             result["booking_time"] = iso.group(2)
         elif when is not None and window_of(when):
             result["booking_window"] = window_of(when)
-            named = exact_slot(free, when) or earliest_in_part(free, when, day)
-            if named is not None and not exact_slot(free, when):
-                dispatcher.utter_message(text=chosen_note(named))
+            exact = exact_slot(free, when)
+            named = exact or earliest_in_part(free, when, day)
             if named is not None:
+                if exact is None:  # a part of the day: say which time was chosen
+                    dispatcher.utter_message(text=chosen_note(named))
                 result["booking_time"] = f"{named.start:%H:%M}"
         return result
 
