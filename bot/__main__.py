@@ -195,8 +195,11 @@ def run_eval(args) -> int:
     from bot.evaluation import knowledge_scale, main
     from bot.launcher import Stack, free_port
 
+    from bot.appeals import evaluation as appeal_evaluation
+
     main(Path(args.questions), rasa_url=args.rasa_url, intents=not args.no_intents)
     scale = knowledge_scale(eval_dialogue.SITUATIONS)
+    appeals = appeal_evaluation.main(show_misses="tune" if args.misses else None)
     if args.no_dialogue:
         return 0
     with tempfile.TemporaryDirectory() as scratch:
@@ -209,7 +212,7 @@ def run_eval(args) -> int:
                                          today=start.date())
     out = ROOT / "var" / "eval-dialogue.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({**figures, "knowledge_scale": scale}, ensure_ascii=False, indent=2))
+    out.write_text(json.dumps({**figures, "knowledge_scale": scale, "appeals": appeals}, ensure_ascii=False, indent=2))
     print(f"逐项数字已写入 {out}")
     return 0
 
@@ -269,9 +272,13 @@ def console_add_user(args) -> int:
     database.migrate()
     try:
         with database.session() as session:
+            if args.department:
+                from bot.appeals.routing import Routing
+                if args.department not in Routing.load().departments:
+                    raise AppError(f"没有代码为 {args.department} 的承办部门（见 bot/appeals/routing.yaml）")
             operator = accounts.create_operator(db_session=session, username=args.username, password=password, role=args.role,
-                                                display_name=args.display_name)
-            print(f"已创建{'管理员' if operator.role == 'admin' else '坐席'}账号 {operator.username}（{operator.display_name}）。")
+                                                display_name=args.display_name, department=args.department or None)
+            print(f"已创建{accounts.ROLES[operator.role]}账号 {operator.username}（{operator.display_name}）。")
     except AppError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -360,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     console = sub.add_parser("console", help="坐席工作台").add_subparsers(dest="console_command", required=True)
     p = console.add_parser("add-user", help="新建坐席或管理员账号（密码以 argon2 存储）")
     p.add_argument("username")
-    p.add_argument("--role", choices=["operator", "admin"], default="operator")
+    p.add_argument("--role", choices=["operator", "admin", "department"], default="operator")
+    p.add_argument("--department", default="", help="承办部门账号的部门代码（bot/appeals/routing.yaml），例如 zhujian")
     p.add_argument("--display-name", default="", help="群众看到的称呼，例如“12号坐席”")
     p.add_argument("--password-stdin", action="store_true", help="从标准输入读密码（脚本用），否则交互输入")
     p.set_defaults(func=console_add_user)

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from bot import action_webhook, errors, keys
+from bot.appeals import views as appeal_views
 from bot.booking import views as booking_views
 from bot.handoff import views as handoff_views
 from bot.insight import metrics as insight_metrics
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
     app.include_router(booking_views.admin_router)
     app.include_router(handoff_views.router)
     app.include_router(handoff_views.admin_router)
+    app.include_router(appeal_views.router)
     app.include_router(console.router)
     app.include_router(knowledge_console.router)
     app.include_router(insight_metrics.router)

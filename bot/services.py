@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from bot.appeals.office import AppealOffice
 from bot.booking import reminders
 from bot.booking.schedule import Schedule
 from bot.conversations.admission import TurnGate
@@ -44,6 +45,7 @@ class Services:
     desk: Desk
     schedule: Schedule
     shared: SharedState
+    appeals: AppealOffice
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -66,13 +68,16 @@ class Services:
         conversations.compact_every = settings.tracker_compact_every
         conversations.gate = TurnGate(settings.rasa_concurrency * len(settings.rasa_bases), settings.turn_queue_limit,
                                       settings.turn_wait_seconds)
-        desk = Desk(database, rasa, settings, deliveries)
+        appeals = AppealOffice(database, deliveries)
+        desk = Desk(database, rasa, settings, deliveries, appeals=appeals)
         conversations.handoff = desk
         await run_in_threadpool(accounts.bootstrap_admin, database, settings)
-        services = cls(settings, database, rasa, hub, deliveries, conversations, desk, Schedule.load(), shared)
+        services = cls(settings, database, rasa, hub, deliveries, conversations, desk, Schedule.load(), shared, appeals)
         services._tasks.append(asyncio.create_task(  # a newly published version is served within seconds
             knowledge.watch(database, settings.knowledge_poll_seconds, services._stop, search_key)))
         if worker:
+            services._tasks.append(asyncio.create_task(asyncio.to_thread(lambda: appeals.classifier)))  # warm up
+            services._tasks.append(asyncio.create_task(appeals.run_worker(settings.reminder_poll_seconds, services._stop)))
             services._tasks.append(asyncio.create_task(
                 reminders.run_worker(database, deliveries, settings.reminder_poll_seconds, services._stop)))
         if worker and settings.retention_days:

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     # production: secrets must be set, PostgreSQL and Redis (bot/keys.py, docs/scaling-out.md)
     app_profile: Literal["embedded", "production"] = "embedded"
     var_dir: str = str(ROOT / "var")  # generated keys (embedded default), logs
+    appeals_api_token: SecretStr = SecretStr("")  # other county systems call POST /api/appeals/classify with it; empty: console only
     secret_key: SecretStr = SecretStr("")  # signs web chat tokens; empty: generated into var/ (embedded) or refused (production)
     secret_key_previous: SecretStr = SecretStr("")  # after a rotation: still accepted for verification ...
     secret_key_previous_until: datetime | None = None  # ... until this moment (ISO 8601); empty = as long as it is set

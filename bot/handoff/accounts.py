@@ -42,17 +42,20 @@ def check_password_rules(password: str) -> None:
 
 
 def create_operator(*, db_session: Session, username: str, password: str, role: str = "operator",
-                    display_name: str = "") -> Operator:
+                    display_name: str = "", department: str | None = None) -> Operator:
+    """`department` (a code of bot/appeals/routing.yaml) is required for, and only for, the department role."""
     username = username.strip()
     if not USERNAME.match(username):
         raise InvalidInput("用户名只能用2到32位字母、数字、下划线、点或连字符。")
     if role not in ROLES:
         raise InvalidInput(f"角色只能是：{'、'.join(f'{k}（{v}）' for k, v in ROLES.items())}")
+    if (role == "department") != bool(department):
+        raise InvalidInput("承办部门账号必须指定部门代码（见 bot/appeals/routing.yaml），其他角色不指定部门。")
     check_password_rules(password)
     if db_session.scalar(select(Operator).where(Operator.username == username)) is not None:
         raise Conflict(f"用户名 {username} 已存在。")
     operator = Operator(username=username, display_name=(display_name or username).strip()[:64], role=role,
-                        password_hash=hasher.hash(password))
+                        password_hash=hasher.hash(password), department=department or None)
     db_session.add(operator)
     db_session.flush()
     return operator

@@ -128,11 +128,25 @@ def check_csrf(request: Request, auth: Auth) -> None:
 
 # --- FastAPI dependencies of the JSON API --------------------------------------------------------
 
-async def operator_access(request: Request) -> Auth:
-    """Any logged-in operator or admin (reading)."""
+async def signed_in(request: Request) -> Auth:
+    """Any console account, a department's included (their views check what they may see)."""
     auth = await current(request)
     if auth is None:
         raise HTTPException(status_code=401, detail="请先登录坐席工作台。")
+    return auth
+
+
+async def signed_in_write(request: Request) -> Auth:
+    auth = await signed_in(request)
+    check_csrf(request, auth)
+    return auth
+
+
+async def operator_access(request: Request) -> Auth:
+    """Any logged-in operator or admin (reading); a department's account sees only its appeals."""
+    auth = await signed_in(request)
+    if auth.operator.role == "department":
+        raise HTTPException(status_code=403, detail="承办部门账号只能查看和办理本部门的诉求工单。")
     return auth
 
 

@@ -76,10 +76,11 @@ class Joined:
 
 class Desk:
     def __init__(self, database, rasa: RasaClient, settings, deliveries: Deliveries, calendar: WorkCalendar | None = None,
-                 clock=utcnow):
+                 clock=utcnow, appeals=None):
         self.database, self.rasa, self.settings, self.deliveries = database, rasa, settings, deliveries
         self.calendar = calendar or WorkCalendar.load()
         self.clock = clock
+        self.appeals = appeals  # bot/appeals/office.py: status and rating of appeals
 
     # --- before Rasa ------------------------------------------------------------------------------
 
@@ -99,6 +100,8 @@ class Desk:
         if number:
             order = work_orders.find_work_order(db_session=session, number=number.group(0))
             own = order is not None and order.conversation_id == conversation_id
+            if order is not None and order.category == "appeal" and self.appeals is not None:
+                return Routed([self.appeals.status_reply(session, order, own)])
             return Routed([texts.work_order_status(order, number.group(0), own)])
         if handoff is not None and CANCEL_QUEUE.match(text):
             queue.abandon(db_session=session, conversation_id=conversation_id, now=now)
@@ -190,6 +193,8 @@ class Desk:
                     return self._described(session, ask, done, data, conversation_id, text, now)
             else:
                 level = ratings.level_of(text, allow_number=True)
+                if level is not None and data.get("appeal") and self.appeals is not None:  # the department's answer
+                    return done(self.appeals.rate(session, conversation_id, data["appeal"], level, now))
                 if level is not None:
                     return self._rate(session, conversation_id, level, data.get("handoff_id"), now)
             pending.clear_pending(db_session=session, conversation_id=conversation_id)

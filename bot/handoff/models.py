@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.clock import utcnow
 from bot.db import Base
 
-ROLES = {"operator": "坐席", "admin": "管理员"}
+ROLES = {"operator": "坐席", "admin": "管理员", "department": "承办部门"}  # a department account sees only its appeals
 REASONS = {"asked": "要求人工", "fallback": "连续未听懂", "complaint": "投诉", "sensitive": "敏感话题", "caller": "来电按0",
            "operator": "坐席主动接入"}
 HANDOFF_STATUSES = {"waiting": "排队中", "active": "人工服务中", "returned": "已交还机器人", "closed": "已结束",
                     "abandoned": "已取消排队", "transferred": "电话已转接"}
 OPEN_STATUSES = ("waiting", "active")
 CLOSE_CATEGORIES = ["办事咨询", "预约服务", "投诉", "建议", "求助", "代办帮办", "无效会话", "其他"]
-WORK_ORDER_CATEGORIES = {"message": "留言", "callback": "预约回电", "complaint": "投诉", "agency": "代办帮办", "review": "差评回访"}
-WORK_ORDER_STATUSES = {"new": "待处理", "in_progress": "处理中", "replied": "已答复", "closed": "已办结"}
+WORK_ORDER_CATEGORIES = {"message": "留言", "callback": "预约回电", "complaint": "投诉", "agency": "代办帮办", "review": "差评回访",
+                         "appeal": "诉求"}
+WORK_ORDER_STATUSES = {"new": "待处理", "in_progress": "处理中", "replied": "已答复", "closed": "已办结",
+                       # appeals (bot/appeals): the hotline reviews, a department signs, answers or returns
+                       "review": "待派单", "dispatched": "已派单", "accepted": "已签收", "returned": "已退回"}
 RATING_LEVELS = {"非常满意": 5, "满意": 4, "基本满意": 3, "不满意": 2, "非常不满意": 1}
 
 
@@ -33,6 +36,7 @@ class Operator(Base):
     role: Mapped[str] = mapped_column(String(16), default="operator")
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    department: Mapped[str | None] = mapped_column(String(32), nullable=True)  # role "department": its code (bot/appeals/routing.yaml)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # presence
@@ -117,6 +121,28 @@ class WorkOrder(Base):
     replied_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # An appeal (category "appeal", bot/appeals): what the intake form collected, where it was routed, its deadline.
+    appeal_type: Mapped[str | None] = mapped_column(String(8), nullable=True)  # 投诉 求助 举报 建议 咨询
+    place: Mapped[str] = mapped_column(String(255), default="")
+    since: Mapped[str] = mapped_column(String(128), default="")
+    wish: Mapped[str] = mapped_column(Text, default="")
+    category1: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    category2: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    department: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    extension_days: Mapped[int] = mapped_column(Integer, default=0)  # asked for (pending) or granted
+    extension_reason: Mapped[str] = mapped_column(Text, default="")
+    extension_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    returned_reason: Mapped[str] = mapped_column(Text, default="")
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # 督办
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # due soon
+    overdue_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # alert sent
+    reply_delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    hot_group: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # id of the first order of its group
 
 
 class Rating(Base):

@@ -18,10 +18,11 @@ _pending = PendingInput.__table__
 _HAS_PENDING = select(_pending.c.conversation_id).where(_pending.c.conversation_id == bindparam("conversation_id"))
 
 
-def set_pending(*, db_session: Session, conversation_id: str, kind: str, data: dict | None = None, now: dt.datetime) -> None:
+def set_pending(*, db_session: Session, conversation_id: str, kind: str, data: dict | None = None, now: dt.datetime,
+                minutes: int = PENDING_MINUTES) -> None:
     now = as_utc(now)
     row = db_session.get(PendingInput, conversation_id)
-    expires = now + dt.timedelta(minutes=PENDING_MINUTES)
+    expires = now + dt.timedelta(minutes=minutes)
     if row is None:
         db_session.add(PendingInput(conversation_id=conversation_id, kind=kind, data=data or {}, expires_at=expires))
     else:

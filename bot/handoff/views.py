@@ -313,7 +313,7 @@ def operator_row(operator: Operator, throttle: LoginThrottle | None = None) -> d
     locked = aware(operator.locked_until)
     throttled = throttle is not None and throttle.blocked(operator.username)
     return {"id": operator.id, "username": operator.username, "display_name": operator.display_name, "role": operator.role,
-            "role_label": ROLES[operator.role], "active": operator.active,
+            "role_label": ROLES[operator.role], "department": operator.department, "active": operator.active,
             "locked": bool(locked and locked > utcnow()) or throttled, "last_seen_at": _iso(operator.last_seen_at)}
 
 
@@ -326,15 +326,19 @@ async def operators(request: Request, _auth: Auth = Depends(admin_access)) -> di
 class NewOperator(BaseModel):
     username: str = Field(..., min_length=2, max_length=32)
     display_name: str = Field("", max_length=64, description="群众看到的称呼，例如“12号坐席”")
-    role: Literal["operator", "admin"] = "operator"
+    role: Literal["operator", "admin", "department"] = "operator"
+    department: str = Field("", max_length=32, description="承办部门账号的部门代码（bot/appeals/routing.yaml）")
     password: str = Field(..., min_length=1, max_length=200)
 
 
 @admin_router.post("/operators", status_code=201)
 async def add_operator(request: Request, body: NewOperator, auth: Auth = Depends(admin_write)) -> dict:
+    if body.department and body.department not in request.app.state.services.appeals.routing.departments:
+        raise errors.InvalidInput(f"没有代码为 {body.department} 的承办部门。")
+
     def work(session):
         operator = accounts.create_operator(db_session=session, username=body.username, password=body.password, role=body.role,
-                                            display_name=body.display_name)
+                                            display_name=body.display_name, department=body.department or None)
         audit.audit(db_session=session, operator_id=auth.operator.id, action="account", target=operator.username,
                       detail=f"新建账号（{ROLES[operator.role]}）", ip=auth.ip)
         return operator_row(operator)

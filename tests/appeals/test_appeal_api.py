@@ -1,0 +1,129 @@
+"""Appeals through the running app (Rasa replaced by the handoff tests' fake; the appeal classifier is the real one,
+trained on bot/appeals/training/): the classify endpoint and who may call it, and a department's answer reaching the
+citizen's web chat with the rating question, a 不满意 reopening the order, the status query, and an answer retried
+until its channel takes it."""
+import re
+
+import pytest
+
+from bot.appeals.service import Intake
+from bot.delivery import ChannelUnavailable
+from bot.handoff.models import WorkOrder
+from bot.messages import Reply
+from tests.handoff.conftest import (  # noqa: F401  (fixtures)
+    HTTPS,
+    Citizen,
+    Operator,
+    admin_and_operator,
+    app_client,
+    fake_rasa,
+    login,
+    other_client,
+    texts,
+)
+
+TOKEN = "county-systems-token-for-tests-0123456789"
+
+
+@pytest.fixture
+def office(app_client):  # noqa: F811
+    return app_client.app.state.services.appeals
+
+
+def test_classify_needs_a_console_session_or_the_systems_token_and_checks_its_input(app_client, monkeypatch):  # noqa: F811
+    outsider = other_client(app_client)
+    body = {"text": "老板拖欠我们工地上十几个人三个月工资了，一直拖着不给"}
+    assert outsider.post("/api/appeals/classify", json=body).status_code == 401
+    monkeypatch.setattr(app_client.app.state.settings, "appeals_api_token", type(app_client.app.state.settings.secret_key)(TOKEN))
+    assert outsider.post("/api/appeals/classify", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    answer = outsider.post("/api/appeals/classify", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert (result["category1"], result["department"]) == ("劳动和社会保障", "县人力资源和社会保障局")
+    assert 0 < result["confidence"] <= 1 and result["reasons"] and len(result["alternatives"]) == 3
+    too_long = outsider.post("/api/appeals/classify", json={"text": "吵" * 4001}, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert too_long.status_code == 422
+    blank = outsider.post("/api/appeals/classify", json={"text": "   "}, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert blank.status_code == 422 and "不能为空" in blank.text
+    admin, _ = admin_and_operator(app_client)
+    assert admin.post("/api/appeals/classify", json=body).status_code == 200  # a console session is enough
+
+
+def test_the_department_answer_reaches_the_citizen_who_rates_it_and_a_low_rating_reopens_it(app_client, office):  # noqa: F811
+    citizen = Citizen(app_client)
+    order = office.file(Intake(what="我们小区门口的路灯坏了半个月，晚上黑黢黢的，老人摔了两次", place="漹城街道迎春路",
+                               since="半个月", wish="尽快修好"), "webchat", citizen.id)
+    admin, operator = admin_and_operator(app_client)
+    created = admin.post("/console/api/admin/operators", {"username": "zhifa1", "role": "department", "department": "zhifa",
+                                                          "password": "Dept-pass-2026", "display_name": "执法局"})
+    assert created.status_code == 201, created.text
+    bad = admin.post("/console/api/admin/operators", {"username": "x1", "role": "department", "department": "nowhere",
+                                                      "password": "Dept-pass-2026"})
+    assert bad.status_code == 422 and "nowhere" in bad.text
+    dispatched = operator.post(f"/console/api/appeals/{order.number}/dispatch",
+                               {"category1": "城乡建设", "category2": "城市建设和市政管理"})
+    assert dispatched.status_code == 200 and dispatched.json()["department"] == "县综合行政执法局"
+    department = _Department(app_client, "zhifa1", "Dept-pass-2026")
+    assert department.get("/console/api/work-orders").status_code == 403  # only its appeals
+    listed = department.get("/console/api/appeals").json()["appeals"]
+    assert [a["number"] for a in listed] == [order.number]
+    assert department.post(f"/console/api/appeals/{order.number}/dispatch", {}).status_code == 403
+    assert department.post(f"/console/api/appeals/{order.number}/accept").status_code == 200
+    answered = department.post(f"/console/api/appeals/{order.number}/reply", {"text": "已安排维修人员更换灯具，今晚恢复照明。"})
+    assert answered.status_code == 200 and answered.json()["delivered"] is True
+    shown = texts(citizen.inbox())
+    assert "县综合行政执法局答复如下" in shown and "已安排维修人员更换灯具" in shown and "不满意" in shown
+    reply = texts(citizen.say("不满意"))
+    assert "重新交给热线审核" in reply
+    with app_client.app.state.database.session() as session:
+        stored = session.query(WorkOrder).filter_by(number=order.number).one()
+        assert stored.status == "review" and stored.reply_delivered_at is not None
+    status = texts(citizen.say(f"我的工单 {order.number} 怎么样了"))
+    assert order.number in status and "待派单" in status and "办理期限" in status
+
+
+def deliver(client, number: str) -> bool:
+    """The office's delivery, run on the app's own event loop (as the worker and the views run it)."""
+    return client.portal.call(client.app.state.services.appeals.deliver_answer, number)
+
+
+class _Department(Operator):
+    """A department account: it logs in and reads the CSRF token from the console page it lands on."""
+
+    def __init__(self, client, username: str, password: str):
+        self.client = other_client(client)
+        login(self.client, username, password)
+        page = self.client.get("/console", follow_redirects=True)
+        self.csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text).group(1)
+
+
+def test_an_answer_the_channel_cannot_take_now_is_retried_until_delivered(app_client, office):  # noqa: F811
+    from bot.conversations.service import get_or_create_conversation
+
+    with app_client.app.state.database.session() as session:
+        conversation_id = get_or_create_conversation(db_session=session, channel="wechat", sender="o-citizen-1").id
+    order = office.file(Intake(what="菜市场门口的下水道堵了，污水漫到路上", place="甘江镇"), "wechat", conversation_id)
+    attempts: list[Reply] = []
+
+    async def flaky(target: str, reply: Reply) -> None:
+        attempts.append(reply)
+        if len(attempts) == 1:
+            raise ConnectionError("WeChat API timed out")
+
+    office.deliveries.register("wechat", flaky)
+    with app_client.app.state.database.session() as session:
+        stored = session.query(WorkOrder).filter_by(number=order.number).one()
+        stored.status, stored.reply = "replied", "已疏通下水道并清理路面。"
+    assert deliver(app_client, order.number) is False
+    assert office.check_once()[2] == [order.number]  # still to deliver: the worker's next pass sends it again
+    assert deliver(app_client, order.number) is True
+    assert office.check_once()[2] == [] and len(attempts) == 2 and "已疏通下水道" in attempts[1].text
+
+    async def gone(target: str, reply: Reply) -> None:
+        raise ChannelUnavailable("48-hour window closed")
+
+    office.deliveries.register("wechat", gone)  # a channel that can never deliver: kept for the status query, not retried
+    with app_client.app.state.database.session() as session:
+        stored = session.query(WorkOrder).filter_by(number=order.number).one()
+        stored.reply_delivered_at = None
+    assert deliver(app_client, order.number) is True
