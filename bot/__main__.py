@@ -192,10 +192,9 @@ def run_eval(args) -> int:
     import tempfile
 
     from bot import eval_dialogue
+    from bot.appeals import evaluation as appeal_evaluation
     from bot.evaluation import knowledge_scale, main
     from bot.launcher import Stack, free_port
-
-    from bot.appeals import evaluation as appeal_evaluation
 
     main(Path(args.questions), rasa_url=args.rasa_url, intents=not args.no_intents)
     scale = knowledge_scale(eval_dialogue.SITUATIONS)
