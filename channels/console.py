@@ -1,15 +1,18 @@
 """The operator console (`/console`): login and logout, the workbench (waiting and active lists), a
 conversation (transcript, what the bot understood, take over, messages, hand back, close), work orders,
-ratings, and for admins accounts, duty hours and sensitive words, the audit log and exports, and the knowledge
-(guides to review, editing a guide with a preview, versions and rollback).
+ratings, appeals (诉求工单: the hotline's review and dispatch, hot issues, a department's sign, answer,
+extension and return), and for admins accounts, duty hours and sensitive words, the audit log and exports, and
+the knowledge (guides to review, editing a guide with a preview, versions and rollback).
 
-Pages are rendered here; everything that changes data goes through the JSON API in bot/handoff/views.py
-from static/console/console.js with the session's CSRF token. No page without a login; admin pages
-answer 403 to operators.
+Pages are rendered here; everything that changes data goes through the JSON API in bot/handoff/views.py and
+bot/appeals/views.py from static/console/console.js with the session's CSRF token. No page without a login;
+admin pages answer 403 to operators; a department's account reaches only the appeals pages (any other page
+sends it to /console/appeals).
 """
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
@@ -20,6 +23,9 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from bot import errors
+from bot.appeals import service as appeal_service
+from bot.appeals.views import row as appeal_row
 from bot.clock import TZ, aware, utcnow
 from bot.conversations.models import Conversation
 from bot.handoff import accounts, audit, auth, duty, ratings, work_orders
@@ -29,11 +35,14 @@ from bot.handoff.models import (
     ROLES,
     WORK_ORDER_CATEGORIES,
     WORK_ORDER_STATUSES,
+    AuditEntry,
     Operator,
 )
 from bot.handoff.views import CHANNELS, operator_row, rating_rows, work_order_row
+from bot.privacy import mask
 from knowledge import editing, versions
 
+logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static" / "console"
@@ -66,11 +75,21 @@ def to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/console/login?next={quote(target)}", status_code=303)
 
 
-async def signed_in(request: Request, admin: bool = False) -> auth.Auth | Response:
-    """The operator, or the response to send instead: the login page, or 403 for an operator on an admin page."""
+DEPARTMENT_HOME = "/console/appeals"
+
+
+def is_department(who: auth.Auth) -> bool:
+    return who.operator.role == "department"
+
+
+async def signed_in(request: Request, admin: bool = False, appeals: bool = False) -> auth.Auth | Response:
+    """The operator, or the response to send instead: the login page, 403 for an operator on an admin page, or
+    for a department's account on any page but the appeals pages (`appeals=True`) a redirect to its appeals."""
     who = await auth.current(request)
     if who is None:
         return to_login(request)
+    if is_department(who) and not appeals:
+        return RedirectResponse(DEPARTMENT_HOME, status_code=303)
     if admin and not who.is_admin:
         return page(request, "error.html", {**base_context(who, ""), "title": "没有权限",
                                             "message": "这个页面只有管理员可以使用。如需调整，请联系管理员。"}, status=403)
@@ -150,13 +169,16 @@ async def login(request: Request) -> Response:
         throttle.succeeded(username, ip)
         new = accounts.start_session(db_session=session, operator_id=operator.id, now=now, ip=auth.client_ip(request))
         audit.audit(db_session=session, operator_id=operator.id, action="login", target=operator.username, ip=auth.client_ip(request))
-        return new
+        return new, operator.role
 
     result = await in_session(request, work)
     if isinstance(result, str):
         return again(result, 401)
+    new, role = result
+    if role == "department" and not next_url.startswith(DEPARTMENT_HOME):  # a department's account has only its appeals
+        next_url = DEPARTMENT_HOME
     response = RedirectResponse(next_url, status_code=303)
-    auth.set_session_cookie(response, settings, result.token)
+    auth.set_session_cookie(response, settings, new.token)
     response.delete_cookie(auth.login_cookie_name(settings), path="/", secure=settings.console_cookie_secure, httponly=True,
                            samesite="strict")
     return response
@@ -257,6 +279,123 @@ async def ratings_page(request: Request, level: str = "") -> Response:
     rows, summary = await in_session(request, work)
     return page(request, "ratings.html", {**base_context(who, "ratings"), "ratings": rows, "summary": summary,
                                           "levels": list(RATING_LEVELS), "level": level})
+
+
+# --- appeals (诉求工单) ----------------------------------------------------------------------------
+
+APPEAL_STATUSES = ("review", "dispatched", "accepted", "returned", "replied", "closed")
+DEPARTMENT_STATUSES = ("dispatched", "accepted", "replied", "closed")  # what a department's account is shown
+APPEAL_ACTIONS = {"appeal_filed": "登记", "appeal_dispatch": "派单", "appeal_accept": "签收", "appeal_reply": "答复",
+                  "appeal_extension": "申请延期", "appeal_extension_decided": "延期审核", "appeal_return": "退回热线",
+                  "appeal_escalate": "督办", "appeal_reopen": "重新审核", "appeal_reminder": "到期提醒", "appeal_overdue": "超期"}
+
+
+def _local_minute(iso: str | None) -> str:
+    return iso[:16].replace("T", " ") if iso else ""
+
+
+def appeal_page_row(order, routing, now, with_contact: bool = False) -> dict:
+    """The API's row (bot/appeals/views.py) plus what the pages print: the deadline in county time and the days
+    left in words, and the badges."""
+    data = appeal_row(order, routing, now, with_contact=with_contact)
+    due = aware(order.due_at)
+    data["due_local"] = due.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if due else ""
+    data["created_local"] = local_time(order.created_at)[:16]
+    days, open_order = data["days_left"], order.status in appeal_service.OPEN
+    if due is None:
+        data["days_label"] = ""
+    elif data["overdue"]:
+        data["days_label"] = f"已超期 {-days} 个工作日" if days is not None and days < 0 else "已超期"
+    elif not open_order:
+        data["days_label"] = ""
+    elif days == 0:
+        data["days_label"] = "今天到期"
+    else:
+        data["days_label"] = f"剩 {days} 个工作日"
+    data["badges"] = [label for label, on in (("紧急", order.urgent), ("已超期", data["overdue"]), ("督办", data["escalated"]),
+                                              ("延期待审", order.extension_pending)) if on]
+    return data
+
+
+def appeals_context(request: Request, who: auth.Auth) -> dict:
+    routing = request.app.state.services.appeals.routing
+    department = is_department(who)
+    statuses = DEPARTMENT_STATUSES if department else APPEAL_STATUSES
+    return {**base_context(who, "appeals"), "is_department": department,
+            "department_name": routing.department_name(who.operator.department) if department else "",
+            "appeal_statuses": {k: WORK_ORDER_STATUSES[k] for k in statuses}}
+
+
+@router.get("/console/appeals")
+async def appeals_page(request: Request, status: str = "") -> Response:
+    """The list: a department's own orders, or for the hotline every order and the hot issues."""
+    who = await signed_in(request, appeals=True)
+    if isinstance(who, Response):
+        return who
+    context = appeals_context(request, who)
+    routing = request.app.state.services.appeals.routing
+    status = status if status in context["appeal_statuses"] else ""
+
+    def work(session):
+        now = utcnow()
+        orders = appeal_service.list_appeals(db_session=session, operator=who.operator, status=status)
+        hot = [] if context["is_department"] else appeal_service.hot_issues(db_session=session, now=now, routing=routing)
+        for group in hot:  # personal data stays masked on the pages, as in the rows
+            group["summary"], group["places"] = mask(group["summary"]), [mask(place) for place in group["places"]]
+        return [appeal_page_row(o, routing, now) for o in orders], hot
+
+    orders, hot = await in_session(request, work)
+    return page(request, "appeals.html", {**context, "orders": orders, "hot": hot, "status": status,
+                                          "hot_days": appeal_service.HOT_WINDOW_DAYS})
+
+
+def _suggestion(office, text: str) -> tuple[dict | None, str]:
+    """The classifier's suggestion for the hotline (operator assist), or why there is none."""
+    try:
+        return office.classify(text).as_dict(), ""
+    except Exception:  # noqa: BLE001  (no examples to train on, a broken model: the page still works without it)
+        logger.exception("appeal suggestion failed")
+        return None, "暂时无法给出分类建议，请按诉求内容人工选择分类和承办部门。"
+
+
+@router.get("/console/appeals/{number}")
+async def appeal_page(request: Request, number: str) -> Response:
+    """One order: its details and history; the hotline's review (suggestion, dispatch, 督办, extension decision) or
+    the department's sign, answer, extension request and return."""
+    who = await signed_in(request, appeals=True)
+    if isinstance(who, Response):
+        return who
+    context = appeals_context(request, who)
+    office = request.app.state.services.appeals
+    routing = office.routing
+
+    def work(session):
+        try:
+            order = appeal_service._order(session, number)
+            appeal_service._own(order, who.operator)
+        except errors.NotFound:
+            return None, []
+        if context["is_department"] and order.status not in DEPARTMENT_STATUSES:
+            return None, []  # still with the hotline: not the department's yet
+        history = session.execute(select(AuditEntry, Operator.display_name).outerjoin(Operator, Operator.id == AuditEntry.operator_id)
+                                  .where(AuditEntry.target == order.number, AuditEntry.action.like("appeal%"))
+                                  .order_by(AuditEntry.id)).all()
+        return appeal_page_row(order, routing, utcnow(), with_contact=True), [
+            {"action": APPEAL_ACTIONS.get(e.action, e.action), "detail": e.detail, "by": name or "系统", "at": local_time(e.created_at)[:16]}
+            for e, name in history]
+
+    order, history = await in_session(request, work)
+    if order is None:
+        return page(request, "error.html", {**context, "title": "没有这个诉求工单",
+                                            "message": f"没有编号为 {number} 的诉求工单，或者它不由本部门办理。"}, status=404)
+    suggestion, suggestion_error = (None, "")
+    if not context["is_department"]:
+        suggestion, suggestion_error = await run_in_threadpool(_suggestion, office, order["description"])
+    routes = {f"{first}/{second}": routing.department_for(first, second)
+              for first, seconds in routing.taxonomy.items() for second in seconds}
+    return page(request, "appeal.html", {**context, "order": order, "history": history, "suggestion": suggestion,
+                                         "suggestion_error": suggestion_error, "taxonomy": routing.taxonomy,
+                                         "departments": routing.departments, "routes": routes})
 
 
 # --- admin pages ----------------------------------------------------------------------------------

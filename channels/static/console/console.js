@@ -29,6 +29,7 @@
         if (!response.ok) {
           var error = new Error(errorText(data, response.status));
           error.status = response.status;
+          error.data = data;
           throw error;
         }
         return data;
@@ -96,6 +97,112 @@
         revealOrder.hidden = true;
       }).catch(function (error) { window.alert(error.message); });
     });
+  }
+
+  /* ---- an appeal (诉求工单): the hotline's dispatch, 督办 and extension decision; the department's sign, answer,
+     extension request and return. Each form or button posts to /console/api/appeals/{number}/{action}. ---------- */
+  var appeal = document.getElementById("appeal");
+  if (appeal) {
+    var appealBase = "/console/api/appeals/" + encodeURIComponent(appeal.getAttribute("data-number")) + "/";
+    var FIELDS = { days: "延期天数", reason: "理由", text: "答复内容", note: "说明", category1: "一级分类", category2: "二级分类",
+                   department: "承办部门", approve: "审核意见" };
+    var appealError = function (error) {
+      var reasons = error.data && error.data.reasons;
+      if (reasons && reasons.length) {  // a request the API's schema refused: name the fields in Chinese
+        var names = reasons.map(function (r) { var field = r.split(":")[0]; return FIELDS[field] || field; });
+        return "请检查填写的内容：" + names.join("、") + "。";
+      }
+      return error.message;
+    };
+    var resultOf = function (node) {
+      return node.querySelector("[data-result]") || (node.parentNode && node.parentNode.querySelector("[data-result]"));
+    };
+    var say = function (result, message, failed) {
+      if (!result) { if (failed) window.alert(message); return; }
+      result.classList.toggle("error", !!failed);
+      result.setAttribute("role", failed ? "alert" : "status");
+      result.textContent = message;
+    };
+    var send = function (action, body, result, controls) {
+      controls.forEach(function (c) { c.disabled = true; });
+      say(result, "正在提交…", false);
+      return api("POST", appealBase + action, body).then(function (data) {
+        var done = "已提交。";
+        if (action === "reply") done = data.delivered ? "答复已提交，已发送给群众。" : "答复已提交；群众暂时没有收到，系统会继续发送。";
+        else if (action === "dispatch") done = "已派单给" + data.department + "。";
+        say(result, done, false);
+        window.setTimeout(function () { window.location.reload(); }, 600);
+      }).catch(function (error) {
+        controls.forEach(function (c) { c.disabled = false; });
+        say(result, appealError(error), true);
+      });
+    };
+
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-appeal-action]"), function (form) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var action = form.getAttribute("data-appeal-action");
+        var body = formBody(form);
+        var result = resultOf(form);
+        if (action === "extension") {
+          var days = Number(body.days);
+          if (!/^\d+$/.test(String(body.days).trim()) || days < 1 || days > 30) {
+            say(result, "延期天数请填写1到30之间的整数（工作日）。", true);
+            return;
+          }
+          body.days = days;
+        }
+        send(action, body, result, Array.prototype.slice.call(form.querySelectorAll("button")));
+      });
+    });
+
+    Array.prototype.forEach.call(document.querySelectorAll("button[data-appeal-post]"), function (button) {
+      button.addEventListener("click", function () {
+        var action = button.getAttribute("data-appeal-post");
+        var body = {};
+        if (action === "extension/decision") body = { approve: button.getAttribute("data-approve") === "true" };
+        if (action === "dispatch") {
+          body = { category1: button.getAttribute("data-category1"), category2: button.getAttribute("data-category2"),
+                   department: button.getAttribute("data-department"), note: "（按建议派单）" };
+        }
+        var group = Array.prototype.slice.call(button.parentNode.querySelectorAll("button"));
+        send(action, body, resultOf(button.parentNode), group);
+      });
+    });
+
+    /* the dispatch form: second-level classes of the chosen first-level class; the department follows the class */
+    var dispatchForm = document.getElementById("dispatch-form");
+    if (dispatchForm) {
+      var routes = JSON.parse(dispatchForm.getAttribute("data-routes") || "{}");
+      var first = document.getElementById("category1");
+      var second = document.getElementById("category2");
+      var department = document.getElementById("department");
+      var narrow = function () {
+        var keep = null;
+        Array.prototype.forEach.call(second.options, function (option) {
+          var fits = option.getAttribute("data-first") === first.value;
+          option.hidden = option.disabled = !fits;
+          if (fits && (keep === null || option.selected)) keep = option;
+        });
+        if (keep) keep.selected = true;
+      };
+      var follow = function () {
+        var code = routes[first.value + "/" + second.value];
+        if (code) department.value = code;
+      };
+      first.addEventListener("change", function () { narrow(); follow(); });
+      second.addEventListener("change", follow);
+      narrow();
+      Array.prototype.forEach.call(document.querySelectorAll("button[data-fill]"), function (button) {
+        button.addEventListener("click", function () {
+          first.value = button.getAttribute("data-category1");
+          narrow();
+          second.value = button.getAttribute("data-category2");
+          department.value = button.getAttribute("data-department");
+          dispatchForm.scrollIntoView({ block: "nearest" });
+        });
+      });
+    }
   }
 
   /* ---- the workbench: live lists ------------------------------------------------------------- */
