@@ -10,11 +10,16 @@ tune set (docs/appeals.md). It trains from bot/appeals/training/ in the backgrou
 """
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import jieba
+import joblib
 import numpy as np
+import sklearn
 import yaml
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -23,6 +28,8 @@ from sklearn.svm import LinearSVC
 from bot.appeals.routing import APPEAL_TYPES, Routing
 
 TRAINING_DIR = Path(__file__).resolve().parent / "training"
+CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache"
+logger = logging.getLogger(__name__)
 SEPARATOR = "/"
 TEMPERATURE = 3.0  # softmax of the SVM margins
 
@@ -89,6 +96,32 @@ class AppealClassifier:
         self.kind = _pipeline().fit([e["text"] for e in typed], [e["type"] for e in typed])
         self.labels = [label.split(SEPARATOR, 1) for label in self.category.classes_]
         self._names = self.category.named_steps["features"].get_feature_names_out()
+
+    @classmethod
+    def cached(cls, routing: Routing, cache_dir: Path = CACHE_DIR) -> AppealClassifier:
+        """Trained once per version of the examples, taxonomy, routes and this code, then loaded from var/cache (a
+        joblib pickle the app wrote itself; whoever can write var/ can change the app anyway)."""
+        digest = hashlib.sha256()
+        for path in [*sorted(TRAINING_DIR.glob("*.yaml")), Path(__file__)]:
+            digest.update(path.read_bytes())
+        digest.update(repr((routing.taxonomy, routing.routes, routing.urgent_words, sklearn.__version__)).encode())
+        path = cache_dir / f"appeal-classifier-{digest.hexdigest()[:16]}.joblib"
+        if path.exists():
+            try:
+                classifier = joblib.load(path)
+                classifier.routing = routing
+                return classifier
+            except Exception as exc:  # noqa: BLE001  (a broken or foreign cache file: train again)
+                logger.warning("appeal classifier cache %s unusable (%r): training again", path, exc)
+        classifier = cls(routing)
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            joblib.dump(classifier, partial)
+            partial.replace(path)
+        except OSError as exc:
+            logger.warning("appeal classifier not cached: %r", exc)
+        return classifier
 
     def classify(self, text: str) -> Classification:
         text = (text or "").strip()

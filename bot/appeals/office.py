@@ -39,7 +39,7 @@ class AppealOffice:
         """Trained on first use (about a second); the app warms it up in the background at start."""
         with self._training:
             if self._classifier is None:
-                self._classifier = AppealClassifier(self.routing)
+                self._classifier = AppealClassifier.cached(self.routing)
             return self._classifier
 
     def classify(self, text: str) -> Classification:

@@ -18,6 +18,7 @@ from bot import errors, push
 from bot.clock import TZ, aware, utcnow
 from bot.conversations.models import Conversation
 from bot.handoff import accounts, audit, duty
+from bot.handoff import assist as assist_service
 from bot.handoff import queue as queue_service
 from bot.handoff import ratings as rating_service
 from bot.handoff import work_orders as work_order_service
@@ -153,6 +154,53 @@ async def reveal_conversation(request: Request, conversation_id: str, body: Reve
 async def understanding(request: Request, conversation_id: str, _auth: Auth = Depends(operator_access)) -> dict:
     """What the bot understood: each turn's intent and confidence, the item in context, whether it is paused."""
     return await request.app.state.desk.understanding(conversation_id)
+
+
+@router.get("/conversations/{conversation_id}/assist")
+async def assist(request: Request, conversation_id: str, _auth: Auth = Depends(operator_access)) -> dict:
+    """Operator assist: the grounded answer to the citizen's last question, the top guide matches and, for an appeal,
+    the suggested category and department (bot/handoff/assist.py)."""
+    office = request.app.state.services.appeals
+    return await run(request, lambda session: assist_service.assist(session, conversation_id, office))
+
+
+class AppealForCitizen(BaseModel):
+    what: str = Field(..., min_length=4, max_length=4000)
+    place: str = Field("", max_length=255)
+    since: str = Field("", max_length=128)
+    wish: str = Field("", max_length=2000)
+    contact_phone: str = Field("", max_length=32)
+    appeal_type: Literal["投诉", "求助", "举报", "建议", "咨询", ""] = ""
+    category1: str = Field("", max_length=32)
+    category2: str = Field("", max_length=32)
+    department: str = Field("", max_length=32)
+
+
+@router.post("/conversations/{conversation_id}/appeal", status_code=201)
+async def file_appeal(request: Request, conversation_id: str, body: AppealForCitizen, auth: Auth = Depends(operator_write)) -> dict:
+    """The operator files the citizen's appeal with the category and department they accepted or chose; it is
+    dispatched at once (a person has confirmed the route) and the citizen is told the number."""
+    from bot.appeals import service as appeals
+    from bot.appeals import texts as appeal_texts
+
+    office = request.app.state.services.appeals
+
+    def channel_of(session):  # only for a conversation this operator serves now (as sending it a message)
+        queue_service.active_handoff_of(db_session=session, conversation_id=conversation_id, operator_id=auth.operator.id)
+        return session.get(Conversation, conversation_id).channel
+
+    channel = await run(request, channel_of)
+    intake = appeals.Intake(what=body.what, place=body.place, since=body.since, wish=body.wish, contact_phone=body.contact_phone,
+                            appeal_type=body.appeal_type)
+    order = await run_in_threadpool(office.file, intake, channel, conversation_id)
+    if body.category1 or body.department or order.status != "dispatched":
+        order = await run(request, lambda session: appeals.dispatch(
+            db_session=session, routing=office.routing, number=order.number, operator=auth.operator, now=utcnow(),
+            category1=body.category1, category2=body.category2, department=body.department, note="（坐席代为登记）"))
+    told = await request.app.state.desk.say(auth.operator, conversation_id,
+                                            appeal_texts.filed(order, office.routing.department_name(order.department)))
+    return {"number": order.number, "status": order.status, "department": office.routing.department_name(order.department),
+            "delivered": told.delivered}
 
 
 @router.post("/conversations/{conversation_id}/take")

@@ -127,3 +127,30 @@ def test_an_answer_the_channel_cannot_take_now_is_retried_until_delivered(app_cl
         stored = session.query(WorkOrder).filter_by(number=order.number).one()
         stored.reply_delivered_at = None
     assert deliver(app_client, order.number) is True
+
+
+def test_operator_assist_offers_the_grounded_answer_and_files_the_appeal_with_one_click(app_client):  # noqa: F811
+    admin, operator = admin_and_operator(app_client)
+    citizen = Citizen(app_client)
+    citizen.say("转人工")
+    assert operator.post(f"/console/api/conversations/{citizen.id}/take").status_code == 200
+    citizen.say("低保要什么材料")
+    helped = operator.get(f"/console/api/conversations/{citizen.id}/assist").json()
+    assert helped["answer"]["item"] == "最低生活保障" and helped["answer"]["aspect"] == "materials"
+    assert helped["answer"]["text"].startswith("【最低生活保障】") and "需要准备以下材料" in helped["answer"]["text"]
+    assert helped["matches"][0]["item"] == "最低生活保障"
+    citizen.say("我们村的自来水停了三天了，打电话给水厂一直没人来修，电话13981112222")
+    helped = operator.get(f"/console/api/conversations/{citizen.id}/assist").json()
+    suggestion = helped["appeal"]
+    assert suggestion["category1"] == "城乡建设" and suggestion["department"] and suggestion["reasons"]
+    assert "139****2222" in helped["question"]  # masked for the screen
+    filed = operator.post(f"/console/api/conversations/{citizen.id}/appeal",
+                          {"what": "村里自来水停了三天，水厂一直没人来修", "place": "三洞镇", "appeal_type": "求助",
+                           "category1": suggestion["category1"], "category2": suggestion["category2"],
+                           "department": suggestion["department_code"]})
+    assert filed.status_code == 201, filed.text
+    number = filed.json()["number"]
+    assert filed.json()["status"] == "dispatched" and number in texts(citizen.inbox())
+    outsider = Citizen(app_client)  # a conversation this operator does not serve: nothing is filed for it
+    refused = operator.post(f"/console/api/conversations/{outsider.id}/appeal", {"what": "随便写点什么内容"})
+    assert refused.status_code == 404
