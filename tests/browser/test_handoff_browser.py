@@ -93,6 +93,25 @@ def test_citizen_and_operator_in_two_browsers(web_stack, browser, operator_accou
         expect(transcript).to_contain_text("我是5号坐席")
         shot(chat, "chat-phone-operator-reply")
 
+        # operator assist: the grounded answer to the citizen's last question goes into the reply box in one click,
+        # and an appeal is filed with the suggested category and department in one click
+        chat.fill("#input", "低保要什么材料")
+        chat.press("#input", "Enter")
+        expect(console.locator("#assist-question")).to_contain_text("低保要什么材料")
+        expect(console.locator("#assist-item")).to_contain_text("最低生活保障")
+        console.click("#assist-insert")
+        expect(console.locator("#reply")).to_have_value(re.compile("需要准备以下材料"))
+        console.fill("#reply", "")
+        chat.fill("#input", "还有个事，我们小区楼下烧烤摊天天半夜两点还在吵，噪音大得睡不着，管一下嘛")
+        chat.press("#input", "Enter")
+        expect(console.locator("#assist-question")).to_contain_text("烧烤摊")
+        expect(console.locator("#assist-appeal")).to_be_visible()
+        expect(console.locator("#assist-route")).to_contain_text("→")
+        shot(console, "console-operator-assist")
+        console.click("#assist-file")
+        expect(console.locator("#assist-filed")).to_contain_text(re.compile(r"已登记工单 GD\d{10}"))
+        expect(log).to_contain_text("工单编号")
+
         # the operator hands back; the bot answers again
         console.click("#hand-back")
         expect(console.locator("#handoff-status")).to_contain_text("已交还机器人")

@@ -343,6 +343,50 @@
       }).catch(function () { /* shown again at the next refresh */ });
     };
 
+    // operator assist: shown while this operator serves the conversation (bot/handoff/assist.py)
+    var assistBox = document.getElementById("assist");
+    var assistFor = "";
+    var assisted = function () {
+      if (composer.hidden) { show(assistBox, false); return; }
+      api("GET", base + "/assist").then(function (data) {
+        show(assistBox, true);
+        if (data.question === assistFor) return;  // the same question: keep what the operator is editing
+        assistFor = data.question;
+        document.getElementById("assist-question").textContent = data.question || "—";
+        show(document.getElementById("assist-answer"), !!data.answer);
+        if (data.answer) {
+          document.getElementById("assist-item").textContent = data.answer.item;
+          document.getElementById("assist-text").textContent = data.answer.text;
+        }
+        document.getElementById("assist-matches").textContent = data.matches.length
+          ? "相近的办事指南：" + data.matches.map(function (m) { return m.item + "（" + m.score.toFixed(2) + "）"; }).join("、") : "";
+        var appeal = data.appeal;
+        show(document.getElementById("assist-appeal"), !!appeal);
+        if (appeal) {
+          document.getElementById("assist-route").textContent = appeal.category1 + "/" + appeal.category2 + " → " + appeal.department +
+            "（置信度 " + appeal.confidence.toFixed(2) + (appeal.urgent ? "，紧急" : "") + "）";
+          document.getElementById("assist-reasons").textContent = appeal.reasons.join("、") || "—";
+          document.getElementById("assist-what").value = appeal.what;
+          document.getElementById("assist-category1").value = appeal.category1;
+          document.getElementById("assist-category2").value = appeal.category2;
+          document.getElementById("assist-department").value = appeal.department_code;
+          document.getElementById("assist-filed").textContent = "";
+        }
+      }).catch(function () { /* shown again at the next refresh */ });
+    };
+    document.getElementById("assist-insert").addEventListener("click", function () {
+      reply.value = document.getElementById("assist-text").textContent;
+      reply.focus();
+    });
+    document.getElementById("assist-appeal").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = event.target;
+      api("POST", base + "/appeal", formBody(form)).then(function (data) {
+        document.getElementById("assist-filed").textContent = "已登记工单 " + data.number + "，已派给" + data.department + "，并告知群众。";
+        poll();
+      }).catch(function (error) { document.getElementById("assist-filed").textContent = error.message; });
+    });
+
     var action = function (path, body) {
       return api("POST", base + path, body).then(function (data) { showError(problem, ""); poll(); understood(); return data; })
         .catch(function (error) { showError(problem, error.message); poll(); throw error; });
@@ -381,6 +425,8 @@
     understood();
     window.setInterval(poll, 1500);
     window.setInterval(understood, 5000);
+    window.setInterval(assisted, 4000);
+    window.setTimeout(assisted, 800);
   }
   /* ---- a guide (admins): checked as it is typed, previewed, published as a new version ---------- */
   var guide = document.getElementById("guide-form");
