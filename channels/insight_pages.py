@@ -40,7 +40,8 @@ async def dashboard_page(request: Request, start: str = "", end: str = "") -> Re
         return page(request, "error.html", {**base_context(who, "dashboard"), "title": "日期范围有误", "message": str(exc)},
                     status=422)
     schedule = request.app.state.services.schedule
-    data = await in_session(request, lambda s: dashboard.figures(db_session=s, start=first, end=last, schedule=schedule))
+    data = await in_session(request, lambda s: dashboard.figures(db_session=s, start=first, end=last, schedule=schedule,
+                                                                     routing=request.app.state.services.appeals.routing))
     return page(request, "admin_dashboard.html", {**base_context(who, "dashboard"), "data": data,
                                                   "series": dashboard.by_channel_label(data["contacts"]["per_day"], data["channels"])})
 

@@ -14,8 +14,11 @@ def _day(value) -> str:
 def filed(order: WorkOrder, department_name: str) -> str:
     where = f"已转交{department_name}办理" if order.status == "dispatched" else "工作人员会尽快核实并转交承办部门"
     due = f"，办理期限到{_day(order.due_at)}" if order.due_at else ""
-    return (f"您的{order.appeal_type or '诉求'}已登记，工单编号 {order.number}，{where}{due}。"
+    text = (f"您的{order.appeal_type or '诉求'}已登记，工单编号 {order.number}，{where}{due}。"
             "办理结果会在这里告诉您；发送工单编号也可以随时查询进度。")
+    if order.urgent:  # a person at risk cannot wait for a work order
+        text = "情况紧急，已优先交热线工作人员处理。如有人身危险，请立即拨打110、119或120。\n" + text
+    return text
 
 
 def status(order: WorkOrder, department_name: str, own: bool) -> Reply:

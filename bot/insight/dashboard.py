@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from bot.booking.models import Booking
 from bot.booking.schedule import Schedule
-from bot.clock import TZ, aware
-from bot.handoff.models import RATING_LEVELS, Handoff, Rating
+from bot.clock import TZ, aware, utcnow
+from bot.handoff.models import RATING_LEVELS, Handoff, Rating, WorkOrder
 from bot.insight.models import ATTENDANCE, OUTCOMES, BookingAttendance, TurnOutcome
 from bot.privacy import mask
 from knowledge.answers import ASPECT_TITLES
@@ -57,8 +57,29 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def figures(*, db_session: Session, start: dt.date, end: dt.date, schedule: Schedule | None = None) -> dict:
-    """Every figure of the dashboard for county days start..end."""
+def appeal_figures(db_session: Session, low: dt.datetime, high: dt.datetime, routing) -> dict:
+    """Appeals filed in the range: by first-level class and department, how many are open, overdue or answered on
+    time, and the hot issues (groups of similar appeals, bot/appeals/service.py)."""
+    from bot.appeals.service import OPEN, hot_issues
+
+    orders = db_session.scalars(select(WorkOrder).where(WorkOrder.category == "appeal", WorkOrder.created_at >= low,
+                                                        WorkOrder.created_at < high)).all()
+    now = utcnow()
+    answered = [o for o in orders if o.replied_at is not None]
+    on_time = [o for o in answered if o.due_at is None or aware(o.replied_at) <= aware(o.due_at)]
+    overdue = [o for o in orders if o.status in ("dispatched", "accepted") and o.due_at and aware(o.due_at) < now]
+    groups = hot_issues(db_session=db_session, now=high, routing=routing, days=max(1, (high - low).days)) if routing else []
+    return {"total": len(orders), "by_category1": Counter(o.category1 or "未分类" for o in orders).most_common(),
+            "by_department": Counter(routing.department_name(o.department) if routing else o.department or ""
+                                     for o in orders).most_common(TOP),
+            "open": sum(o.status in OPEN for o in orders), "overdue": len(overdue), "answered": len(answered),
+            "on_time_rate": _share(len(on_time), len(answered)), "urgent": sum(o.urgent for o in orders),
+            "hot": [{**g, "summary": mask(g["summary"]), "places": [mask(p) for p in g["places"]]} for g in groups[:TOP]]}
+
+
+def figures(*, db_session: Session, start: dt.date, end: dt.date, schedule: Schedule | None = None, routing=None) -> dict:
+    """Every figure of the dashboard for county days start..end (appeals' departments and hot issues need the
+    appeals' routing)."""
     low, high = span(start, end)
     days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
     turns = db_session.execute(select(TurnOutcome.conversation_id, TurnOutcome.channel, TurnOutcome.outcome, TurnOutcome.item_name,
@@ -131,6 +152,7 @@ def figures(*, db_session: Session, start: dt.date, end: dt.date, schedule: Sche
         "bookings": {"slot_types": SLOT_TYPES, "order": list(SLOT_TYPES), "by_slot_type": slot_rows,
                      "total": sum(r["booked"] for r in slot_rows.values()),
                      "no_show": sum(r["no_show"] for r in slot_rows.values())},
+        "appeals": appeal_figures(db_session, low, high, routing),
     }
 
 
@@ -180,6 +202,14 @@ def workbook(data: dict) -> bytes:
     sheet("5+X预约", ["时段类型", "预约", "取消", "到场", "爽约", "未登记", "爽约率"],
           [[slot_types[k], r["booked"], r["cancelled"], r["attended"], r["no_show"], r["unmarked"], _percent(r["no_show_rate"])]
            for k, r in data["bookings"]["by_slot_type"].items()])
+    appeals = data["appeals"]
+    sheet("诉求工单", ["指标", "数值"], [
+        ["登记诉求", appeals["total"]], ["紧急", appeals["urgent"]], ["未办结", appeals["open"]], ["已超期未答复", appeals["overdue"]],
+        ["已答复", appeals["answered"]], ["按期答复率", _percent(appeals["on_time_rate"])],
+        *[[f"分类：{name}", n] for name, n in appeals["by_category1"]], *[[f"承办：{name}", n] for name, n in appeals["by_department"]]])
+    sheet("热点诉求", ["件数", "未办结", "分类", "承办部门", "概要", "地点", "工单编号"],
+          [[g["count"], g["open"], f"{g['category1']}/{g['category2']}", g["department"], g["summary"], "、".join(g["places"]),
+            "、".join(g["numbers"])] for g in appeals["hot"]])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -46,7 +46,8 @@ def date_range(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.
 async def figures_for(request: Request, start: dt.date | None, end: dt.date | None) -> dict:
     start, end = date_range(start, end)
     schedule = request.app.state.services.schedule
-    return await _session(request, lambda s: dashboard.figures(db_session=s, start=start, end=end, schedule=schedule))
+    return await _session(request, lambda s: dashboard.figures(db_session=s, start=start, end=end, schedule=schedule,
+                                                                  routing=request.app.state.services.appeals.routing))
 
 
 @router.get("/dashboard")

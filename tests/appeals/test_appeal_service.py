@@ -163,3 +163,27 @@ def test_similar_appeals_about_one_place_become_one_hot_issue(database, routing)
         assert groups[0]["count"] == 5 and sorted(groups[0]["numbers"]) == sorted(o.number for o in orders)
         assert groups[0]["places"] == ["华头镇场镇"] and groups[0]["department"] == "县交通运输局"
         assert other.hot_group is None
+
+
+def test_the_dashboard_counts_appeals_and_shows_the_hot_issue_in_the_page_figures_and_the_workbook(database, routing):
+    import io
+
+    from openpyxl import load_workbook
+
+    from bot.insight import dashboard
+
+    with database.session() as session:
+        for i in range(3):
+            service.file_appeal(db_session=session, routing=routing, classification=classified(routing, "交通运输", "建设管理"),
+                                intake=service.Intake(what=f"木城镇场镇那段路全是大坑，第{i + 1}次反映了", place="木城镇场镇"),
+                                now=FILED + dt.timedelta(hours=i))
+        service.file_appeal(db_session=session, routing=routing, classification=classified(routing, urgent=True),
+                            intake=service.Intake(what="化工厂排污口冒黄烟，附近的人都咳嗽", place="甘江镇"), now=FILED)
+        data = dashboard.figures(db_session=session, start=FILED.date(), end=FILED.date(), routing=routing)
+    appeals = data["appeals"]
+    assert appeals["total"] == 4 and appeals["urgent"] == 1 and appeals["open"] == 4
+    assert dict(appeals["by_category1"]) == {"交通运输": 3, "环境保护": 1}
+    assert [(g["count"], g["department"], g["places"]) for g in appeals["hot"]] == [(3, "县交通运输局", ["木城镇场镇"])]
+    book = load_workbook(io.BytesIO(dashboard.workbook(data)))
+    hot = list(book["热点诉求"].iter_rows(values_only=True))
+    assert hot[0][0] == "件数" and hot[1][0] == 3 and "木城镇场镇" in hot[1][5]

@@ -50,6 +50,8 @@
         .map(function (d) { return { label: d[1], data: slots.map(function (k) { return rows[k][d[0]]; }), backgroundColor: d[2] }; }) },
       options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } }));
     /* charts follow the page's width when printed */
+    var appeals = data.appeals.by_category1;
+    charts.push(bar("chart-appeals", appeals.map(function (r) { return r[0]; }), appeals.map(function (r) { return r[1]; }), "诉求件数", true));
     window.addEventListener("beforeprint", function () { charts.forEach(function (c) { if (c) { c.resize(); } }); });
     var print = document.getElementById("print");
     if (print) { print.addEventListener("click", function () { window.print(); }); }
