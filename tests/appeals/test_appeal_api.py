@@ -154,3 +154,26 @@ def test_operator_assist_offers_the_grounded_answer_and_files_the_appeal_with_on
     outsider = Citizen(app_client)  # a conversation this operator does not serve: nothing is filed for it
     refused = operator.post(f"/console/api/conversations/{outsider.id}/appeal", {"what": "随便写点什么内容"})
     assert refused.status_code == 404
+
+
+def test_a_phone_caller_hears_back_by_sms_and_an_anonymous_caller_in_the_status_query(app_client, office):  # noqa: F811
+    from bot.conversations.service import get_or_create_conversation
+
+    with app_client.app.state.database.session() as session:
+        call = get_or_create_conversation(db_session=session, channel="voice", sender="CA0001").id
+    sent: list[tuple[str, str]] = []
+
+    async def sms(target: str, reply: Reply) -> None:
+        sent.append((target, reply.text))
+
+    office.deliveries.register("sms", sms)
+    known = office.file(Intake(what="我们组的水渠垮了一段，灌不到水", place="新场镇", contact_phone="13981112222"), "voice", call)
+    anonymous = office.file(Intake(what="有人在河边偷偷采砂", place="迎江乡", appeal_type="举报"), "voice", call)
+    with app_client.app.state.database.session() as session:
+        for number in (known.number, anonymous.number):
+            stored = session.query(WorkOrder).filter_by(number=number).one()
+            stored.status, stored.reply = "replied", "已派人到现场处理，并安排修复。"
+    assert deliver(app_client, known.number) and deliver(app_client, anonymous.number)
+    assert len(sent) == 1 and sent[0][0] == "13981112222"
+    assert sent[0][1].startswith("【夹江12345】") and known.number in sent[0][1] and "已派人到现场处理" in sent[0][1]
+    assert office.check_once()[2] == []
