@@ -9,6 +9,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import escalate
+from bot.appeals.texts import offer as appeal_offer
 from bot.booking.service import names_a_booking
 from bot.insight.outcomes import NOTE
 from bot.services import current_or_none
@@ -146,6 +147,18 @@ def tell_pinned(dispatcher: CollectingDispatcher, text: str) -> list[dict[str, A
     return [SlotSet("item", entry.id if entry else None), SlotSet("candidates", None)]
 
 
+def not_found(dispatcher: CollectingDispatcher, text: str) -> None:
+    """Nothing in the guides fits. A problem for a department ("我们村停水三天了，找哪个部门") is offered as an appeal
+    (bot/appeals: the button starts the intake form); anything else gets the way onward."""
+    services = current_or_none()
+    recognised = services.appeals.recognise(text) if services is not None and not text.startswith("/") else None
+    if recognised is None:
+        say(dispatcher, unknown())
+        return
+    message, buttons = appeal_offer(recognised.department_name)
+    say(dispatcher, Answer(message, buttons))
+
+
 def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> list[dict[str, Any]]:
     """Resolve the item from the text (or keep the one in context) and answer the aspect."""
     index = get_index()
@@ -195,7 +208,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         if current is not None:
             entry = current
         else:
-            say(dispatcher, unknown())
+            not_found(dispatcher, text)
             return [SlotSet("aspect", aspect)]
     say(dispatcher, answer(entry, aspect))
     return [SlotSet("item", entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
@@ -276,6 +289,10 @@ class ActionFallbackSearch(Action):
         user_intents = [e.get("parse_data", {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
         if user_intents[-2:] == ["nlu_fallback", "nlu_fallback"]:
             await escalate(dispatcher, tracker, "fallback")  # two misses in a row: to a person, or a work order off duty
+            return []
+        services = current_or_none()
+        if services is not None and services.appeals.recognise(text) is not None:
+            not_found(dispatcher, text)
             return []
         dispatcher.utter_message(
             text="抱歉，我没太明白您的意思。您可以直接说想办的事情，比如“身份证丢了怎么补办”“开个体户要带什么材料”。",

@@ -126,7 +126,7 @@ class AppealClassifier:
     def classify(self, text: str) -> Classification:
         text = (text or "").strip()
         by_first = dict(zip(self.first.classes_, _scores(self.first, text)))
-        first = max(by_first, key=by_first.get)
+        first = str(max(by_first, key=by_first.get))
         probabilities = _scores(self.category, text)
         inside = [i for i, label in enumerate(self.labels) if label[0] == first]
         best = max(inside, key=lambda i: probabilities[i])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 import threading
 
 from sqlalchemy import select
@@ -24,6 +25,11 @@ from bot.handoff.models import RATING_LEVELS, Rating, WorkOrder
 
 logger = logging.getLogger(__name__)
 RATING_WAIT_MINUTES = 7 * 24 * 60  # the answer may be read days later: its rating question stays open a week
+# words of a problem someone must fix, in a question the guides do not answer ("楼下餐馆油烟太大，归哪个部门管")
+PROBLEM = re.compile(r"坏了|坏掉|烂|堵|漏|渗水|吵|噪音|扰民|臭|脏|垃圾|污染|排污|冒烟|油烟|拖欠|欠薪|欠.{0,6}工资|不给钱|不发|"
+                     r"没人管|不管|乱收费|乱|占道|违建|违章|私搭|偷|骗|打人|威胁|停水|停电|没水|没电|断水|断电|塌|垮|危险|"
+                     r"隐患|投诉|举报|反映|不合理|欺负|霸占|强拆|扣押|克扣|不退|不办|刁难|推诿")
+RECOGNISE_CONFIDENCE = 0.15  # low: the cue words decide; an uncertain route is confirmed by the hotline
 
 
 class AppealOffice:
@@ -44,6 +50,14 @@ class AppealOffice:
 
     def classify(self, text: str) -> Classification:
         return self.classifier.classify(text)
+
+    def recognise(self, text: str) -> Classification | None:
+        """A question the knowledge base cannot answer that describes a problem for a department (油烟、停水、欠薪):
+        its classification, so the assistant offers to file it as an appeal; None for anything else."""
+        if len(text.strip()) < 8 or not PROBLEM.search(text):
+            return None
+        classification = self.classify(text)
+        return classification if classification.confidence >= RECOGNISE_CONFIDENCE else None
 
     def file(self, intake: service.Intake, channel: str, conversation_id: str | None) -> WorkOrder:
         """Classify, route and store in one transaction; the number exists in the database when this returns."""

@@ -54,3 +54,10 @@ def rated(level: str, reopened: bool) -> Reply:
         return Reply(text=f"收到您的评价（{level}）。很抱歉没能让您满意，工单已重新交给热线审核，工作人员会再次核实处理。"
                           "您也可以直接说说哪里不满意。")
     return Reply(text=f"感谢您的评价（{level}）！祝您生活顺利。")
+
+
+def offer(department_name: str) -> tuple[str, list[dict]]:
+    """A question the guides do not answer that describes a problem: offer to file it (the button starts the form)."""
+    return (f"这听起来是需要有关部门处理的问题（一般由{department_name}办理），办事指南里没有现成的答复。"
+            "我可以帮您登记诉求工单，转给部门按期限办理并答复您。需要登记吗？",
+            [{"title": "登记诉求工单", "payload": "/complain"}, {"title": "不用了", "payload": "/deny"}])
