@@ -12,12 +12,14 @@ from bot.handoff.models import (
     AuditEntry,
     Operator,
 )
+from bot.privacy import mask
 
 
 def audit(*, db_session: Session, operator_id: int | None, action: str, target: str = "", detail: str = "", ip: str = "",
           now: dt.datetime | None = None) -> AuditEntry:
     now = as_utc(now) if now else None
-    entry = AuditEntry(operator_id=operator_id, action=action, target=target[:128], detail=detail[:4000], ip=ip[:64],
+    # the reason an operator types ("核实回电号码138…") or a reply quoted in the detail: masked like every log
+    entry = AuditEntry(operator_id=operator_id, action=action, target=target[:128], detail=mask(detail)[:4000], ip=ip[:64],
                        created_at=now or utcnow())
     db_session.add(entry)
     db_session.flush()
