@@ -419,6 +419,15 @@ async def settings_page(request: Request) -> Response:
                                                  "description": duty.duty_description(config)})
 
 
+@router.get("/console/admin/personal-data")
+async def personal_data_page(request: Request) -> Response:
+    """A citizen's request about their personal data (个人信息查阅、删除): export or erase, with the reason audited."""
+    who = await signed_in(request, admin=True)
+    if isinstance(who, Response):
+        return who
+    return page(request, "admin_personal_data.html", base_context(who, "personal_data"))
+
+
 @router.get("/console/admin/audit")
 async def audit_page(request: Request, action: str = "") -> Response:
     who = await signed_in(request, admin=True)

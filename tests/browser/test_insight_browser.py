@@ -32,7 +32,7 @@ def test_the_dashboard_draws_its_charts_from_the_app(web_stack, new_page, shot):
     expect(page.locator("h1")).to_contain_text("数据看板")
     today = dt.date.today()
     assert int(page.locator("#kpi-contacts").inner_text()) >= len(QUESTIONS)
-    for chart in ["contacts", "outcomes", "ratings", "items", "aspects", "bookings"]:
+    for chart in ["contacts", "outcomes", "ratings", "items", "aspects", "bookings", "appeals"]:
         canvas = page.locator(f"#chart-{chart}")
         expect(canvas).to_have_attribute("data-rendered", "true")
         box = canvas.bounding_box()
@@ -48,3 +48,29 @@ def test_the_dashboard_draws_its_charts_from_the_app(web_stack, new_page, shot):
     expect(page.locator("header.top")).to_be_hidden()
     shot(page, "console-dashboard-print", full_page=True)
     assert str(today.year) in page.locator(".period").inner_text()
+
+
+def test_an_admin_exports_and_erases_a_citizens_data_on_the_console_page(web_stack, new_page):
+    sent = httpx.post(web_stack.url + "/api/chat", json={"sender": "pd-citizen", "text": "我电话13812345678，低保要什么材料"}, timeout=60)
+    assert sent.status_code == 200
+    conversation_id = sent.json()["conversation_id"]
+    page = new_page()
+    page.goto(web_stack.url + "/console/admin/personal-data")
+    page.fill("#username", CONSOLE_ADMIN)
+    page.fill("#password", CONSOLE_ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("个人信息查阅与删除")
+    page.click("#pd-export")
+    expect(page.locator("#pd-error")).to_contain_text("至少一项")
+    page.fill("#pd-conversation", conversation_id)
+    page.click("#pd-export")
+    expect(page.locator("#pd-error")).to_contain_text("申请依据")
+    page.fill("#pd-reason", "本人来电申请查阅")
+    page.click("#pd-export")
+    expect(page.locator("#pd-output")).to_contain_text("13812345678")
+    expect(page.locator("#pd-download")).to_be_visible()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#pd-erase")
+    expect(page.locator("#pd-result-title")).to_contain_text("已删除")
+    page.click("#pd-export")
+    expect(page.locator("#pd-output")).not_to_contain_text("13812345678")

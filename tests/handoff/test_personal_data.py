@@ -85,3 +85,13 @@ def test_retention_erases_old_data_and_keeps_recent_and_open_cases(tmp_path):
         assert service.erase_expired(db_session=session, now=now, days=180).conversations == 0
         assert len(session.scalars(select(AuditEntry).where(AuditEntry.action == "retention")).all()) == 1
     database.engine.dispose()
+
+
+def test_the_admin_page_for_personal_data_requests_is_for_admins_only(app_client):
+    admin, operator = admin_and_operator(app_client)
+    page = admin.get("/console/admin/personal-data")
+    assert page.status_code == 200
+    assert 'id="personal-data-form"' in page.text and 'id="pd-erase"' in page.text and "申请依据" in page.text
+    assert 'href="/console/admin/personal-data"' in admin.get("/console/admin/audit").text  # in the admins' navigation
+    refused = operator.get("/console/admin/personal-data")
+    assert refused.status_code == 403 and "只有管理员" in refused.text

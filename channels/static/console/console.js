@@ -428,6 +428,40 @@
     window.setInterval(assisted, 4000);
     window.setTimeout(assisted, 800);
   }
+  /* ---- a citizen's personal data (admins): export or erase, the reason audited ------------------ */
+  var personal = document.getElementById("personal-data-form");
+  if (personal) {
+    var pdError = document.getElementById("pd-error");
+    var pdResult = document.getElementById("pd-result");
+    var pdBody = function () {
+      var body = formBody(personal);
+      if (!body.phone && !body.conversation_id && !body.wechat_openid) throw new Error("请填写手机号、会话编号或微信 OpenID 中的至少一项。");
+      if ((body.reason || "").trim().length < 2) throw new Error("请填写申请依据（会记入审计日志）。");
+      return body;
+    };
+    var pdShow = function (title, data, download) {
+      document.getElementById("pd-result-title").textContent = title;
+      var text = JSON.stringify(data, null, 2);
+      document.getElementById("pd-output").textContent = text;
+      var link = document.getElementById("pd-download");
+      link.hidden = !download;
+      if (download) link.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+      show(pdResult, true);
+    };
+    document.getElementById("pd-export").addEventListener("click", function () {
+      try { var body = pdBody(); } catch (error) { showError(pdError, error.message); return; }
+      api("POST", "/console/api/admin/personal-data/export", body).then(function (data) {
+        showError(pdError, ""); pdShow("导出结果", data, true);
+      }).catch(function (error) { showError(pdError, error.message); });
+    });
+    document.getElementById("pd-erase").addEventListener("click", function () {
+      try { var body = pdBody(); } catch (error) { showError(pdError, error.message); return; }
+      if (!window.confirm("确定删除该群众的全部个人信息？删除后不可恢复。")) return;
+      api("POST", "/console/api/admin/personal-data/erase", body).then(function (data) {
+        showError(pdError, ""); pdShow("已删除：" + data.summary, data, false);
+      }).catch(function (error) { showError(pdError, error.message); });
+    });
+  }
   /* ---- a guide (admins): checked as it is typed, previewed, published as a new version ---------- */
   var guide = document.getElementById("guide-form");
   if (guide) {
