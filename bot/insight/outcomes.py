@@ -28,7 +28,8 @@ QUESTION_CHARS = 200
 NOTE = "insight"  # the key of the note in a custom message
 # actions that answer a service question: with no item and no options set, the question was not found
 GUIDE_ACTIONS = {"action_answer_guide", "action_choose_item", "action_fallback_search", "action_request_human",
-                 "action_goodbye", "action_small_talk", "action_start_booking", "action_route_change", "action_start_manage"}
+                 "action_goodbye", "action_small_talk", "action_start_booking", "action_route_change", "action_start_manage",
+                 "action_start_appeal"}
 BOOKING_ACTIONS = {"action_submit_booking"}
 PRIORITY = ["booked", "handed_over", "answered", "options", "not_found"]  # one turn, several notes: the first wins
 # the next message says the answer was wrong, or asks for a person

@@ -239,12 +239,18 @@ def test_a_full_call(http):
     assert [c.tag for c in after] == ["Say", "Hangup"] and "幺二三四五" in said(after)
 
 
-@pytest.mark.parametrize("words", ["转人工", "我要投诉"])
-def test_asking_for_a_person_or_complaining_transfers_the_call(http, words):
+def test_asking_for_a_person_transfers_the_call(http):
     caller = Caller(http, PUBLIC)
-    root = caller.twiml("/channels/voice/gather", SpeechResult=words, Confidence="0.9")
+    root = caller.twiml("/channels/voice/gather", SpeechResult="转人工", Confidence="0.9")
     assert_transfer(root)
     assert said(root) == voice.TRANSFERRING
+
+
+def test_complaining_on_the_phone_starts_the_appeal_intake(http):
+    caller = Caller(http, PUBLIC)
+    root = caller.twiml("/channels/voice/gather", SpeechResult="我要投诉", Confidence="0.9")
+    assert root.find("Dial") is None  # the appeal is taken in the call, read back and filed as a work order
+    assert "投诉工单" in said(root) and "发生了什么事" in said(root)
 
 
 def test_key_0_transfers(http):
