@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from knowledge.county import county, way_onward
 from knowledge.events import LifeEvent
-from knowledge.schema import Entry
+from knowledge.schema import Entry, Material
 
 ASPECTS = ("materials", "procedure", "time_limit", "fee", "location_hours", "online", "visits", "item")
 ASPECT_TITLES = {
@@ -34,10 +35,10 @@ ASPECT_CUES = {
 @dataclass
 class Answer:
     text: str
-    buttons: list[dict] = field(default_factory=list)
+    buttons: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _days(value) -> str:
+def _days(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, int):
@@ -50,7 +51,7 @@ def _sample_note(entry: Entry, fields: list[str]) -> str:
     return f"（{'、'.join(marked)}为示例信息，请以窗口公布为准）" if marked else ""
 
 
-def _material_line(n: int, m) -> str:
+def _material_line(n: int, m: Material) -> str:
     details = f"{m.kind or ''}{f'{m.copies}份' if m.copies else ''}"
     if m.necessity and m.necessity != "必要":
         details += f"，{m.necessity}" if details else m.necessity
@@ -137,7 +138,7 @@ def _body(entry: Entry, aspect: str) -> tuple[str, list[str]]:
     return "\n".join(lines), ["受理条件", "申请材料", "承诺办结时限", "收费标准", "到办事现场次数", "网办地址"]
 
 
-def aspect_buttons(exclude: str | None = None) -> list[dict]:
+def aspect_buttons(exclude: str | None = None) -> list[dict[str, Any]]:
     """Quick replies for the other aspects of the current item."""
     return [
         {"title": title, "payload": f"/{ASPECT_INTENTS[aspect]}"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -30,7 +31,7 @@ def county_department(department: str) -> str:
     return COUNTY + name[1:] if name.startswith("县") else COUNTY + name
 
 
-def convert(source: dict) -> list[dict]:
+def convert(source: dict[str, Any]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     items = []
     for item in source["items"]:

@@ -3,8 +3,12 @@ new version, roll back. Views only translate HTTP; every publish and rollback is
 with who, when and why. The app's processes serve it within seconds (knowledge/service.py)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from bot import errors
@@ -12,6 +16,9 @@ from bot.handoff import audit
 from bot.handoff.auth import Auth, admin_write
 from knowledge import editing, fitted, service, versions
 from knowledge.content import Content
+from knowledge.schema import Problem
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/console/api/admin/knowledge", tags=["console admin"])
 
@@ -25,17 +32,17 @@ class GuideForm(BaseModel):
     reason: str = Field("", max_length=500)
 
 
-def _session(request: Request, work):
+def _session(request: Request, work: Callable[[Session], T]) -> T:
     with request.app.state.database.session() as session:
         return work(session)
 
 
-async def _edited(request: Request, form: GuideForm) -> tuple[Content, dict, list]:
+async def _edited(request: Request, form: GuideForm) -> tuple[Content, dict[str, Any], list[Problem]]:
     """The base version's content, the edited document and its problems."""
     if sum(len(v) for v in form.fields.values()) > 200_000:
         raise errors.InvalidInput("表单内容过长。")
 
-    def work(session):
+    def work(session: Session) -> tuple[Content, dict[str, Any], list[Problem]]:
         try:
             content = versions.content_of(db_session=session, number=form.base)
         except versions.VersionError as exc:
@@ -49,14 +56,14 @@ async def _edited(request: Request, form: GuideForm) -> tuple[Content, dict, lis
 
 
 @router.post("/check")
-async def check(request: Request, form: GuideForm, _auth: Auth = Depends(admin_write)) -> dict:
+async def check(request: Request, form: GuideForm, _auth: Auth = Depends(admin_write)) -> dict[str, Any]:
     """The form's problems, field by field (empty when it can be published)."""
     _content, _document, problems = await _edited(request, form)
     return {"problems": [{"field": p.field, "reason": p.reason} for p in problems]}
 
 
 @router.post("/preview")
-async def preview(request: Request, form: GuideForm, _auth: Auth = Depends(admin_write)) -> dict:
+async def preview(request: Request, form: GuideForm, _auth: Auth = Depends(admin_write)) -> dict[str, Any]:
     """How the assistant would answer from the edited guide (nothing is published)."""
     _content, document, problems = await _edited(request, form)
     if problems:
@@ -66,7 +73,7 @@ async def preview(request: Request, form: GuideForm, _auth: Auth = Depends(admin
 
 
 @router.post("/publish")
-async def publish(request: Request, form: GuideForm, auth: Auth = Depends(admin_write)) -> dict:
+async def publish(request: Request, form: GuideForm, auth: Auth = Depends(admin_write)) -> dict[str, Any]:
     """Publish the edited guide as a new version (refused while any problem remains or if another version came first)."""
     content, document, problems = await _edited(request, form)
     if problems:
@@ -78,7 +85,7 @@ async def publish(request: Request, form: GuideForm, auth: Auth = Depends(admin_
     index, model = await run_in_threadpool(fitted.fit, edited, key)
     name = document["事项名称"]
 
-    def work(session):
+    def work(session: Session) -> int:
         try:
             number = versions.publish_on(db_session=session, base=form.base, content=edited, author=auth.operator.username,
                                          reason=form.reason or f"修改“{name}”", source="edit", search_model=model)
@@ -99,8 +106,8 @@ class Rollback(BaseModel):
 
 
 @router.post("/rollback")
-async def rollback(request: Request, body: Rollback, auth: Auth = Depends(admin_write)) -> dict:
-    def work(session):
+async def rollback(request: Request, body: Rollback, auth: Auth = Depends(admin_write)) -> dict[str, Any]:
+    def work(session: Session) -> int:
         try:
             number = versions.rollback(db_session=session, number=body.number, author=auth.operator.username, reason=body.reason)
         except versions.VersionError as exc:

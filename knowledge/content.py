@@ -9,6 +9,7 @@ import json
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -21,14 +22,14 @@ DATE_FIELDS = ("核对日期",)
 
 @dataclass
 class Content:
-    items: dict[str, dict] = field(default_factory=dict)  # item id -> document
-    pinned: list[dict] = field(default_factory=list)  # pinned answers (人工干预), knowledge/pinned.py
+    items: dict[str, dict[str, Any]] = field(default_factory=dict[str, Any])  # item id -> document
+    pinned: list[dict[str, Any]] = field(default_factory=list)  # pinned answers (人工干预), knowledge/pinned.py
 
     @classmethod
     def from_kb(cls, kb: KnowledgeBase) -> Content:
         return cls({entry.id: entry.raw for entry in kb.entries})
 
-    def with_items(self, items: dict[str, dict]) -> Content:
+    def with_items(self, items: dict[str, dict[str, Any]]) -> Content:
         """The same knowledge with other items (the pinned answers kept)."""
         return Content(items, list(self.pinned))
 
@@ -52,7 +53,7 @@ class Content:
         pinned = [{**d, "事项": d.get("事项") if d.get("事项") in known else None} for d in self.pinned]
         return KnowledgeBase(entries, [], pinned_answers.PinnedAnswers.of(pinned))
 
-    def _data(self):
+    def _data(self) -> dict[str, Any]:
         """What a version stores: the items alone (as before pinned answers existed), or items and pinned answers."""
         return {"items": self.items, "pinned": self.pinned} if self.pinned else self.items
 
@@ -100,7 +101,7 @@ class Content:
         return len(self.items) - len(catalogue), len(catalogue)
 
 
-def is_guide(document: dict) -> bool:
+def is_guide(document: dict[str, Any]) -> bool:
     """A guide has content beyond the catalogue's name, department and type."""
     return any(name in document for name in GUIDE_FIELDS if name not in CATALOGUE_ONLY_FIELDS)
 
@@ -127,11 +128,11 @@ def seed_content(guides_dir: Path = GUIDES_DIR, catalogue_file: Path = CATALOGUE
     return content
 
 
-def _iso(value):
+def _iso(value: object) -> str:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     raise TypeError(f"cannot store {type(value).__name__} in a knowledge version")
 
 
-def _dump(data) -> str:
+def _dump(data: object) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200)

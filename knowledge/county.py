@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -11,9 +12,10 @@ COUNTY_FILE = Path(__file__).resolve().parent / "county.yaml"
 
 
 @lru_cache(maxsize=1)
-def county() -> dict:
+def county() -> dict[str, Any]:
     """County-level facts (hotline, portal) used for the way onward."""
-    return yaml.safe_load(COUNTY_FILE.read_text(encoding="utf-8"))
+    facts: dict[str, Any] = yaml.safe_load(COUNTY_FILE.read_text(encoding="utf-8"))
+    return facts
 
 
 def way_onward() -> str:

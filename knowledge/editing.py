@@ -3,6 +3,7 @@ checked as the schema says, previewed as the assistant would answer, and the gui
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from knowledge.answers import ASPECT_TITLES, answer, aspect_in
 from knowledge.content import Content
@@ -14,7 +15,7 @@ FORM_FIELDS = [name for name in GUIDE_FIELDS if name != "示例字段"]  # 示�
 WHERE = "表单"
 
 
-def as_form(document: dict) -> dict[str, str]:
+def as_form(document: dict[str, Any]) -> dict[str, str]:
     """Every form field's text: lists one item a line, materials and FAQ as `a|b|…` lines, yes/no as 是/否."""
     form = {}
     for name in FORM_FIELDS:
@@ -34,7 +35,7 @@ def as_form(document: dict) -> dict[str, str]:
     return form
 
 
-def from_form(form: dict[str, str], before: dict, confirmed: list[str]) -> tuple[dict, list[Problem]]:
+def from_form(form: dict[str, str], before: dict[str, Any], confirmed: list[str]) -> tuple[dict[str, Any], list[Problem]]:
     """The edited document and its problems. A curated guide (with 常见问法) is held to every rule of the schema, an
     imported one to the import's; the sample fields a person confirmed leave 示例字段."""
     data, problems, _notes = typed(Record(WHERE, {k: v for k, v in form.items() if k in FORM_FIELDS}))
@@ -50,7 +51,7 @@ def from_form(form: dict[str, str], before: dict, confirmed: list[str]) -> tuple
     return data, problems
 
 
-def preview(item_id: str, document: dict, question: str = "") -> list[tuple[str, str]]:
+def preview(item_id: str, document: dict[str, Any], question: str = "") -> list[tuple[str, str]]:
     """How the assistant answers: the aspect a test question asks for, or every aspect."""
     entry = Content({item_id: document}).to_kb().entries[0]
     asked = aspect_in(question) if question else None

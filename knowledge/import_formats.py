@@ -13,8 +13,10 @@ import io
 import json
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -33,7 +35,7 @@ class ImportRefused(Exception):
 @dataclass
 class Record:
     where: str  # "guides.csv 第3行", for the report
-    data: dict  # Chinese field names -> values (text from tables, typed from JSON/YAML)
+    data: dict[str, Any]  # Chinese field names -> values (text from tables, typed from JSON/YAML)
     item_id: str | None = None  # a YAML guide file's stem
 
 
@@ -90,7 +92,7 @@ def _read_csv(path: Path) -> Reading:
     return reading
 
 
-def _cell(value) -> object:
+def _cell(value: object) -> object:
     """A spreadsheet cell as text (dates as YYYY-MM-DD, whole numbers without .0); formulas stay as their text."""
     if value is None:
         return ""
@@ -127,7 +129,7 @@ def _read_xlsx(path: Path) -> Reading:
     return reading
 
 
-def _header(where: str, rows: list[list], reading: Reading, required: tuple[str, ...], known: set[str]) -> list[str] | None:
+def _header(where: str, rows: Sequence[Sequence[object]], reading: Reading, required: tuple[str, ...], known: set[str]) -> list[str] | None:
     header = [str(h).strip() for h in rows[0]] if rows else []
     missing = [name for name in required if name not in header]
     if missing:
@@ -139,7 +141,7 @@ def _header(where: str, rows: list[list], reading: Reading, required: tuple[str,
     return header
 
 
-def _table(where: str, rows: list[list], reading: Reading, first_row: int) -> None:
+def _table(where: str, rows: Sequence[Sequence[object]], reading: Reading, first_row: int) -> None:
     """Item rows: a header of the schema's field names, then one item a row."""
     header = _header(where, rows, reading, CATALOGUE_FIELDS, set(GUIDE_FIELDS))
     if header is None:
@@ -154,7 +156,7 @@ def _table(where: str, rows: list[list], reading: Reading, first_row: int) -> No
         reading.records.append(record)
 
 
-def _formula_free(value, record: Record, name: str, reading: Reading) -> bool:
+def _formula_free(value: object, record: Record, name: str, reading: Reading) -> bool:
     if isinstance(value, str) and value.startswith("="):
         reading.problems.append(Problem(record.where, name, f"单元格是公式（{value[:30]}），导入时不计算公式；"
                                                           "请在 Excel 中复制后“选择性粘贴为数值”再导入"))
@@ -162,13 +164,13 @@ def _formula_free(value, record: Record, name: str, reading: Reading) -> bool:
     return True
 
 
-def _attach_materials(where: str, rows: list[list], reading: Reading) -> None:
+def _attach_materials(where: str, rows: Sequence[Sequence[object]], reading: Reading) -> None:
     """Material rows (事项名称 or 实施编码, then 名称, 材料类型, 份数, 必要性, 来源, 备注) go to their items."""
     header = [str(h).strip() for h in rows[0]] if rows else []
     if not any(key in header for key in ITEM_KEYS) or "名称" not in header:
         reading.problems.append(Problem(where, "表头", "材料表需要“事项名称”或“实施编码”列，以及“名称”列"))
         return
-    items = {}
+    items: dict[tuple[str, str], Record] = {}
     for record in reading.records:
         for key in ITEM_KEYS:
             if record.data.get(key):
@@ -221,12 +223,12 @@ _DAYS = re.compile(r"^\s*(\d+)\s*[（(]?\s*(?:个)?\s*工作日\s*[)）]?\s*$")
 _NONE = {"", "无", "-", "/", "null", "None"}
 
 
-def _text(value) -> str | None:
+def _text(value: object) -> str | None:
     value = "" if value is None else str(value).strip()
     return None if value in _NONE else value
 
 
-def _from_guangdong(file: str, items: list[dict], reading: Reading) -> None:
+def _from_guangdong(file: str, items: list[dict[str, Any]], reading: Reading) -> None:
     """TASK_NAME, DEPT_NAME, TASK_TYPE_TEXT, TASK_CODE, accept_standard, material_intro, handle_time(_limit),
     handle_location, consult_phone, visit_number, ONLINECHECK and URL, in the schema's fields. A name the file holds
     several times (the province's and a city's item) is told apart by its department."""
@@ -265,10 +267,10 @@ def _from_guangdong(file: str, items: list[dict], reading: Reading) -> None:
         reading.records.append(record)
 
 
-def _from_sichuan(file: str, items: list, reading: Reading) -> None:
+def _from_sichuan(file: str, items: list[Any], reading: Reading) -> None:
     """Catalogue items: the name, the department in county form (区… → 夹江县…) and the type; another county's codes
     and links are never carried over (as `kb import-catalogue`)."""
-    seen: dict[str, str] = {}
+    seen: dict[str | None, str] = {}
     for n, item in enumerate(items, 1):
         where = f"{file} 第{n}项"
         if not isinstance(item, dict):

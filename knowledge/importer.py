@@ -12,6 +12,7 @@ import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -132,15 +133,15 @@ def _new_id(record: Record, name: str, current: Content, merged: Content) -> str
 
 
 # -- values -----------------------------------------------------------------------------------------
-def typed(record: Record) -> tuple[dict, list[Problem], list[Problem]]:
+def typed(record: Record) -> tuple[dict[str, Any], list[Problem], list[Problem]]:
     """(fields as the schema types them, problems, notes) of one record, as an import reads it (the console's form)."""
     result = Plan([], None, Diff())
     return _typed(record, result), result.problems, result.notes
 
 
-def _typed(record: Record, result: Plan) -> dict:
+def _typed(record: Record, result: Plan) -> dict[str, Any]:
     """The record's fields as the schema types them; empty values are left out (the item keeps what it had)."""
-    data = {}
+    data: dict[str, Any] = {}
     for name, value in record.data.items():
         value = _clean(value, record.where, name, result)
         if value == "" or value == [] or (value is None and name not in LIMITS):  # null: a time limit said to be unknown
@@ -152,7 +153,7 @@ def _typed(record: Record, result: Plan) -> dict:
     return data
 
 
-def _clean(value, where: str, name: str, result: Plan):
+def _clean(value: Any, where: str, name: str, result: Plan) -> Any:
     """Strings trimmed, HTML tags removed (said in the report), in lists and materials too."""
     if isinstance(value, str):
         text = _HTML_BLOCK.sub("", value)
@@ -170,7 +171,7 @@ def _clean(value, where: str, name: str, result: Plan):
     return value
 
 
-def _as_field(name: str, value):
+def _as_field(name: str, value: Any) -> Any:
     """One field's value from text (tables) or as given (JSON, YAML); ValueError says what is expected, in Chinese."""
     if not isinstance(value, str) and name != "申请材料":
         return value  # typed already; the schema check says whether the type is right
@@ -203,14 +204,14 @@ def _as_field(name: str, value):
     return value
 
 
-def _items(text: str) -> re.Pattern:
+def _items(text: str) -> re.Pattern[str]:
     return _LINES if "\n" in text else _ITEMS
 
 
 MATERIAL_ORDER = list(MATERIAL_FIELDS)  # 名称|材料类型|份数|必要性|来源|备注
 
 
-def _materials(value) -> list[dict]:
+def _materials(value: Any) -> list[dict[str, Any]]:
     """Materials from a cell (one a line or separated by ；, attributes after |: 名称|材料类型|份数|必要性|来源|备注),
     or from material rows / JSON (份数 as text is made a number)."""
     if isinstance(value, str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -49,7 +50,7 @@ def catalogue_id(name: str) -> str:
     return "c-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:10]
 
 
-def _read_yaml(path: Path, problems: list[Problem]):
+def _read_yaml(path: Path, problems: list[Problem]) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -12,11 +12,15 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from rapidfuzz.distance import Levenshtein
 
 from knowledge.normalize import normalize
+
+if TYPE_CHECKING:
+    from knowledge.answers import Answer
 
 PINNED_FILE = Path(__file__).resolve().parent / "pinned.yaml"
 YAML_KEY = "人工答复"
@@ -42,7 +46,7 @@ class PinnedAnswer:
     date: str  # YYYY-MM-DD
 
     @classmethod
-    def of(cls, document: dict) -> PinnedAnswer:
+    def of(cls, document: dict[str, Any]) -> PinnedAnswer:
         return cls(str(document["编号"]), tuple(document["问法"]), str(document["答复"]).strip(),
                    document.get("事项") or None, str(document.get("审核人") or ""), str(document.get("日期") or ""))
 
@@ -74,7 +78,7 @@ class PinnedAnswers:
         return len(self.answers)
 
     @classmethod
-    def of(cls, documents: list[dict]) -> PinnedAnswers:
+    def of(cls, documents: list[dict[str, Any]]) -> PinnedAnswers:
         return cls(tuple(PinnedAnswer.of(d) for d in documents))
 
     def match(self, text: str) -> PinnedAnswer | None:
@@ -90,9 +94,11 @@ class PinnedAnswers:
         return next((a for wording, a in self._exact.items() if near(asked, wording)), None)
 
 
-def check(documents: list[dict], item_ids: set[str]) -> list[str]:
+def check(documents: list[dict[str, Any]], item_ids: set[str]) -> list[str]:
     """Problems of a content's pinned answers, in Chinese (empty: fine)."""
-    problems, seen, ids = [], {}, set()
+    problems: list[str] = []
+    seen: dict[str, Any] = {}
+    ids: set[Any] = set()
     for n, d in enumerate(documents, 1):
         where = f"第 {n} 条人工答复"
         if not isinstance(d, dict) or not d.get("编号") or not isinstance(d.get("问法"), list) or not isinstance(d.get("答复"), str):
@@ -125,8 +131,8 @@ def check(documents: list[dict], item_ids: set[str]) -> list[str]:
     return problems
 
 
-def pin(documents: list[dict], questions: list[str], text: str, item: str | None, reviewer: str, day: dt.date,
-        item_ids: set[str]) -> tuple[list[dict], dict]:
+def pin(documents: list[dict[str, Any]], questions: list[str], text: str, item: str | None, reviewer: str, day: dt.date,
+        item_ids: set[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The pinned answers with a new one for `questions` (each wording once after normalisation), checked:
     (all documents, the new document). Raises PinnedError."""
     wordings = list({normalize(q): q.strip() for q in reversed(questions) if q.strip()}.values())[::-1]
@@ -140,7 +146,7 @@ def pin(documents: list[dict], questions: list[str], text: str, item: str | None
     return [*documents, document], document
 
 
-def read_yaml(path: Path = PINNED_FILE) -> list[dict]:
+def read_yaml(path: Path = PINNED_FILE) -> list[dict[str, Any]]:
     """The pinned answers of a YAML file (DIR/pinned.yaml of an export), none when it does not exist."""
     if not path.exists():
         return []
@@ -151,7 +157,7 @@ def read_yaml(path: Path = PINNED_FILE) -> list[dict]:
 STAFF_LEAD = "【工作人员答复】"
 
 
-def reply(answer: PinnedAnswer, item_name: str | None = None, item_id: str | None = None):
+def reply(answer: PinnedAnswer, item_name: str | None = None, item_id: str | None = None) -> Answer:
     """The citizen's reply: staff's text, said to be staff's, with the way to the item's guide and to a person."""
     from knowledge.answers import Answer
 

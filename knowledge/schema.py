@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,7 @@ MATERIAL_KINDS = {"原件", "复印件", "原件和复印件", "电子证照", "
 NECESSITY = {"必要", "容缺", "非必要", "情形必要"}
 
 # field name -> (required, type check, reason shown when the check fails)
+Check = tuple[Callable[[Any], object], str]
 _STR = (lambda v: isinstance(v, str) and v.strip() != "", "应为非空文字")
 _BOOL = (lambda v: isinstance(v, bool), "应为 true 或 false")
 _INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "应为非负整数")
@@ -20,7 +22,7 @@ _LIMIT = (
 )
 _DATE = (lambda v: isinstance(v, dt.date), "应为日期 YYYY-MM-DD")
 
-GUIDE_FIELDS: dict[str, tuple[bool, tuple]] = {
+GUIDE_FIELDS: dict[str, tuple[bool, Check]] = {
     "事项名称": (True, _STR),
     "别名": (True, _STRLIST),
     "关键词": (True, _STRLIST),
@@ -55,7 +57,7 @@ GUIDE_FIELDS: dict[str, tuple[bool, tuple]] = {
     "示例字段": (False, _STRLIST),
 }
 MIN_LENGTHS = {"别名": 2, "关键词": 3, "常见问法": 8}
-MATERIAL_FIELDS = {
+MATERIAL_FIELDS: dict[str, tuple[bool, Check]] = {
     "名称": (True, _STR),
     "材料类型": (True, (lambda v: v in MATERIAL_KINDS, "应为以下之一：" + "、".join(sorted(MATERIAL_KINDS)))),
     "份数": (True, (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "应为正整数")),

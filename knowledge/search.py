@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jieba
 import numpy as np
@@ -58,7 +59,7 @@ class Hit:
     matched: bool
     signals: dict[str, float] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.entry.id,
             "name": self.entry.name,
@@ -80,6 +81,9 @@ class Resolution:
     def entry(self) -> Entry | None:
         return self.hits[0].entry if self.kind == "answer" else None
 
+
+# a fitted question model: the vectorizer and the classifier over entries (and the NONE/CATALOGUE labels)
+Model = tuple[TfidfVectorizer, SGDClassifier]
 
 NEGATIVES_FILE = Path(__file__).resolve().parent / "negatives.yaml"
 
@@ -131,16 +135,16 @@ class SearchIndex:
         self._build_homophones()
         self._build_bm25()
         self._build_grams()
-        self.model = None
-        self.combiner = None
+        self.model: Model | None = None
+        self.combiner: LogisticRegression | None = None
         if fit_model and any(e.detailed for e in self.entries):
             self._fit_model()
             self._fit_combiner()
         # The same questions recur all day ("身份证丢了怎么办", button texts), each a full search; the index does not
         # change once built (a knowledge update builds a new one), so a question's resolution is remembered.
         # Callers only read the Resolution and its Hits.
-        self.resolve = lru_cache(maxsize=RESOLVE_CACHE_SIZE)(self.resolve)
-        self._ranked = lru_cache(maxsize=RANKED_CACHE_SIZE)(self._ranked)
+        self.resolve = lru_cache(maxsize=RESOLVE_CACHE_SIZE)(self._resolve)
+        self._ranked = lru_cache(maxsize=RANKED_CACHE_SIZE)(self._rank)
 
     # -- homophones: speech recognition writes 营业直照 for 营业执照 ---------------------------------
     def _build_homophones(self) -> None:
@@ -181,9 +185,9 @@ class SearchIndex:
         # Hand-written inverted index: rank-bm25 scores every document for every query token, which is
         # too slow at 10,000 items; here only documents sharing a token are touched.
         self.k1, self.b = k1, b
-        doc_tf: list[Counter] = []
+        doc_tf: list[dict[str, float]] = []
         for entry in self.entries:
-            tf: Counter = Counter()
+            tf: dict[str, float] = defaultdict(float)
             for text, weight in [(entry.name, 3), *[(a, 2) for a in entry.aliases], *[(k, 1) for k in entry.keywords]]:
                 for token in set(self.tokens(normalize(text))):
                     tf[token] += weight
@@ -234,7 +238,7 @@ class SearchIndex:
         self.sound_grams = {g: list(s) for g, s in sounds.items()}
 
     def _gram_candidates(self, text: str, limit: int = 30) -> list[int]:
-        counts: Counter = Counter()
+        counts: Counter[int] = Counter()
         for gram in {text[i:i + 2] for i in range(len(text) - 1)}:
             ids = self.char_grams.get(gram, ())
             if len(ids) < 400:  # very common bigrams say nothing
@@ -295,7 +299,7 @@ class SearchIndex:
             SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=50, tol=1e-3, random_state=0),
         )
 
-    def _fit(self, examples: list[tuple[str, int]]):
+    def _fit(self, examples: list[tuple[str, int]]) -> Model:
         vectorizer, classifier = self._new_model()
         classifier.fit(vectorizer.fit_transform([t for t, _ in examples]), [label for _, label in examples])
         # Stored column-major so that predicting (sparse question @ coef_.T) multiplies a C-ordered matrix:
@@ -306,8 +310,10 @@ class SearchIndex:
     def _fit_model(self) -> None:
         self.model = self._fit(self._training_examples() + self._questions())
 
-    def _model_probs(self, text: str, model=None) -> dict[int, float]:
-        vectorizer, classifier = model or self.model
+    def _model_probs(self, text: str, model: Model | None = None) -> dict[int, float]:
+        fitted = model or self.model
+        assert fitted is not None, "no question model fitted"
+        vectorizer, classifier = fitted
         probs = classifier.predict_proba(vectorizer.transform([text]))[0]
         return {int(label): float(p) for label, p in zip(classifier.classes_, probs)}
 
@@ -330,7 +336,8 @@ class SearchIndex:
         """Fit the signal combiner on example questions, each scored by a model that never saw it."""
         questions = self._questions()
         base = self._training_examples()
-        features, targets = [], []
+        features: list[list[float]] = []
+        targets: list[int] = []
         folds = StratifiedKFold(n_splits=4, shuffle=True, random_state=7)
         for train_idx, test_idx in folds.split(questions, [label for _, label in questions]):
             model = self._fit(base + [questions[j] for j in train_idx])
@@ -338,10 +345,11 @@ class SearchIndex:
                 self._add_rows(questions[j], model, features, targets)
         for example in self._catalogue_questions():
             self._add_rows(example, self.model, features, targets)
-        self.combiner = LogisticRegression(C=1.0, max_iter=2000)
-        self.combiner.fit(np.array(features), np.array(targets))
+        combiner = LogisticRegression(C=1.0, max_iter=2000)
+        combiner.fit(np.array(features), np.array(targets))
+        self.combiner = combiner
 
-    def _add_rows(self, example: tuple[str, int], model, features: list, targets: list) -> None:
+    def _add_rows(self, example: tuple[str, int], model: Model | None, features: list[list[float]], targets: list[int]) -> None:
         text, label = example
         for i, values in self._signals(self.correct(text), model).items():
             features.append(self._feature_row(values))
@@ -354,15 +362,15 @@ class SearchIndex:
         return [values[k] for k in ("model", "name", "pinyin", "bm25", "margin", "detailed", "none", "catalogue")] + [
             values["length"], values["length"] * values["model"], values["length"] * values["margin"]]
 
-    def _signals(self, text: str, model=None) -> dict[int, dict[str, float]]:
+    def _signals(self, text: str, model: Model | None = None) -> dict[int, dict[str, float]]:
         """Signals for every candidate entry of normalised text."""
         bm25 = self._bm25(self.tokens(text))
         probs = self._model_probs(text, model) if (model or self.model) else {}
         none_p = probs.pop(self.NONE, 0.0)
         catalogue_p = probs.pop(self.CATALOGUE, 0.0)
-        candidates = set(sorted(bm25, key=bm25.get, reverse=True)[:30])
+        candidates = set(sorted(bm25, key=bm25.__getitem__, reverse=True)[:30])
         candidates.update(self._gram_candidates(text))
-        candidates.update(sorted(probs, key=probs.get, reverse=True)[:8])
+        candidates.update(sorted(probs, key=probs.__getitem__, reverse=True)[:8])
         top_prob = max([*probs.values(), catalogue_p]) if probs else 0.0
         signals = {}
         text_py = _pinyin(text)
@@ -394,7 +402,7 @@ class SearchIndex:
         """Best entries for a question, best first, with calibrated scores."""
         return list(self._ranked(question)[:top])
 
-    def _ranked(self, question: str) -> tuple[Hit, ...]:
+    def _rank(self, question: str) -> tuple[Hit, ...]:
         """The RANKED_HITS best entries (remembered per question like `resolve`: one turn's actions search the same
         text several times, for the item, the topic and the options)."""
         text = self.correct(normalize(question))
@@ -425,7 +433,7 @@ class SearchIndex:
         scores = {h.entry.id: h.score for h in self.search(question, top=50)}
         return sorted(options, key=lambda e: -scores.get(e.id, 0.0))[:limit]
 
-    def resolve(self, question: str, top: int = 4) -> Resolution:
+    def _resolve(self, question: str, top: int = 4) -> Resolution:
         """Answer one item, offer several, or say none fits."""
         if not _GENERIC.sub("", normalize(question)):  # only generic words ("要钱不"): no item named
             return Resolution("none", [])

@@ -12,9 +12,13 @@ import asyncio
 import contextlib
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from knowledge.loader import load
 from knowledge.search import SearchIndex
+
+if TYPE_CHECKING:
+    from bot.db import Database
 
 log = logging.getLogger(__name__)
 _index: SearchIndex | None = None
@@ -63,7 +67,7 @@ def serve(index: SearchIndex, number: int, digest: str) -> None:
             swap(index, number, digest)
 
 
-def refresh(database, search_key: str = "") -> int | None:
+def refresh(database: Database, search_key: str = "") -> int | None:
     """Serve the newest published version if this process does not yet; returns the version now served. The version's
     stored search model is used when it verifies with `search_key` (knowledge/fitted.py), else the model is fitted here.
     Blocking (builds the index): call it off the event loop."""
@@ -92,7 +96,7 @@ def refresh(database, search_key: str = "") -> int | None:
     return _version
 
 
-def load_published(database, search_key: str = "") -> int | None:
+def load_published(database: Database, search_key: str = "") -> int | None:
     """At start: publish the repo's seed if the database needs it (knowledge/versions.py), then serve the newest."""
     from knowledge import versions
 
@@ -101,7 +105,7 @@ def load_published(database, search_key: str = "") -> int | None:
     return refresh(database, search_key)
 
 
-async def watch(database, every: float, stop: asyncio.Event, search_key: str = "") -> None:
+async def watch(database: Database, every: float, stop: asyncio.Event, search_key: str = "") -> None:
     """Poll the newest version number every `every` seconds and serve a new version (built in a worker thread)."""
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):

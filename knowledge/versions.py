@@ -112,7 +112,7 @@ def ensure_seed(*, db_session: Session) -> int | None:
     """Publish the repo's seed when the database has no version, or when the seed files changed and the newest version
     is a seed version; returns the number published, or None. (The first app process to serve it stores its fitted
     search model with it.)"""
-    if db_session.bind.dialect.name == "postgresql":
+    if db_session.get_bind().dialect.name == "postgresql":
         db_session.execute(select(func.pg_advisory_xact_lock(SEED_LOCK)))
     current_hash = seed_hash()
     newest = db_session.execute(select(KnowledgeVersion).order_by(KnowledgeVersion.number.desc()).limit(1)).scalar_one_or_none()
