@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -23,7 +24,7 @@ executor = ActionExecutor()
 executor.register_package(actions)
 
 
-def failed_action_response() -> dict:
+def failed_action_response() -> dict[str, Any]:
     """What Rasa gets when an action raised: no events (the conversation state stays as it was), one apology."""
     return {"events": [], "responses": [{"text": ACTION_FAILED}]}
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -31,7 +32,7 @@ def create_app(settings: Settings | None = None, rasa: RasaClient | None = None)
     settings = keys.with_secrets(settings or get_settings())
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built = await Services.start(settings, rasa)
         app.state.services = built
         # the views' shorthands for the same objects

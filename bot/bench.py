@@ -10,6 +10,7 @@ import json
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
@@ -53,12 +54,12 @@ def conversations() -> list[list[str]]:
     return result
 
 
-def summary(latencies: list[float], errors: int, elapsed: float) -> dict:
+def summary(latencies: list[float], errors: int, elapsed: float) -> dict[str, Any]:
     return {"turns": len(latencies), "errors": errors, "turns_per_s": len(latencies) / elapsed if elapsed else 0.0,
             "p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "p99": percentile(latencies, 0.99)}
 
 
-async def _turn(client: aiohttp.ClientSession, url: str, body: dict, latencies: list, errors: list, since: float) -> None:
+async def _turn(client: aiohttp.ClientSession, url: str, body: dict[str, Any], latencies: list, errors: list, since: float) -> None:
     """One turn; latency counted from `since` (the turn's scheduled time in open loop: no coordinated omission)."""
     try:
         async with client.post(url, json=body) as response:
@@ -75,7 +76,7 @@ def load_client(timeout: float, connections: int) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), connector=aiohttp.TCPConnector(limit=connections))
 
 
-async def closed_loop(url: str, body_of, clients: int, count: int, tag: str) -> dict:
+async def closed_loop(url: str, body_of, clients: int, count: int, tag: str) -> dict[str, Any]:
     """`clients` citizens at a time, each sending its next turn when the last reply came; `count` conversations."""
     latencies, errors = [], []
     script = conversations()
@@ -97,7 +98,7 @@ async def closed_loop(url: str, body_of, clients: int, count: int, tag: str) -> 
     return summary(latencies, len(errors), elapsed)
 
 
-async def open_loop(url: str, body_of, rate: float, seconds: float, tag: str) -> dict:
+async def open_loop(url: str, body_of, rate: float, seconds: float, tag: str) -> dict[str, Any]:
     """Turns arrive at a fixed rate whatever the replies' speed (as citizens do): each arrival is the next turn
     of a conversation that is not waiting for a reply, or of a new one. 10 s timeout counts as an error."""
     latencies, errors, tasks = [], [], []
@@ -154,7 +155,7 @@ async def wait_idle(url: str, body_of, limit_ms: float = 200, seconds: float = 6
 
 
 async def burst(url: str, body_of, rate: float, count: int, give_up: float = 5.0, probe_rate: float = 10,
-                probe_seconds: float = 10) -> dict:
+                probe_seconds: float = 10) -> dict[str, Any]:
     """`count` turns of new citizens at `rate` per second (each gives up after `give_up` s), then, from the moment the
     last one is sent, other citizens at `probe_rate` per second: how long until they are answered normally again
     (within NORMAL_MS, and every one after them too)."""
@@ -197,7 +198,7 @@ async def burst(url: str, body_of, rate: float, count: int, give_up: float = 5.0
             "probe_p99": percentile(served, 0.99), "probe_failed": sum(1 for _, latency in probes if latency is None)}
 
 
-def _fresh_db(name: str) -> dict:
+def _fresh_db(name: str) -> dict[str, Any]:
     for suffix in ("", "-wal", "-shm"):
         (ROOT / "var" / f"{name}{suffix}").unlink(missing_ok=True)
     return {"DATABASE_URL": f"sqlite:///{ROOT / 'var' / name}"}
@@ -207,7 +208,7 @@ BARE = lambda sender, text: {"sender": sender, "message": text}  # noqa: E731  R
 OURS = lambda sender, text: {"sender": sender, "text": text}  # noqa: E731  the app's /api/chat
 
 
-def measure(target: str, url: str, body_of, small: bool, rates=OFFERED_RATES, closed=(1, 10, 20), long_turns=None, label: str = "") -> dict:
+def measure(target: str, url: str, body_of, small: bool, rates=OFFERED_RATES, closed=(1, 10, 20), long_turns=None, label: str = "") -> dict[str, Any]:
     """Every load on one running target: closed loop at `closed` clients, one long conversation, open loop at `rates`."""
     counts = {clients: (2 if small else 6) if clients == 1 else (clients if small else clients * 3) for clients in closed}
     # Warm-up: once, every conversation the closed loops below send (each stage starts from the first), so a target
@@ -229,7 +230,7 @@ def measure(target: str, url: str, body_of, small: bool, rates=OFFERED_RATES, cl
     return rows
 
 
-def bench_chat(small: bool, replicas: int = 2) -> tuple[list[dict], dict, dict]:
+def bench_chat(small: bool, replicas: int = 2) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
     """Bare default Rasa (baseline model, Rasa's REST channel), then this system: its own Rasa directly and the
     app's /api/chat with one Rasa process, then /api/chat with `replicas` Rasa processes (open loop only)."""
     if not BASELINE_MODEL.exists():
@@ -264,7 +265,7 @@ def bench_chat(small: bool, replicas: int = 2) -> tuple[list[dict], dict, dict]:
     return results, booking, memory, overload
 
 
-def overload_run(url: str, measured: dict, small: bool, label: str) -> dict:
+def overload_run(url: str, measured: dict[str, Any], small: bool, label: str) -> dict[str, Any]:
     """A burst at twice the sustainable rate (the highest open-loop rate served in full: no errors, >= 95% of the offered
     turns per second, whatever the latency), after the backlog of the measurements before has drained."""
     served = [r["offered"] for r in measured["open"] if r["errors"] == 0 and r["turns_per_s"] >= 0.95 * r["offered"]] or [10]
@@ -288,7 +289,7 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-async def booking_load(base_url: str, attempts: int, clients: int) -> dict:
+async def booking_load(base_url: str, attempts: int, clients: int) -> dict[str, Any]:
     """Concurrent POST /api/appointments: many citizens competing for the next working days' slots."""
     import chinese_calendar
 
@@ -323,7 +324,7 @@ async def booking_load(base_url: str, attempts: int, clients: int) -> dict:
             "other": sum(v for k, v in outcomes.items() if k not in (201, 409))}
 
 
-def scaled_names(items: list[dict]):
+def scaled_names(items: list[dict[str, Any]]):
     """(name, department) of the Guangdong sample without end: every name with each of LEVELS, then again with a
     round counter ("（1）", "（2）", ...), so the scaled index holds the same entries in every run."""
     if not items:
@@ -361,7 +362,7 @@ def eval_questions(small: bool) -> list[str]:
     return questions[:60] if small else questions
 
 
-def search_times(index, questions: list[str]) -> dict:
+def search_times(index, questions: list[str]) -> dict[str, Any]:
     """Search latency over the questions, in ms, after a warm-up."""
     for q in questions[:20]:
         index.search(q)  # warm caches
@@ -374,7 +375,7 @@ def search_times(index, questions: list[str]) -> dict:
     return {"p50": statistics.median(times), "p95": percentile(times, 0.95), "p99": percentile(times, 0.99)}
 
 
-def bench_search(small: bool) -> list[dict]:
+def bench_search(small: bool) -> list[dict[str, Any]]:
     from knowledge.loader import load as load_kb
     from knowledge.search import SearchIndex
 
@@ -396,7 +397,7 @@ def own_rss_mb() -> float:
     return float("nan")
 
 
-def bench_import(small: bool) -> dict:
+def bench_import(small: bool) -> dict[str, Any]:
     """`kb import` of the Guangdong guides and the Sichuan catalogue onto the county's seed, published into a scratch
     SQLite database as `kb import` does, then the index an app process builds from that version, and search on it."""
     import tempfile
@@ -437,13 +438,13 @@ def bench_import(small: bool) -> dict:
             **search_times(index, eval_questions(small))}
 
 
-def saturation(rows: list[dict]) -> str:
+def saturation(rows: list[dict[str, Any]]) -> str:
     """The highest offered rate served with p99 <= P99_LIMIT_MS, no errors and >= 95% of the offered turns/s."""
     served = [r["offered"] for r in rows if r["errors"] == 0 and r["p99"] <= P99_LIMIT_MS and r["turns_per_s"] >= 0.95 * r["offered"]]
     return f"{max(served)} 轮/秒" if served else "低于 10 轮/秒"
 
 
-def plot(results: list[dict], path: Path) -> None:
+def plot(results: list[dict[str, Any]], path: Path) -> None:
     """Latency against offered load and against conversation length, one line per target."""
     import matplotlib
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from typing import overload
 from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Shanghai")  # the county's time: opening hours, slots, duty hours
@@ -34,6 +35,14 @@ def now() -> dt.datetime:
 def as_utc(value: dt.datetime) -> dt.datetime:
     """Times are stored in UTC (SQLite keeps no offset): convert any aware time before it reaches the database."""
     return value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+@overload
+def aware(value: dt.datetime) -> dt.datetime: ...
+@overload
+def aware(value: None) -> None: ...
+@overload
+def aware(value: dt.datetime | None) -> dt.datetime | None: ...
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from bot import engines, keys, launcher
 from bot.settings import ROOT
@@ -115,7 +116,7 @@ def nginx_site(app_addresses: list[str], public_listen: str, internal_listen: st
 class Cluster:
     """The whole production profile on loopback; a context manager that stops all of it."""
 
-    def __init__(self, folder: Path = FOLDER, apps: int = 2, rasas: int = 2, extra_env: dict | None = None, fast: bool = False):
+    def __init__(self, folder: Path = FOLDER, apps: int = 2, rasas: int = 2, extra_env: dict[str, Any] | None = None, fast: bool = False):
         self.folder, self.fast, self.extra_env = folder, fast, extra_env or {}
         self.secrets = {name: keys.read_or_create(folder / "secrets" / name) for name in SECRETS}
         avoid: list[int] = []
@@ -156,7 +157,7 @@ class Cluster:
     def rasa_urls(self) -> list[str]:
         return [f"http://127.0.0.1:{p}" for p in self.rasa_ports]
 
-    def app_env(self) -> dict:
+    def app_env(self) -> dict[str, Any]:
         env = {"APP_PROFILE": "production", "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
                "RASA_URL": ",".join(self.rasa_urls), "RASA_FAILOVER": "true", "SECRET_KEY": self.secrets["secret_key"],
                "ACTION_TOKEN": self.secrets["action_token"], "PUSH_API_KEY": self.secrets["push_api_key"],
@@ -165,7 +166,7 @@ class Cluster:
                "TRACKER_DATABASE_URL": self.database_url.removesuffix(APP_DB) + TRACKER_DB}
         return {**env, **self.extra_env}
 
-    def rasa_env(self) -> dict:
+    def rasa_env(self) -> dict[str, Any]:
         return {"ACTION_TOKEN": self.secrets["action_token"], "TRACKER_DB_HOST": "127.0.0.1",
                 "TRACKER_DB_PORT": str(self.postgres_port), "TRACKER_DB_NAME": TRACKER_DB, "TRACKER_DB_USER": "postgres",
                 "TRACKER_DB_PASSWORD": self.secrets["postgres_password"], "LOCK_REDIS_HOST": "127.0.0.1",

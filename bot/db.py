@@ -5,10 +5,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import create_engine, event, inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 class Base(DeclarativeBase):
@@ -19,7 +23,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 FIRST_REVISION = "0001"  # the schema `create_all` made before migrations existed
 
 
-def alembic_config():
+def alembic_config() -> Config:
     """Alembic's settings, without an alembic.ini: the scripts' folder; env.py takes the connection from attributes."""
     from alembic.config import Config
 
@@ -34,6 +38,7 @@ def new_revision(message: str) -> str:
     import tempfile
 
     from alembic import command
+    from alembic.script import Script
 
     with tempfile.TemporaryDirectory() as scratch:
         database = Database(f"sqlite:///{scratch}/scratch.db")
@@ -43,6 +48,7 @@ def new_revision(message: str) -> str:
             config.attributes["connection"] = connection
             script = command.revision(config, message=message, autogenerate=True)
         database.engine.dispose()
+    assert isinstance(script, Script), script  # one head: one new script
     return script.path
 
 
@@ -62,7 +68,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
+        def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -71,7 +77,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(connection):
+        def _sqlite_begin(connection: Connection) -> None:
             # IMMEDIATE takes the write lock up front and waits for it (busy timeout): a transaction
             # that read first and writes later can otherwise fail with SQLITE_BUSY under concurrency,
             # e.g. two bookings of the last seat. It also makes SAVEPOINTs work with pysqlite.
@@ -125,3 +131,8 @@ class Database:
                 raise
             finally:
                 session.close()
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched (Session.execute returns a CursorResult for them; its type says Result)."""
+    return cast(CursorResult[Any], result).rowcount

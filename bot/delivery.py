@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 
 from bot.conversations.models import Conversation
 from bot.messages import Reply
 from bot.push import Pushed, PushHub
+
+if TYPE_CHECKING:
+    from bot.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +37,7 @@ class ChannelUnavailable(Exception):
 class Deliveries:
     """The outlets of every channel, by name, and the log-first delivery into a conversation."""
 
-    def __init__(self, database, hub: PushHub):
+    def __init__(self, database: Database, hub: PushHub):
         self.database, self.hub = database, hub
         self._outlets: dict[str, Outlet] = {}
 

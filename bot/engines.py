@@ -25,7 +25,7 @@ class Engine:
     port: int
     folder: Path
     stop_command: list[str] = field(default_factory=list)
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
 
     def stop(self) -> None:
         if self.stop_command:
@@ -54,7 +54,7 @@ def _wait_port(port: int, timeout: float, what: str, log: Path) -> None:
     raise EngineError(f"{what} 没有在 {timeout:.0f} 秒内监听端口 {port}，见 {log}")
 
 
-def _listening(args: list[str], port: int, what: str, log: Path) -> subprocess.Popen:
+def _listening(args: list[str], port: int, what: str, log: Path) -> subprocess.Popen[bytes]:
     """Start a server in the foreground (its own session, output to `log`) and wait until it listens on `port`."""
     with open(log, "ab") as output:
         process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)

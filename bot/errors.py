@@ -12,6 +12,7 @@ translate exceptions themselves.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -68,10 +69,10 @@ class ErrorBody(BaseModel):
     retry_after: int | None = None
 
 
-ERROR_RESPONSES: dict[int | str, dict] = {"4XX": {"model": ErrorBody, "description": "请求被拒绝，原因见 error"}}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {"4XX": {"model": ErrorBody, "description": "请求被拒绝，原因见 error"}}
 
 
-def error_response(status: int, reason: str, code: str | None = None, **extra) -> JSONResponse:
+def error_response(status: int, reason: str, code: str | None = None, **extra: Any) -> JSONResponse:
     body = {"error": reason, "code": code or CODES.get(status, "error"), **{k: v for k, v in extra.items() if v is not None}}
     headers = {"Retry-After": str(extra["retry_after"])} if extra.get("retry_after") is not None else None
     return JSONResponse(body, status_code=status, headers=headers)

@@ -12,6 +12,7 @@ import re
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import yaml
@@ -69,7 +70,7 @@ class Turn:
         return "\n".join(self.texts)
 
 
-def classify(replies: list[dict], today: dt.date) -> Turn:
+def classify(replies: list[dict[str, Any]], today: dt.date) -> Turn:
     texts = [r.get("text") or "" for r in replies]
     buttons = [b.get("title", "") for r in replies for b in r.get("buttons") or []]
     turn = Turn(texts, buttons)
@@ -100,7 +101,7 @@ class Chat:
     def __init__(self, http: httpx.Client):
         self.http, self.sender = http, "eval-" + uuid.uuid4().hex[:12]
 
-    def say(self, text: str) -> list[dict]:
+    def say(self, text: str) -> list[dict[str, Any]]:
         response = self.http.post("/api/chat", json={"sender": self.sender, "text": text})
         response.raise_for_status()
         return response.json()["replies"]
@@ -108,7 +109,7 @@ class Chat:
 
 # --- single questions ---------------------------------------------------------------------------------------------
 
-def outcome(question: dict, turn: Turn) -> str:
+def outcome(question: dict[str, Any], turn: Turn) -> str:
     """right (answered with the right item), offered (right item among the options), wrong (another item answered),
     not_found, other; for out-of-knowledge questions: rejected or answered_detailed / answered_catalogue."""
     ok = {question["item"], *(question.get("also_ok") or [])} if question.get("item") else set()
@@ -125,7 +126,7 @@ def outcome(question: dict, turn: Turn) -> str:
     return "not_found" if turn.not_found or turn.options else "other"
 
 
-def run_questions(http: httpx.Client, questions: list[dict], today: dt.date) -> list[dict]:
+def run_questions(http: httpx.Client, questions: list[dict[str, Any]], today: dt.date) -> list[dict[str, Any]]:
     results = []
     for q in questions:
         turn = classify(Chat(http).say(q["text"]), today)
@@ -139,7 +140,7 @@ def pct(a: int, b: int) -> str:
     return f"{100 * a / b:5.1f}% ({a}/{b})" if b else "   n/a"
 
 
-def report_questions(results: list[dict], split: str) -> dict:
+def report_questions(results: list[dict[str, Any]], split: str) -> dict[str, Any]:
     rows = [r for r in results if r["split"] == split]
     print(f"\n单轮问题（{split}，{len(rows)} 题）")
     print(f"{'style':<17}{'right':>16}{'offered':>16}{'wrong':>14}{'not found/other':>18}{'aspect ok':>16}")
@@ -170,7 +171,7 @@ WEEKDAY_PARTS = {"morning": ("08:00", "12:00"), "lunch": ("12:00", "13:30"), "af
                  "evening": ("17:00", "20:00")}
 
 
-def check_turn(expect: dict, turn: Turn) -> list[str]:
+def check_turn(expect: dict[str, Any], turn: Turn) -> list[str]:
     """What a correct assistant must have done in this turn and did not (empty: passed)."""
     text = turn.all_text
     problems = []
@@ -238,7 +239,7 @@ def check_turn(expect: dict, turn: Turn) -> list[str]:
     return problems
 
 
-def run_conversations(http: httpx.Client, conversations: list[dict], today: dt.date) -> list[dict]:
+def run_conversations(http: httpx.Client, conversations: list[dict[str, Any]], today: dt.date) -> list[dict[str, Any]]:
     results = []
     for conversation in conversations:
         chat, code, turns = Chat(http), "", []
@@ -251,7 +252,7 @@ def run_conversations(http: httpx.Client, conversations: list[dict], today: dt.d
     return results
 
 
-def report_conversations(results: list[dict], split: str) -> dict:
+def report_conversations(results: list[dict[str, Any]], split: str) -> dict[str, Any]:
     rows = [r for r in results if r["split"] == split]
     passed = [r for r in rows if all(not t["problems"] for t in r["results"])]
     turns = [t for r in rows for t in r["results"]]
@@ -269,7 +270,7 @@ def report_conversations(results: list[dict], split: str) -> dict:
             "empty": empty, "unasked_bookings": unasked}
 
 
-def misses(question_results: list[dict], conversation_results: list[dict], split: str, limit: int = 40) -> list[str]:
+def misses(question_results: list[dict[str, Any]], conversation_results: list[dict[str, Any]], split: str, limit: int = 40) -> list[str]:
     lines = [f"  ✗ [{r['style']}] {r['text']} → {r['outcome']} {r['got'] or r['options'] or ''}（应为 {r['item']}）"
              for r in question_results if r["split"] == split and r["outcome"] not in ("right", "rejected")][:limit]
     for r in conversation_results:
@@ -282,7 +283,7 @@ def misses(question_results: list[dict], conversation_results: list[dict], split
 
 
 def main(base_url: str, splits: tuple[str, ...] = ("tune", "held_out"), show_misses: str | None = "tune",
-         today: dt.date | None = None) -> dict:
+         today: dt.date | None = None) -> dict[str, Any]:
     today = today or clock.now().date()  # the stack's day (CLOCK_START when make eval fixed it)
     questions = yaml.safe_load(SITUATIONS.read_text(encoding="utf-8"))["questions"]
     conversations = yaml.safe_load(CONVERSATIONS.read_text(encoding="utf-8"))["conversations"]

@@ -6,6 +6,7 @@ import json
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jieba
@@ -28,12 +29,12 @@ class Bm25Baseline:
         return (self.entries[best], float(scores[best]))
 
 
-def load_questions(path: Path) -> list[dict]:
+def load_questions(path: Path) -> list[dict[str, Any]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return data["questions"] if isinstance(data, dict) else data
 
 
-def evaluate_items(questions: list[dict]) -> dict:
+def evaluate_items(questions: list[dict[str, Any]]) -> dict[str, Any]:
     index = get_index()
     baseline = Bm25Baseline(index.entries)
     names = {e.name for e in index.entries}
@@ -63,7 +64,7 @@ def evaluate_items(questions: list[dict]) -> dict:
     return {"counts": counts, "misses": misses}
 
 
-def evaluate_intents(questions: list[dict], rasa_url: str) -> dict:
+def evaluate_intents(questions: list[dict[str, Any]], rasa_url: str) -> dict[str, Any]:
     counts, confusion = Counter(), Counter()
     with httpx.Client(base_url=rasa_url, timeout=30) as http:
         for q in questions:
@@ -124,7 +125,7 @@ def main(path: Path, rasa_url: str | None = None, intents: bool = True, verbose:
     return 0
 
 
-def knowledge_scale(situations: Path) -> dict:
+def knowledge_scale(situations: Path) -> dict[str, Any]:
     """Search alone (no dialogue) on the independent questions: the county's knowledge, then the same with the
     Guangdong guides and the Sichuan catalogue imported (3,400 items, 2,300 with guides; issue: lose at most 1 point).
     Right = the question's item answered; out of knowledge = answered as one of the county's detailed guides."""
@@ -141,7 +142,7 @@ def knowledge_scale(situations: Path) -> dict:
         raise SystemExit("导入广东办事指南和四川事项目录失败：" + "；".join(str(p) for p in result.problems[:3]))
     large, _ = fitted.fit(result.content, "eval")
 
-    def score(index, split: str) -> dict:
+    def score(index, split: str) -> dict[str, Any]:
         items = [q for q in questions if q["split"] == split and q.get("item")]
         outside = [q for q in questions if q["split"] == split and not q.get("item")]
         right = 0

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,13 +56,13 @@ class StartError(RuntimeError):
     """A child process did not become ready; the message names its log file."""
 
 
-def _spawn(args: list[str], env: dict, log_name: str) -> subprocess.Popen:
+def _spawn(args: list[str], env: dict[str, Any], log_name: str) -> subprocess.Popen:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = open(LOG_DIR / log_name, "ab")
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def action_token(extra_env: dict | None = None) -> str:
+def action_token(extra_env: dict[str, Any] | None = None) -> str:
     """The token Rasa sends to the app's action endpoint (endpoints.yml): ACTION_TOKEN from `extra_env` or the
     environment, else the one generated into var/ (bot/keys.py), so Rasa and the app started here agree."""
     if extra_env and extra_env.get("ACTION_TOKEN"):
@@ -69,7 +70,7 @@ def action_token(extra_env: dict | None = None) -> str:
     return keys.with_secrets(Settings()).action_token.get_secret_value()
 
 
-def start_rasa(port: int, action_url: str, model: Path = MODEL, log_name: str = "rasa.log", extra_env: dict | None = None,
+def start_rasa(port: int, action_url: str, model: Path = MODEL, log_name: str = "rasa.log", extra_env: dict[str, Any] | None = None,
                patched: bool = True, endpoints: str = "endpoints.yml") -> subprocess.Popen:
     """`rasa run` on loopback; `patched` runs it through bot/rasa_server.py (the benchmark's baseline does not);
     `endpoints` is deploy/rasa-endpoints.yml for the production profile (SQL tracker store, Redis lock store)."""
@@ -83,7 +84,7 @@ def start_rasa(port: int, action_url: str, model: Path = MODEL, log_name: str = 
     return _spawn(args, env, log_name)
 
 
-def start_app(port: int, rasa_port: int, log_name: str = "app.log", extra_env: dict | None = None, workers: int = 1,
+def start_app(port: int, rasa_port: int, log_name: str = "app.log", extra_env: dict[str, Any] | None = None, workers: int = 1,
               behind_proxy: bool = False) -> subprocess.Popen:
     """uvicorn on loopback; `behind_proxy`: the client address is the one the local proxy (nginx) forwards."""
     env = {**os.environ, "PORT": str(port), "RASA_PORT": str(rasa_port), **(extra_env or {})}
@@ -127,7 +128,7 @@ class Stack:
     """The app plus `rasa_replicas` Rasa processes (ports rasa_port, rasa_port+1, ...); a context manager that
     stops them all. Each conversation is pinned to one Rasa process by the app (bot/rasa_client.py)."""
 
-    def __init__(self, app_port: int = 8000, rasa_port: int = 5005, extra_env: dict | None = None, tag: str = "",
+    def __init__(self, app_port: int = 8000, rasa_port: int = 5005, extra_env: dict[str, Any] | None = None, tag: str = "",
                  rasa_replicas: int = 1, model: Path = MODEL, patched: bool = True):
         self.app_port, self.rasa_port, self.extra_env, self.tag = app_port, rasa_port, extra_env or {}, tag
         self.rasa_ports = [rasa_port + i for i in range(max(1, rasa_replicas))]

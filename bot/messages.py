@@ -2,6 +2,8 @@
 render replies at the edge (HTML, WeChat text, TwiML)."""
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -20,12 +22,12 @@ class Reply(BaseModel):
     sender: str = "bot"  # "bot" | "operator" | "system"
 
     @classmethod
-    def from_rasa(cls, message: dict) -> Reply:
+    def from_rasa(cls, message: dict[str, Any]) -> Reply:
         buttons = [Button(title=b.get("title", ""), payload=b.get("payload", "")) for b in message.get("buttons") or []]
         return cls(text=message.get("text") or "", buttons=buttons)
 
 
-def replies_from_rasa(messages: list[dict]) -> list[Reply]:
+def replies_from_rasa(messages: list[dict[str, Any]]) -> list[Reply]:
     """Rasa's REST output to replies: a custom message {"action": ...} marks the reply before it."""
     replies: list[Reply] = []
     for message in messages:

@@ -27,6 +27,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, ForeignKey, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -37,6 +38,9 @@ from bot.conversations.models import Conversation, Message
 from bot.db import Base
 from bot.messages import Reply
 from bot.shared import SharedState
+
+if TYPE_CHECKING:
+    from bot.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +77,7 @@ class LoggedMessage:
     direction: str  # "in" | "out"
     sender: str  # "citizen" | "bot" | "operator" | "system"
     text: str
-    buttons: list[dict] = field(default_factory=list)
+    buttons: list[dict[str, Any]] = field(default_factory=list)
     client_id: str | None = None
     action: str | None = None
     at: str = ""
@@ -162,7 +166,7 @@ CROSS_PROCESS_WAIT = 1.0  # seconds `push` waits for another process's connectio
 class PushHub:
     """Conversation id -> live listeners, in this process; messages themselves are in the database."""
 
-    def __init__(self, database, shared: SharedState | None = None):
+    def __init__(self, database: Database, shared: SharedState | None = None):
         self.database = database
         self.shared = shared or SharedState()
         self._listeners: dict[str, set[Listener]] = {}

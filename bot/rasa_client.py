@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -120,7 +121,7 @@ class RasaClient:
             raise RasaError(f"Rasa at {base} answered {response.status_code} ({what}): {response.text[:200]}")
         return response
 
-    async def send(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
+    async def send(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Send one user message through the REST channel; returns Rasa's bot messages."""
         payload = {"sender": sender, "message": text}
         if metadata:
@@ -131,7 +132,7 @@ class RasaClient:
             raise RasaUnavailable(f"Rasa could not handle the turn of {sender} (its log says why)")  # bot/rasa_server.py 11.
         return messages
 
-    async def parse(self, text: str) -> dict:
+    async def parse(self, text: str) -> dict[str, Any]:
         """NLU only: intent ranking for a text."""
         return (await self._request("POST", None, "/model/parse", "parse", json={"text": text})).json()
 
@@ -143,16 +144,16 @@ class RasaClient:
         """Resume the bot (an operator handed the conversation back); the tracker keeps the context."""
         await self._event(sender, {"event": "resume"})
 
-    async def _event(self, sender: str, event: dict) -> None:
+    async def _event(self, sender: str, event: dict[str, Any]) -> None:
         await self._request("POST", sender, f"/conversations/{quote(sender, safe='')}/tracker/events", f"{event['event']} event",
                             params={"include_events": "NONE"}, json=event)
 
-    async def tracker(self, sender: str, until: float | None = None) -> dict:
+    async def tracker(self, sender: str, until: float | None = None) -> dict[str, Any]:
         """The conversation's tracker: events, slots, whether it is paused (as it was at `until`, if given)."""
         params = {} if until is None else {"until": repr(until)}
         return (await self._request("GET", sender, f"/conversations/{quote(sender, safe='')}/tracker", "tracker", params=params)).json()
 
-    async def replace_events(self, sender: str, events: list[dict]) -> None:
+    async def replace_events(self, sender: str, events: list[dict[str, Any]]) -> None:
         """Replace the conversation's tracker with these events (Rasa takes its per-conversation lock)."""
         await self._request("PUT", sender, f"/conversations/{quote(sender, safe='')}/tracker/events", "replaced events",
                             params={"include_events": "NONE"}, json=events)

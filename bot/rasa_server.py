@@ -54,6 +54,7 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 import ujson  # a dependency of Rasa's; this file runs only with Rasa's interpreter
 
@@ -70,7 +71,7 @@ def install() -> None:
     validator = validator_class(schema)
     is_valid = valid_by_event_type(schema, validator_class)
 
-    def validate_action_result(self, result: dict) -> bool:
+    def validate_action_result(self, result: dict[str, Any]) -> bool:
         if is_valid(result):
             return True
         error = best_match(validator.iter_errors(result))  # the error `jsonschema.validate` raises, as Rasa calls it
@@ -97,7 +98,7 @@ def install() -> None:
 KEEPALIVE_S = 3
 
 
-def valid_by_event_type(schema: dict, validator_class):
+def valid_by_event_type(schema: dict[str, Any], validator_class):
     """A faster test of the same validity (see 1. above). Each event of a response must match exactly one branch
     of the schema's `oneOf`, and every branch but one or two pins `event` to a constant, so jsonschema tries some
     thirty branches per event, building an error object for each that fails. Branches whose constant is not the
@@ -135,7 +136,7 @@ def _pool_action_connections() -> None:
     import aiohttp
     from rasa.utils import endpoints
 
-    sessions: dict = {}
+    sessions: dict[str, Any] = {}
 
     class Borrowed:
         """`async with` yields the shared session and leaves it open (Rasa's code closes its own sessions)."""
@@ -174,7 +175,7 @@ def _cache_parses() -> None:
     parse = MessageProcessor._parse_message_with_graph
     cache: OrderedDict = OrderedDict()
 
-    def cached_parse(self, message, tracker, only_output_properties: bool = True) -> dict:
+    def cached_parse(self, message, tracker, only_output_properties: bool = True) -> dict[str, Any]:
         key = (self.model_metadata.model_id, message.text, only_output_properties)
         hit = cache.get(key)
         if hit is None:
@@ -202,7 +203,7 @@ def _skip_ted_when_decided() -> None:
     from rasa.shared.nlu.constants import TEXT
 
     predict = MessageProcessor._predict_next_with_tracker
-    plans: dict = {}
+    plans: dict[str, Any] = {}
 
     def plan_for(processor):
         """(ensemble node, TED node name, the ensemble's other inputs) for this model, or None to use Rasa's path."""
@@ -288,7 +289,7 @@ def _index_event_types() -> None:
     from rasa.shared.utils.common import all_subclasses
 
     resolve = Event.resolve_by_type
-    found: dict = {}
+    found: dict[str, Any] = {}
 
     def resolve_by_type(type_name, default=None):
         """Rasa's answer: the first Event subclass with this type name, in Rasa's order, remembered once found
@@ -308,7 +309,7 @@ def _run_graphs_without_dask() -> None:
     from rasa.engine.exceptions import GraphRunError
     from rasa.engine.runner.dask import DaskGraphRunner
 
-    def run(self, inputs=None, targets=None) -> dict:
+    def run(self, inputs=None, targets=None) -> dict[str, Any]:
         """DaskGraphRunner.run without dask (see 9. above): {target: output} for the targets (default: the schema's)."""
         run_targets = targets if targets else self._graph_schema.target_names
         schemas = self.__dict__.setdefault("_minimal_schemas", {})

@@ -17,6 +17,10 @@ import uuid
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +92,7 @@ return 0
 class RedisRateLimiter(RateLimiter):
     """Sliding-window counter per key in Redis, shared by every app process."""
 
-    def __init__(self, client, prefix: str, limit: int, window: float):
+    def __init__(self, client: aioredis.Redis, prefix: str, limit: int, window: float):
         super().__init__(limit, window)
         self.prefix = prefix
         self._script = client.register_script(_HIT)

@@ -47,7 +47,7 @@ class Services:
     shared: SharedState
     appeals: AppealOffice
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _tasks: list[asyncio.Task] = field(default_factory=list)
+    _tasks: list[asyncio.Task[object]] = field(default_factory=list)
 
     @classmethod
     async def start(cls, settings: Settings, rasa: RasaClient | None = None, worker: bool = True) -> Services:
@@ -124,4 +124,5 @@ def current_or_none() -> Services | None:
 
 def services(request: Request) -> Services:
     """FastAPI dependency: the app's services."""
-    return request.app.state.services
+    found: Services = request.app.state.services
+    return found

@@ -24,8 +24,17 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from bot.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio as aioredis
+    from wechatpy.session import SessionStorage
+
+    from bot.handoff.login_throttle import LoginThrottle, RedisLoginThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +59,7 @@ class Bus(ABC):
 class MemoryBus(Bus):
     """One process: a publish calls the handlers of this process."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = {}
 
     async def publish(self, channel: str, message: str) -> None:
@@ -67,10 +76,10 @@ class MemoryBus(Bus):
 class RedisBus(Bus):
     """Redis pub/sub. One listening task per process; it reconnects (and subscribes again) after Redis restarts."""
 
-    def __init__(self, client, prefix: str = "", retry_seconds: float = 0.5):
+    def __init__(self, client: aioredis.Redis, prefix: str = "", retry_seconds: float = 0.5):
         self.client, self.prefix, self.retry_seconds = client, prefix, retry_seconds  # Redis channel = prefix + channel
         self._handlers: dict[str, list[Handler]] = {}
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
     async def publish(self, channel: str, message: str) -> None:
@@ -116,7 +125,7 @@ class RedisBus(Bus):
                 await asyncio.sleep(self.retry_seconds)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis leaves PubSub.aclose unannotated
 
     async def aclose(self) -> None:
         if self._task is not None:
@@ -125,7 +134,7 @@ class RedisBus(Bus):
                 await self._task
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
@@ -173,7 +182,7 @@ class RedisMarks(Marks):
     """While Redis is unreachable: no mark is found, and setting one succeeds (the caller goes on as if alone; at
     worst a reply is sent twice rather than never)."""
 
-    def __init__(self, client, prefix: str = "marks:"):
+    def __init__(self, client: aioredis.Redis, prefix: str = "marks:"):
         self.client, self.prefix = client, prefix
 
     async def put_new(self, key: str, value: str, ttl: float) -> bool:
@@ -205,9 +214,9 @@ class SharedState:
             import redis.asyncio as aioredis
 
             # Short timeouts: a Redis restart must not hold a citizen's turn for long.
-            options = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0, "health_check_interval": 10}
-            self.client = aioredis.Redis.from_url(redis_url, **options)
-            self.sync_client = redis.Redis.from_url(redis_url, **options)  # for worker threads: WeChat token, login back-off
+            options: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0, "health_check_interval": 10}
+            self.client: aioredis.Redis | None = aioredis.Redis.from_url(redis_url, **options)
+            self.sync_client: redis.Redis | None = redis.Redis.from_url(redis_url, **options)  # for worker threads: WeChat token, login back-off
             self.bus: Bus = RedisBus(self.client, prefix + "bus:")
             self.marks: Marks = RedisMarks(self.client, prefix + "marks:")
         else:
@@ -215,7 +224,7 @@ class SharedState:
             self.bus = MemoryBus()
             self.marks = MemoryMarks()
         self._token_lock = threading.Lock()
-        self._token_storage = None
+        self._token_storage: SessionStorage | None = None
 
     @property
     def shared_between_processes(self) -> bool:
@@ -227,7 +236,7 @@ class SharedState:
             return MemoryRateLimiter(limit, window)
         return RedisRateLimiter(self.client, f"{self.prefix}rate:{name}:", limit, window)
 
-    def login_throttle(self, free_failures: int, max_delay_seconds: float):
+    def login_throttle(self, free_failures: int, max_delay_seconds: float) -> LoginThrottle | RedisLoginThrottle:
         """The console's back-off after wrong passwords (bot/handoff/login_throttle.py), shared when in Redis."""
         from bot.handoff.login_throttle import LoginThrottle, RedisLoginThrottle
 
@@ -235,7 +244,7 @@ class SharedState:
             return LoginThrottle(free_failures, max_delay_seconds)
         return RedisLoginThrottle(self.sync_client, f"{self.prefix}login:", free_failures, max_delay_seconds)
 
-    def token_storage(self):
+    def token_storage(self) -> SessionStorage:
         """wechatpy's session storage (the WeChat access token), shared by every process when in Redis."""
         from wechatpy.session.memorystorage import MemoryStorage
         from wechatpy.session.redisstorage import RedisStorage
@@ -245,15 +254,17 @@ class SharedState:
                                    else RedisStorage(self.sync_client, prefix=self.prefix + "wechat"))
         return self._token_storage
 
-    def token_lock(self, name: str):
+    def token_lock(self, name: str) -> AbstractContextManager[Any]:
         """A lock held while a token is fetched (a new WeChat token replaces the old one): one fetch at a time,
         in this process or, in Redis, in all of them."""
         if self.sync_client is None:
             return self._token_lock
-        return self.sync_client.lock(f"{self.prefix}lock:{name}", timeout=30, blocking_timeout=30)
+        lock: AbstractContextManager[Any] = self.sync_client.lock(f"{self.prefix}lock:{name}", timeout=30, blocking_timeout=30)
+        return lock
 
     async def aclose(self) -> None:
         await self.bus.aclose()
         if self.client is not None:
             await self.client.aclose()
+        if self.sync_client is not None:  # set with the client
             self.sync_client.close()

@@ -11,20 +11,26 @@ sends it to /console/appeals).
 """
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from bot import errors
 from bot.appeals import service as appeal_service
+from bot.appeals.office import AppealOffice
+from bot.appeals.routing import Routing
 from bot.appeals.views import row as appeal_row
 from bot.clock import TZ, aware, utcnow
 from bot.conversations.models import Conversation
@@ -37,10 +43,12 @@ from bot.handoff.models import (
     WORK_ORDER_STATUSES,
     AuditEntry,
     Operator,
+    WorkOrder,
 )
 from bot.handoff.views import CHANNELS, operator_row, rating_rows, work_order_row
 from bot.privacy import mask
 from knowledge import editing, versions
+from knowledge.versions import VersionInfo
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -49,9 +57,10 @@ STATIC = HERE / "static" / "console"
 STATIC_FILES = {"console.js": "text/javascript", "console.css": "text/css"}
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 MAX_FORM_BYTES = 8 * 1024
+T = TypeVar("T")
 
 
-def local_time(value) -> str:
+def local_time(value: dt.datetime | None) -> str:
     """A stored UTC time as county time, for the pages."""
     value = aware(value)
     return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S") if value else ""
@@ -66,7 +75,7 @@ HEADERS = {
 }
 
 
-def page(request: Request, name: str, context: dict, status: int = 200) -> Response:
+def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     return templates.TemplateResponse(request, f"console/{name}", context, status_code=status, headers=HEADERS)
 
 
@@ -96,12 +105,12 @@ async def signed_in(request: Request, admin: bool = False, appeals: bool = False
     return who
 
 
-def base_context(who: auth.Auth, active: str) -> dict:
+def base_context(who: auth.Auth, active: str) -> dict[str, Any]:
     return {"me": who, "csrf_token": who.csrf_token, "active": active}
 
 
-async def in_session(request: Request, work):
-    def call():
+async def in_session(request: Request, work: Callable[[Session], T]) -> T:
+    def call() -> T:
         with request.app.state.database.session() as session:
             return work(session)
 
@@ -155,7 +164,7 @@ async def login(request: Request) -> Response:
     if wait > 0:  # the same answer whether or not the name exists
         return again(f"登录失败次数过多，请{max(1, round(wait / 60))}分钟后再试。", 429)
 
-    def work(session):
+    def work(session: Session) -> str | tuple[accounts.NewSession, str]:
         now = utcnow()
         try:
             operator = accounts.authenticate(db_session=session, username=username, password=form.get("password", ""), now=now)
@@ -197,7 +206,7 @@ async def logout(request: Request) -> Response:
         return JSONResponse({"detail": "安全校验失败（CSRF 令牌缺失或不正确），请刷新页面后重试。"}, status_code=403)
     token = request.cookies.get(auth.cookie_name(settings), "")
 
-    def work(session):
+    def work(session: Session) -> None:
         accounts.end_session(db_session=session, token=token)
         audit.audit(db_session=session, operator_id=who.operator.id, action="logout", target=who.operator.username, ip=who.ip)
 
@@ -237,7 +246,7 @@ async def work_orders_page(request: Request, status: str = "", category: str = "
         return who
     filters = work_orders.WorkOrderFilter(status, category, assignee, number)
 
-    def work(session):
+    def work(session: Session) -> tuple[list[dict[str, Any]], dict[int, str]]:
         names = {o.id: o.display_name for o in accounts.list_operators(db_session=session)}
         orders = work_orders.list_work_orders(db_session=session, filters=filters, operator_id=who.operator.id)
         return [work_order_row(o, names) for o in orders], names
@@ -254,7 +263,7 @@ async def work_order_page(request: Request, number: str) -> Response:
     if isinstance(who, Response):
         return who
 
-    def work(session):
+    def work(session: Session) -> tuple[dict[str, Any] | None, dict[int, str]]:
         order = work_orders.find_work_order(db_session=session, number=number)
         names = {o.id: o.display_name for o in accounts.list_operators(db_session=session) if o.active}
         return (work_order_row(order, names) if order else None), names
@@ -272,7 +281,7 @@ async def ratings_page(request: Request, level: str = "") -> Response:
     who = await signed_in(request)
     if isinstance(who, Response):
         return who
-    def work(session):
+    def work(session: Session) -> tuple[list[dict[str, Any]], ratings.RatingSummary]:
         rows, summary = ratings.list_ratings(db_session=session, level=level)
         return rating_rows(session, rows), summary
 
@@ -294,7 +303,7 @@ def _local_minute(iso: str | None) -> str:
     return iso[:16].replace("T", " ") if iso else ""
 
 
-def appeal_page_row(order, routing, now, with_contact: bool = False) -> dict:
+def appeal_page_row(order: WorkOrder, routing: Routing, now: dt.datetime, with_contact: bool = False) -> dict[str, Any]:
     """The API's row (bot/appeals/views.py) plus what the pages print: the deadline in county time and the days
     left in words, and the badges."""
     data = appeal_row(order, routing, now, with_contact=with_contact)
@@ -317,7 +326,7 @@ def appeal_page_row(order, routing, now, with_contact: bool = False) -> dict:
     return data
 
 
-def appeals_context(request: Request, who: auth.Auth) -> dict:
+def appeals_context(request: Request, who: auth.Auth) -> dict[str, Any]:
     routing = request.app.state.services.appeals.routing
     department = is_department(who)
     statuses = DEPARTMENT_STATUSES if department else APPEAL_STATUSES
@@ -336,7 +345,7 @@ async def appeals_page(request: Request, status: str = "") -> Response:
     routing = request.app.state.services.appeals.routing
     status = status if status in context["appeal_statuses"] else ""
 
-    def work(session):
+    def work(session: Session) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         now = utcnow()
         orders = appeal_service.list_appeals(db_session=session, operator=who.operator, status=status)
         hot = [] if context["is_department"] else appeal_service.hot_issues(db_session=session, now=now, routing=routing)
@@ -349,7 +358,7 @@ async def appeals_page(request: Request, status: str = "") -> Response:
                                           "hot_days": appeal_service.HOT_WINDOW_DAYS})
 
 
-def _suggestion(office, text: str) -> tuple[dict | None, str]:
+def _suggestion(office: AppealOffice, text: str) -> tuple[dict[str, Any] | None, str]:
     """The classifier's suggestion for the hotline (operator assist), or why there is none."""
     try:
         return office.classify(text).as_dict(), ""
@@ -369,7 +378,7 @@ async def appeal_page(request: Request, number: str) -> Response:
     office = request.app.state.services.appeals
     routing = office.routing
 
-    def work(session):
+    def work(session: Session) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         try:
             order = appeal_service._order(session, number)
             appeal_service._own(order, who.operator)
@@ -448,7 +457,7 @@ async def knowledge_page(request: Request, q: str = "") -> Response:
         return who
     settings = request.app.state.settings
 
-    def work(session):
+    def work(session: Session) -> tuple[list[VersionInfo], list[tuple[str, str, str]], list[tuple[str, Any, Any]]]:
         content = versions.content_of(db_session=session)
         due = editing.due_for_review(content, utcnow().astimezone(TZ).date(), settings.knowledge_review_days)
         found = [(i, d["事项名称"], d["实施主体"]) for i, d in content.items.items() if q and q.strip() in d["事项名称"]][:30]
@@ -466,7 +475,7 @@ async def guide_edit_page(request: Request, item_id: str) -> Response:
     if isinstance(who, Response):
         return who
 
-    def work(session):
+    def work(session: Session) -> tuple[int | None, dict[str, Any] | None]:
         number = versions.latest_number(db_session=session)
         return number, versions.content_of(db_session=session, number=number).items.get(item_id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -21,10 +22,11 @@ URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _TRAILING = ".,;:!?)'"
 
 
-def linkify(text) -> Markup:
+def linkify(text: object) -> Markup:
     """Escape text and make its http(s) URLs clickable (opened in a new window)."""
     text = "" if text is None else str(text)
-    out, last = [], 0
+    out: list[Markup] = []
+    last = 0
     for match in URL.finditer(text):
         url = match.group(0).rstrip(_TRAILING)
         end = match.start() + len(url)
@@ -36,7 +38,7 @@ def linkify(text) -> Markup:
     return Markup("").join(out)
 
 
-def days(value) -> str:
+def days(value: object) -> str:
     if value is None:
         return "暂无信息"
     if isinstance(value, int):
@@ -44,7 +46,7 @@ def days(value) -> str:
     return str(value)
 
 
-def tel(phone) -> str:
+def tel(phone: object) -> str:
     """Digits for a tel: link."""
     return re.sub(r"[^0-9+]", "", str(phone or ""))
 
@@ -54,7 +56,7 @@ templates.env.filters["days"] = days
 templates.env.filters["tel"] = tel
 
 
-def _render(request: Request, name: str, context: dict, status_code: int = 200) -> Response:
+def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     headers = page_headers(get_webchat(request.app))
     return templates.TemplateResponse(request, name, {"county": county(), **context}, status_code=status_code, headers=headers)
 

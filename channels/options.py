@@ -20,18 +20,17 @@ def offered(replies: list[Reply]) -> list[Button]:
 
 def listed_lines(reply: Reply) -> set[int]:
     """Indexes of text lines that already list the buttons as "1. title", "2. title", ... (empty if not all do)."""
-    found: dict[int, int] = {}
-    lines = reply.text.splitlines()
-    for i, line in enumerate(lines):
+    found: dict[int, tuple[int, str]] = {}  # listed number -> (line index, title)
+    for i, line in enumerate(reply.text.splitlines()):
         match = _LISTED.match(line)
         if match:
-            found[int(match.group(1))] = i
+            found[int(match.group(1))] = (i, match.group(2))
     wanted = {}
     for n, button in enumerate(reply.buttons, 1):
-        i = found.get(n)
-        if i is None or _LISTED.match(lines[i]).group(2) != button.title:
+        listed = found.get(n)
+        if listed is None or listed[1] != button.title:
             return set()
-        wanted[n] = i
+        wanted[n] = listed[0]
     return set(wanted.values())
 
 

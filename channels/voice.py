@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
-from bot.conversations.service import rasa_down_reply
+from bot.conversations.service import ConversationService, rasa_down_reply
 from bot.messages import Button, InboundMessage, Reply
 from bot.privacy import mask
 from bot.security import printable
@@ -189,14 +189,14 @@ class Calls:
         self.request = request
         self.settings: Settings = request.app.state.settings
 
-    def url(self, path: str, **query) -> str:
+    def url(self, path: str, **query: str | int) -> str:
         base = self.settings.public_url.rstrip("/") or str(self.request.base_url).rstrip("/")
         return base + path + ("?" + urlencode(query) if query else "")
 
-    def say(self, parent, text: str) -> None:
+    def say(self, parent: VoiceResponse | Gather, text: str) -> None:
         parent.say(printable(text), voice=self.settings.voice_name, language=self.settings.voice_say_language)
 
-    def gather(self, prompt: str, action: str = "/channels/voice/gather", silence: int = 1, **query) -> Response:
+    def gather(self, prompt: str, action: str = "/channels/voice/gather", silence: int = 1, **query: str) -> Response:
         """Say the prompt while listening for speech or a key; no input leads to /silence."""
         response = VoiceResponse()
         gather = Gather(
@@ -258,12 +258,12 @@ async def signed_form(request: Request) -> dict[str, str]:
     return form
 
 
-_running: set[asyncio.Task] = set()  # assistant calls that outlived their request; they still log their replies
+_running: set[asyncio.Task[tuple[str, list[Reply]]]] = set()  # assistant calls that outlived their request; they still log their replies
 
 
 async def ask(request: Request, call_sid: str, text: str) -> list[Reply] | None:
     """The assistant's replies within VOICE_ASSISTANT_TIMEOUT, or None when it is too slow or failed."""
-    service = request.app.state.conversations
+    service: ConversationService = request.app.state.conversations
     task = asyncio.ensure_future(service.handle(InboundMessage(channel=CHANNEL, sender=call_sid, text=text)))
     try:
         _conversation_id, replies = await asyncio.wait_for(asyncio.shield(task), request.app.state.settings.voice_assistant_timeout)
@@ -306,9 +306,9 @@ async def heard(request: Request, form: dict[str, str]) -> Response:
         confidence = 1.0
     wants_person = bool(PERSON.search(speech))
     if confidence < settings.voice_min_confidence and not wants_person:
-        resolution = get_index().resolve(speech)
-        if resolution.kind == "answer":
-            prompt = f"您是问{resolution.entry.name}吗？是请按1或说“是”，不是请按2或重新说一遍。"
+        entry = get_index().resolve(speech).entry
+        if entry is not None:  # the resolution is an answer
+            prompt = f"您是问{entry.name}吗？是请按1或说“是”，不是请按2或重新说一遍。"
             return Calls(request).gather(prompt, "/channels/voice/confirm", q=speech)
     return await answer(request, call_sid, speech, wants_person)
 

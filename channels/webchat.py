@@ -28,24 +28,31 @@ import logging
 import re
 import uuid
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Header, Query, Request, WebSocket
+from fastapi import APIRouter, FastAPI, Header, Query, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from bot import push as push_hub
 from bot.conversations.models import Conversation
-from bot.conversations.service import get_or_create_conversation
-from bot.messages import InboundMessage, Reply
+from bot.conversations.service import ConversationService, get_or_create_conversation
+from bot.messages import Button, InboundMessage, Reply
 from bot.ratelimit import wait_seconds
 from bot.security import MAX_ID, loads_bounded
 from bot.shared import SharedState
 from channels.webchat_tokens import ConversationTokens, TokenError
 from knowledge.service import get_index
+
+if TYPE_CHECKING:
+    from bot.db import Database
+    from bot.settings import Settings
 
 router = APIRouter(tags=["chat"])
 logger = logging.getLogger(__name__)
@@ -65,9 +72,9 @@ class ChatResponse(BaseModel):
 
 
 @router.post("/api/chat", response_model=ChatResponse)
-async def chat(body: ChatRequest, request: Request) -> ChatResponse:
+async def chat(body: ChatRequest, request: Request) -> ChatResponse | JSONResponse:
     """Send a citizen's message to the assistant and get its replies."""
-    service = request.app.state.conversations
+    service: ConversationService = request.app.state.conversations
     conversation_id, replies = await service.handle(
         InboundMessage(channel="web", sender=body.sender, text=body.text, client_id=body.client_id)
     )
@@ -106,15 +113,15 @@ class Refusal(Exception):
         self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
 
     def response(self) -> JSONResponse:
-        body = {"error": self.message, "code": self.code}
+        body: dict[str, Any] = {"error": self.message, "code": self.code}
         headers = {}
         if self.retry_after is not None:
             body["retry_after"] = self.retry_after
             headers["Retry-After"] = str(self.retry_after)
         return JSONResponse(body, status_code=self.status, headers=headers)
 
-    def frame(self, client_id: str | None = None) -> dict:
-        frame = {"type": "error", "code": self.code, "message": self.message}
+    def frame(self, client_id: str | None = None) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
         if self.retry_after is not None:
             frame["retry_after"] = self.retry_after
         if client_id:
@@ -131,7 +138,7 @@ class ConversationRef:
 class WebChat:
     """The web chat's per-app state: token signer, rate limits, one-at-a-time processing per conversation."""
 
-    def __init__(self, settings, database, conversations, hub: push_hub.PushHub, shared: SharedState | None = None):
+    def __init__(self, settings: Settings, database: Database, conversations: ConversationService, hub: push_hub.PushHub, shared: SharedState | None = None):
         self.database, self.conversations, self.hub = database, conversations, hub
         shared = shared or SharedState()  # rate limits in this process unless shared (Redis)
         self.tokens = ConversationTokens(settings.secret_key.get_secret_value(), settings.webchat_token_days * 86400,
@@ -143,7 +150,7 @@ class WebChat:
         self.push_api_key = settings.push_api_key.get_secret_value()
         self.frame_ancestors = settings.webchat_frame_ancestors
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # conversations ---------------------------------------------------------------------------------
     def _create(self) -> str:
@@ -193,7 +200,9 @@ class WebChat:
             await self.conversations.handle(InboundMessage(channel=CHANNEL, sender=conversation.sender, text=text, client_id=client_id))
         await self.hub.notify(conversation.id)
 
-    def process_in_background(self, conversation: ConversationRef, client_id: str, text: str, before=None, after=None) -> None:
+    def process_in_background(self, conversation: ConversationRef, client_id: str, text: str,
+                              before: Callable[[], Awaitable[object]] | None = None,
+                              after: Callable[[], Awaitable[object]] | None = None) -> None:
         """Process even if the socket drops meanwhile: the result is in the log for the next sync."""
 
         async def run() -> None:
@@ -211,19 +220,20 @@ class WebChat:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _read(self, conversation_id: str, after: int, mark: bool) -> list[dict]:
+    def _read(self, conversation_id: str, after: int, mark: bool) -> list[dict[str, Any]]:
         with self.database.session() as session:
             messages = push_hub.messages_after(db_session=session, conversation_id=conversation_id, after=after, limit=BATCH)
             if mark:
                 push_hub.mark_delivered(db_session=session, message_ids=[m.id for m in messages if m.direction == "out"])
             return [wire(m) for m in messages]
 
-    async def read(self, conversation_id: str, after: int, mark: bool = True) -> list[dict]:
+    async def read(self, conversation_id: str, after: int, mark: bool = True) -> list[dict[str, Any]]:
         return await run_in_threadpool(self._read, conversation_id, after, mark)
 
 
-def get_webchat(app) -> WebChat:
-    return app.state.webchat
+def get_webchat(app: FastAPI) -> WebChat:
+    webchat: WebChat = app.state.webchat
+    return webchat
 
 
 # --- rendering at the edge -------------------------------------------------------------------------
@@ -231,7 +241,7 @@ def get_webchat(app) -> WebChat:
 _ITEM_IN_ANSWER = re.compile(r"^(?:【(?P<a>[^】\n]{1,80})】|“(?P<b>[^”\n]{1,80})”由)")
 
 
-def guide_link(text: str) -> dict | None:
+def guide_link(text: str) -> dict[str, Any] | None:
     """The guide page of the item an answer names (answers start with 【事项名称】 or “事项名称”由)."""
     match = _ITEM_IN_ANSWER.match(text or "")
     if not match:
@@ -242,7 +252,7 @@ def guide_link(text: str) -> dict | None:
     return {"id": entry.id, "name": entry.name, "url": f"/guides/{entry.id}"}
 
 
-def wire(message: push_hub.LoggedMessage) -> dict:
+def wire(message: push_hub.LoggedMessage) -> dict[str, Any]:
     """One logged message as the browser receives it."""
     data = {
         "id": message.id,
@@ -259,12 +269,12 @@ def wire(message: push_hub.LoggedMessage) -> dict:
     return data
 
 
-def client_ip(connection) -> str:
+def client_ip(connection: HTTPConnection) -> str:
     """The peer address (behind a reverse proxy, run uvicorn with --proxy-headers so this is the citizen's)."""
     return connection.client.host if connection.client else "unknown"
 
 
-def page_headers(webchat: WebChat) -> dict:
+def page_headers(webchat: WebChat) -> dict[str, Any]:
     csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; "
            f"base-uri 'none'; form-action 'self'; frame-ancestors {webchat.frame_ancestors}")
     return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
@@ -305,7 +315,7 @@ class SendRequest(BaseModel):
 
 
 class MessagesResponse(BaseModel):
-    messages: list[dict]
+    messages: list[dict[str, Any]]
     more: bool = False
 
 
@@ -316,7 +326,7 @@ def _bearer(authorization: str | None) -> str | None:
 
 
 @router.post("/api/webchat/session", response_model=SessionResponse, status_code=201)
-async def new_session(request: Request):
+async def new_session(request: Request) -> SessionResponse | JSONResponse:
     """Start a web chat conversation: its id and the signed token that gives access to it."""
     try:
         conversation_id, token = await get_webchat(request.app).start(client_ip(request))
@@ -327,7 +337,7 @@ async def new_session(request: Request):
 
 @router.get("/api/webchat/conversations/{conversation_id}/messages", response_model=MessagesResponse)
 async def poll_messages(request: Request, conversation_id: str, after: int = Query(0, ge=0, le=MAX_ID),
-                        authorization: str | None = Header(None)):
+                        authorization: str | None = Header(None)) -> MessagesResponse | JSONResponse:
     """The conversation's messages after id `after` (HTTP fallback; also used to check history)."""
     webchat = get_webchat(request.app)
     try:
@@ -339,7 +349,8 @@ async def poll_messages(request: Request, conversation_id: str, after: int = Que
 
 
 @router.post("/api/webchat/conversations/{conversation_id}/messages", response_model=MessagesResponse)
-async def send_message(request: Request, conversation_id: str, body: SendRequest, authorization: str | None = Header(None)):
+async def send_message(request: Request, conversation_id: str, body: SendRequest,
+                       authorization: str | None = Header(None)) -> MessagesResponse | JSONResponse:
     """Send a message over plain HTTP; returns every message after `after`, the replies included."""
     webchat = get_webchat(request.app)
     try:
@@ -355,12 +366,13 @@ async def send_message(request: Request, conversation_id: str, body: SendRequest
 class PushRequest(BaseModel):
     text: str = Field(..., min_length=1, max_length=5000)
     sender: str = Field("operator", pattern=r"^(operator|system|bot)$")
-    buttons: list[dict] = Field(default_factory=list)
+    buttons: list[dict[str, Any]] = Field(default_factory=list)
     action: str | None = Field(None, max_length=32)
 
 
-@router.post("/internal/push/{conversation_id}", include_in_schema=False)
-async def push_endpoint(request: Request, conversation_id: str, body: PushRequest, authorization: str | None = Header(None)):
+@router.post("/internal/push/{conversation_id}", include_in_schema=False, response_model=None)
+async def push_endpoint(request: Request, conversation_id: str, body: PushRequest,
+                        authorization: str | None = Header(None)) -> dict[str, Any] | JSONResponse:
     """Deliveries.to_conversation over HTTP for other processes on this host; off unless PUSH_API_KEY is set."""
     key = get_webchat(request.app).push_api_key
     if not key:
@@ -368,7 +380,7 @@ async def push_endpoint(request: Request, conversation_id: str, body: PushReques
     if not hmac.compare_digest((_bearer(authorization) or "").encode(), key.encode()):
         return JSONResponse({"error": "推送密钥不正确"}, status_code=401)
     reply = Reply(text=body.text, sender=body.sender, action=body.action,
-                  buttons=[{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))} for b in body.buttons])
+                  buttons=[Button(title=str(b.get("title", "")), payload=str(b.get("payload", ""))) for b in body.buttons])
     try:
         pushed = await request.app.state.services.deliveries.to_conversation(conversation_id, reply)
     except push_hub.UnknownConversation as exc:
@@ -386,7 +398,7 @@ class Connection:
         self.open = True
         self._send_lock = asyncio.Lock()
 
-    async def send(self, frame: dict) -> bool:
+    async def send(self, frame: dict[str, Any]) -> bool:
         if not self.open:
             return False
         try:
@@ -417,7 +429,7 @@ class Connection:
             push_hub.mark_delivered(db_session=session, message_ids=message_ids)
 
 
-async def _receive_frame(websocket: WebSocket, timeout: float) -> dict | None:
+async def _receive_frame(websocket: WebSocket, timeout: float) -> dict[str, Any] | None:
     """The next JSON object from the client; None when it disconnected or went quiet; {} when malformed."""
     try:
         message = await asyncio.wait_for(websocket.receive(), timeout=timeout)

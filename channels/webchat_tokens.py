@@ -4,6 +4,7 @@ but the conversation id."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -58,7 +59,7 @@ class ConversationTokens:
             previous_until = previous_until.replace(tzinfo=dt.timezone.utc)
         self._previous_until = previous_until
 
-    def _loads(self, token: str):
+    def _loads(self, token: str) -> Any:
         try:
             return self._serializer.loads(token, max_age=self.max_age)
         except SignatureExpired:
@@ -84,7 +85,8 @@ class ConversationTokens:
             raise ForgedToken(FORGED) from exc
         if not isinstance(payload, dict) or not isinstance(payload.get("c"), str):
             raise ForgedToken(FORGED)
-        return payload["c"]
+        conversation_id: str = payload["c"]
+        return conversation_id
 
     def verify(self, token: str | None, conversation_id: str) -> str:
         """Check that the token is genuine and names this conversation; returns the id."""

@@ -18,7 +18,9 @@ import hashlib
 import logging
 import re
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
 from xml.parsers import expat
 
 import requests
@@ -30,7 +32,7 @@ from wechatpy import WeChatClient, parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import ClickEvent, SubscribeEvent, SubscribeScanEvent
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException, WeChatClientException
-from wechatpy.messages import TextMessage, VoiceMessage
+from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 from wechatpy.replies import create_reply
 from wechatpy.utils import check_signature
 
@@ -42,6 +44,10 @@ from bot.settings import Settings
 from bot.shared import SharedState
 from channels import options
 from knowledge.service import get_index
+
+if TYPE_CHECKING:
+    from bot.conversations.service import ConversationService
+    from bot.db import Database
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["wechat"])
@@ -75,16 +81,16 @@ def check_xml(data: bytes | str) -> str:
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     depth = 0
 
-    def refuse(*_args):
+    def refuse(*_args: object) -> NoReturn:
         raise UnsafeXML("DTD or entity declaration")
 
-    def start(*_args):
+    def start(*_args: object) -> None:
         nonlocal depth
         depth += 1
         if depth > MAX_XML_DEPTH:
             raise UnsafeXML("nested too deeply")
 
-    def end(*_args):
+    def end(*_args: object) -> None:
         nonlocal depth
         depth -= 1
 
@@ -164,13 +170,13 @@ class _Session(requests.Session):
         super().__init__()
         self.default_timeout = timeout
 
-    def request(self, method, url, **kwargs):
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
-        return super().request(method, url, **kwargs)
+        return super().request(method, url, *args, **kwargs)
 
 
-class WeChatAPI(WeChatClient):
+class WeChatAPI(WeChatClient):  # type: ignore[misc]  # wechatpy has no type information
     """wechatpy's client on a configurable API base URL; the access token is cached until shortly before it
     expires and fetched again when WeChat says it is invalid or expired (40001, 40014, 42001)."""
 
@@ -181,28 +187,29 @@ class WeChatAPI(WeChatClient):
         self._http = _Session(timeout)
         self._token_lock = shared.token_lock(f"wechat-token:{app_id}")
 
-    def fetch_access_token(self):
+    def fetch_access_token(self) -> Any:
         return self._fetch_access_token(
             url=self.API_BASE_URL + "token",
             params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
         )
 
     @property
-    def access_token(self):
+    def access_token(self) -> str:
         with self._token_lock:  # one fetch at a time: a new token invalidates the old one
-            return super().access_token
+            token: str = super().access_token
+            return token
 
 
 @dataclass
 class Pending:
     """One WeChat message being answered, shared by WeChat's retries of it."""
 
-    task: asyncio.Task
+    task: asyncio.Task[list[str]]
     deferred: bool = False  # answered `success`: the customer-service API delivers the reply
     rest_sent: bool = False  # the chunks after the passive one have been scheduled
 
 
-def _raw_type(message) -> str:
+def _raw_type(message: BaseMessage) -> str:
     """MsgType as sent (wechatpy parses unknown events and unknown message types alike to UnknownMessage)."""
     return str(getattr(message, "_data", {}).get("MsgType", "")).lower()
 
@@ -212,7 +219,7 @@ def masked(openid: str) -> str:
 
 
 class WeChatChannel:
-    def __init__(self, settings: Settings, database, shared: SharedState | None = None):
+    def __init__(self, settings: Settings, database: Database, shared: SharedState | None = None):
         self.settings, self.database = settings, database
         self.shared = shared or SharedState()
         self.token = settings.wechat_token.get_secret_value()
@@ -221,7 +228,7 @@ class WeChatChannel:
         self.api = WeChatAPI(settings.wechat_app_id, settings.wechat_app_secret.get_secret_value(), settings.wechat_api_base,
                              shared=self.shared)
         self.pending: dict[tuple[str, str], Pending] = {}
-        self._background: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     def signed(self, signature: str, timestamp: str, nonce: str) -> bool:
         try:
@@ -233,7 +240,7 @@ class WeChatChannel:
     # --- protocol -> InboundMessage -------------------------------------------------------------
 
     @staticmethod
-    def client_id(message) -> str:
+    def client_id(message: BaseMessage) -> str:
         """MsgId for messages; for events (no MsgId) FromUserName+CreateTime, with the event and its key so that
         two different clicks in the same second stay two (a retry repeats all four)."""
         if message.id:
@@ -241,7 +248,7 @@ class WeChatChannel:
         event = f"{message.source}|{message.time}|{getattr(message, 'event', '')}|{getattr(message, 'key', '')}"
         return f"ev{message.time}-" + hashlib.sha1(event.encode("utf-8")).hexdigest()[:24]
 
-    async def inbound(self, service, message) -> InboundMessage | Reply | None:
+    async def inbound(self, service: ConversationService, message: BaseMessage) -> InboundMessage | Reply | None:
         """The message for the assistant, a direct reply (nothing for the assistant), or None (answer `success`)."""
         openid = message.source
         if isinstance(message, (TextMessage, VoiceMessage)):
@@ -262,7 +269,7 @@ class WeChatChannel:
             return None  # unsubscribe, menu links, location reports, template results, new events: nothing to say
         return Reply(text=PLEASE_TEXT)
 
-    async def answer(self, service, message) -> list[str]:
+    async def answer(self, service: ConversationService, message: BaseMessage) -> list[str]:
         """The reply chunks for one message (runs once per message, whatever WeChat retries)."""
         inbound = await self.inbound(service, message)
         if inbound is None:
@@ -275,7 +282,7 @@ class WeChatChannel:
 
     # --- within 5 seconds, or later -------------------------------------------------------------
 
-    async def respond(self, service, message, deadline: float) -> tuple[str | None, list[str]]:
+    async def respond(self, service: ConversationService, message: BaseMessage, deadline: float) -> tuple[str | None, list[str]]:
         """(passive reply or None for `success`, chunks to send through the customer-service API right after)."""
         key = (message.source, self.client_id(message))
         deferred_mark = f"wechat-deferred:{key[0]}:{key[1]}"
@@ -307,12 +314,12 @@ class WeChatChannel:
         pending.rest_sent = True
         return chunks[0], rest
 
-    def _spawn(self, coroutine) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _send_when_done(self, openid: str, task: asyncio.Task) -> None:
+    async def _send_when_done(self, openid: str, task: asyncio.Task[list[str]]) -> None:
         try:
             chunks = await task
         except Exception:
@@ -356,7 +363,8 @@ class WeChatChannel:
 # --- HTTP ---------------------------------------------------------------------------------------
 
 def _channel(request: Request) -> WeChatChannel:
-    return request.app.state.wechat
+    channel: WeChatChannel = request.app.state.wechat
+    return channel
 
 
 def _forged(request: Request) -> HTTPException:
@@ -390,7 +398,8 @@ def decrypt(crypto: WeChatCrypto, xml: str, signature: str, timestamp: str, nonc
     """The decrypted message; InvalidSignatureException for a wrong msg_signature, UnsafeXML for anything that does not
     decrypt (empty or non-base64 `Encrypt`, bad padding: wechatpy raises whatever its decoding hits)."""
     try:
-        return crypto.decrypt_message(xml, signature, timestamp, nonce)
+        decrypted: str = crypto.decrypt_message(xml, signature, timestamp, nonce)
+        return decrypted
     except (InvalidSignatureException, InvalidAppIdException):
         raise
     except Exception as exc:  # noqa: BLE001 - IndexError, struct.error, binascii.Error, UnicodeDecodeError ...
@@ -430,6 +439,7 @@ async def receive(request: Request) -> Response:
         return PlainTextResponse("success")
     reply = create_reply(printable(text), message, render=True)
     if encrypted:
+        assert channel.crypto is not None  # an encrypted message without the key was refused above
         reply = channel.crypto.encrypt_message(reply, nonce, timestamp)
     background = BackgroundTask(channel.send, message.source, rest) if rest else None
     return Response(reply, media_type="application/xml", background=background)

@@ -22,7 +22,7 @@ DATE_FIELDS = ("核对日期",)
 
 @dataclass
 class Content:
-    items: dict[str, dict[str, Any]] = field(default_factory=dict[str, Any])  # item id -> document
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)  # item id -> document
     pinned: list[dict[str, Any]] = field(default_factory=list)  # pinned answers (人工干预), knowledge/pinned.py
 
     @classmethod

@@ -15,12 +15,14 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jieba
 import joblib
 import numpy as np
 import sklearn
 import yaml
+from numpy.typing import NDArray
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
@@ -34,10 +36,11 @@ SEPARATOR = "/"
 TEMPERATURE = 3.0  # softmax of the SVM margins
 
 
-def _scores(pipeline: Pipeline, text: str) -> np.ndarray:
+def _scores(pipeline: Pipeline, text: str) -> NDArray[np.float64]:
     margins = pipeline.decision_function([text])[0] * TEMPERATURE
     exp = np.exp(margins - margins.max())
-    return exp / exp.sum()
+    scores: NDArray[np.float64] = exp / exp.sum()
+    return scores
 
 
 @dataclass
@@ -51,17 +54,17 @@ class Classification:
     category1_confidence: float
     urgent: bool
     reasons: list[str]  # words of the text that weighed most for the category
-    alternatives: list[dict]  # the next likely categories with their departments
+    alternatives: list[dict[str, Any]]  # the next likely categories with their departments
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"category1": self.category1, "category2": self.category2, "department": self.department_name,
                 "department_code": self.department, "confidence": round(self.confidence, 3),
                 "category1_confidence": round(self.category1_confidence, 3), "appeal_type": self.appeal_type,
                 "urgent": self.urgent, "reasons": self.reasons, "alternatives": self.alternatives}
 
 
-def load_examples(directory: Path = TRAINING_DIR) -> list[dict]:
-    examples = []
+def load_examples(directory: Path = TRAINING_DIR) -> list[dict[str, Any]]:
+    examples: list[dict[str, Any]] = []
     for path in sorted(directory.glob("*.yaml")):
         examples += (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("appeals") or []
     return examples
@@ -80,7 +83,7 @@ def _pipeline() -> Pipeline:
 
 
 class AppealClassifier:
-    def __init__(self, routing: Routing, examples: list[dict] | None = None):
+    def __init__(self, routing: Routing, examples: list[dict[str, Any]] | None = None):
         self.routing = routing
         examples = load_examples() if examples is None else examples
         known = {(first, second) for first, seconds in routing.taxonomy.items() for second in seconds}
@@ -108,7 +111,7 @@ class AppealClassifier:
         path = cache_dir / f"appeal-classifier-{digest.hexdigest()[:16]}.joblib"
         if path.exists():
             try:
-                classifier = joblib.load(path)
+                classifier: AppealClassifier = joblib.load(path)
                 classifier.routing = routing
                 return classifier
             except Exception as exc:  # noqa: BLE001  (a broken or foreign cache file: train again)
@@ -126,7 +129,7 @@ class AppealClassifier:
     def classify(self, text: str) -> Classification:
         text = (text or "").strip()
         by_first = dict(zip(self.first.classes_, _scores(self.first, text)))
-        first = str(max(by_first, key=by_first.get))
+        first = str(max(by_first, key=by_first.__getitem__))
         probabilities = _scores(self.category, text)
         inside = [i for i, label in enumerate(self.labels) if label[0] == first]
         best = max(inside, key=lambda i: probabilities[i])

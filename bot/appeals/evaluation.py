@@ -5,6 +5,7 @@ department is the route of the gold category), and how many orders would go out 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -28,7 +29,7 @@ def f1_scores(gold: list[str], predicted: list[str]) -> dict[str, float]:
     return scores
 
 
-def score(rows: list[dict], classifier: AppealClassifier, routing: Routing, threshold: float = DISPATCH_CONFIDENCE) -> dict:
+def score(rows: list[dict[str, Any]], classifier: AppealClassifier, routing: Routing, threshold: float = DISPATCH_CONFIDENCE) -> dict[str, Any]:
     results = [(row, classifier.classify(row["text"])) for row in rows]
     gold1 = [row["category1"] for row, _ in results]
     got1 = [c.category1 for _, c in results]
@@ -51,12 +52,12 @@ def score(rows: list[dict], classifier: AppealClassifier, routing: Routing, thre
     }
 
 
-def _recall(gold: list, got: list) -> float | None:
+def _recall(gold: list[Any], got: list[bool]) -> float | None:
     positives = [g_ot for g, g_ot in zip(gold, got) if g]
     return sum(positives) / len(positives) if positives else None
 
 
-def main(path: Path = APPEALS, show_misses: str | None = None) -> dict:
+def main(path: Path = APPEALS, show_misses: str | None = None) -> dict[str, Any]:
     routing = Routing.load()
     classifier = AppealClassifier(routing)
     rows = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("appeals") or []

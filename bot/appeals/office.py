@@ -9,6 +9,8 @@ import datetime as dt
 import logging
 import re
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +24,10 @@ from bot.conversations.models import Conversation, Message
 from bot.delivery import STORED_ONLY, ChannelUnavailable, Deliveries
 from bot.handoff import pending
 from bot.handoff.models import RATING_LEVELS, Rating, WorkOrder
+from bot.messages import Reply
+
+if TYPE_CHECKING:
+    from bot.db import Database
 
 logger = logging.getLogger(__name__)
 RATING_WAIT_MINUTES = 7 * 24 * 60  # the answer may be read days later: its rating question stays open a week
@@ -33,8 +39,8 @@ RECOGNISE_CONFIDENCE = 0.15  # low: the cue words decide; an uncertain route is 
 
 
 class AppealOffice:
-    def __init__(self, database, deliveries: Deliveries, routing: Routing | None = None,
-                 classifier: AppealClassifier | None = None, clock=utcnow):
+    def __init__(self, database: Database, deliveries: Deliveries, routing: Routing | None = None,
+                 classifier: AppealClassifier | None = None, clock: Callable[[], dt.datetime] = utcnow):
         self.database, self.deliveries, self.clock = database, deliveries, clock
         self.routing = routing or Routing.load()
         self._classifier = classifier
@@ -70,7 +76,7 @@ class AppealOffice:
             session.expunge(order)
             return order
 
-    def status_reply(self, session: Session, order: WorkOrder, own: bool):
+    def status_reply(self, session: Session, order: WorkOrder, own: bool) -> Reply:
         return texts.status(order, self.routing.department_name(order.department), own)
 
     # --- the department's answer reaches the citizen ---------------------------------------------
@@ -78,11 +84,11 @@ class AppealOffice:
     async def deliver_answer(self, number: str) -> bool:
         """Send the answer by the citizen's channel (a phone caller gets an SMS); True once delivered. Not delivered
         now: the worker retries (reply_delivered_at stays empty)."""
-        def load():
+        def load() -> tuple[WorkOrder | None, str, bool]:
             with self.database.session() as session:
                 order = session.scalar(select(WorkOrder).where(WorkOrder.number == number))
                 if order is None or order.status != "replied" or order.reply_delivered_at is not None:
-                    return None, None, False
+                    return None, "", False
                 conversation = session.get(Conversation, order.conversation_id) if order.conversation_id else None
                 logged = order.conversation_id is not None and session.scalar(select(Message.id).where(
                     Message.conversation_id == order.conversation_id, Message.direction == "out",
@@ -111,9 +117,10 @@ class AppealOffice:
             logger.warning("appeal %s: answer not delivered yet: %r", number, exc)
             return False
 
-        def mark():
+        def mark() -> None:
             with self.database.session() as session:
                 stored = session.scalar(select(WorkOrder).where(WorkOrder.number == number))
+                assert stored is not None  # loaded above; orders are never deleted
                 stored.reply_delivered_at = self.clock()
                 if stored.conversation_id and channel != "voice":
                     pending.set_pending(db_session=session, conversation_id=stored.conversation_id, kind="rating",
@@ -122,14 +129,14 @@ class AppealOffice:
         await run_in_threadpool(mark)
         return True
 
-    def rate(self, session: Session, conversation_id: str, number: str, level: str, now: dt.datetime):
+    def rate(self, session: Session, conversation_id: str, number: str, level: str, now: dt.datetime) -> Reply:
         """The citizen's rating of the department's answer; 不满意 or worse reopens the order for review."""
         order = session.scalar(select(WorkOrder).where(WorkOrder.number == number))
         rating = Rating(conversation_id=conversation_id, level=level, score=RATING_LEVELS[level],
                         channel=order.channel if order else "", work_order_id=order.id if order else None, created_at=now)
         session.add(rating)
         reopened = order is not None and rating.score <= 2
-        if reopened:
+        if reopened and order is not None:
             service.reopen(db_session=session, order=order, level=level, now=now)
         elif order is not None and order.status == "replied":
             order.status = "closed"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import jieba
 from rapidfuzz import fuzz
@@ -99,7 +100,7 @@ def dispatch(*, db_session: Session, routing: Routing, number: str, operator: Op
         if category2 not in routing.taxonomy.get(category1, []):
             raise InvalidInput(f"分类“{category1}/{category2}”不在诉求分类表里")
         order.category1, order.category2 = category1, category2
-    code = department or (routing.department_for(order.category1, order.category2) if (category1 or category2) else order.department)
+    code = department or (routing.department_for(category1, category2) if (category1 or category2) else order.department)
     if code not in routing.departments:
         raise InvalidInput(f"没有代码为 {code} 的承办部门")
     before = routing.department_name(order.department)
@@ -154,7 +155,9 @@ def decide_extension(*, db_session: Session, routing: Routing, number: str, oper
         raise Conflict("这张工单没有待审核的延期申请")
     order.extension_pending = False
     if approve:
-        order.due_at = as_utc(routing.add_working_days(aware(order.due_at), order.extension_days))
+        due = aware(order.due_at)
+        assert due is not None  # an appeal is filed with its deadline
+        order.due_at = as_utc(routing.add_working_days(due, order.extension_days))
         order.reminded_at = order.overdue_at = None
     else:
         order.extension_days = 0
@@ -220,6 +223,7 @@ def check_deadlines(*, db_session: Session, routing: Routing, now: dt.datetime) 
                                                              WorkOrder.due_at.is_not(None)))
     for order in open_orders:
         due = aware(order.due_at)
+        assert due is not None  # selected with a deadline
         if due <= as_utc(now):
             if order.overdue_at is None:
                 order.overdue_at = as_utc(now)
@@ -260,7 +264,7 @@ def link_hot(*, db_session: Session, order: WorkOrder, now: dt.datetime) -> int 
     return None
 
 
-def hot_issues(*, db_session: Session, now: dt.datetime, routing: Routing, days: int = HOT_WINDOW_DAYS, minimum: int = 2) -> list[dict]:
+def hot_issues(*, db_session: Session, now: dt.datetime, routing: Routing, days: int = HOT_WINDOW_DAYS, minimum: int = 2) -> list[dict[str, Any]]:
     since = as_utc(now) - dt.timedelta(days=days)
     rows = db_session.execute(select(WorkOrder.hot_group, func.count()).where(
         WorkOrder.category == "appeal", WorkOrder.hot_group.is_not(None), WorkOrder.created_at >= since)

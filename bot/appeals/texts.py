@@ -1,12 +1,15 @@
 """What citizens read about their appeals (Simplified Chinese; short enough for voice)."""
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from bot.clock import TZ, aware
 from bot.handoff.models import RATING_LEVELS, WORK_ORDER_STATUSES, WorkOrder
 from bot.messages import Button, Reply
 
 
-def _day(value) -> str:
+def _day(value: dt.datetime) -> str:
     day = aware(value).astimezone(TZ)
     return f"{day.month}月{day.day}日"
 
@@ -56,7 +59,7 @@ def rated(level: str, reopened: bool) -> Reply:
     return Reply(text=f"感谢您的评价（{level}）！祝您生活顺利。")
 
 
-def offer(department_name: str) -> tuple[str, list[dict]]:
+def offer(department_name: str) -> tuple[str, list[dict[str, Any]]]:
     """A question the guides do not answer that describes a problem: offer to file it (the button starts the form)."""
     return (f"这听起来是需要有关部门处理的问题（一般由{department_name}办理），办事指南里没有现成的答复。"
             "我可以帮您登记诉求工单，转给部门按期限办理并答复您。需要登记吗？",

@@ -7,15 +7,21 @@ configured: console sessions only). Everything under /console/api/appeals needs 
 account sees only its own department's orders."""
 from __future__ import annotations
 
+import datetime as dt
 import hmac
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from bot import errors
 from bot.appeals import service
+from bot.appeals.office import AppealOffice
+from bot.appeals.routing import Routing
 from bot.clock import aware, utcnow
 from bot.handoff.auth import Auth, current, operator_access, operator_write, signed_in, signed_in_write
 from bot.handoff.models import WORK_ORDER_STATUSES, AuditEntry, Operator, WorkOrder
@@ -26,11 +32,12 @@ router = APIRouter(tags=["appeals"])
 MAX_TEXT = 4000
 
 
-def _office(request: Request):
-    return request.app.state.services.appeals
+def _office(request: Request) -> AppealOffice:
+    office: AppealOffice = request.app.state.services.appeals
+    return office
 
 
-def _iso(value) -> str | None:
+def _iso(value: dt.datetime | None) -> str | None:
     return aware(value).isoformat() if value else None
 
 
@@ -39,7 +46,7 @@ class ClassifyRequest(BaseModel):
 
 
 @router.post("/api/appeals/classify")
-async def classify(request: Request, body: ClassifyRequest) -> dict:
+async def classify(request: Request, body: ClassifyRequest) -> dict[str, Any]:
     """The suggested first- and second-level category, department and confidence of an appeal's text."""
     token = request.app.state.settings.appeals_api_token.get_secret_value()
     given = request.headers.get("authorization", "")
@@ -52,7 +59,7 @@ async def classify(request: Request, body: ClassifyRequest) -> dict:
     return result.as_dict()
 
 
-def row(order: WorkOrder, routing, now, with_contact: bool = False) -> dict:
+def row(order: WorkOrder, routing: Routing, now: dt.datetime, with_contact: bool = False) -> dict[str, Any]:
     due = aware(order.due_at)
     return {
         "number": order.number, "status": order.status, "status_label": WORK_ORDER_STATUSES.get(order.status, order.status),
@@ -71,11 +78,11 @@ def row(order: WorkOrder, routing, now, with_contact: bool = False) -> dict:
 
 
 @router.get("/console/api/appeals")
-async def appeals(request: Request, status: str = "", auth: Auth = Depends(signed_in)) -> dict:
+async def appeals(request: Request, status: str = "", auth: Auth = Depends(signed_in)) -> dict[str, Any]:
     """Urgent, escalated and earliest due first; a department sees its own orders only."""
     office = _office(request)
 
-    def work(session):
+    def work(session: Session) -> dict[str, Any]:
         now = utcnow()
         orders = service.list_appeals(db_session=session, operator=auth.operator, status=status)
         return {"appeals": [row(o, office.routing, now) for o in orders], "role": auth.operator.role,
@@ -85,24 +92,24 @@ async def appeals(request: Request, status: str = "", auth: Auth = Depends(signe
 
 
 @router.get("/console/api/appeals/meta")
-async def meta(request: Request, _auth: Auth = Depends(signed_in)) -> dict:
+async def meta(request: Request, _auth: Auth = Depends(signed_in)) -> dict[str, Any]:
     routing = _office(request).routing
     return {"taxonomy": routing.taxonomy, "departments": routing.departments, "deadlines": routing.deadlines}
 
 
 @router.get("/console/api/appeals/hot")
-async def hot(request: Request, days: int = 14, _auth: Auth = Depends(operator_access)) -> dict:
+async def hot(request: Request, days: int = 14, _auth: Auth = Depends(operator_access)) -> dict[str, Any]:
     office = _office(request)
     return await run(request, lambda session: {"groups": service.hot_issues(db_session=session, now=utcnow(), routing=office.routing,
                                                                              days=max(1, min(days, 90)))})
 
 
 @router.get("/console/api/appeals/{number}")
-async def appeal(request: Request, number: str, auth: Auth = Depends(signed_in)) -> dict:
+async def appeal(request: Request, number: str, auth: Auth = Depends(signed_in)) -> dict[str, Any]:
     """One order with its suggestion (for the hotline's review) and its audited history."""
     office = _office(request)
 
-    def work(session):
+    def work(session: Session) -> dict[str, Any]:
         order = service._order(session, number)
         service._own(order, auth.operator)
         history = session.execute(select(AuditEntry, Operator.display_name).outerjoin(Operator, Operator.id == AuditEntry.operator_id)
@@ -135,10 +142,11 @@ def _department(auth: Auth) -> None:
         raise HTTPException(status_code=403, detail="签收、答复、申请延期和退回由承办部门账号办理。")
 
 
-async def _change(request: Request, number: str, auth: Auth, change) -> dict:
+async def _change(request: Request, number: str, auth: Auth,
+                  change: Callable[[Session, AppealOffice, Operator], WorkOrder]) -> dict[str, Any]:
     office = _office(request)
 
-    def work(session):
+    def work(session: Session) -> dict[str, Any]:
         order = change(session, office, auth.operator)
         return row(order, office.routing, utcnow())
 
@@ -146,7 +154,7 @@ async def _change(request: Request, number: str, auth: Auth, change) -> dict:
 
 
 @router.post("/console/api/appeals/{number}/dispatch")
-async def dispatch(request: Request, number: str, body: Dispatch, auth: Auth = Depends(operator_write)) -> dict:
+async def dispatch(request: Request, number: str, body: Dispatch, auth: Auth = Depends(operator_write)) -> dict[str, Any]:
     """The hotline confirms the suggestion or changes category and department, and sends the order."""
     return await _change(request, number, auth, lambda session, office, operator: service.dispatch(
         db_session=session, routing=office.routing, number=number, operator=operator, now=utcnow(), category1=body.category1,
@@ -158,7 +166,7 @@ class Note(BaseModel):
 
 
 @router.post("/console/api/appeals/{number}/escalate")
-async def escalate(request: Request, number: str, body: Note, auth: Auth = Depends(operator_write)) -> dict:
+async def escalate(request: Request, number: str, body: Note, auth: Auth = Depends(operator_write)) -> dict[str, Any]:
     return await _change(request, number, auth, lambda session, office, operator: service.escalate(
         db_session=session, number=number, operator=operator, note=body.note, now=utcnow()))
 
@@ -168,13 +176,13 @@ class Decision(BaseModel):
 
 
 @router.post("/console/api/appeals/{number}/extension/decision")
-async def decide_extension(request: Request, number: str, body: Decision, auth: Auth = Depends(operator_write)) -> dict:
+async def decide_extension(request: Request, number: str, body: Decision, auth: Auth = Depends(operator_write)) -> dict[str, Any]:
     return await _change(request, number, auth, lambda session, office, operator: service.decide_extension(
         db_session=session, routing=office.routing, number=number, operator=operator, approve=body.approve, now=utcnow()))
 
 
 @router.post("/console/api/appeals/{number}/accept")
-async def accept(request: Request, number: str, auth: Auth = Depends(signed_in_write)) -> dict:
+async def accept(request: Request, number: str, auth: Auth = Depends(signed_in_write)) -> dict[str, Any]:
     _department(auth)
     return await _change(request, number, auth, lambda session, office, operator: service.accept(
         db_session=session, number=number, operator=operator, now=utcnow()))
@@ -185,7 +193,7 @@ class Answer(BaseModel):
 
 
 @router.post("/console/api/appeals/{number}/reply")
-async def reply(request: Request, number: str, body: Answer, auth: Auth = Depends(signed_in_write)) -> dict:
+async def reply(request: Request, number: str, body: Answer, auth: Auth = Depends(signed_in_write)) -> dict[str, Any]:
     """The department's answer; it is sent to the citizen now, or by the worker until it is delivered."""
     _department(auth)
     data = await _change(request, number, auth, lambda session, office, operator: service.reply(
@@ -200,7 +208,7 @@ class Extension(BaseModel):
 
 
 @router.post("/console/api/appeals/{number}/extension")
-async def request_extension(request: Request, number: str, body: Extension, auth: Auth = Depends(signed_in_write)) -> dict:
+async def request_extension(request: Request, number: str, body: Extension, auth: Auth = Depends(signed_in_write)) -> dict[str, Any]:
     _department(auth)
     return await _change(request, number, auth, lambda session, office, operator: service.request_extension(
         db_session=session, number=number, operator=operator, days=body.days, reason=body.reason, now=utcnow()))
@@ -211,7 +219,7 @@ class Return(BaseModel):
 
 
 @router.post("/console/api/appeals/{number}/return")
-async def return_order(request: Request, number: str, body: Return, auth: Auth = Depends(signed_in_write)) -> dict:
+async def return_order(request: Request, number: str, body: Return, auth: Auth = Depends(signed_in_write)) -> dict[str, Any]:
     _department(auth)
     return await _change(request, number, auth, lambda session, office, operator: service.return_order(
         db_session=session, number=number, operator=operator, reason=body.reason, now=utcnow()))

@@ -45,7 +45,7 @@ class WorkCalendar:
         if day.year in self.covered_years:
             return day.weekday() < 5
         try:
-            return chinese_calendar.is_workday(day)
+            return bool(chinese_calendar.is_workday(day))
         except NotImplementedError:
             raise CalendarUnknown(day) from None
 

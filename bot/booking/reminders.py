@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
 from bot import clock
 from bot.booking.models import Booking, Reminder
+from bot.db import Database, rowcount
 from bot.delivery import ChannelUnavailable, Deliveries, Outlet
 from bot.messages import Reply
 from bot.privacy import mask
+
+if TYPE_CHECKING:
+    from twilio.http import HttpClient
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -23,7 +28,7 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
 
 
-def twilio_sms_outlet(account_sid: str, auth_token: str, from_: str, http_client=None) -> Outlet:
+def twilio_sms_outlet(account_sid: str, auth_token: str, from_: str, http_client: HttpClient | None = None) -> Outlet:
     """SMS via Twilio's Messaging API, the "sms" channel's outlet (`http_client` lets tests replace the HTTP layer)."""
     from twilio.rest import Client
 
@@ -35,17 +40,17 @@ def twilio_sms_outlet(account_sid: str, auth_token: str, from_: str, http_client
     return send
 
 
-def _claim_due(database, now: dt.datetime, limit: int = 50) -> list[tuple[int, str, str, str, int, bool]]:
+def _claim_due(database: Database, now: dt.datetime, limit: int = 50) -> list[tuple[int, str, str, str, int, bool]]:
     """Mark due reminders as sending (so another replica does not take them) and return them."""
-    claimed = []
+    claimed: list[tuple[int, str, str, str, int, bool]] = []
     with database.session() as session:
         due = session.scalars(
             select(Reminder).where(Reminder.status == "pending", Reminder.next_attempt_at <= now).order_by(Reminder.id).limit(limit)
         ).all()
         for reminder in due:
-            taken = session.execute(
+            taken = rowcount(session.execute(
                 update(Reminder).where(Reminder.id == reminder.id, Reminder.status == "pending").values(status="sending")
-            ).rowcount
+            ))
             if not taken:
                 continue
             booking = session.scalar(select(Booking).where(Booking.code == reminder.booking_code))
@@ -54,15 +59,15 @@ def _claim_due(database, now: dt.datetime, limit: int = 50) -> list[tuple[int, s
     return claimed
 
 
-def _finish(database, reminder_id: int, status: str, attempts: int, error: str | None, next_at: dt.datetime | None) -> None:
+def _finish(database: Database, reminder_id: int, status: str, attempts: int, error: str | None, next_at: dt.datetime | None) -> None:
     with database.session() as session:
-        values = {"status": status, "attempts": attempts, "last_error": error}
+        values: dict[str, Any] = {"status": status, "attempts": attempts, "last_error": error}
         if next_at is not None:
             values["next_attempt_at"] = next_at
         session.execute(update(Reminder).where(Reminder.id == reminder_id).values(**values))
 
 
-async def send_due(database, deliveries: Deliveries, now: dt.datetime | None = None) -> dict[str, int]:
+async def send_due(database: Database, deliveries: Deliveries, now: dt.datetime | None = None) -> dict[str, int]:
     """Send every due reminder once through its channel's outlet; returns counts by outcome."""
     now = (now or clock.utcnow()).astimezone(dt.timezone.utc)
     counts = {"sent": 0, "retry": 0, "failed": 0, "cancelled": 0}
@@ -90,7 +95,7 @@ async def send_due(database, deliveries: Deliveries, now: dt.datetime | None = N
     return counts
 
 
-async def run_worker(database, deliveries: Deliveries, poll_seconds: float, stop: asyncio.Event) -> None:
+async def run_worker(database: Database, deliveries: Deliveries, poll_seconds: float, stop: asyncio.Event) -> None:
     """Poll the outbox until stopped; errors are logged and the loop goes on."""
     while not stop.is_set():
         try:

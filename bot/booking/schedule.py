@@ -59,7 +59,7 @@ class WindowGroup:
     hall_address: str
 
 
-def _ranges(values, where: str) -> tuple[tuple[dt.time, dt.time], ...]:
+def _ranges(values: list[object] | None, where: str) -> tuple[tuple[dt.time, dt.time], ...]:
     out = []
     for value in values or []:
         try:
@@ -106,7 +106,7 @@ class Schedule:
     def group_for(self, item_name: str) -> WindowGroup | None:
         return self._by_item.get(item_name)
 
-    def _split(self, group: WindowGroup, day: dt.date, ranges, extension: bool) -> list[Slot]:
+    def _split(self, group: WindowGroup, day: dt.date, ranges: tuple[tuple[dt.time, dt.time], ...], extension: bool) -> list[Slot]:
         slots = []
         step = dt.timedelta(minutes=group.slot_minutes)
         for start, end in ranges:

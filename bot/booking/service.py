@@ -23,6 +23,7 @@ from bot.booking.dates import When
 from bot.booking.models import Booking, Reminder, SlotCounter
 from bot.booking.schedule import DateNotBookable, Schedule, Slot, WindowGroup
 from bot.clock import TZ
+from bot.db import rowcount
 from bot.errors import AppError
 from bot.privacy import mask
 
@@ -132,7 +133,9 @@ def suggest(*, db_session: Session, schedule: Schedule, item_name: str, when: Wh
     today = now.astimezone(TZ).date()
     first = max(today, when.days[0]) if when and when.day_given else today
     wanted_days = set(when.days) if when and when.day_given else None
-    found, reasons, matching = [], [], []
+    found: list[tuple[Slot, int]] = []
+    reasons: list[str] = []
+    matching: list[tuple[Slot, int]] = []
     for offset in range(schedule.horizon_days + 1):
         day = first + dt.timedelta(days=offset)
         if day > today + dt.timedelta(days=schedule.horizon_days):
@@ -163,7 +166,7 @@ def _new_code() -> str:
 
 
 def _ensure_counter(db_session: Session, group: WindowGroup, slot: Slot) -> None:
-    insert = postgresql.insert if db_session.bind.dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if db_session.get_bind().dialect.name == "postgresql" else sqlite.insert
     db_session.execute(
         insert(SlotCounter).values(group_id=group.id, day=slot.day, start=f"{slot.start:%H:%M}", capacity=group.capacity, taken=0)
         .on_conflict_do_nothing(index_elements=["group_id", "day", "start"])
@@ -172,13 +175,13 @@ def _ensure_counter(db_session: Session, group: WindowGroup, slot: Slot) -> None
 
 def _take_seat(db_session: Session, group: WindowGroup, slot: Slot) -> None:
     _ensure_counter(db_session, group, slot)
-    result = db_session.execute(
+    taken = rowcount(db_session.execute(
         update(SlotCounter)
         .where(SlotCounter.group_id == group.id, SlotCounter.day == slot.day, SlotCounter.start == f"{slot.start:%H:%M}",
                SlotCounter.taken < SlotCounter.capacity)
         .values(taken=SlotCounter.taken + 1)
-    )
-    if result.rowcount != 1:
+    ))
+    if taken != 1:
         raise SlotFull(f"{slot.label}已经约满了，请换一个时段")
 
 

@@ -5,10 +5,13 @@ import csv
 import datetime as dt
 import io
 import secrets
+from contextlib import AbstractContextManager
+from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from bot import clock
@@ -40,7 +43,7 @@ class RescheduleRequest(BaseModel):
     start: str = Field(..., pattern=r"^\d{2}:\d{2}$")
 
 
-def public(booking: Booking, reveal: bool = False) -> dict:
+def public(booking: Booking, reveal: bool = False) -> dict[str, Any]:
     return {
         "code": booking.code, "item": booking.item_name, "date": booking.day.isoformat(), "start": booking.start,
         "end": booking.end, "status": booking.status, "name": booking.name if reveal else mask("我叫" + booking.name)[2:],
@@ -48,8 +51,9 @@ def public(booking: Booking, reveal: bool = False) -> dict:
     }
 
 
-def _session(request: Request):
-    return request.app.state.database.session()
+def _session(request: Request) -> AbstractContextManager[Session]:
+    sessions: AbstractContextManager[Session] = request.app.state.database.session()
+    return sessions
 
 
 def id_required(item_name: str) -> bool:
@@ -58,9 +62,9 @@ def id_required(item_name: str) -> bool:
 
 
 @router.get("/slots")
-async def slots(request: Request, item: str = Query(..., description="事项名称"), date: dt.date = Query(...)):
+async def slots(request: Request, item: str = Query(..., description="事项名称"), date: dt.date = Query(...)) -> list[dict[str, Any]]:
     """Free slots of one day for an item, with seats left."""
-    def run():
+    def run() -> list[dict[str, Any]]:
         with _session(request) as session:
             found = service.free_slots(db_session=session, schedule=request.app.state.schedule, item_name=item, day=date,
                                        now=clock.now())
@@ -70,9 +74,9 @@ async def slots(request: Request, item: str = Query(..., description="事项名�
 
 
 @router.post("", status_code=201)
-async def create(request: Request, body: BookingRequest):
+async def create(request: Request, body: BookingRequest) -> dict[str, Any]:
     """Book a slot; the reply has the booking code."""
-    def run():
+    def run() -> dict[str, Any]:
         with _session(request) as session:
             booking = service.book(db_session=session, schedule=request.app.state.schedule, item_name=body.item, day=body.date,
                                    start=body.start, name=body.name, phone=body.phone, id_number=body.id_number,
@@ -82,25 +86,25 @@ async def create(request: Request, body: BookingRequest):
 
 
 @router.get("/{code}")
-async def get(request: Request, code: str, phone: str = Query(...)):
+async def get(request: Request, code: str, phone: str = Query(...)) -> dict[str, Any]:
     """Look a booking up by code and the mobile number it was made with."""
-    def run():
+    def run() -> dict[str, Any]:
         with _session(request) as session:
             return public(service.lookup(db_session=session, code=code, phone=phone))
     return await run_in_threadpool(run)
 
 
 @router.post("/{code}/cancel")
-async def cancel(request: Request, code: str, body: PhoneRequest):
-    def run():
+async def cancel(request: Request, code: str, body: PhoneRequest) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
         with _session(request) as session:
             return public(service.cancel(db_session=session, code=code, phone=body.phone))
     return await run_in_threadpool(run)
 
 
 @router.post("/{code}/reschedule")
-async def reschedule(request: Request, code: str, body: RescheduleRequest):
-    def run():
+async def reschedule(request: Request, code: str, body: RescheduleRequest) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
         with _session(request) as session:
             return public(service.reschedule(db_session=session, schedule=request.app.state.schedule, code=code,
                                              phone=body.phone, day=body.date, start=body.start))
@@ -119,9 +123,9 @@ admin_router = APIRouter(prefix="/api/admin/appointments", tags=["admin"], depen
 
 
 @admin_router.get("")
-async def day_listing(request: Request, date: dt.date = Query(...), format: str = Query("json", pattern="^(json|csv)$")):
+async def day_listing(request: Request, date: dt.date = Query(...), format: str = Query("json", pattern="^(json|csv)$")) -> Response:
     """A day's bookings; `format=csv` downloads them (personal data masked)."""
-    def run():
+    def run() -> list[dict[str, Any]]:
         with _session(request) as session:
             return [public(b) for b in service.day_bookings(db_session=session, day=date)]
     rows = await run_in_threadpool(run)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import AsyncIterator
 
 
 class Busy(Exception):
@@ -29,14 +30,14 @@ class TurnGate:
         self.queue_limit = queue_limit
         self.max_wait = max_wait
         self.running = 0
-        self._line: deque[asyncio.Future] = deque()
+        self._line: deque[asyncio.Future[None]] = deque()
         self.refused = 0  # turns answered "busy" since start (for the bench and operations)
 
     @property
     def waiting(self) -> int:
         return sum(1 for f in self._line if not f.done())
 
-    def _expire(self, future: asyncio.Future) -> None:
+    def _expire(self, future: asyncio.Future[None]) -> None:
         if not future.done():
             future.set_exception(Busy(f"waited more than {self.max_wait:g} s"))
 
@@ -74,7 +75,7 @@ class TurnGate:
         self.running -= 1
 
     @contextlib.asynccontextmanager
-    async def turn(self):
+    async def turn(self) -> AsyncIterator[None]:
         """Hold a place in flight for the body; raises Busy when the turn is not admitted."""
         if self.limit <= 0:
             yield

@@ -14,6 +14,7 @@ predictions and the actions' view of the slots are unchanged; the full transcrip
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from bot.rasa_client import RasaClient
 
@@ -23,7 +24,7 @@ COMPACT_EVERY = 15  # user turns between compactions
 KEEP_TURNS = 8      # user turns kept verbatim; must exceed the policies' max_history (see config.yml)
 
 
-def cut_index(events: list[dict], keep_turns: int) -> int | None:
+def cut_index(events: list[dict[str, Any]], keep_turns: int) -> int | None:
     """Index of the user event that starts the last `keep_turns` user turns, or None when there is little to drop.
     The cut moves later past a timestamp tie, since Rasa's `until` selects events by timestamp."""
     users = [i for i, e in enumerate(events) if e.get("event") == "user"]
@@ -33,7 +34,7 @@ def cut_index(events: list[dict], keep_turns: int) -> int | None:
     return None
 
 
-def compacted(events: list[dict], cut: int, state_at_cut: dict) -> list[dict]:
+def compacted(events: list[dict[str, Any]], cut: int, state_at_cut: dict[str, Any]) -> list[dict[str, Any]]:
     """The new event list: a carried-over session start describing the state at the cut, then events[cut:]."""
     ts = events[cut - 1].get("timestamp")
     prefix = [{"event": "action", "name": "action_session_start", "timestamp": ts},

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -32,7 +33,7 @@ class Message(Base):
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
     direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
     text: Mapped[str] = mapped_column(Text)
-    buttons: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    buttons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="received")  # in: received|answered|failed|rejected|busy
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -8,8 +8,9 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from bot.clock import utcnow
 from bot.conversations import compaction
 from bot.conversations.admission import Busy, TurnGate
 from bot.conversations.models import Conversation, Message
+from bot.db import rowcount
 from bot.insight import outcomes
 from bot.messages import Button, InboundMessage, Reply, replies_from_rasa
 from bot.privacy import mask
@@ -25,6 +27,10 @@ from bot.rasa_client import RasaClient, RasaError
 from bot.security import printable
 from bot.texts import BUSY, EMPTY_REPLY, STILL_WORKING
 from knowledge.county import county
+
+if TYPE_CHECKING:
+    from bot.db import Database
+    from bot.handoff.desk import Desk, Routed
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +65,7 @@ def get_or_create_conversation(*, db_session: Session, channel: str, sender: str
 # Statements run for every message, built once: SQLAlchemy then reuses their compiled form instead of building and
 # keying a new statement each time (with the plain INSERT/UPDATE instead of ORM objects, measured in README
 # "Performance").
-_conversations, _messages = Conversation.__table__, Message.__table__  # tables, not the ORM classes: plain SQL, less work
+_conversations, _messages = cast(Table, Conversation.__table__), cast(Table, Message.__table__)  # tables, not the ORM classes: plain SQL, less work
 _CONVERSATION_ID = select(_conversations.c.id).where(_conversations.c.channel == bindparam("channel"),
                                                      _conversations.c.sender == bindparam("sender"))
 _INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
@@ -89,6 +95,7 @@ def log_inbound(*, db_session: Session, message: InboundMessage, status: str = "
     except IntegrityError:
         seen = db_session.scalar(
             select(Message.id).where(Message.conversation_id == conversation_id, Message.client_id == message.client_id))
+        assert seen is not None  # the other copy's
         return seen, conversation_id, True, answered_replies(db_session=db_session, conversation_id=conversation_id, inbound_id=seen)
 
 
@@ -112,10 +119,10 @@ def take_over(*, db_session: Session, inbound_id: int, now: dt.datetime | None =
     `ORPHAN_SECONDS` after it was stored. Its stored time moves to now, so exactly one claimant wins; the claimant
     answers it. Whether this caller won."""
     now = now or utcnow()
-    claimed = db_session.execute(
+    claimed = rowcount(db_session.execute(
         update(_messages).where(_messages.c.id == inbound_id, _messages.c.status == "received",
-                                _messages.c.created_at < now - dt.timedelta(seconds=ORPHAN_SECONDS)).values(created_at=now))
-    return claimed.rowcount == 1
+                                _messages.c.created_at < now - dt.timedelta(seconds=ORPHAN_SECONDS)).values(created_at=now)))
+    return claimed == 1
 
 
 def answered_replies(*, db_session: Session, conversation_id: str, inbound_id: int) -> list[Message] | None:
@@ -131,7 +138,7 @@ def answered_replies(*, db_session: Session, conversation_id: str, inbound_id: i
     return list(db_session.scalars(query.order_by(Message.id)))
 
 
-def transcript(*, db_session: Session, conversation_id: str, reveal: bool = False) -> list[dict]:
+def transcript(*, db_session: Session, conversation_id: str, reveal: bool = False) -> list[dict[str, Any]]:
     """The conversation's messages, personal data masked unless revealed."""
     rows = db_session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)).all()
     return [
@@ -140,7 +147,7 @@ def transcript(*, db_session: Session, conversation_id: str, reveal: bool = Fals
     ]
 
 
-def offered_buttons(*, db_session: Session, channel: str, sender: str) -> list[dict]:
+def offered_buttons(*, db_session: Session, channel: str, sender: str) -> list[dict[str, Any]]:
     """The options of the latest turn (its last reply with buttons): what "1", "2" select on text and phone."""
     conversation = db_session.scalar(select(Conversation).where(Conversation.channel == channel, Conversation.sender == sender))
     if conversation is None:
@@ -176,18 +183,18 @@ def rasa_lock(conversation_id: str) -> asyncio.Lock:
 class ConversationService:
     """Handle one inbound message end to end."""
 
-    def __init__(self, database, rasa: RasaClient, max_chars: int = 500):
+    def __init__(self, database: Database, rasa: RasaClient, max_chars: int = 500):
         self.database = database
         self.rasa = rasa
         self.max_chars = max_chars
-        self.handoff = None  # bot.handoff.desk.Desk: operator mode and the app's own questions, before Rasa
+        self.handoff: Desk | None = None  # bot.handoff.desk.Desk: operator mode and the app's own questions, before Rasa
         self.compact_every = compaction.COMPACT_EVERY  # Settings.tracker_compact_every; 0 turns compaction off
         self._turns: OrderedDict[str, int] = OrderedDict()  # Rasa turns since the last compaction, recent ones
-        self._background: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self.gate = TurnGate(0, 0, 1.0)  # Services sets the overload limits (Settings.rasa_concurrency ...); 0: off
         self.retry_wait = 15.0  # seconds a retry waits for the first attempt's replies (longer than Rasa's timeout)
 
-    async def _send_to_rasa(self, conversation_id: str, text: str) -> list[dict]:
+    async def _send_to_rasa(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
         """One Rasa turn at a time per conversation; every `compact_every` turns, compact its tracker afterwards
         (in the background, under the same lock, so the citizen does not wait for it)."""
         lock = rasa_lock(conversation_id)
@@ -211,14 +218,14 @@ class ConversationService:
             except RasaError as exc:  # the tracker just stays long; nothing is lost
                 logger.warning("could not compact the tracker of %s: %s", conversation_id, exc)
 
-    def _log_and_route(self, message: InboundMessage, status: str):
+    def _log_and_route(self, message: InboundMessage, status: str) -> tuple[int, str, bool, list[Reply] | None, Routed | None]:
         """Store the inbound message and, unless it is rejected or a retry, ask the handoff desk (operator mode, the
         app's own questions) for its answer: one worker-thread hop and one transaction for both. The desk runs in a
         savepoint, so if it fails the message is still stored, and its error is raised after the commit."""
         failure = None
         with self.database.session() as session:
             stored_id, conversation_id, retry, previous = log_inbound(db_session=session, message=message, status=status)
-            replies = None if previous is None else [Reply(text=m.text, buttons=m.buttons or []) for m in previous]
+            replies = None if previous is None else [Reply(text=m.text, buttons=[Button(**b) for b in m.buttons or []]) for m in previous]
             routed = None
             if not retry and status == "received" and self.handoff is not None:
                 try:
@@ -232,14 +239,14 @@ class ConversationService:
         return result
 
     def _log_replies(self, conversation_id: str, inbound_id: int, replies: list[Reply], status: str,
-                     turn: dict | None = None) -> None:
+                     turn: dict[str, Any] | None = None) -> None:
         """Store the replies and, in the same transaction, the turn's outcome (bot/insight/outcomes.py)."""
         with self.database.session() as session:
             log_replies(db_session=session, conversation_id=conversation_id, inbound_id=inbound_id, replies=replies, status=status)
             if turn is not None:
                 outcomes.record_safely(db_session=session, conversation_id=conversation_id, message_id=inbound_id, **turn)
 
-    def _offered_buttons(self, channel: str, sender: str) -> list[dict]:
+    def _offered_buttons(self, channel: str, sender: str) -> list[dict[str, Any]]:
         with self.database.session() as session:
             return offered_buttons(db_session=session, channel=channel, sender=sender)
 
@@ -250,14 +257,15 @@ class ConversationService:
     def _answered(self, conversation_id: str, inbound_id: int) -> list[Reply] | None:
         with self.database.session() as session:
             found = answered_replies(db_session=session, conversation_id=conversation_id, inbound_id=inbound_id)
-            return None if found is None else [Reply(text=m.text, buttons=m.buttons or []) for m in found]
+            return None if found is None else [Reply(text=m.text, buttons=[Button(**b) for b in m.buttons or []]) for m in found]
 
     def _take_over(self, inbound_id: int) -> str | None:
         """The text of the message if this request now answers it in place of a process that died, else None."""
         with self.database.session() as session:
             if not take_over(db_session=session, inbound_id=inbound_id):
                 return None
-            return session.scalar(select(Message.text).where(Message.id == inbound_id))
+            text: str | None = session.scalar(select(Message.text).where(Message.id == inbound_id))
+            return text
 
     async def _replies_when_answered(self, message: InboundMessage, conversation_id: str, inbound_id: int) -> list[Reply]:
         """The replies of a message another request (here or in another process) is still answering, once stored;
@@ -299,18 +307,19 @@ class ConversationService:
             return conversation_id, await self._replies_when_answered(message, conversation_id, inbound_id)
         return conversation_id, await self._answer(message, conversation_id, inbound_id, routed, started)
 
-    async def _answer(self, message: InboundMessage, conversation_id: str, inbound_id: int, routed, started: float) -> list[Reply]:
+    async def _answer(self, message: InboundMessage, conversation_id: str, inbound_id: int, routed: Routed | None, started: float) -> list[Reply]:
         """Answer a stored message (the desk's answer if it routed it, else Rasa's) and store the replies."""
         text = message.text
         logger.info("in %s: %s", conversation_id, mask(text))
-        if routed is not None:  # taken over by an operator, or answering the app's own question
+        if routed is not None and routed.rasa_text is None:  # taken over by an operator, or answering the app's own question
+            assert self.handoff is not None  # it routed the message
             await self.handoff.after_route(conversation_id, text, routed)
             await run_in_threadpool(self._log_replies, conversation_id, inbound_id, routed.replies, routed.status,
                                     {"channel": message.channel, "text": text, "started": started,
                                      "outcome": outcomes.of_desk_turn(routed.status, routed.replies)})
             return routed.replies
         try:
-            raw = await self._send_to_rasa(conversation_id, text)
+            raw = await self._send_to_rasa(conversation_id, text if routed is None or routed.rasa_text is None else routed.rasa_text)
             replies = replies_from_rasa(raw)
             if not any(r.text or r.buttons for r in replies):  # never leave the citizen without an answer
                 replies = [Reply(text=EMPTY_REPLY, action=next((r.action for r in replies if r.action), None))]

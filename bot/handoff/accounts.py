@@ -7,6 +7,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,6 +17,10 @@ from sqlalchemy.orm import Session
 from bot.clock import as_utc, aware
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.handoff.models import ROLES, Operator, OperatorSession
+
+if TYPE_CHECKING:
+    from bot.db import Database
+    from bot.settings import Settings
 
 hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 _DUMMY_HASH = hasher.hash("timing-equaliser-for-unknown-usernames")
@@ -177,7 +182,7 @@ def end_sessions(*, db_session: Session, operator_id: int) -> None:
     db_session.execute(delete(OperatorSession).where(OperatorSession.operator_id == operator_id))
 
 
-def bootstrap_admin(database, settings) -> bool:
+def bootstrap_admin(database: Database, settings: Settings) -> bool:
     """At start: create CONSOLE_ADMIN_USER as an admin when no account has that name (never overwrites one)."""
     username, password = settings.console_admin_user, settings.console_admin_password.get_secret_value()
     if not username or not password:

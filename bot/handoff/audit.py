@@ -30,11 +30,11 @@ def revealed_recently(*, db_session: Session, operator_id: int, target: str, now
     """Whether this operator has an audited reveal of this conversation (or work order) in the last `minutes`."""
     now = as_utc(now)
     since = now - dt.timedelta(minutes=minutes)
-    return db_session.scalar(
+    return (db_session.scalar(
         select(func.count()).select_from(AuditEntry).where(
             AuditEntry.operator_id == operator_id, AuditEntry.action == "reveal", AuditEntry.target == target,
             AuditEntry.created_at >= since)
-    ) > 0
+    ) or 0) > 0
 
 
 def list_audit(*, db_session: Session, action: str = "", limit: int = 300) -> list[tuple[AuditEntry, str | None]]:
@@ -42,4 +42,4 @@ def list_audit(*, db_session: Session, action: str = "", limit: int = 300) -> li
              .order_by(AuditEntry.id.desc()).limit(limit))
     if action:
         query = query.where(AuditEntry.action == action)
-    return list(db_session.execute(query).all())
+    return list(db_session.execute(query).tuples().all())

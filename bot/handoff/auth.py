@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from fastapi import HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from bot.clock import utcnow
@@ -22,25 +24,30 @@ from bot.handoff.login_throttle import LoginThrottle, RedisLoginThrottle
 from bot.handoff.models import Operator
 from bot.ratelimit import RateLimiter
 
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
 CSRF_HEADER = "X-CSRF-Token"
 LOGIN_ATTEMPTS, LOGIN_WINDOW = 30, 300.0  # per client address and app, besides the per-account lock-out
 
 
-def login_limiter(app) -> RateLimiter:
+def login_limiter(app: FastAPI) -> RateLimiter:
     """The app's limit on login attempts per client address (shared by the app's processes when in Redis, see
     bot/shared.py)."""
     if not hasattr(app.state, "login_attempts"):
         app.state.login_attempts = app.state.services.shared.limiter("console-login", LOGIN_ATTEMPTS, LOGIN_WINDOW)
-    return app.state.login_attempts
+    limiter: RateLimiter = app.state.login_attempts
+    return limiter
 
 
-def login_throttle(app) -> LoginThrottle | RedisLoginThrottle:
+def login_throttle(app: FastAPI) -> LoginThrottle | RedisLoginThrottle:
     """The app's back-off after wrong passwords, per name and address (bot/handoff/login_throttle.py)."""
     if not hasattr(app.state, "login_throttle"):
         settings = app.state.settings
         app.state.login_throttle = app.state.services.shared.login_throttle(settings.console_max_failed_logins,
                                                                            settings.console_lockout_minutes * 60)
-    return app.state.login_throttle
+    throttle: LoginThrottle | RedisLoginThrottle = app.state.login_throttle
+    return throttle
 
 
 @dataclass
@@ -56,11 +63,11 @@ class Auth:
         return self.operator.role == "admin"
 
 
-def cookie_name(settings) -> str:
+def cookie_name(settings: Settings) -> str:
     return "__Host-jj_console" if settings.console_cookie_secure else "jj_console"
 
 
-def login_cookie_name(settings) -> str:
+def login_cookie_name(settings: Settings) -> str:
     return "__Host-jj_login" if settings.console_cookie_secure else "jj_login"
 
 
@@ -68,21 +75,21 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def set_session_cookie(response, settings, token: str) -> None:
+def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
     response.set_cookie(cookie_name(settings), token, max_age=int(settings.console_session_hours * 3600), path="/",
                         httponly=True, secure=settings.console_cookie_secure, samesite="strict")
 
 
-def clear_session_cookie(response, settings) -> None:
+def clear_session_cookie(response: Response, settings: Settings) -> None:
     response.delete_cookie(cookie_name(settings), path="/", httponly=True, secure=settings.console_cookie_secure, samesite="strict")
 
 
-def set_login_cookie(response, settings, token: str) -> None:
+def set_login_cookie(response: Response, settings: Settings, token: str) -> None:
     response.set_cookie(login_cookie_name(settings), token, max_age=3600, path="/", httponly=True,
                         secure=settings.console_cookie_secure, samesite="strict")
 
 
-def login_token_ok(request: Request, settings, submitted: str) -> bool:
+def login_token_ok(request: Request, settings: Settings, submitted: str) -> bool:
     expected = request.cookies.get(login_cookie_name(settings), "")
     return bool(expected) and hmac.compare_digest(expected.encode(), (submitted or "").encode()) and same_origin(request)
 
@@ -105,7 +112,7 @@ async def current(request: Request) -> Auth | None:
     if not token:
         return None
 
-    def load():
+    def load() -> tuple[str, Operator] | None:
         with request.app.state.database.session() as session:
             found = accounts.session_for(db_session=session, token=token, now=utcnow(), idle_minutes=settings.console_idle_minutes,
                                          max_hours=settings.console_session_hours)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -16,6 +17,9 @@ from bot.handoff.models import (
     ConsoleSetting,
     Operator,
 )
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 
 def split_words(value: str | list[str]) -> list[str]:
@@ -40,9 +44,9 @@ class DutyConfig:
         return parse_duty_hours(self.hours)
 
 
-def duty_config(*, db_session: Session, settings) -> DutyConfig:
+def duty_config(*, db_session: Session, settings: Settings) -> DutyConfig:
     """Env defaults, overridden by what an admin saved in the console."""
-    saved = {row.key: row.value for row in db_session.scalars(select(ConsoleSetting))}
+    saved: dict[str, Any] = {row.key: row.value for row in db_session.scalars(select(ConsoleSetting))}
     return DutyConfig(
         hours=saved.get("duty_hours", settings.handoff_duty_hours),
         days=saved.get("duty_days", settings.handoff_duty_days),
@@ -102,7 +106,7 @@ _settings = ConsoleSetting.__table__
 _SENSITIVE_WORDS = select(_settings.c.value).where(_settings.c.key == "sensitive_words")
 
 
-def sensitive_words(*, db_session: Session, settings) -> list[str]:
+def sensitive_words(*, db_session: Session, settings: Settings) -> list[str]:
     """duty_config(...).sensitive_words, read alone."""
     saved = db_session.execute(_SENSITIVE_WORDS).scalar()
     return split_words(saved if saved is not None else settings.handoff_sensitive_words)

@@ -15,6 +15,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import redis
 
 FIRST_DELAY = 30.0  # seconds
 MAX_ENTRIES = 100_000
@@ -38,7 +42,7 @@ class _BackOff:
     def _delay(self, count: int) -> float:
         if count < self.free:
             return 0.0
-        return min(self.max_delay, FIRST_DELAY * 2 ** (count - self.free))
+        return min(self.max_delay, FIRST_DELAY * 2.0 ** (count - self.free))
 
     def _next(self, entry: _Failures | None, now: float) -> _Failures:
         """The failures after one more at `now` (a long quiet starts the count again)."""
@@ -85,7 +89,7 @@ class LoginThrottle(_BackOff):
 class RedisLoginThrottle(_BackOff):
     """In Redis (one hash per name and address, expiring after a long quiet), shared by every app process."""
 
-    def __init__(self, client, prefix: str, free_failures: int, max_delay_seconds: float, clock: Callable[[], float] = time.time):
+    def __init__(self, client: redis.Redis, prefix: str, free_failures: int, max_delay_seconds: float, clock: Callable[[], float] = time.time):
         super().__init__(free_failures, max_delay_seconds, clock)
         self.client, self.prefix = client, prefix
 

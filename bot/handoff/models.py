@@ -3,6 +3,7 @@ what a conversation waits for next, console settings and the audit log."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -168,7 +169,7 @@ class PendingInput(Base):
 
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -178,5 +179,5 @@ class ConsoleSetting(Base):
     __tablename__ = "console_settings"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[dict | list | str] = mapped_column(JSON)
+    value: Mapped[dict[str, Any] | list[Any] | str] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.clock import as_utc, aware
 from bot.conversations.models import Conversation, Message
+from bot.db import rowcount
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.handoff.models import (
     CLOSE_CATEGORIES,
@@ -30,7 +33,7 @@ _OPEN_HANDOFF_STATE = select(_handoffs.c.status, _handoffs.c.bot_paused).where(
     _handoffs.c.conversation_id == bindparam("conversation_id"), _handoffs.c.status.in_(OPEN_STATUSES))
 
 
-def open_handoff_state(*, db_session: Session, conversation_id: str):
+def open_handoff_state(*, db_session: Session, conversation_id: str) -> Row[Any] | None:
     """(status, bot_paused) of the conversation's waiting or active handoff, or None."""
     return db_session.execute(_OPEN_HANDOFF_STATE, {"conversation_id": conversation_id}).first()
 
@@ -65,7 +68,9 @@ def enqueue(*, db_session: Session, conversation_id: str, reason: str, now: dt.d
         with db_session.begin_nested():
             db_session.add(handoff)
     except IntegrityError:  # the same conversation asked twice at once: the other request queued it
-        return open_handoff(db_session=db_session, conversation_id=conversation_id), False
+        queued = open_handoff(db_session=db_session, conversation_id=conversation_id)
+        assert queued is not None  # the other request's
+        return queued, False
     return handoff, True
 
 
@@ -126,11 +131,11 @@ def take_over(*, db_session: Session, conversation_id: str, operator_id: int, no
         except IntegrityError:
             raise Conflict(_taken_message(db_session, conversation_id)) from None
         return handoff
-    taken = db_session.execute(
+    taken = rowcount(db_session.execute(
         update(Handoff).where(Handoff.id == handoff.id, Handoff.status == "waiting")
         .values(status="active", operator_id=operator_id, taken_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if taken != 1:
         raise Conflict(_taken_message(db_session, conversation_id))
     db_session.refresh(handoff)
@@ -198,10 +203,10 @@ def close(*, db_session: Session, handoff: Handoff, category: str, summary: str,
 def abandon(*, db_session: Session, conversation_id: str, now: dt.datetime) -> bool:
     """The citizen no longer waits: True if a waiting handoff was dropped."""
     now = as_utc(now)
-    dropped = db_session.execute(
+    dropped = rowcount(db_session.execute(
         update(Handoff).where(Handoff.conversation_id == conversation_id, Handoff.status == "waiting")
         .values(status="abandoned", closed_at=now).execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     return dropped > 0
 
 
@@ -219,7 +224,7 @@ class QueueRow:
     last_message: str = ""
 
 
-def queue_view(*, db_session: Session, mask_text) -> dict[str, list[QueueRow]]:
+def queue_view(*, db_session: Session, mask_text: Callable[[str], str]) -> dict[str, list[QueueRow]]:
     """Waiting (in serving order), active and handed-back handoffs, with each conversation's last citizen message."""
     rows = db_session.execute(
         select(Handoff, Operator.display_name).outerjoin(Operator, Operator.id == Handoff.operator_id)

@@ -4,6 +4,7 @@ audit log (action `booking`). The dashboard counts no-shows from these marks (bo
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from bot.privacy import mask
 AUDIT_ACTION = "booking"
 
 
-def day_bookings(*, db_session: Session, day: dt.date) -> list[dict]:
+def day_bookings(*, db_session: Session, day: dt.date) -> list[dict[str, Any]]:
     """A day's bookings in time order with their attendance, names and phones masked."""
     rows = db_session.execute(select(Booking, BookingAttendance.status)
                               .outerjoin(BookingAttendance, BookingAttendance.booking_id == Booking.id)
@@ -30,7 +31,7 @@ def day_bookings(*, db_session: Session, day: dt.date) -> list[dict]:
             for b, status in rows]
 
 
-def mark(*, db_session: Session, code: str, status: str, operator_id: int, ip: str | None) -> dict:
+def mark(*, db_session: Session, code: str, status: str, operator_id: int, ip: str) -> dict[str, Any]:
     """Mark a booking attended or a no-show (audited); refused for a cancelled booking or one still to come."""
     booking = db_session.scalar(select(Booking).where(Booking.code == code.upper()))
     if booking is None:

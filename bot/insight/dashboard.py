@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import statistics
 from collections import Counter, defaultdict
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,7 +58,7 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def appeal_figures(db_session: Session, low: dt.datetime, high: dt.datetime, routing) -> dict:
+def appeal_figures(db_session: Session, low: dt.datetime, high: dt.datetime, routing) -> dict[str, Any]:
     """Appeals filed in the range: by first-level class and department, how many are open, overdue or answered on
     time, and the hot issues (groups of similar appeals, bot/appeals/service.py)."""
     from bot.appeals.service import OPEN, hot_issues
@@ -77,7 +78,7 @@ def appeal_figures(db_session: Session, low: dt.datetime, high: dt.datetime, rou
             "hot": [{**g, "summary": mask(g["summary"]), "places": [mask(p) for p in g["places"]]} for g in groups[:TOP]]}
 
 
-def figures(*, db_session: Session, start: dt.date, end: dt.date, schedule: Schedule | None = None, routing=None) -> dict:
+def figures(*, db_session: Session, start: dt.date, end: dt.date, schedule: Schedule | None = None, routing=None) -> dict[str, Any]:
     """Every figure of the dashboard for county days start..end (appeals' departments and hot issues need the
     appeals' routing)."""
     low, high = span(start, end)
@@ -85,7 +86,7 @@ def figures(*, db_session: Session, start: dt.date, end: dt.date, schedule: Sche
     turns = db_session.execute(select(TurnOutcome.conversation_id, TurnOutcome.channel, TurnOutcome.outcome, TurnOutcome.item_name,
                                       TurnOutcome.aspect, TurnOutcome.created_at)
                                .where(TurnOutcome.created_at >= low, TurnOutcome.created_at < high)).all()
-    contacts: dict[tuple[str, dt.date], dict] = {}
+    contacts: dict[tuple[str, dt.date], dict[str, Any]] = {}
     outcome_counts: Counter = Counter()
     items: Counter = Counter()
     aspects: Counter = Counter()
@@ -160,7 +161,7 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def workbook(data: dict) -> bytes:
+def workbook(data: dict[str, Any]) -> bytes:
     """The same figures as an XLSX workbook, one sheet per block, for the monthly report."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -220,7 +221,7 @@ def default_range(today: dt.date) -> tuple[dt.date, dt.date]:
     return today - dt.timedelta(days=29), today
 
 
-def by_channel_label(per_day: dict, channels: dict) -> dict:
+def by_channel_label(per_day: dict[str, Any], channels: dict[str, Any]) -> dict[str, Any]:
     """Per channel label, the counts of each day (the chart's series)."""
     series = defaultdict(list)
     for row in per_day.values():

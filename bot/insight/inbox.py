@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from rapidfuzz import fuzz
 from sqlalchemy import select, update
@@ -52,7 +53,7 @@ class Group:
     ids: list[int] = field(default_factory=list)
     items: Counter = field(default_factory=Counter)  # items answered or offered for it
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "question": self.question, "count": self.count,
                 "reasons": {REASONS[k]: n for k, n in self.reasons.most_common()},
                 "examples": [self.examples[w] for w, _ in self.wordings.most_common(5)],
@@ -120,7 +121,7 @@ def group(found: list[tuple[TurnOutcome, str]]) -> list[Group]:
     return sorted(groups, key=lambda g: (-g.count, g.key))
 
 
-def groups(*, db_session: Session) -> list[dict]:
+def groups(*, db_session: Session) -> list[dict[str, Any]]:
     return [g.as_dict() for g in group(candidates(db_session=db_session))]
 
 
@@ -145,7 +146,7 @@ def usable_wordings(g: Group) -> list[str]:
     return [g.examples[w] for w, _ in g.wordings.most_common() if "*" not in g.examples[w]]
 
 
-def edited(content: Content, item_id: str, action: str, wordings: list[str]) -> tuple[Content, dict, list[str]]:
+def edited(content: Content, item_id: str, action: str, wordings: list[str]) -> tuple[Content, dict[str, Any], list[str]]:
     """The content with the wordings added to the item's 常见问法 (or 别名), checked as the console's form checks it:
     (new content, new document, the wordings added)."""
     if action not in ACTIONS:
@@ -169,7 +170,7 @@ def edited(content: Content, item_id: str, action: str, wordings: list[str]) -> 
     return content.with_items({**content.items, item_id: new_document}), new_document, added
 
 
-def pinned(content: Content, g: Group, text: str, item_id: str | None, reviewer: str, day: dt.date) -> tuple[Content, dict]:
+def pinned(content: Content, g: Group, text: str, item_id: str | None, reviewer: str, day: dt.date) -> tuple[Content, dict[str, Any]]:
     """The content with a pinned answer for the group's wordings (about `item_id`, if given), checked:
     (new content, the pinned answer's document)."""
     wordings = usable_wordings(g)

@@ -8,6 +8,7 @@ then any peer with `Authorization: Bearer <METRICS_TOKEN>` (docs/operations.md).
 from __future__ import annotations
 
 import hmac
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -16,6 +17,9 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from bot.security import is_loopback
+
+if TYPE_CHECKING:
+    from bot.db import Database
 
 REGISTRY = CollectorRegistry(auto_describe=True)  # ours only: no process or platform collectors of the default
 PREFIX = "assistant"
@@ -58,7 +62,7 @@ def allowed(request: Request, token: str) -> bool:
     return is_loopback(request.client.host if request.client else None)
 
 
-def _waiting_handoffs(database) -> int:
+def _waiting_handoffs(database: Database) -> int:
     from bot.handoff.models import Handoff
 
     with database.session() as session:

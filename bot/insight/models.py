@@ -44,7 +44,7 @@ class TurnOutcome(Base):
     item_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     item_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     aspect: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    options: Mapped[list | None] = mapped_column(JSON, nullable=True)  # item ids offered
+    options: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # item ids offered
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)  # search score of the item answered
     intent: Mapped[str | None] = mapped_column(String(64), nullable=True)
     question: Mapped[str] = mapped_column(Text, default="")  # masked, at most QUESTION_CHARS

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -49,12 +50,12 @@ class Outcome:
     intent: str | None = None
 
 
-def _slots(events: list[dict]) -> dict:
+def _slots(events: list[dict[str, Any]]) -> dict[str | None, Any]:
     """The slots an action set, the last value of each."""
     return {e.get("name"): e.get("value") for e in events or [] if isinstance(e, dict) and e.get("event") == "slot"}
 
 
-def note_for_action(action_call: dict, result: dict) -> dict | None:
+def note_for_action(action_call: dict[str, Any], result: dict[str, Any]) -> dict[str, Any] | None:
     """The outcome note of one action's result, or None (an action that said nothing, or none about an item)."""
     name = action_call.get("next_action")
     if name not in GUIDE_ACTIONS | BOOKING_ACTIONS or not result.get("responses"):
@@ -69,7 +70,7 @@ def note_for_action(action_call: dict, result: dict) -> dict | None:
         return None
     if name in BOOKING_ACTIONS:
         return {"kind": "booked", "intent": intent} if slots.get("manage_code") else None
-    note: dict = {"intent": intent}
+    note: dict[str, Any] = {"intent": intent}
     if _escalated(result["responses"]):
         note.update(kind="handed_over")
     elif slots.get("item"):
@@ -89,7 +90,7 @@ def note_for_action(action_call: dict, result: dict) -> dict | None:
     return note
 
 
-def _escalated(responses: list[dict]) -> bool:
+def _escalated(responses: list[dict[str, Any]]) -> bool:
     """Whether the desk took the citizen towards a person: queued or transferred (the handoff signal), or, with nobody
     on duty, offered a message or a callback work order (its 留言 / 预约回电 buttons)."""
     offer = {button.payload for button in offline("", False, "").buttons} - {NO_THANKS.payload}
@@ -114,7 +115,7 @@ def _confidence(text: str, item_id: str) -> float | None:
     return None
 
 
-def add_note(action_call: dict, result: dict) -> dict:
+def add_note(action_call: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     """The action's result with its outcome note as one more custom message (never fails the action)."""
     try:
         note = note_for_action(action_call, result)
@@ -127,7 +128,7 @@ def add_note(action_call: dict, result: dict) -> dict:
     return result
 
 
-def of_rasa_turn(raw: list[dict], replies: list[Reply]) -> Outcome:
+def of_rasa_turn(raw: list[dict[str, Any]], replies: list[Reply]) -> Outcome:
     """One Rasa turn's outcome, from the actions' notes and the replies (a handoff signal means handed over)."""
     try:
         return _of_rasa_turn(raw, replies)
@@ -136,7 +137,7 @@ def of_rasa_turn(raw: list[dict], replies: list[Reply]) -> Outcome:
         return Outcome("other")
 
 
-def _of_rasa_turn(raw: list[dict], replies: list[Reply]) -> Outcome:
+def _of_rasa_turn(raw: list[dict[str, Any]], replies: list[Reply]) -> Outcome:
     notes = [m["custom"][NOTE] for m in raw if isinstance(m.get("custom"), dict) and isinstance(m["custom"].get(NOTE), dict)]
     if _escalated([r.model_dump() for r in replies]) or any(r.action == "handoff" for r in replies):
         notes.append({"kind": "handed_over"})

@@ -3,6 +3,7 @@ the review inbox (groups of missed questions, each turned into a knowledge versi
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -43,7 +44,7 @@ def date_range(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.
     return start, end
 
 
-async def figures_for(request: Request, start: dt.date | None, end: dt.date | None) -> dict:
+async def figures_for(request: Request, start: dt.date | None, end: dt.date | None) -> dict[str, Any]:
     start, end = date_range(start, end)
     schedule = request.app.state.services.schedule
     return await _session(request, lambda s: dashboard.figures(db_session=s, start=start, end=end, schedule=schedule,
@@ -52,7 +53,7 @@ async def figures_for(request: Request, start: dt.date | None, end: dt.date | No
 
 @router.get("/dashboard")
 async def dashboard_figures(request: Request, start: dt.date | None = Query(None), end: dt.date | None = Query(None),
-                            _auth: Auth = Depends(admin_access)) -> dict:
+                            _auth: Auth = Depends(admin_access)) -> dict[str, Any]:
     """Every figure of the dashboard for county days start..end (default: the last 30 days)."""
     return await figures_for(request, start, end)
 
@@ -75,7 +76,7 @@ class Attendance(BaseModel):
 
 
 @router.post("/bookings/{code}/attendance")
-async def mark_attendance(request: Request, code: str, body: Attendance, auth: Auth = Depends(admin_write)) -> dict:
+async def mark_attendance(request: Request, code: str, body: Attendance, auth: Auth = Depends(admin_write)) -> dict[str, Any]:
     """Mark whether the citizen came to a booking (for the no-show figures); marking again changes it (audited)."""
     return await _session(request, lambda s: attendance.mark(db_session=s, code=code, status=body.status,
                                                              operator_id=auth.operator.id, ip=auth.ip))
@@ -84,7 +85,7 @@ async def mark_attendance(request: Request, code: str, body: Attendance, auth: A
 # --- the review inbox ------------------------------------------------------------------------------
 
 @router.get("/inbox")
-async def inbox_groups(request: Request, _auth: Auth = Depends(admin_access)) -> dict:
+async def inbox_groups(request: Request, _auth: Auth = Depends(admin_access)) -> dict[str, Any]:
     """The questions for review, grouped by similarity, the largest groups first."""
     return {"groups": await _session(request, lambda s: inbox.groups(db_session=s))}
 
@@ -116,7 +117,7 @@ async def _publish_and_rerun(request: Request, auth: Auth, group: inbox.Group, b
 
 
 @router.post("/inbox/{key}/publish")
-async def publish_group(request: Request, key: int, body: GroupFix, auth: Auth = Depends(admin_write)) -> dict:
+async def publish_group(request: Request, key: int, body: GroupFix, auth: Auth = Depends(admin_write)) -> dict[str, Any]:
     """Add the group's questions to an item as 常见问法 or 别名, publish that as a knowledge version (audited), then ask
     the questions again of it: those that now resolve to the item leave the inbox."""
     def prepare(session):
@@ -159,20 +160,20 @@ def _pinned_content(request: Request, key: int, body: GroupPin, auth: Auth):
     return _session(request, prepare)
 
 
-def _shown(content, document: dict) -> str:
+def _shown(content, document: dict[str, Any]) -> str:
     item = content.items.get(document["事项"] or "")
     return pinned_reply(PinnedAnswer.of(document), item["事项名称"] if item else None, document["事项"]).text
 
 
 @router.post("/inbox/{key}/pin/preview")
-async def preview_pin(request: Request, key: int, body: GroupPin, auth: Auth = Depends(admin_write)) -> dict:
+async def preview_pin(request: Request, key: int, body: GroupPin, auth: Auth = Depends(admin_write)) -> dict[str, Any]:
     """How the assistant would answer the group's questions with this pinned answer (nothing is published)."""
     _group, _base, content, document, _model = await _pinned_content(request, key, body, auth)
     return {"questions": document["问法"], "reply": _shown(content, document)}
 
 
 @router.post("/inbox/{key}/pin")
-async def pin_group(request: Request, key: int, body: GroupPin, auth: Auth = Depends(admin_write)) -> dict:
+async def pin_group(request: Request, key: int, body: GroupPin, auth: Auth = Depends(admin_write)) -> dict[str, Any]:
     """Publish staff's answer to the group's questions (人工干预) as a knowledge version (audited), then ask the
     questions again of it: those that now get the pinned answer leave the inbox."""
     group, base, content, document, model = await _pinned_content(request, key, body, auth)
@@ -195,7 +196,7 @@ class Dismiss(BaseModel):
 
 
 @router.post("/inbox/{key}/dismiss")
-async def dismiss_group(request: Request, key: int, body: Dismiss, auth: Auth = Depends(admin_write)) -> dict:
+async def dismiss_group(request: Request, key: int, body: Dismiss, auth: Auth = Depends(admin_write)) -> dict[str, Any]:
     """Set a group aside (not a knowledge gap: abuse, chit-chat, out of scope); audited with the reason."""
     def work(session):
         try:

@@ -7,12 +7,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, create_engine, text
 from starlette.concurrency import run_in_threadpool
 
 from bot import clock
 from bot.personal_data import service
+
+if TYPE_CHECKING:
+    from bot.db import Database
+    from bot.rasa_client import RasaClient
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +27,13 @@ RETENTION_LOCK = 12346  # PostgreSQL advisory lock id (12345 is the migrations')
 class TrackerEraser:
     """Erases Rasa's trackers of conversations: in Rasa's SQL tracker store when its URL is known, else via Rasa."""
 
-    def __init__(self, rasa, tracker_database_url: str = ""):
+    def __init__(self, rasa: RasaClient, tracker_database_url: str = ""):
         self.rasa = rasa
         self.engine = create_engine(tracker_database_url, pool_size=1, max_overflow=1) if tracker_database_url else None
 
     def _delete_rows(self, senders: list[str]) -> None:
         statement = text("DELETE FROM events WHERE sender_id IN :senders").bindparams(bindparam("senders", expanding=True))
+        assert self.engine is not None  # erase() deletes rows itself only with an engine
         with self.engine.begin() as connection:
             connection.execute(statement, {"senders": senders})
 
@@ -48,7 +54,7 @@ class TrackerEraser:
             self.engine.dispose()
 
 
-def one_pass(database, days: int) -> service.Erased:
+def one_pass(database: Database, days: int) -> service.Erased:
     with database.session() as session:
         if session.get_bind().dialect.name == "postgresql":
             if not session.execute(text(f"SELECT pg_try_advisory_xact_lock({RETENTION_LOCK})")).scalar():
@@ -56,7 +62,7 @@ def one_pass(database, days: int) -> service.Erased:
         return service.erase_expired(db_session=session, now=clock.utcnow(), days=days)
 
 
-async def run_worker(database, trackers: TrackerEraser, days: int, poll_seconds: float, stop: asyncio.Event) -> None:
+async def run_worker(database: Database, trackers: TrackerEraser, days: int, poll_seconds: float, stop: asyncio.Event) -> None:
     """Erase what is older than `days` until stopped; errors are logged and the job goes on at the next poll."""
     while not stop.is_set():
         await erase_all_expired(database, trackers, days, stop)
@@ -64,7 +70,7 @@ async def run_worker(database, trackers: TrackerEraser, days: int, poll_seconds:
             await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
 
 
-async def erase_all_expired(database, trackers: TrackerEraser, days: int, stop: asyncio.Event) -> None:
+async def erase_all_expired(database: Database, trackers: TrackerEraser, days: int, stop: asyncio.Event) -> None:
     """Passes of at most service.BATCH of each kind, until nothing older than `days` is left."""
     try:
         while not stop.is_set():

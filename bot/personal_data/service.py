@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.booking.models import Booking, Reminder
 from bot.conversations.models import Conversation, Message
+from bot.db import rowcount
 from bot.errors import InvalidInput
 from bot.handoff.audit import audit
 from bot.handoff.models import OPEN_STATUSES, Handoff, PendingInput, Rating, WorkOrder
@@ -81,14 +83,14 @@ def _conversation_ids(db_session: Session, citizen: Citizen) -> list[str]:
 
 
 def _bookings(db_session: Session, citizen: Citizen, conversation_ids: list[str]) -> list[Booking]:
-    conditions = [Booking.conversation_id.in_(conversation_ids)]
+    conditions: list[ColumnElement[bool]] = [Booking.conversation_id.in_(conversation_ids)]
     if citizen.phone:
         conditions.append(Booking.phone == citizen.phone)
     return list(db_session.scalars(select(Booking).where(or_(*conditions)).order_by(Booking.id)))
 
 
 def _work_orders(db_session: Session, citizen: Citizen, conversation_ids: list[str]) -> list[WorkOrder]:
-    conditions = [WorkOrder.conversation_id.in_(conversation_ids)]
+    conditions: list[ColumnElement[bool]] = [WorkOrder.conversation_id.in_(conversation_ids)]
     if citizen.phone:
         conditions.append(WorkOrder.contact_phone == citizen.phone)
     return list(db_session.scalars(select(WorkOrder).where(or_(*conditions)).order_by(WorkOrder.id)))
@@ -98,7 +100,7 @@ def _at(value: dt.datetime | None) -> str:
     return value.isoformat() if value else ""
 
 
-def export(*, db_session: Session, citizen: Citizen, operator_id: int | None, ip: str = "", reason: str = "") -> dict:
+def export(*, db_session: Session, citizen: Citizen, operator_id: int | None, ip: str = "", reason: str = "") -> dict[str, Any]:
     """Everything stored about the citizen, unmasked (it is for them), as JSON-ready data; audited."""
     citizen.check()
     conversation_ids = _conversation_ids(db_session, citizen)
@@ -128,7 +130,7 @@ def _erase_conversations(db_session: Session, conversation_ids: list[str], erase
     if not conversation_ids:
         return
     db_session.execute(delete(OutboxEntry).where(OutboxEntry.conversation_id.in_(conversation_ids)))
-    erased.messages += db_session.execute(delete(Message).where(Message.conversation_id.in_(conversation_ids))).rowcount
+    erased.messages += rowcount(db_session.execute(delete(Message).where(Message.conversation_id.in_(conversation_ids))))
     for conversation_id in conversation_ids:  # the sender is unique per channel: each its own neutral id
         db_session.execute(update(Conversation).where(Conversation.id == conversation_id).values(sender=f"erased-{conversation_id}"))
     db_session.execute(update(Rating).where(Rating.conversation_id.in_(conversation_ids)).values(comment=""))
