@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -301,7 +302,7 @@ class ActionStartAppeal(Action):
     def name(self) -> str:
         return "action_start_appeal"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
         if is_service_question(latest_intent(tracker), text):  # a situation told, neither complaint nor plea: answered
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
@@ -325,14 +326,14 @@ class ValidateAppealForm(FormValidationAction):
     def name(self) -> str:
         return "validate_appeal_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher, tracker, domain) -> list[str]:
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[str]:
         if tracker.get_slot("appeal_confirm") in ENDED:
             return ["appeal_confirm"]
         if _type(tracker) == "建议":  # the suggestion is the wish
             return [slot for slot in domain_slots if slot != "appeal_wish"]
         return domain_slots
 
-    def _answer(self, slot: str, value: Any, dispatcher, tracker) -> dict[str, Any]:
+    def _answer(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
         text = str(value or "").strip()
         if text.startswith("/"):  # a button pressed during the form answers nothing; 不用了 (/deny) leaves it
             return ended(CANCELLED) if text.startswith("/deny") else {slot: None}
@@ -344,7 +345,7 @@ class ValidateAppealForm(FormValidationAction):
         found.pop(slot, None)
         return found
 
-    def validate_appeal_what(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_appeal_what(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         found = self._answer("appeal_what", value, dispatcher, tracker)
         if "appeal_confirm" in found or "appeal_what" in found:
             return found
@@ -354,7 +355,7 @@ class ValidateAppealForm(FormValidationAction):
             return {**found, "appeal_what": None}
         return {**found, "appeal_what": what}
 
-    def _free(self, slot: str, value: Any, dispatcher, tracker, pick, lead: str) -> dict[str, Any]:
+    def _free(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, pick: Callable[[str], str | None], lead: str) -> dict[str, Any]:
         found = self._answer(slot, value, dispatcher, tracker)
         if "appeal_confirm" in found or slot in found:
             return found
@@ -370,16 +371,16 @@ class ValidateAppealForm(FormValidationAction):
             return {**found, slot: None}
         return {**found, slot: given}
 
-    def validate_appeal_place(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_appeal_place(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         return self._free("appeal_place", value, dispatcher, tracker, place_in, r"^(?:就在|是在|在|地点是|地址是|位置在|地方是|就是)")
 
-    def validate_appeal_since(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_appeal_since(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         return self._free("appeal_since", value, dispatcher, tracker, since_in, r"^(?:是从|从|大概|时间是)")
 
-    def validate_appeal_wish(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_appeal_wish(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         return self._free("appeal_wish", value, dispatcher, tracker, wish_in, r"^(?:我的诉求是|诉求是|就是)")
 
-    def validate_appeal_contact(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_appeal_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         text = str(value or "").strip()
         if text == ANONYMOUS or _NO_NEED.match(text):  # "不用了" to this question: no phone, not the appeal dropped
             return {"appeal_contact": ANONYMOUS}
@@ -399,7 +400,7 @@ class ValidateAppealForm(FormValidationAction):
             return {**found, "appeal_contact": None}
         return {**found, "appeal_contact": contact}
 
-    def validate_appeal_confirm(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_appeal_confirm(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         text = str(value or "").strip()
         if text in (CONFIRMED, *ENDED):
             return {"appeal_confirm": text}
@@ -436,7 +437,7 @@ class AskAppeal(Action):
     def question(self, tracker: Tracker) -> str:
         raise NotImplementedError
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         if not explained_this_turn(tracker, self.slot):
             dispatcher.utter_message(text=self.question(tracker))
         return []
@@ -511,7 +512,7 @@ class ActionAskAppealConfirm(Action):
     def name(self) -> str:
         return "action_ask_appeal_confirm"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         if explained_this_turn(tracker, "appeal_confirm"):
             return []
         lead = "好的，已为您改过来了。请再核对一下" if _asked_before(tracker) == "appeal_confirm" else "请核对一下"
@@ -527,7 +528,7 @@ class ActionFinishAppeal(Action):
     def name(self) -> str:
         return "action_finish_appeal"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         slot = tracker.get_slot
         reset = [SlotSet(name, None) for name in APPEAL_SLOTS]
         outcome, appeal_type = slot("appeal_confirm"), _type(tracker)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
 
 from actions.guides import answer_question, latest_intent
 from actions.service_question import is_service_question
@@ -17,6 +19,7 @@ from bot import clock
 from bot.booking import service
 from bot.booking.calendar import CalendarUnknown
 from bot.booking.dates import When, parse_when
+from bot.booking.models import Booking
 from bot.booking.schedule import DateNotBookable, Slot
 from bot.privacy import mask
 from bot.services import current
@@ -26,6 +29,7 @@ from knowledge.service import get_index
 
 BOOKING_SLOTS = ["booking_item", "booking_date", "booking_time", "booking_name", "booking_phone", "booking_id_number",
                  "booking_window", "booking_request_id"]
+T = TypeVar("T")
 _ISO = re.compile(r"(\d{4}-\d{2}-\d{2})(?:\s+(\d{2}:\d{2}))?")
 _HHMM = re.compile(r"^\s*(\d{1,2})[:：](\d{2})\s*$")
 _CODE = service.CODE_IN_TEXT
@@ -40,7 +44,7 @@ def text_of(tracker: Tracker) -> str:
     return tracker.latest_message.get("text") or ""
 
 
-def with_session(fn):
+def with_session(fn: Callable[[Session], T]) -> T:
     """Run fn(session) in one transaction of the app's database."""
     with current().database.session() as session:
         return fn(session)
@@ -163,7 +167,7 @@ def when_from(tracker: Tracker, day: dt.date | None = None) -> When | None:
     return When(dt.datetime.combine(base, start), dt.datetime.combine(base, end), day_given=day is not None)
 
 
-def offer_buttons(slots: list[tuple[Slot, int]], prefix: str = "") -> list[dict]:
+def offer_buttons(slots: list[tuple[Slot, int]], prefix: str = "") -> list[dict[str, Any]]:
     return [{"title": f"{slot.label}（余{left}）", "payload": f"{prefix}{slot.day.isoformat()} {slot.start:%H:%M}"} for slot, left in slots]
 
 
@@ -178,7 +182,7 @@ class ActionStartBooking(Action):
     def name(self) -> str:
         return "action_start_booking"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = text_of(tracker)
         if service.names_a_booking(text):  # "预约码ABPCC4，电话182…，能不能往后挪到下周六": the booking made, not a new one
             return [FollowupAction("action_start_manage")]
@@ -238,19 +242,19 @@ class ValidateBookingForm(FormValidationAction):
     def name(self) -> str:
         return "validate_booking_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher, tracker, domain) -> list[str]:
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[str]:
         entry = get_index().kb.by_name(tracker.get_slot("booking_item") or "")
         if entry is None or not entry.get("预约需身份证号"):
             return [s for s in domain_slots if s != "booking_id_number"]
         return domain_slots
 
-    def validate_booking_item(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_booking_item(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         item, problem = bookable_item(str(value or ""), None)
         if item is None:
             dispatcher.utter_message(text=problem or "没有找到这个事项，请说一下您要办理的事项名称，例如“身份证”“社保卡”。")
         return {"booking_item": item}
 
-    def validate_booking_date(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_booking_date(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         text = str(value or "")
         item = tracker.get_slot("booking_item")
         iso = _ISO.search(text)
@@ -271,7 +275,7 @@ class ValidateBookingForm(FormValidationAction):
         if not free:
             dispatcher.utter_message(text=f"{day.month}月{day.day}日已经约满了，请换一天。")
             return {"booking_date": None}
-        result = {"booking_date": day.isoformat()}
+        result: dict[str, Any] = {"booking_date": day.isoformat()}
         if iso and iso.group(2) and any(f"{s.start:%H:%M}" == iso.group(2) for s, _ in free):
             result["booking_time"] = iso.group(2)
         elif when is not None and window_of(when):
@@ -284,7 +288,7 @@ class ValidateBookingForm(FormValidationAction):
                 result["booking_time"] = f"{named.start:%H:%M}"
         return result
 
-    def validate_booking_time(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_booking_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         text = str(value or "")
         day = dt.date.fromisoformat(tracker.get_slot("booking_date"))
         item = tracker.get_slot("booking_item")
@@ -303,8 +307,8 @@ class ValidateBookingForm(FormValidationAction):
             window = when_from(tracker, day)
             wanted = [s for s, _ in free if window is None or window.covers(day, s.start)][:1]
         given = {k: v for k, v in details_in(text, None, None).items() if k in ("booking_name", "booking_phone")}
-        if not wanted and not given and parse_when(text, now()) is None and plain_name(text):
-            given = {"booking_name": service.normalize_name(plain_name(text))}  # "邓明亮" before choosing a time
+        if not wanted and not given and parse_when(text, now()) is None and (name := plain_name(text)):
+            given = {"booking_name": service.normalize_name(name)}  # "邓明亮" before choosing a time
         if not wanted and given:  # a name and mobile instead of a time: keep them, the time is asked again
             return {"booking_time": None, **given}
         if not wanted:
@@ -315,7 +319,7 @@ class ValidateBookingForm(FormValidationAction):
             return {"booking_time": None}
         return {"booking_time": f"{wanted[0].start:%H:%M}", **given}
 
-    def validate_booking_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_booking_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         text = str(value or "")
         found = details_in(text, tracker.get_slot("booking_item"), _day_of(tracker))
         if "booking_name" not in found and ("booking_time" in found or "booking_date" in found) and not _PHONE.search(text):
@@ -331,7 +335,7 @@ class ValidateBookingForm(FormValidationAction):
             dispatcher.utter_message(text=exc.reason)
             return {"booking_name": None}
 
-    def validate_booking_phone(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_booking_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         text = str(value or "")
         phone = _PHONE.search(text)
         try:
@@ -342,7 +346,7 @@ class ValidateBookingForm(FormValidationAction):
         name = name_in(text)
         return {**result, "booking_name": name} if name else result
 
-    def validate_booking_id_number(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_booking_id_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         try:
             return {"booking_id_number": service.normalize_id_number(str(value or ""))}
         except service.BookingError as exc:
@@ -374,7 +378,7 @@ class AskUnlessExplained(Action):
     def name(self) -> str:
         return f"action_ask_{self.slot}"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         if not explained_this_turn(tracker, self.slot):
             dispatcher.utter_message(response=f"utter_ask_{self.slot}")
         return []
@@ -398,7 +402,7 @@ class ActionAskBookingDate(Action):
     def name(self) -> str:
         return "action_ask_booking_date"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         item = tracker.get_slot("booking_item")
         offers, reasons = with_session(lambda s: service.suggest(db_session=s, schedule=current().schedule, item_name=item,
                                                                   when=when_from(tracker), now=now()))
@@ -417,7 +421,7 @@ class ActionAskBookingTime(Action):
     def name(self) -> str:
         return "action_ask_booking_time"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         day = dt.date.fromisoformat(tracker.get_slot("booking_date"))
         item = tracker.get_slot("booking_item")
         free = with_session(lambda s: service.free_slots(db_session=s, schedule=current().schedule, item_name=item, day=day, now=now()))
@@ -439,7 +443,7 @@ class ActionBookingChange(Action):
     def name(self) -> str:
         return "action_booking_change"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = text_of(tracker)
         found = details_in(text, tracker.get_slot("booking_item"), _day_of(tracker)) if tracker.get_slot("booking_item") else {}
         if "booking_window" in found and "booking_time" not in found:
@@ -460,7 +464,7 @@ class ActionRouteChange(Action):
     def name(self) -> str:
         return "action_route_change"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = text_of(tracker)
         if is_service_question("change_booking", text):  # "证件到期了换一个新的要多久": a question, not a change
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
@@ -474,7 +478,7 @@ class ActionBookingAbandon(Action):
     def name(self) -> str:
         return "action_booking_abandon"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         dispatcher.utter_message(text="好的，这次没有为您预约。需要时随时说“我要预约”。")
         return [SlotSet(n, None) for n in BOOKING_SLOTS]
 
@@ -485,7 +489,7 @@ class ActionConfirmBooking(Action):
     def name(self) -> str:
         return "action_confirm_booking"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         slot = tracker.get_slot
         day = dt.date.fromisoformat(slot("booking_date"))
         lines = [f"事项：{slot('booking_item')}", f"时间：{day.month}月{day.day}日 {slot('booking_time')}",
@@ -503,7 +507,7 @@ class ActionSubmitBooking(Action):
     def name(self) -> str:
         return "action_submit_booking"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         slot = tracker.get_slot
         if not slot("booking_item") or not slot("booking_date") or not slot("booking_time"):
             dispatcher.utter_message(text="没有待确认的预约。需要预约请说“我要预约”。")
@@ -511,7 +515,7 @@ class ActionSubmitBooking(Action):
         schedule = current().schedule
         channel = (tracker.sender_id or "").split("-", 1)[0]
 
-        def book(session):
+        def book(session: Session) -> Booking:
             return service.book(db_session=session, schedule=schedule, item_name=slot("booking_item"),
                                 day=dt.date.fromisoformat(slot("booking_date")), start=slot("booking_time"),
                                 name=slot("booking_name"), phone=slot("booking_phone"), id_number=slot("booking_id_number"),
@@ -552,7 +556,7 @@ class ActionStartManage(Action):
     def name(self) -> str:
         return "action_start_manage"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = text_of(tracker)
         if is_service_question(latest_intent(tracker), text):  # "证件到期了换个新的要多久": a question, no booking named
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
@@ -576,14 +580,14 @@ class ValidateManageForm(FormValidationAction):
     def name(self) -> str:
         return "validate_manage_form"
 
-    def validate_manage_code(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_manage_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         found = _CODE.search(str(value or ""))
         if not found:
             dispatcher.utter_message(text="预约码是6位字母和数字（不含0、O、1、I），请再看一下预约成功时的消息。")
             return {"manage_code": None}
         return {"manage_code": found.group(1).upper()}
 
-    def validate_manage_phone(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_manage_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         try:
             return {"manage_phone": service.normalize_phone(re.sub(r"[^\d+]", "", str(value or "")))}
         except service.BookingError as exc:
@@ -591,7 +595,7 @@ class ValidateManageForm(FormValidationAction):
             return {"manage_phone": None}
 
 
-def describe(booking) -> str:
+def describe(booking: Booking) -> str:
     state = "已取消" if booking.status == "cancelled" else "有效"
     return f"预约码 {booking.code}（{state}）：{booking.day.month}月{booking.day.day}日 {booking.start}-{booking.end}，办理“{booking.item_name}”。"
 
@@ -602,7 +606,7 @@ class ActionManageBooking(Action):
     def name(self) -> str:
         return "action_manage_booking"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         code, phone, op = tracker.get_slot("manage_code"), tracker.get_slot("manage_phone"), tracker.get_slot("manage_op")
         schedule = current().schedule
         try:

@@ -18,6 +18,7 @@ from knowledge.events import LifeEvent, match_event
 from knowledge.normalize import normalize
 from knowledge.pinned import reply as pinned_reply
 from knowledge.schema import Entry
+from knowledge.search import Hit
 from knowledge.service import get_index, retired_name
 from knowledge.topics import topic_of
 
@@ -56,11 +57,13 @@ def chosen_item_id(tracker: Tracker) -> str | None:
     """The item the citizen picked: a button's item_id, or "第二个" / "2" among the offered candidates."""
     for entity in tracker.latest_message.get("entities") or []:
         if entity.get("entity") == "item_id":
-            return entity.get("value")
+            value: str | None = entity.get("value")
+            return value
     match = _ORDINAL_RE.match(normalize(tracker.latest_message.get("text") or ""))
     candidates = tracker.get_slot("candidates") or []
     if match and 1 <= ORDINALS[match.group(1)] <= len(candidates):
-        return candidates[ORDINALS[match.group(1)] - 1]
+        chosen: str = candidates[ORDINALS[match.group(1)] - 1]
+        return chosen
     return None
 
 
@@ -76,7 +79,7 @@ def asked_aspect(intent_aspect: str, text: str, previous: str | None) -> str:
     return cue or "item"
 
 
-def names_an_item(hits) -> bool:
+def names_an_item(hits: list[Hit]) -> bool:
     """Whether the best hit is named in the message (not just loosely related to its words)."""
     return bool(hits) and max(hits[0].signals.get("name", 0.0), hits[0].signals.get("pinyin", 0.0)) >= NAMED
 
@@ -90,7 +93,7 @@ def pick_candidate(text: str, candidates: list[str]) -> Entry | None:
     scores = {h.entry.id: h.score for h in index.search(text, top=50) if h.entry.id in candidates}
     ranked = sorted(scores.values(), reverse=True) + [0.0, 0.0]
     if ranked[0] >= 0.15 and ranked[0] >= PICK_MARGIN * ranked[1]:
-        return index.kb.by_id(max(scores, key=scores.get))
+        return index.kb.by_id(max(scores, key=scores.__getitem__))
     return None
 
 
@@ -122,10 +125,11 @@ def topic_entries(text: str) -> tuple[str, list[Entry]] | None:
 def tell_event(dispatcher: CollectingDispatcher, event: LifeEvent, aspect: str) -> list[dict[str, Any]]:
     """List a life event's steps; its items become the candidates, so "第二步要带什么" answers that step."""
     kb = get_index().kb
-    entries = [kb.by_name(step.item) for step in event.steps]
-    if None in entries:  # a newer knowledge version no longer holds one of its steps
-        say(dispatcher, gone(event.steps[entries.index(None)].item))
+    found = [kb.by_name(step.item) for step in event.steps]
+    if None in found:  # a newer knowledge version no longer holds one of its steps
+        say(dispatcher, gone(event.steps[found.index(None)].item))
         return [SlotSet("aspect", aspect if aspect != "item" else None)]
+    entries = [e for e in found if e is not None]
     services = current_or_none()
     link_base = services.settings.public_url.rstrip("/") if services is not None else ""
     say(dispatcher, event_answer(event, entries, link_base))
@@ -186,6 +190,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             return [SlotSet("item", picked.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
     if resolution is not None and resolution.kind == "answer":
         entry = resolution.entry
+        assert entry is not None  # an answer has its entry
         if entry.id in candidates and aspect == "item":  # the answer to our clarifying question: what was asked stays
             aspect = tracker.get_slot("aspect") or "item"
     elif resolution is not None and resolution.kind == "choose" and (current is None or names_an_item(resolution.hits)):
@@ -225,7 +230,7 @@ class ActionAnswerGuide(Action):
     def name(self) -> str:
         return "action_answer_guide"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         return respond(dispatcher, tracker, aspect_of(latest_intent(tracker)))
 
 
@@ -235,7 +240,7 @@ class ActionChooseItem(Action):
     def name(self) -> str:
         return "action_choose_item"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         chosen = chosen_item_id(tracker)
         entry = get_index().kb.by_id(chosen or "")
         if chosen and entry is None and retired_name(chosen):  # a button of an item a newer version no longer holds
@@ -261,7 +266,7 @@ class ActionFallbackSearch(Action):
     def name(self) -> str:
         return "action_fallback_search"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
         if names_a_booking(text):  # "顺便查一下嘛，LHKSZ6，188…，看约上没有": about the booking made
             return [FollowupAction("action_start_manage")]
@@ -272,7 +277,7 @@ class ActionFallbackSearch(Action):
         # the intent classifier's best guess below the threshold still tells which aspect was likely asked
         aspect = asked_aspect(aspect_of(tracker.get_intent_of_latest_message(skip_fallback_intent=True)), text,
                               tracker.get_slot("aspect"))
-        if resolution.kind == "answer":
+        if resolution.entry is not None:  # the resolution is an answer
             say(dispatcher, answer(resolution.entry, aspect))
             return [SlotSet("item", resolution.entry.id), SlotSet("aspect", aspect)]
         candidates = tracker.get_slot("candidates") or []

@@ -5,18 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.settings import ROOT
 
+if TYPE_CHECKING:
+    from bot.db import Database
 
-def kb_validate(args) -> int:
+T = TypeVar("T")
+
+
+def kb_validate(args: argparse.Namespace) -> int:
     from knowledge.events import EventError, load_events
     from knowledge.loader import load
+    from knowledge.schema import Problem
     from knowledge.topics import topics
 
     kb = load(Path(args.guides), Path(args.catalogue))
-    problems = list(kb.problems)
+    problems: list[Problem | str] = list(kb.problems)
     names = {g.name for g in kb.guides}
     try:
         life_events = load_events(item_names=names)
@@ -31,7 +39,7 @@ def kb_validate(args) -> int:
     return 1 if problems else 0
 
 
-def kb_search(args) -> int:
+def kb_search(args: argparse.Namespace) -> int:
     """Search what the app serves: the newest published version in DATABASE_URL (or, with --yaml, the repo's files)."""
     from knowledge import service
 
@@ -49,7 +57,7 @@ def kb_search(args) -> int:
     return 0
 
 
-def kb_import_catalogue(args) -> int:
+def kb_import_catalogue(args: argparse.Namespace) -> int:
     from knowledge.catalogue_import import import_catalogue
 
     count = import_catalogue(Path(args.source), Path(args.target))
@@ -57,7 +65,7 @@ def kb_import_catalogue(args) -> int:
     return 0
 
 
-def kb_userdict(args) -> int:
+def kb_userdict(args: argparse.Namespace) -> int:
     from knowledge.loader import load
     from knowledge.userdict import write_userdict
 
@@ -66,7 +74,7 @@ def kb_userdict(args) -> int:
     return 0
 
 
-def _on_knowledge(work) -> int:
+def _on_knowledge(work: Callable[[Database], T]) -> T | int:
     """Run work(database) on the app's database, migrated and with the seed published if it has no knowledge version
     yet; a version that does not exist, or a publish that came in between, is said plainly."""
     from bot.db import Database
@@ -94,17 +102,17 @@ def _search_key() -> str:
     return keys.with_secrets(get_settings()).secret_key.get_secret_value()
 
 
-def _author(args) -> str:
+def _author(args: argparse.Namespace) -> str:
     import getpass
 
     return args.by or getpass.getuser()
 
 
-def kb_import(args) -> int:
+def kb_import(args: argparse.Namespace) -> int:
     from knowledge import fitted, versions
     from knowledge.importer import plan
 
-    def work(database) -> int:
+    def work(database: Database) -> int:
         with database.session() as session:
             base = versions.latest_number(db_session=session)
             current = versions.content_of(db_session=session)
@@ -113,6 +121,7 @@ def kb_import(args) -> int:
         if not result.ok:
             print(f"发现 {len(result.problems)} 个错误，未导入任何内容；当前发布的仍是第 {base} 版。", file=sys.stderr)
             return 1
+        assert result.content is not None and base is not None  # an ok plan has content; the seed is a version
         if not result.diff:
             print(f"与第 {base} 版相同，无需发布。")
             return 0
@@ -131,10 +140,10 @@ def kb_import(args) -> int:
     return _on_knowledge(work)
 
 
-def kb_versions(args) -> int:
+def kb_versions(args: argparse.Namespace) -> int:
     from knowledge import versions
 
-    def work(database) -> int:
+    def work(database: Database) -> int:
         with database.session() as session:
             for info in versions.versions(db_session=session):
                 print(info.line())
@@ -143,11 +152,11 @@ def kb_versions(args) -> int:
     return _on_knowledge(work)
 
 
-def kb_diff(args) -> int:
+def kb_diff(args: argparse.Namespace) -> int:
     from knowledge import versions
     from knowledge.diff import diff
 
-    def work(database) -> int:
+    def work(database: Database) -> int:
         with database.session() as session:
             old = versions.content_of(db_session=session, number=args.a)
             new = versions.content_of(db_session=session, number=args.b)
@@ -158,10 +167,10 @@ def kb_diff(args) -> int:
     return _on_knowledge(work)
 
 
-def kb_rollback(args) -> int:
+def kb_rollback(args: argparse.Namespace) -> int:
     from knowledge import versions
 
-    def work(database) -> int:
+    def work(database: Database) -> int:
         with database.session() as session:
             number = versions.rollback(db_session=session, number=args.number, author=_author(args), reason=args.why or "")
         print(f"已把第 {args.number} 版重新发布为第 {number} 版。运行中的应用几秒内改用它。")
@@ -170,10 +179,10 @@ def kb_rollback(args) -> int:
     return _on_knowledge(work)
 
 
-def kb_export(args) -> int:
+def kb_export(args: argparse.Namespace) -> int:
     from knowledge import versions
 
-    def work(database) -> int:
+    def work(database: Database) -> int:
         with database.session() as session:
             number = args.version or versions.latest_number(db_session=session)
             content = versions.content_of(db_session=session, number=number)
@@ -185,7 +194,7 @@ def kb_export(args) -> int:
     return _on_knowledge(work)
 
 
-def run_eval(args) -> int:
+def run_eval(args: argparse.Namespace) -> int:
     """The short-question set (search, intents, BM25 baseline), then the independent sets through the whole dialogue."""
     import datetime as dt
     import json
@@ -216,7 +225,7 @@ def run_eval(args) -> int:
     return 0
 
 
-def run_stack(args) -> int:
+def run_stack(args: argparse.Namespace) -> int:
     import signal
     import time
 
@@ -239,25 +248,28 @@ def run_stack(args) -> int:
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
         try:
-            while not stopping and stack.app.poll() is None and all(r.poll() is None for r in stack.rasas):
+            app = stack.app
+            assert app is not None  # started by the Stack
+            while not stopping and app.poll() is None and all(r.poll() is None for r in stack.rasas):
                 time.sleep(1)
         except KeyboardInterrupt:
             pass
     return 0
 
 
-def run_bench(args) -> int:
+def run_bench(args: argparse.Namespace) -> int:
     from bot.bench import main
 
     return main(small=args.small, replicas=args.replicas)
 
 
-def console_add_user(args) -> int:
+def console_add_user(args: argparse.Namespace) -> int:
     import getpass
 
     from bot.db import Database
     from bot.errors import AppError
     from bot.handoff import accounts
+    from bot.handoff.models import ROLES
     from bot.settings import get_settings
 
     if args.password_stdin:
@@ -277,7 +289,7 @@ def console_add_user(args) -> int:
                     raise AppError(f"没有代码为 {args.department} 的承办部门（见 bot/appeals/routing.yaml）")
             operator = accounts.create_operator(db_session=session, username=args.username, password=password, role=args.role,
                                                 display_name=args.display_name, department=args.department or None)
-            print(f"已创建{accounts.ROLES[operator.role]}账号 {operator.username}（{operator.display_name}）。")
+            print(f"已创建{ROLES[operator.role]}账号 {operator.username}（{operator.display_name}）。")
     except AppError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -286,7 +298,7 @@ def console_add_user(args) -> int:
     return 0
 
 
-def db_upgrade(args) -> int:
+def db_upgrade(args: argparse.Namespace) -> int:
     from bot.db import Database
     from bot.settings import get_settings
 
@@ -297,7 +309,7 @@ def db_upgrade(args) -> int:
     return 0
 
 
-def db_revision(args) -> int:
+def db_revision(args: argparse.Namespace) -> int:
     from bot.db import new_revision
 
     print(f"已生成迁移脚本 {new_revision(args.message)}，请检查后提交。")
@@ -378,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("message")
     p.set_defaults(func=db_revision)
     args = parser.parse_args(argv)
-    return args.func(args)
+    code: int = args.func(args)
+    return code
 
 
 if __name__ == "__main__":

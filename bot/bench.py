@@ -8,15 +8,22 @@ import datetime as dt
 import itertools
 import json
 import statistics
+import subprocess
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
 
 from bot.launcher import Stack, free_port
 from bot.settings import ROOT
+
+if TYPE_CHECKING:
+    from knowledge.search import SearchIndex
+
+BodyOf = Callable[[str, str], dict[str, Any]]  # (sender, text) -> the request's JSON body
 
 CONVERSATION = [
     "你好", "身份证丢了要带什么去补办", "那要多久", "在哪里办", "要钱不",
@@ -59,7 +66,7 @@ def summary(latencies: list[float], errors: int, elapsed: float) -> dict[str, An
             "p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "p99": percentile(latencies, 0.99)}
 
 
-async def _turn(client: aiohttp.ClientSession, url: str, body: dict[str, Any], latencies: list, errors: list, since: float) -> None:
+async def _turn(client: aiohttp.ClientSession, url: str, body: dict[str, Any], latencies: list[float], errors: list[str], since: float) -> None:
     """One turn; latency counted from `since` (the turn's scheduled time in open loop: no coordinated omission)."""
     try:
         async with client.post(url, json=body) as response:
@@ -76,16 +83,17 @@ def load_client(timeout: float, connections: int) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), connector=aiohttp.TCPConnector(limit=connections))
 
 
-async def closed_loop(url: str, body_of, clients: int, count: int, tag: str) -> dict[str, Any]:
+async def closed_loop(url: str, body_of: BodyOf, clients: int, count: int, tag: str) -> dict[str, Any]:
     """`clients` citizens at a time, each sending its next turn when the last reply came; `count` conversations."""
-    latencies, errors = [], []
+    latencies: list[float] = []
+    errors: list[str] = []
     script = conversations()
     async with load_client(30, clients + 5) as client:
-        queue = asyncio.Queue()
+        queue: asyncio.Queue[int] = asyncio.Queue()
         for n in range(count):
             queue.put_nowait(n)
 
-        async def worker():
+        async def worker() -> None:
             while not queue.empty():
                 n = queue.get_nowait()
                 sender = f"bench-{tag}-{clients}-{n}-{time.time_ns()}"
@@ -98,10 +106,12 @@ async def closed_loop(url: str, body_of, clients: int, count: int, tag: str) -> 
     return summary(latencies, len(errors), elapsed)
 
 
-async def open_loop(url: str, body_of, rate: float, seconds: float, tag: str) -> dict[str, Any]:
+async def open_loop(url: str, body_of: BodyOf, rate: float, seconds: float, tag: str) -> dict[str, Any]:
     """Turns arrive at a fixed rate whatever the replies' speed (as citizens do): each arrival is the next turn
     of a conversation that is not waiting for a reply, or of a new one. 10 s timeout counts as an error."""
-    latencies, errors, tasks = [], [], []
+    latencies: list[float] = []
+    errors: list[str] = []
+    tasks: list[asyncio.Task[None]] = []
     script = conversations()
     idle: list[tuple[str, list[str]]] = []
     opened = 0
@@ -127,7 +137,7 @@ async def open_loop(url: str, body_of, rate: float, seconds: float, tag: str) ->
     return {**summary(latencies, len(errors), elapsed), "offered": rate}
 
 
-async def long_conversation(url: str, body_of, turns: int) -> list[float]:
+async def long_conversation(url: str, body_of: BodyOf, turns: int) -> list[float]:
     """Per-turn latency (ms) of one conversation `turns` long."""
     latencies = []
     sender = f"bench-long-{time.time_ns()}"
@@ -141,7 +151,7 @@ async def long_conversation(url: str, body_of, turns: int) -> list[float]:
     return latencies
 
 
-async def wait_idle(url: str, body_of, limit_ms: float = 200, seconds: float = 60) -> None:
+async def wait_idle(url: str, body_of: BodyOf, limit_ms: float = 200, seconds: float = 60) -> None:
     """Until a single turn is answered within `limit_ms` (the previous load's backlog, if any, has drained)."""
     async with load_client(30, 2) as client:
         deadline = time.perf_counter() + seconds
@@ -154,7 +164,7 @@ async def wait_idle(url: str, body_of, limit_ms: float = 200, seconds: float = 6
             await asyncio.sleep(0.5)
 
 
-async def burst(url: str, body_of, rate: float, count: int, give_up: float = 5.0, probe_rate: float = 10,
+async def burst(url: str, body_of: BodyOf, rate: float, count: int, give_up: float = 5.0, probe_rate: float = 10,
                 probe_seconds: float = 10) -> dict[str, Any]:
     """`count` turns of new citizens at `rate` per second (each gives up after `give_up` s), then, from the moment the
     last one is sent, other citizens at `probe_rate` per second: how long until they are answered normally again
@@ -208,13 +218,14 @@ BARE = lambda sender, text: {"sender": sender, "message": text}  # noqa: E731  R
 OURS = lambda sender, text: {"sender": sender, "text": text}  # noqa: E731  the app's /api/chat
 
 
-def measure(target: str, url: str, body_of, small: bool, rates=OFFERED_RATES, closed=(1, 10, 20), long_turns=None, label: str = "") -> dict[str, Any]:
+def measure(target: str, url: str, body_of: BodyOf, small: bool, rates: tuple[float, ...] = OFFERED_RATES,
+            closed: tuple[int, ...] = (1, 10, 20), long_turns: int | None = None, label: str = "") -> dict[str, Any]:
     """Every load on one running target: closed loop at `closed` clients, one long conversation, open loop at `rates`."""
     counts = {clients: (2 if small else 6) if clients == 1 else (clients if small else clients * 3) for clients in closed}
     # Warm-up: once, every conversation the closed loops below send (each stage starts from the first), so a target
     # measured after another on the same processes (T3 after T2) finds its caches no warmer than the first.
     asyncio.run(closed_loop(url, body_of, 10, max(counts.values(), default=2), "warm"))
-    rows = {"target": target, "label": label or target, "closed": [], "open": [], "long": None}
+    rows: dict[str, Any] = {"target": target, "label": label or target, "closed": [], "open": [], "long": None}
     for clients, count in counts.items():
         rows["closed"].append({"clients": clients, **asyncio.run(closed_loop(url, body_of, clients, count, "c"))})
     if long_turns:  # before the open loop, whose overload would leave a backlog behind
@@ -230,25 +241,27 @@ def measure(target: str, url: str, body_of, small: bool, rates=OFFERED_RATES, cl
     return rows
 
 
-def bench_chat(small: bool, replicas: int = 2) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+def bench_chat(small: bool, replicas: int = 2) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, dict[str, float]],
+                                                      list[dict[str, Any]]]:
     """Bare default Rasa (baseline model, Rasa's REST channel), then this system: its own Rasa directly and the
     app's /api/chat with one Rasa process, then /api/chat with `replicas` Rasa processes (open loop only)."""
     if not BASELINE_MODEL.exists():
         raise SystemExit(f"缺少基线模型 {BASELINE_MODEL}：请用 make bench 运行（会先训练它）")
     long_turns = 60 if small else 300
-    results, memory = [], {}
+    results: list[dict[str, Any]] = []
+    memory: dict[str, dict[str, float]] = {}
     with Stack(free_port(), free_port(), extra_env=_fresh_db("bench-baseline.db"), tag="-bench-baseline",
                model=BASELINE_MODEL, patched=False) as stack:
         results.append(measure("默认 Rasa（基线）", f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook", BARE, small,
                                long_turns=long_turns, label="default Rasa 3.6 (baseline)"))
-        memory["默认 Rasa（基线）"] = {"Rasa": rss_mb(stack.rasa.pid)}
+        memory["默认 Rasa（基线）"] = {"Rasa": rss_mb(stack.rasas[0].pid)}
     with Stack(free_port(), free_port(), extra_env=_fresh_db("bench.db"), tag="-bench") as stack:
         results.append(measure("本系统的 Rasa 直连", f"http://127.0.0.1:{stack.rasa_port}/webhooks/rest/webhook", BARE, small,
                                rates=(), long_turns=None, label="this Rasa, direct"))
         results.append(measure("本系统 /api/chat（1 个 Rasa）", f"{stack.url}/api/chat", OURS, small, long_turns=long_turns,
                                label="/api/chat, 1 Rasa"))
         booking = asyncio.run(booking_load(stack.url, 60 if small else 300, 20))
-        memory["本系统（1 个 Rasa）"] = {"应用": rss_mb(stack.app.pid), "Rasa": rss_mb(stack.rasa.pid)}
+        memory["本系统（1 个 Rasa）"] = {"应用": rss_of(stack.app), "Rasa": rss_mb(stack.rasas[0].pid)}
         overload = [overload_run(stack.url, results[-1], small, "有排队上限（RASA_CONCURRENCY=8）")]
     # The same burst on the same model with the line in front of Rasa turned off: what the limit is measured against.
     with Stack(free_port(), free_port(), extra_env={**_fresh_db("bench-unbounded.db"), "RASA_CONCURRENCY": "0"},
@@ -260,7 +273,7 @@ def bench_chat(small: bool, replicas: int = 2) -> tuple[list[dict[str, Any]], di
                    rasa_replicas=replicas) as stack:
             results.append(measure(f"本系统 /api/chat（{replicas} 个 Rasa）", f"{stack.url}/api/chat", OURS, small, closed=(1, 10),
                                    label=f"/api/chat, {replicas} Rasa"))
-            memory[f"本系统（{replicas} 个 Rasa）"] = {"应用": rss_mb(stack.app.pid),
+            memory[f"本系统（{replicas} 个 Rasa）"] = {"应用": rss_of(stack.app),
                                                    **{f"Rasa {n + 1}": rss_mb(r.pid) for n, r in enumerate(stack.rasas)}}
     return results, booking, memory, overload
 
@@ -273,6 +286,11 @@ def overload_run(url: str, measured: dict[str, Any], small: bool, label: str) ->
     asyncio.run(wait_idle(f"{url}/api/chat", OURS))
     return {"label": label, **asyncio.run(burst(f"{url}/api/chat", OURS, rate, 200 if small else 2000,
                                                 probe_seconds=5 if small else 10))}
+
+
+def rss_of(process: subprocess.Popen[bytes] | None) -> float:
+    assert process is not None, "not started"
+    return rss_mb(process.pid)
 
 
 def rss_mb(pid: int) -> float:
@@ -295,18 +313,20 @@ async def booking_load(base_url: str, attempts: int, clients: int) -> dict[str, 
 
     from bot.clock import TZ
 
-    days, day = [], dt.datetime.now(TZ).date() + dt.timedelta(days=1)
+    days: list[dt.date] = []
+    day = dt.datetime.now(TZ).date() + dt.timedelta(days=1)
     while len(days) < 3:
         if chinese_calendar.is_workday(day) and day.weekday() < 5:
             days.append(day)
         day += dt.timedelta(days=1)
     starts = ["09:00", "09:30", "10:00", "10:30", "14:00", "14:30"]
-    latencies, outcomes = [], {}
-    queue = asyncio.Queue()
+    latencies: list[float] = []
+    outcomes: dict[int, int] = {}
+    queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(attempts):
         queue.put_nowait(n)
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
-        async def worker():
+        async def worker() -> None:
             while not queue.empty():
                 n = queue.get_nowait()
                 body = {"item": "居民身份证办理（包括临时）", "date": days[n % len(days)].isoformat(),
@@ -324,7 +344,7 @@ async def booking_load(base_url: str, attempts: int, clients: int) -> dict[str, 
             "other": sum(v for k, v in outcomes.items() if k not in (201, 409))}
 
 
-def scaled_names(items: list[dict[str, Any]]):
+def scaled_names(items: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
     """(name, department) of the Guangdong sample without end: every name with each of LEVELS, then again with a
     round counter ("（1）", "（2）", ...), so the scaled index holds the same entries in every run."""
     if not items:
@@ -336,7 +356,7 @@ def scaled_names(items: list[dict[str, Any]]):
                 yield item["TASK_NAME"] + suffix + counter, item.get("DEPT_NAME") or "未知"
 
 
-def scaled_index(size: int):
+def scaled_index(size: int) -> SearchIndex:
     """The county index plus Guangdong sample names (with level suffixes and round counters) up to `size` entries."""
     from knowledge.loader import KnowledgeBase, catalogue_id
     from knowledge.loader import load as load_kb
@@ -362,7 +382,7 @@ def eval_questions(small: bool) -> list[str]:
     return questions[:60] if small else questions
 
 
-def search_times(index, questions: list[str]) -> dict[str, Any]:
+def search_times(index: SearchIndex, questions: list[str]) -> dict[str, Any]:
     """Search latency over the questions, in ms, after a warm-up."""
     for q in questions[:20]:
         index.search(q)  # warm caches
@@ -381,7 +401,9 @@ def bench_search(small: bool) -> list[dict[str, Any]]:
 
     questions = eval_questions(small)
     rows = []
-    for label, build in (("county", lambda: SearchIndex(load_kb())), ("10,000 items", lambda: scaled_index(10_000))):
+    builds: tuple[tuple[str, Callable[[], SearchIndex]], ...] = (("county", lambda: SearchIndex(load_kb())),
+                                                                 ("10,000 items", lambda: scaled_index(10_000)))
+    for label, build in builds:
         started = time.perf_counter()
         index = build()
         built = time.perf_counter() - started
@@ -416,6 +438,7 @@ def bench_import(small: bool) -> dict[str, Any]:
         result = plan([GUANGDONG, SICHUAN], current)
         if not result.ok:
             raise RuntimeError("\n".join(result.report()))
+        assert result.content is not None and base is not None  # an ok plan has content; the seed is a version
         checked = time.perf_counter() - started
         fitted_index, model = fitted.fit(result.content, "bench")  # as `kb import` does before it publishes
         del fitted_index
@@ -429,6 +452,7 @@ def bench_import(small: bool) -> dict[str, Any]:
             content = versions.content_of(db_session=session, number=number)
             blob = versions.search_model_of(db_session=session, number=number)
         index = fitted.load(content, blob, "bench")
+        assert index is not None, "the stored search model did not load"
         built = time.perf_counter() - started
         rss_index = own_rss_mb() - rss_before
         database.engine.dispose()

@@ -130,9 +130,11 @@ class Cluster:
         self.public_port, self.internal_port = port(), port()
         self.app_ports = [port() for _ in range(apps)]
         self.rasa_ports = [port() for _ in range(rasas)]
-        self.postgres = self.redis = self.nginx = None
-        self.apps: list[subprocess.Popen | None] = [None] * apps
-        self.rasas: list[subprocess.Popen | None] = [None] * rasas
+        self.postgres: engines.Engine | None = None
+        self.redis: engines.Engine | None = None
+        self.nginx: engines.Engine | None = None
+        self.apps: list[subprocess.Popen[bytes] | None] = [None] * apps
+        self.rasas: list[subprocess.Popen[bytes] | None] = [None] * rasas
 
     # --- addresses and environments ----------------------------------------------------------------
 
@@ -178,21 +180,26 @@ class Cluster:
     def start_redis(self) -> None:
         self.redis = engines.start_redis(self.folder / "redis", self.redis_port, self.secrets["redis_password"])
 
-    def start_rasa(self, n: int) -> subprocess.Popen:
-        self.rasas[n] = launcher.start_rasa(self.rasa_ports[n], f"{self.internal_url}/webhook", log_name=f"cluster-rasa-{n + 1}.log",
-                                            extra_env=self.rasa_env(), endpoints="deploy/rasa-endpoints.yml")
-        return self.rasas[n]
+    def start_rasa(self, n: int) -> subprocess.Popen[bytes]:
+        self.rasas[n] = process = launcher.start_rasa(self.rasa_ports[n], f"{self.internal_url}/webhook",
+                                                      log_name=f"cluster-rasa-{n + 1}.log", extra_env=self.rasa_env(),
+                                                      endpoints="deploy/rasa-endpoints.yml")
+        return process
 
-    def start_app(self, n: int) -> subprocess.Popen:
-        self.apps[n] = launcher.start_app(self.app_ports[n], self.rasa_ports[0], log_name=f"cluster-app-{n + 1}.log",
-                                          extra_env=self.app_env(), behind_proxy=True)
-        return self.apps[n]
+    def start_app(self, n: int) -> subprocess.Popen[bytes]:
+        self.apps[n] = process = launcher.start_app(self.app_ports[n], self.rasa_ports[0], log_name=f"cluster-app-{n + 1}.log",
+                                                    extra_env=self.app_env(), behind_proxy=True)
+        return process
 
     def wait_app(self, n: int, timeout: float = 90) -> None:
-        launcher.wait_for(f"http://127.0.0.1:{self.app_ports[n]}/docs", self.apps[n], timeout, f"cluster-app-{n + 1}.log")
+        process = self.apps[n]
+        assert process is not None, f"app {n + 1} was not started"
+        launcher.wait_for(f"http://127.0.0.1:{self.app_ports[n]}/docs", process, timeout, f"cluster-app-{n + 1}.log")
 
     def wait_rasa(self, n: int, timeout: float = 300) -> None:
-        launcher.wait_for(f"{self.rasa_urls[n]}/status", self.rasas[n], timeout, f"cluster-rasa-{n + 1}.log")
+        process = self.rasas[n]
+        assert process is not None, f"Rasa {n + 1} was not started"
+        launcher.wait_for(f"{self.rasa_urls[n]}/status", process, timeout, f"cluster-rasa-{n + 1}.log")
 
     def kill_rasa(self, n: int) -> None:
         """SIGKILL, as a crash would (its conversations are in PostgreSQL)."""
@@ -202,6 +209,7 @@ class Cluster:
         _kill(self.apps[n])
 
     def restart_redis(self) -> None:
+        assert self.redis is not None, "Redis was not started"
         self.redis.stop()
         self.start_redis()
 
@@ -243,11 +251,11 @@ class Cluster:
     def __enter__(self) -> Cluster:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-def _kill(process: subprocess.Popen | None) -> None:
+def _kill(process: subprocess.Popen[bytes] | None) -> None:
     if process is not None and process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()

@@ -31,8 +31,10 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import aiohttp
 import httpx
@@ -95,6 +97,11 @@ class Check:
         self.http: aiohttp.ClientSession | None = None
         self.booking_slots: list[tuple[str, str]] = []  # (date, start)
 
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self.http is not None, "the check is not running"
+        return self.http
+
     # --- one message, as a client sends it ---------------------------------------------------------
 
     async def api_message(self, sender: str, text: str, conversation_id: list[str]) -> list[str] | None:
@@ -103,7 +110,7 @@ class Check:
         client_id = uuid.uuid4().hex
         while time.monotonic() - first_sent < GIVE_UP:
             try:
-                async with self.http.post(f"{self.cluster.url}/api/chat", json={"sender": sender, "text": text, "client_id": client_id},
+                async with self.session.post(f"{self.cluster.url}/api/chat", json={"sender": sender, "text": text, "client_id": client_id},
                                           timeout=aiohttp.ClientTimeout(total=ANSWER_TIMEOUT)) as response:
                     body = await response.json(content_type=None) if response.status in (200, 503) else None
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
@@ -129,11 +136,12 @@ class Check:
 
     # --- conversations -----------------------------------------------------------------------------
 
-    async def talk(self, label: str, send, before_follow_ups=None) -> bool:
+    async def talk(self, label: str, send: Callable[[str], Awaitable[list[str] | None]],
+                   before_follow_ups: Callable[[], Awaitable[None]] | None = None) -> bool:
         """One scripted conversation through `send(text)` (the answer's texts, or None when lost); False when it
         stopped early (a message lost, or the context)."""
         question, follow_ups = self.random.choice(SCRIPTS)
-        item = None
+        item: str | Literal[False] | None = None
         for k, text in enumerate([question, *follow_ups]):
             if k:
                 await asyncio.sleep(1.0 + self.random.random() * 4)
@@ -150,7 +158,7 @@ class Check:
                 return False
         return True
 
-    def _context(self, item, k: int, texts: list[str]):
+    def _context(self, item: str | Literal[False] | None, k: int, texts: list[str]) -> str | Literal[False] | None:
         """The item named by the first answer; False (and counted) when a follow-up's answer lost it."""
         if k == 0:
             found = ITEM.match(texts[0])
@@ -163,7 +171,8 @@ class Check:
 
     async def api_conversation(self, n: int) -> None:
         self.tally.conversations["api"] += 1
-        sender, conversation_id = f"check-{n}-{uuid.uuid4().hex[:8]}", []
+        sender = f"check-{n}-{uuid.uuid4().hex[:8]}"
+        conversation_id: list[str] = []
         await self.talk(f"api {sender}", lambda text: self.api_message(sender, text, conversation_id))
 
     async def webchat_conversation(self, n: int) -> None:
@@ -171,7 +180,7 @@ class Check:
         session = None
         while session is None:  # no conversation yet: nothing to lose
             try:
-                async with self.http.post(f"{self.cluster.url}/api/webchat/session", timeout=aiohttp.ClientTimeout(total=30)) as response:
+                async with self.session.post(f"{self.cluster.url}/api/webchat/session", timeout=aiohttp.ClientTimeout(total=30)) as response:
                     session = await response.json()
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
                 await asyncio.sleep(2.0)
@@ -194,7 +203,7 @@ class Check:
             attempts.add(marker)
             chat.pushes_expected.add(marker)
             try:
-                async with self.http.post(f"{self.cluster.internal_url}/internal/push/{chat.conversation_id}",
+                async with self.session.post(f"{self.cluster.internal_url}/internal/push/{chat.conversation_id}",
                                           json={"text": marker, "sender": "operator"}, headers={"Authorization": f"Bearer {self.push_key}"},
                                           timeout=aiohttp.ClientTimeout(total=15)) as response:
                     if response.status == 200:
@@ -211,7 +220,7 @@ class Check:
                 "request_id": uuid.uuid4().hex}
         for _ in range(60):
             try:
-                async with self.http.post(f"{self.cluster.url}/api/appointments", json=body, timeout=aiohttp.ClientTimeout(total=20)) as response:
+                async with self.session.post(f"{self.cluster.url}/api/appointments", json=body, timeout=aiohttp.ClientTimeout(total=20)) as response:
                     if response.status < 500:
                         outcome = "booked" if response.status == 201 else f"refused {response.status}"
                         self.tally.bookings[outcome] = self.tally.bookings.get(outcome, 0) + 1
@@ -227,7 +236,7 @@ class Check:
         day = dt.date.today()
         for _ in range(30):
             day += dt.timedelta(days=1)
-            async with self.http.get(f"{self.cluster.url}/api/appointments/slots", params={"item": BOOKING_ITEM, "date": day.isoformat()}) as r:
+            async with self.session.get(f"{self.cluster.url}/api/appointments/slots", params={"item": BOOKING_ITEM, "date": day.isoformat()}) as r:
                 if r.status == 200:
                     slots = [s for s in await r.json() if s["seats_left"] > 0]
                     if slots:
@@ -289,17 +298,20 @@ class Check:
     def database_counts(self) -> dict[str, int]:
         url = self.cluster.database_url.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(url) as connection:
-            unanswered = connection.execute(
-                "SELECT count(*) FROM messages WHERE direction = 'in' AND status = 'received'").fetchone()[0]
-            answered_twice = connection.execute(
+            def one(sql: str) -> Any:
+                row = connection.execute(sql).fetchone()
+                assert row is not None  # an aggregate has one row
+                return row[0]
+
+            unanswered = one("SELECT count(*) FROM messages WHERE direction = 'in' AND status = 'received'")
+            answered_twice = one(
                 "SELECT count(*) FROM (SELECT message_id FROM turn_outcomes WHERE message_id IS NOT NULL "
-                "GROUP BY message_id HAVING count(*) > 1) twice").fetchone()[0]
-            overbooked = connection.execute(
+                "GROUP BY message_id HAVING count(*) > 1) twice")
+            overbooked = one(
                 "SELECT coalesce(sum(greatest(booked - capacity, 0)), 0) FROM (SELECT s.capacity, (SELECT count(*) FROM bookings b "
                 "WHERE b.group_id = s.group_id AND b.day = s.day AND b.start = s.start AND b.status = 'active') AS booked "
-                "FROM slot_counters s) slots").fetchone()[0]
-            seats_taken_over = connection.execute(
-                "SELECT coalesce(sum(greatest(taken - capacity, 0)), 0) FROM slot_counters").fetchone()[0]
+                "FROM slot_counters s) slots")
+            seats_taken_over = one("SELECT coalesce(sum(greatest(taken - capacity, 0)), 0) FROM slot_counters")
         return {"unanswered": unanswered, "answered_twice": answered_twice, "overbooked": int(overbooked) + int(seats_taken_over)}
 
     # --- the report --------------------------------------------------------------------------------
@@ -323,7 +335,7 @@ class WebChatClient:
 
     def __init__(self, check: Check, conversation_id: str, token: str):
         self.check, self.conversation_id, self.token = check, conversation_id, token
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.ws: aiohttp.ClientWebSocketResponse[bool] | None = None
         self.cursor = 0
         self.seen: set[int] = set()
         self.client_ids: set[str] = set()
@@ -333,15 +345,16 @@ class WebChatClient:
         self.push_groups: list[set[str]] = []  # the markers of each push's attempts
         self.pushes_seen: dict[str, int] = {}
         self.pushes_live: set[str] = set()
-        self.reader: asyncio.Task | None = None
+        self.reader: asyncio.Task[None] | None = None
         self.updated = asyncio.Event()
         self.last_in: str | None = None  # the client id of the latest citizen message seen: replies after it answer it
 
     async def connect(self) -> None:
         for _ in range(120):
             try:
-                self.ws = await self.check.http.ws_connect(self.check.ws_url, timeout=aiohttp.ClientWSTimeout(ws_close=10), heartbeat=20)
-                await self.ws.send_str(json.dumps({"type": "hello", "conversation_id": self.conversation_id, "token": self.token,
+                self.ws = ws = await self.check.session.ws_connect(self.check.ws_url, timeout=aiohttp.ClientWSTimeout(ws_close=10),
+                                                                   heartbeat=20)
+                await ws.send_str(json.dumps({"type": "hello", "conversation_id": self.conversation_id, "token": self.token,
                                                    "after": self.cursor}))
                 self.reader = asyncio.create_task(self.read())
                 return
@@ -349,8 +362,13 @@ class WebChatClient:
                 await asyncio.sleep(1.0)
         raise RuntimeError(f"web chat {self.conversation_id} could not reconnect")
 
+    @property
+    def socket(self) -> aiohttp.ClientWebSocketResponse[bool]:
+        assert self.ws is not None, "not connected"
+        return self.ws
+
     async def read(self) -> None:
-        async for frame in self.ws:
+        async for frame in self.socket:
             if frame.type != aiohttp.WSMsgType.TEXT:
                 break
             data = json.loads(frame.data)
@@ -387,10 +405,10 @@ class WebChatClient:
                 await self.connect()
             sent_at = time.monotonic()
             try:
-                await self.ws.send_str(json.dumps({"type": "message", "client_id": client_id, "text": text}))
+                await self.socket.send_str(json.dumps({"type": "message", "client_id": client_id, "text": text}))
             except (aiohttp.ClientError, ConnectionError):
                 continue
-            while time.monotonic() - sent_at < ANSWER_TIMEOUT and not self.ws.closed and client_id not in self.replies:
+            while time.monotonic() - sent_at < ANSWER_TIMEOUT and not self.socket.closed and client_id not in self.replies:
                 self.updated.clear()
                 try:
                     await asyncio.wait_for(self.updated.wait(), 1.0)
@@ -399,7 +417,7 @@ class WebChatClient:
             texts = self.replies.get(client_id)
             if texts is None:  # no answer (the socket dropped, or its process died): the same message again
                 self.check.tally.resent += 1
-                if self.ws.closed:
+                if self.socket.closed:
                     await asyncio.sleep(0.5)
                 continue
             await asyncio.sleep(0.2)  # the rest of the answer's messages, if they came in another frame
@@ -422,7 +440,7 @@ class WebChatClient:
             if attempts & self.pushes_live:
                 self.check.tally.pushes_live += 1
                 continue
-            async with self.check.http.get(f"{self.check.cluster.url}/api/webchat/conversations/{self.conversation_id}/messages",
+            async with self.check.session.get(f"{self.check.cluster.url}/api/webchat/conversations/{self.conversation_id}/messages",
                                            params={"after": 0}, headers={"Authorization": f"Bearer {self.token}"}) as response:
                 texts = {m["text"] for m in (await response.json()).get("messages", [])}
             if not attempts & texts:

@@ -76,8 +76,9 @@ def classify(replies: list[dict[str, Any]], today: dt.date) -> Turn:
     turn = Turn(texts, buttons)
     for text in texts:
         detailed, catalogue = _DETAILED.match(text), _CATALOGUE.match(text)
-        if (detailed or catalogue) and turn.answered is None:
-            turn.answered = (detailed or catalogue).group("name")
+        named = detailed or catalogue
+        if named and turn.answered is None:
+            turn.answered = named.group("name")
             turn.detailed = bool(detailed)
             body = text.split("\n", 1)[1] if detailed and "\n" in text else ""
             turn.aspect = next((aspect for aspect, mark in ASPECT_MARKS if mark.search(body)), None)
@@ -104,7 +105,8 @@ class Chat:
     def say(self, text: str) -> list[dict[str, Any]]:
         response = self.http.post("/api/chat", json={"sender": self.sender, "text": text})
         response.raise_for_status()
-        return response.json()["replies"]
+        replies: list[dict[str, Any]] = response.json()["replies"]
+        return replies
 
 
 # --- single questions ---------------------------------------------------------------------------------------------
@@ -200,6 +202,7 @@ def check_turn(expect: dict[str, Any], turn: Turn) -> list[str]:
         if not turn.booking_code:
             problems.append("not booked")
         else:
+            assert turn.booked_day is not None and turn.booked_start is not None  # read with the code
             if expect.get("weekday") and turn.booked_day.isoweekday() != expect["weekday"]:
                 problems.append(f"weekday {turn.booked_day.isoweekday()}")
             part = WEEKDAY_PARTS.get(expect.get("part_of_day", ""))
@@ -261,7 +264,7 @@ def report_conversations(results: list[dict[str, Any]], split: str) -> dict[str,
     unasked = sum("booked unasked" in t["problems"] for t in turns)
     print(f"\n多轮对话（{split}）：整段通过 {pct(len(passed), len(rows))}，轮次通过 {pct(len(ok_turns), len(turns))}，"
           f"空回复 {empty}，未要求的预约 {unasked}")
-    by_topic = defaultdict(lambda: [0, 0])
+    by_topic: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in rows:
         by_topic[r["topic"]][1] += 1
         by_topic[r["topic"]][0] += r in passed

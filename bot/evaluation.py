@@ -13,17 +13,19 @@ import jieba
 import yaml
 from rank_bm25 import BM25Okapi
 
+from knowledge.schema import Entry
+from knowledge.search import SearchIndex
 from knowledge.service import get_index
 
 
 class Bm25Baseline:
     """The plain baseline: BM25Okapi over jieba tokens of item names and aliases, no threshold."""
 
-    def __init__(self, entries):
+    def __init__(self, entries: list[Entry]) -> None:
         self.entries = entries
         self.bm25 = BM25Okapi([jieba.lcut(" ".join([e.name, *e.aliases])) or ["-"] for e in entries])
 
-    def top(self, text: str):
+    def top(self, text: str) -> tuple[Entry, float]:
         scores = self.bm25.get_scores(jieba.lcut(text))
         best = int(scores.argmax())
         return (self.entries[best], float(scores[best]))
@@ -31,7 +33,8 @@ class Bm25Baseline:
 
 def load_questions(path: Path) -> list[dict[str, Any]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data["questions"] if isinstance(data, dict) else data
+    questions: list[dict[str, Any]] = data["questions"] if isinstance(data, dict) else data
+    return questions
 
 
 def evaluate_items(questions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -41,7 +44,7 @@ def evaluate_items(questions: list[dict[str, Any]]) -> dict[str, Any]:
     unknown = [q["item"] for q in questions if q.get("item") and q["item"] not in names]
     if unknown:
         raise SystemExit(f"评测集里有知识库不存在的事项：{sorted(set(unknown))}")
-    counts = Counter()
+    counts: Counter[str] = Counter()
     misses = []
     for q in questions:
         hits = index.search(q["text"], top=2)
@@ -51,7 +54,7 @@ def evaluate_items(questions: list[dict[str, Any]]) -> dict[str, Any]:
             counts["items"] += 1
             ok = top is not None and top.entry.name == q["item"]
             counts["top1"] += ok
-            counts["answered"] += ok and top.matched and (len(hits) < 2 or not hits[1].matched or top.score - hits[1].score >= 0.15)
+            counts["answered"] += top is not None and ok and top.matched and (len(hits) < 2 or not hits[1].matched or top.score - hits[1].score >= 0.15)
             counts["base_top1"] += base_score > 0 and base_entry.name == q["item"]
             if not ok:
                 misses.append(f"  ✗ {q['text']} → {top.entry.name if top else '无'}（应为 {q['item']}）")
@@ -65,7 +68,8 @@ def evaluate_items(questions: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate_intents(questions: list[dict[str, Any]], rasa_url: str) -> dict[str, Any]:
-    counts, confusion = Counter(), Counter()
+    counts: Counter[str] = Counter()
+    confusion: Counter[tuple[str, str | None]] = Counter()
     with httpx.Client(base_url=rasa_url, timeout=30) as http:
         for q in questions:
             if not q.get("intent"):
@@ -140,9 +144,10 @@ def knowledge_scale(situations: Path) -> dict[str, Any]:
     result = plan([GUANGDONG, SICHUAN], seed_content())
     if not result.ok:
         raise SystemExit("导入广东办事指南和四川事项目录失败：" + "；".join(str(p) for p in result.problems[:3]))
+    assert result.content is not None  # the plan is ok
     large, _ = fitted.fit(result.content, "eval")
 
-    def score(index, split: str) -> dict[str, Any]:
+    def score(index: SearchIndex, split: str) -> dict[str, Any]:
         items = [q for q in questions if q["split"] == split and q.get("item")]
         outside = [q for q in questions if q["split"] == split and not q.get("item")]
         right = 0
@@ -152,7 +157,7 @@ def knowledge_scale(situations: Path) -> dict[str, Any]:
         wrong = sum(1 for q in outside if (r := index.resolve(q["text"])).kind == "answer" and r.hits[0].entry.id in county_guides)
         return {"right": right, "items": len(items), "ook_answered": wrong, "ook": len(outside)}
 
-    figures = {"entries": [len(county.entries), len(large.entries)], "guides": [len(county_guides), sum(1 for e in large.entries if e.has_guide)]}
+    figures: dict[str, Any] = {"entries": [len(county.entries), len(large.entries)], "guides": [len(county_guides), sum(1 for e in large.entries if e.has_guide)]}
     print(f"\n知识规模（只看检索，不经对话）：本县 {len(county.entries)} 个事项 → 加上广东办事指南和四川事项目录 {len(large.entries)} 个")
     for split in ("tune", "held_out"):
         alone, with_import = score(county, split), score(large, split)

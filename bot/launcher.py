@@ -46,7 +46,7 @@ def free_port(count: int = 1, avoid: tuple[int, ...] = ()) -> int:
     for _ in range(50):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
+            base: int = s.getsockname()[1]
         if run_is_free(base, count, avoid):
             return base
     raise StartError(f"找不到 {count} 个连续的空闲端口")
@@ -56,7 +56,7 @@ class StartError(RuntimeError):
     """A child process did not become ready; the message names its log file."""
 
 
-def _spawn(args: list[str], env: dict[str, Any], log_name: str) -> subprocess.Popen:
+def _spawn(args: list[str], env: dict[str, Any], log_name: str) -> subprocess.Popen[bytes]:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = open(LOG_DIR / log_name, "ab")
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -66,12 +66,13 @@ def action_token(extra_env: dict[str, Any] | None = None) -> str:
     """The token Rasa sends to the app's action endpoint (endpoints.yml): ACTION_TOKEN from `extra_env` or the
     environment, else the one generated into var/ (bot/keys.py), so Rasa and the app started here agree."""
     if extra_env and extra_env.get("ACTION_TOKEN"):
-        return extra_env["ACTION_TOKEN"]
+        token: str = extra_env["ACTION_TOKEN"]
+        return token
     return keys.with_secrets(Settings()).action_token.get_secret_value()
 
 
 def start_rasa(port: int, action_url: str, model: Path = MODEL, log_name: str = "rasa.log", extra_env: dict[str, Any] | None = None,
-               patched: bool = True, endpoints: str = "endpoints.yml") -> subprocess.Popen:
+               patched: bool = True, endpoints: str = "endpoints.yml") -> subprocess.Popen[bytes]:
     """`rasa run` on loopback; `patched` runs it through bot/rasa_server.py (the benchmark's baseline does not);
     `endpoints` is deploy/rasa-endpoints.yml for the production profile (SQL tracker store, Redis lock store)."""
     if not model.exists():
@@ -85,7 +86,7 @@ def start_rasa(port: int, action_url: str, model: Path = MODEL, log_name: str = 
 
 
 def start_app(port: int, rasa_port: int, log_name: str = "app.log", extra_env: dict[str, Any] | None = None, workers: int = 1,
-              behind_proxy: bool = False) -> subprocess.Popen:
+              behind_proxy: bool = False) -> subprocess.Popen[bytes]:
     """uvicorn on loopback; `behind_proxy`: the client address is the one the local proxy (nginx) forwards."""
     env = {**os.environ, "PORT": str(port), "RASA_PORT": str(rasa_port), **(extra_env or {})}
     env["ACTION_TOKEN"] = action_token(extra_env)
@@ -96,7 +97,7 @@ def start_app(port: int, rasa_port: int, log_name: str = "app.log", extra_env: d
     return _spawn(args, env, log_name)
 
 
-def wait_for(url: str, process: subprocess.Popen, timeout: float, log_name: str) -> None:
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float, log_name: str) -> None:
     """Poll url until it answers 2xx; fail early if the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -111,7 +112,7 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float, log_name: str)
     raise StartError(f"{url} 在 {timeout:.0f} 秒内没有就绪，见 {LOG_DIR / log_name}")
 
 
-def stop(process: subprocess.Popen | None) -> None:
+def stop(process: subprocess.Popen[bytes] | None) -> None:
     if process is None or process.poll() is not None:
         return
     try:
@@ -133,21 +134,22 @@ class Stack:
         self.app_port, self.rasa_port, self.extra_env, self.tag = app_port, rasa_port, extra_env or {}, tag
         self.rasa_ports = [rasa_port + i for i in range(max(1, rasa_replicas))]
         self.model, self.patched = model, patched
-        self.app, self.rasas = None, []
+        self.app: subprocess.Popen[bytes] | None = None
+        self.rasas: list[subprocess.Popen[bytes]] = []
 
     @property
-    def rasa(self) -> subprocess.Popen | None:
+    def rasa(self) -> subprocess.Popen[bytes] | None:
         return self.rasas[0] if self.rasas else None
 
     def __enter__(self) -> Stack:
         try:
             urls = ",".join(f"http://127.0.0.1:{p}" for p in self.rasa_ports)
-            self.app = start_app(self.app_port, self.rasa_port, f"app{self.tag}.log", {**self.extra_env, "RASA_URL": urls})
+            self.app = app = start_app(self.app_port, self.rasa_port, f"app{self.tag}.log", {**self.extra_env, "RASA_URL": urls})
             for n, port in enumerate(self.rasa_ports):
                 log = f"rasa{self.tag}{'' if n == 0 else f'-{n + 1}'}.log"
                 self.rasas.append(start_rasa(port, f"http://127.0.0.1:{self.app_port}/webhook", self.model, log, patched=self.patched))
-            wait_for(f"http://127.0.0.1:{self.app_port}/docs", self.app, 180, f"app{self.tag}.log")  # fitting the search model on busy cores
-            wait_for(f"http://127.0.0.1:{self.app_port}/healthz", self.rasa, 240, f"rasa{self.tag}.log")
+            wait_for(f"http://127.0.0.1:{self.app_port}/docs", app, 180, f"app{self.tag}.log")  # fitting the search model on busy cores
+            wait_for(f"http://127.0.0.1:{self.app_port}/healthz", self.rasas[0], 240, f"rasa{self.tag}.log")
         except BaseException:
             self.__exit__()
             raise
@@ -157,7 +159,7 @@ class Stack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.app_port}"
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         stop(self.app)
         for process in self.rasas:
             stop(process)

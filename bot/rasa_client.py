@@ -54,7 +54,7 @@ class Answer:
     status_code: int
     content: bytes
 
-    def json(self):
+    def json(self) -> Any:
         return json.loads(self.content)
 
     @property
@@ -81,17 +81,17 @@ class RasaClient:
     def base_url(self) -> str:
         return self.base_urls[0]
 
-    async def _http(self, method: str, url: str, timeout: float | None = None, **kwargs) -> Answer:
+    async def _http(self, method: str, url: str, timeout: float | None = None, **kwargs: Any) -> Answer:
         if self.fake is not None:
             response = await self.fake.request(method, url, timeout=timeout or self.timeout, **kwargs)
             return Answer(response.status_code, response.content)
         if self.session is None or self.session.closed:
             # Idle connections are dropped after 3 s, before Rasa's server (Sanic, 5 s keep-alive) would close them.
             self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=3))
-        async with self.session.request(method, url, timeout=aiohttp.ClientTimeout(total=timeout or self.timeout), **kwargs) as response:
-            return Answer(response.status, await response.read())
+        async with self.session.request(method, url, timeout=aiohttp.ClientTimeout(total=timeout or self.timeout), **kwargs) as received:
+            return Answer(received.status, await received.read())
 
-    async def _request(self, method: str, sender: str | None, path: str, what: str, **kwargs) -> Answer:
+    async def _request(self, method: str, sender: str | None, path: str, what: str, **kwargs: Any) -> Answer:
         if sender is None:
             return await self._request_at(self.base_url, method, path, what, **kwargs)
         bases = ranked(sender, self.base_urls)
@@ -106,7 +106,7 @@ class RasaClient:
                 metrics.RASA_FAILOVERS.inc()
         raise AssertionError("unreachable")
 
-    async def _request_at(self, base: str, method: str, path: str, what: str, **kwargs) -> Answer:
+    async def _request_at(self, base: str, method: str, path: str, what: str, **kwargs: Any) -> Answer:
         try:
             response = await self._http(method, base + path, **kwargs)
         except (httpx.ConnectError, aiohttp.ClientConnectionError) as exc:  # not a timeout: the process is gone
@@ -123,18 +123,19 @@ class RasaClient:
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Send one user message through the REST channel; returns Rasa's bot messages."""
-        payload = {"sender": sender, "message": text}
+        payload: dict[str, Any] = {"sender": sender, "message": text}
         if metadata:
             payload["metadata"] = metadata
         with metrics.RASA_SECONDS.time():
-            messages = (await self._request("POST", sender, "/webhooks/rest/webhook", "message", json=payload)).json()
+            messages: list[dict[str, Any]] = (await self._request("POST", sender, "/webhooks/rest/webhook", "message", json=payload)).json()
         if any(isinstance(m, dict) and isinstance(m.get("custom"), dict) and m["custom"].get("turn_failed") for m in messages):
             raise RasaUnavailable(f"Rasa could not handle the turn of {sender} (its log says why)")  # bot/rasa_server.py 11.
         return messages
 
     async def parse(self, text: str) -> dict[str, Any]:
         """NLU only: intent ranking for a text."""
-        return (await self._request("POST", None, "/model/parse", "parse", json={"text": text})).json()
+        parsed: dict[str, Any] = (await self._request("POST", None, "/model/parse", "parse", json={"text": text})).json()
+        return parsed
 
     async def pause(self, sender: str) -> None:
         """Pause the bot for this conversation (an operator took it): Rasa still logs messages, predicts nothing."""
@@ -151,7 +152,9 @@ class RasaClient:
     async def tracker(self, sender: str, until: float | None = None) -> dict[str, Any]:
         """The conversation's tracker: events, slots, whether it is paused (as it was at `until`, if given)."""
         params = {} if until is None else {"until": repr(until)}
-        return (await self._request("GET", sender, f"/conversations/{quote(sender, safe='')}/tracker", "tracker", params=params)).json()
+        found: dict[str, Any] = (await self._request("GET", sender, f"/conversations/{quote(sender, safe='')}/tracker", "tracker",
+                                                     params=params)).json()
+        return found
 
     async def replace_events(self, sender: str, events: list[dict[str, Any]]) -> None:
         """Replace the conversation's tracker with these events (Rasa takes its per-conversation lock)."""

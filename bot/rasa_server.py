@@ -54,6 +54,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import ujson  # a dependency of Rasa's; this file runs only with Rasa's interpreter
@@ -71,7 +72,7 @@ def install() -> None:
     validator = validator_class(schema)
     is_valid = valid_by_event_type(schema, validator_class)
 
-    def validate_action_result(self, result: dict[str, Any]) -> bool:
+    def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
         if is_valid(result):
             return True
         error = best_match(validator.iter_errors(result))  # the error `jsonschema.validate` raises, as Rasa calls it
@@ -98,7 +99,7 @@ def install() -> None:
 KEEPALIVE_S = 3
 
 
-def valid_by_event_type(schema: dict[str, Any], validator_class):
+def valid_by_event_type(schema: dict[str, Any], validator_class: Any) -> Callable[[dict[str, Any]], bool]:
     """A faster test of the same validity (see 1. above). Each event of a response must match exactly one branch
     of the schema's `oneOf`, and every branch but one or two pins `event` to a constant, so jsonschema tries some
     thirty branches per event, building an error object for each that fails. Branches whose constant is not the
@@ -112,18 +113,19 @@ def valid_by_event_type(schema: dict[str, Any], validator_class):
     del outer["properties"]["events"]["items"]
     outer_validator = validator_class(outer)
     base_validator = validator_class({k: v for k, v in items.items() if k != "oneOf"})
-    by_type, untyped = defaultdict(list), []
+    by_type: defaultdict[str, list[Any]] = defaultdict(list)
+    untyped: list[Any] = []
     for branch in items["oneOf"]:
         const = branch.get("properties", {}).get("event", {}).get("const")
         (by_type[const] if isinstance(const, str) else untyped).append(validator_class(branch))
 
-    def is_valid(result) -> bool:
+    def is_valid(result: dict[str, Any]) -> bool:
         if not outer_validator.is_valid(result):
             return False
         for event in result.get("events", []):
             if not base_validator.is_valid(event):
                 return False
-            if sum(1 for branch in by_type.get(event["event"], []) + untyped if branch.is_valid(event)) != 1:
+            if len([branch for branch in by_type.get(event["event"], []) + untyped if branch.is_valid(event)]) != 1:
                 return False
         return True
 
@@ -136,21 +138,21 @@ def _pool_action_connections() -> None:
     import aiohttp
     from rasa.utils import endpoints
 
-    sessions: dict[str, Any] = {}
+    sessions: dict[tuple[Any, ...], aiohttp.ClientSession] = {}
 
     class Borrowed:
         """`async with` yields the shared session and leaves it open (Rasa's code closes its own sessions)."""
 
-        def __init__(self, session):
+        def __init__(self, session: aiohttp.ClientSession) -> None:
             self.session = session
 
-        async def __aenter__(self):
+        async def __aenter__(self) -> aiohttp.ClientSession:
             return self.session
 
-        async def __aexit__(self, *exc) -> bool:
+        async def __aexit__(self, *exc: object) -> bool:
             return False
 
-    def session(self) -> Borrowed:
+    def session(self: Any) -> Borrowed:
         auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
         key = (id(asyncio.get_running_loop()), self.url, tuple(sorted(self.headers.items())), auth)
         shared = sessions.get(key)
@@ -173,9 +175,9 @@ def _cache_parses() -> None:
     from rasa.core.processor import MessageProcessor
 
     parse = MessageProcessor._parse_message_with_graph
-    cache: OrderedDict = OrderedDict()
+    cache: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
 
-    def cached_parse(self, message, tracker, only_output_properties: bool = True) -> dict[str, Any]:
+    def cached_parse(self: Any, message: Any, tracker: Any, only_output_properties: bool = True) -> dict[str, Any]:
         key = (self.model_metadata.model_id, message.text, only_output_properties)
         hit = cache.get(key)
         if hit is None:
@@ -203,9 +205,9 @@ def _skip_ted_when_decided() -> None:
     from rasa.shared.nlu.constants import TEXT
 
     predict = MessageProcessor._predict_next_with_tracker
-    plans: dict[str, Any] = {}
+    plans: dict[int, tuple[Any, str, Any, list[str]] | None] = {}
 
-    def plan_for(processor):
+    def plan_for(processor: Any) -> tuple[Any, str, Any, list[str]] | None:
         """(ensemble node, TED node name, the ensemble's other inputs) for this model, or None to use Rasa's path."""
         key = id(processor.graph_runner)
         if key not in plans:
@@ -223,7 +225,7 @@ def _skip_ted_when_decided() -> None:
                         plans[key] = (ensemble, teds[0], ted, others)
         return plans[key]
 
-    def decided(predictions, ted) -> bool:
+    def decided(predictions: Iterable[Any], ted: Any) -> bool:
         """True when TED's prediction cannot be the ensemble's choice (DefaultPolicyPredictionEnsemble)."""
         predictions = [p for p in predictions if isinstance(p, PolicyPrediction)]
         if any(p.is_end_to_end_prediction for p in predictions):
@@ -232,7 +234,7 @@ def _skip_ted_when_decided() -> None:
             return True  # "no user" predictions overrule TED's, which never is one
         return any(p.max_confidence >= 1.0 and p.policy_priority > ted.priority for p in predictions)
 
-    def predict_next(self, tracker):
+    def predict_next(self: Any, tracker: Any) -> Any:
         plan = plan_for(self)
         last_action = next((e for e in reversed(tracker.events) if isinstance(e, (ActionExecutionRejected, ActionExecuted))), None)
         if plan is None or tracker.followup_action or isinstance(last_action, ActionExecutionRejected):
@@ -261,7 +263,7 @@ def _bound_tracker_store() -> None:
 
     save = InMemoryTrackerStore.save
 
-    async def bounded_save(self, tracker) -> None:
+    async def bounded_save(self: Any, tracker: Any) -> None:
         await save(self, tracker)
         self.store[tracker.sender_id] = self.store.pop(tracker.sender_id)  # to the end: least recently saved first
         while len(self.store) > TRACKERS_KEPT:
@@ -270,7 +272,7 @@ def _bound_tracker_store() -> None:
     InMemoryTrackerStore.save = bounded_save
 
 
-def dumps(value) -> str:
+def dumps(value: object) -> str:
     """JSON text of `value` by ujson, or by `json.dumps` (as Rasa does) for what ujson cannot write (see 8. above)."""
     try:
         return ujson.dumps(value, ensure_ascii=False, escape_forward_slashes=False)
@@ -291,7 +293,7 @@ def _index_event_types() -> None:
     resolve = Event.resolve_by_type
     found: dict[str, Any] = {}
 
-    def resolve_by_type(type_name, default=None):
+    def resolve_by_type(type_name: str, default: Any = None) -> Any:
         """Rasa's answer: the first Event subclass with this type name, in Rasa's order, remembered once found
         (event classes do not change while serving); a name no class has goes to Rasa's own code every time."""
         cls = found.get(type_name)
@@ -309,7 +311,7 @@ def _run_graphs_without_dask() -> None:
     from rasa.engine.exceptions import GraphRunError
     from rasa.engine.runner.dask import DaskGraphRunner
 
-    def run(self, inputs=None, targets=None) -> dict[str, Any]:
+    def run(self: Any, inputs: dict[str, Any] | None = None, targets: list[str] | None = None) -> dict[str, Any]:
         """DaskGraphRunner.run without dask (see 9. above): {target: output} for the targets (default: the schema's)."""
         run_targets = targets if targets else self._graph_schema.target_names
         schemas = self.__dict__.setdefault("_minimal_schemas", {})
@@ -324,7 +326,7 @@ def _run_graphs_without_dask() -> None:
             names.add(name)
         results = {name: (name, value) for name, value in (inputs or {}).items()}  # an input replaces a node of its name
 
-        def output(name: str):
+        def output(name: str) -> Any:
             if name not in results:
                 node = schema.nodes.get(name)
                 if node is None:
@@ -347,15 +349,15 @@ class _RetryingRedis:
     """The lock store's Redis client, whose get/set/delete are tried again (50 ms, doubling to 0.5 s) for up to
     LOCK_STORE_RETRY_SECONDS while the connection fails (redis-py 4.6 retries a command, but not the connect)."""
 
-    def __init__(self, client, errors: tuple):
+    def __init__(self, client: Any, errors: tuple[type[Exception], ...]) -> None:
         self.client, self.errors = client, errors
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         method = getattr(self.client, name)
         if name not in ("get", "set", "delete"):
             return method
 
-        def call(*args, **kwargs):
+        def call(*args: Any, **kwargs: Any) -> Any:
             delay, deadline = 0.05, time.monotonic() + LOCK_STORE_RETRY_SECONDS
             while True:
                 try:
@@ -375,7 +377,7 @@ def _retry_redis_lock_store() -> None:
 
     original = RedisLockStore.__init__
 
-    def init(self, *args, **kwargs) -> None:
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         self.red = _RetryingRedis(self.red, (ConnectionError, TimeoutError))
 
@@ -390,8 +392,8 @@ def _mark_failed_rest_turns() -> None:
 
     original = RestInput.blueprint
 
-    def blueprint(self, on_new_message):
-        async def handle(message) -> None:
+    def blueprint(self: Any, on_new_message: Callable[[Any], Awaitable[None]]) -> Any:
+        async def handle(message: Any) -> None:
             try:
                 await on_new_message(message)
             except Exception:
@@ -405,7 +407,7 @@ def _mark_failed_rest_turns() -> None:
 
 def block_jax() -> None:
     """`import jax` raises ImportError in this process (see 7. above)."""
-    sys.modules.setdefault("jax", None)
+    sys.modules.setdefault("jax", None)  # type: ignore[arg-type]  # None blocks an import (documented); typeshed wants a module
 
 
 if __name__ == "__main__":

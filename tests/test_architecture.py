@@ -1,5 +1,5 @@
 """The shape of the house, checked: no import cycles, the core never imports the channels, nothing reaches outside
-the repository, and ruff is clean."""
+the repository, and ruff and mypy are clean."""
 import ast
 import re
 import subprocess
@@ -102,4 +102,10 @@ def test_nothing_refers_outside_the_repository():
 
 def test_ruff_is_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--quiet", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean():
+    """`mypy --strict` over bot, knowledge, channels and actions (mypy.ini; its cache in .mypy_cache keeps reruns quick)."""
+    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import statistics
 from collections import Counter, defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +23,9 @@ from bot.handoff.models import RATING_LEVELS, Handoff, Rating, WorkOrder
 from bot.insight.models import ATTENDANCE, OUTCOMES, BookingAttendance, TurnOutcome
 from bot.privacy import mask
 from knowledge.answers import ASPECT_TITLES
+
+if TYPE_CHECKING:
+    from bot.appeals.routing import Routing
 
 CHANNELS = {"webchat": "网页", "web": "接口", "wechat": "微信", "voice": "电话"}
 ASPECTS = {"item": "概况", **ASPECT_TITLES, "pinned": "人工答复"}
@@ -58,7 +61,7 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def appeal_figures(db_session: Session, low: dt.datetime, high: dt.datetime, routing) -> dict[str, Any]:
+def appeal_figures(db_session: Session, low: dt.datetime, high: dt.datetime, routing: Routing | None) -> dict[str, Any]:
     """Appeals filed in the range: by first-level class and department, how many are open, overdue or answered on
     time, and the hot issues (groups of similar appeals, bot/appeals/service.py)."""
     from bot.appeals.service import OPEN, hot_issues
@@ -67,7 +70,7 @@ def appeal_figures(db_session: Session, low: dt.datetime, high: dt.datetime, rou
                                                         WorkOrder.created_at < high)).all()
     now = utcnow()
     answered = [o for o in orders if o.replied_at is not None]
-    on_time = [o for o in answered if o.due_at is None or aware(o.replied_at) <= aware(o.due_at)]
+    on_time = [o for o in answered if o.due_at is None or (o.replied_at is not None and aware(o.replied_at) <= aware(o.due_at))]
     overdue = [o for o in orders if o.status in ("dispatched", "accepted") and o.due_at and aware(o.due_at) < now]
     groups = hot_issues(db_session=db_session, now=high, routing=routing, days=max(1, (high - low).days)) if routing else []
     return {"total": len(orders), "by_category1": Counter(o.category1 or "未分类" for o in orders).most_common(),
@@ -78,7 +81,8 @@ def appeal_figures(db_session: Session, low: dt.datetime, high: dt.datetime, rou
             "hot": [{**g, "summary": mask(g["summary"]), "places": [mask(p) for p in g["places"]]} for g in groups[:TOP]]}
 
 
-def figures(*, db_session: Session, start: dt.date, end: dt.date, schedule: Schedule | None = None, routing=None) -> dict[str, Any]:
+def figures(*, db_session: Session, start: dt.date, end: dt.date, schedule: Schedule | None = None,
+            routing: Routing | None = None) -> dict[str, Any]:
     """Every figure of the dashboard for county days start..end (appeals' departments and hot issues need the
     appeals' routing)."""
     low, high = span(start, end)
@@ -87,9 +91,9 @@ def figures(*, db_session: Session, start: dt.date, end: dt.date, schedule: Sche
                                       TurnOutcome.aspect, TurnOutcome.created_at)
                                .where(TurnOutcome.created_at >= low, TurnOutcome.created_at < high)).all()
     contacts: dict[tuple[str, dt.date], dict[str, Any]] = {}
-    outcome_counts: Counter = Counter()
-    items: Counter = Counter()
-    aspects: Counter = Counter()
+    outcome_counts: Counter[str] = Counter()
+    items: Counter[str] = Counter()
+    aspects: Counter[str] = Counter()
     for conversation_id, channel, outcome, item_name, aspect, created_at in turns:
         key = (conversation_id, local_day(created_at))
         contact = contacts.setdefault(key, {"channel": channel, "person": False})
@@ -117,7 +121,7 @@ def figures(*, db_session: Session, start: dt.date, end: dt.date, schedule: Sche
     bookings = db_session.execute(select(Booking, BookingAttendance.status).outerjoin(BookingAttendance, BookingAttendance.booking_id == Booking.id)
                                   .where(Booking.day >= start, Booking.day <= end)).all()
     today = dt.datetime.now(TZ).date()
-    slot_rows = {kind: {"booked": 0, "cancelled": 0, "attended": 0, "no_show": 0, "unmarked": 0} for kind in SLOT_TYPES}
+    slot_rows: dict[str, dict[str, Any]] = {kind: {"booked": 0, "cancelled": 0, "attended": 0, "no_show": 0, "unmarked": 0} for kind in SLOT_TYPES}
     for booking, attendance in bookings:
         row = slot_rows[slot_type(schedule, booking)]
         if booking.status == "cancelled":
@@ -169,7 +173,7 @@ def workbook(data: dict[str, Any]) -> bytes:
     book = Workbook()
     bold = Font(bold=True)
 
-    def sheet(title: str, header: list[str], rows: list[list], first: bool = False):
+    def sheet(title: str, header: list[str], rows: list[list[Any]], first: bool = False) -> Any:
         ws = book.active if first else book.create_sheet()
         ws.title = title
         ws.append(header)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz
 from sqlalchemy import select, update
@@ -27,6 +27,9 @@ from knowledge.content import Content
 from knowledge.editing import from_form
 from knowledge.normalize import normalize
 from knowledge.pinned import PinnedError, pin
+
+if TYPE_CHECKING:
+    from knowledge.search import SearchIndex
 
 LOW_CONFIDENCE = 0.65  # an answer whose search score is below this is checked by a person
 SIMILAR = 68  # rapidfuzz ratio (0-100) of normalised questions that makes them one group
@@ -47,11 +50,11 @@ class Group:
     key: int  # the id of its first question's row: how the console names the group
     question: str  # the most frequent wording
     count: int = 0
-    reasons: Counter = field(default_factory=Counter)
-    wordings: Counter = field(default_factory=Counter)  # normalised wording -> times asked
+    reasons: Counter[str] = field(default_factory=Counter)
+    wordings: Counter[str] = field(default_factory=Counter)  # normalised wording -> times asked
     examples: dict[str, str] = field(default_factory=dict)  # normalised -> one question as asked (masked)
     ids: list[int] = field(default_factory=list)
-    items: Counter = field(default_factory=Counter)  # items answered or offered for it
+    items: Counter[str] = field(default_factory=Counter)  # items answered or offered for it
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "question": self.question, "count": self.count,
@@ -185,7 +188,7 @@ def pinned(content: Content, g: Group, text: str, item_id: str | None, reviewer:
     return Content(content.items, documents), document
 
 
-def rerun(*, db_session: Session, g: Group, index, number: int, item_id: str | None = None,
+def rerun(*, db_session: Session, g: Group, index: SearchIndex, number: int, item_id: str | None = None,
           pinned_id: str | None = None) -> tuple[int, int]:
     """Ask the group's questions again of the new version's index: rows that now resolve to the item (or get the
     pinned answer) leave the inbox. Returns (resolved, asked)."""
@@ -199,9 +202,9 @@ def rerun(*, db_session: Session, g: Group, index, number: int, item_id: str | N
     return len(resolved), len(rows)
 
 
-def _resolves(index, question: str, item_id: str) -> bool:
-    resolution = index.resolve(question)
-    return resolution.kind == "answer" and resolution.entry.id == item_id
+def _resolves(index: SearchIndex, question: str, item_id: str | None) -> bool:
+    entry = index.resolve(question).entry  # None unless the resolution is an answer
+    return entry is not None and entry.id == item_id
 
 
 def dismiss(*, db_session: Session, g: Group) -> int:

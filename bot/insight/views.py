@@ -3,11 +3,13 @@ the review inbox (groups of missed questions, each turned into a knowledge versi
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from bot import errors
@@ -17,14 +19,17 @@ from bot.handoff.auth import Auth, admin_access, admin_write
 from bot.insight import attendance, dashboard, inbox
 from knowledge import fitted, versions
 from knowledge import service as knowledge_service
+from knowledge.content import Content
 from knowledge.pinned import PinnedAnswer
 from knowledge.pinned import reply as pinned_reply
+from knowledge.search import SearchIndex
 
+T = TypeVar("T")
 router = APIRouter(prefix="/console/api/admin/insight", tags=["console admin"])
 
 
-def _session(request: Request, work):
-    def call():
+def _session(request: Request, work: Callable[[Session], T]) -> Awaitable[T]:
+    def call() -> T:
         with request.app.state.database.session() as session:
             return work(session)
 
@@ -96,12 +101,12 @@ class GroupFix(BaseModel):
     reason: str = Field("", max_length=500)
 
 
-async def _publish_and_rerun(request: Request, auth: Auth, group: inbox.Group, base: int, content, index, model: bytes,
-                             reason: str, target: str, detail: str, **resolves) -> tuple[int, int, int]:
+async def _publish_and_rerun(request: Request, auth: Auth, group: inbox.Group, base: int, content: Content, index: SearchIndex,
+                             model: bytes | None, reason: str, target: str, detail: str, **resolves: str) -> tuple[int, int, int]:
     """Publish content made from version `base` (audited), ask the group's questions again of it (`resolves`: the
     item_id or pinned_id they should now reach) and serve it in this process at once (the others within seconds):
     (version, resolved, asked)."""
-    def publish(session):
+    def publish(session: Session) -> tuple[int, int, int]:
         try:
             number = versions.publish_on(db_session=session, base=base, content=content, author=auth.operator.username,
                                          reason=reason, source="inbox", search_model=model)
@@ -120,7 +125,7 @@ async def _publish_and_rerun(request: Request, auth: Auth, group: inbox.Group, b
 async def publish_group(request: Request, key: int, body: GroupFix, auth: Auth = Depends(admin_write)) -> dict[str, Any]:
     """Add the group's questions to an item as 常见问法 or 别名, publish that as a knowledge version (audited), then ask
     the questions again of it: those that now resolve to the item leave the inbox."""
-    def prepare(session):
+    def prepare(session: Session) -> tuple[inbox.Group, int, Content, dict[str, Any], list[str]]:
         try:
             group = inbox.find_group(db_session=session, key=key)
             base = versions.latest_number(db_session=session)
@@ -128,6 +133,7 @@ async def publish_group(request: Request, key: int, body: GroupFix, auth: Auth =
                                                     body.action, inbox.usable_wordings(group))
         except (inbox.InboxError, versions.VersionError) as exc:
             raise errors.InvalidInput(str(exc)) from None
+        assert base is not None  # content_of found that version
         return group, base, content, document, added
 
     group, base, content, document, added = await _session(request, prepare)
@@ -146,8 +152,9 @@ class GroupPin(BaseModel):
     reason: str = Field("", max_length=500)
 
 
-def _pinned_content(request: Request, key: int, body: GroupPin, auth: Auth):
-    def prepare(session):
+def _pinned_content(request: Request, key: int, body: GroupPin,
+                    auth: Auth) -> Awaitable[tuple[inbox.Group, int, Content, dict[str, Any], bytes | None]]:
+    def prepare(session: Session) -> tuple[inbox.Group, int, Content, dict[str, Any], bytes | None]:
         try:
             group = inbox.find_group(db_session=session, key=key)
             base = versions.latest_number(db_session=session)
@@ -155,12 +162,13 @@ def _pinned_content(request: Request, key: int, body: GroupPin, auth: Auth):
                                              body.item_id or None, auth.operator.username, utcnow().astimezone(TZ).date())
         except (inbox.InboxError, versions.VersionError) as exc:
             raise errors.InvalidInput(str(exc)) from None
+        assert base is not None  # content_of found that version
         return group, base, content, document, versions.search_model_of(db_session=session, number=base)
 
     return _session(request, prepare)
 
 
-def _shown(content, document: dict[str, Any]) -> str:
+def _shown(content: Content, document: dict[str, Any]) -> str:
     item = content.items.get(document["事项"] or "")
     return pinned_reply(PinnedAnswer.of(document), item["事项名称"] if item else None, document["事项"]).text
 
@@ -179,9 +187,11 @@ async def pin_group(request: Request, key: int, body: GroupPin, auth: Auth = Dep
     group, base, content, document, model = await _pinned_content(request, key, body, auth)
     key_text = request.app.state.settings.secret_key.get_secret_value()
     # the items are unchanged: the base version's fitted search model serves the new version as it is
-    index = await run_in_threadpool(fitted.load, content, model, key_text)
-    if index is None:
+    loaded = await run_in_threadpool(fitted.load, content, model, key_text)
+    if loaded is None:
         index, model = await run_in_threadpool(fitted.fit, content, key_text)
+    else:
+        index = loaded
     reason = body.reason or f"待复核问题：人工答复 {document['编号']}（{len(document['问法'])}条问法）"
     number, resolved, asked = await _publish_and_rerun(
         request, auth, group, base, content, index, model, reason, f"人工答复 {document['编号']}",
@@ -198,7 +208,7 @@ class Dismiss(BaseModel):
 @router.post("/inbox/{key}/dismiss")
 async def dismiss_group(request: Request, key: int, body: Dismiss, auth: Auth = Depends(admin_write)) -> dict[str, Any]:
     """Set a group aside (not a knowledge gap: abuse, chit-chat, out of scope); audited with the reason."""
-    def work(session):
+    def work(session: Session) -> dict[str, Any]:
         try:
             group = inbox.find_group(db_session=session, key=key)
         except inbox.InboxError as exc:
