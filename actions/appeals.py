@@ -18,12 +18,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from starlette.concurrency import run_in_threadpool
 
 from actions.booking import explained_this_turn, name_in
-from actions.desk import escalate, utter
+from actions.desk import escalate, goodbye_and_rating
 from actions.guides import answer_question, latest_intent
 from actions.service_question import is_service_question
 from bot.appeals import texts
 from bot.appeals.service import Intake
-from bot.errors import AppError
 from bot.handoff.desk import phone_in
 from bot.privacy import mask
 from bot.services import current
@@ -534,12 +533,11 @@ class ActionFinishAppeal(Action):
         outcome, appeal_type = slot("appeal_confirm"), _type(tracker)
         text = tracker.latest_message.get("text") or ""
         if outcome == PERSON:
-            await escalate(dispatcher, tracker, "complaint")
-            return reset
+            return reset + await escalate(dispatcher, tracker, "complaint")
         if outcome != CONFIRMED or not slot("appeal_what"):
             dispatcher.utter_message(text=f"好的，这次的{appeal_type}没有登记，也不会转给部门。需要时随时可以再找我。")
             if says_goodbye(text):
-                await self._goodbye(dispatcher, tracker)
+                await goodbye_and_rating(dispatcher, tracker)
             return reset
         contact = slot("appeal_contact") or ""
         intake = Intake(what=slot("appeal_what"), place=slot("appeal_place") or "", since=slot("appeal_since") or "",
@@ -556,14 +554,5 @@ class ActionFinishAppeal(Action):
             return reset
         dispatcher.utter_message(text=reply)
         if says_goodbye(text):
-            await self._goodbye(dispatcher, tracker)
+            await goodbye_and_rating(dispatcher, tracker)
         return reset
-
-    @staticmethod
-    async def _goodbye(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-        """As the goodbye rule does: the goodbye, then the invitation to rate the service."""
-        dispatcher.utter_message(response="utter_goodbye")
-        try:
-            utter(dispatcher, await current().desk.rate_or_offer(tracker.sender_id, tracker.latest_message.get("text") or "", True))
-        except (AppError, RuntimeError) as error:
-            logger.error("rating failed: %r", error)

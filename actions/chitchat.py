@@ -21,7 +21,7 @@ class ActionSmallTalk(Action):
     def name(self) -> str:
         return "action_small_talk"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "greet"
         if not text.startswith("/") and asks_about_a_service(text):
@@ -37,7 +37,7 @@ class ActionGoodbye(Action):
     def name(self) -> str:
         return "action_goodbye"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         if names_a_booking(tracker.latest_message.get("text") or ""):  # "不约了，退掉，A92TUS，180…": about that booking
             return [FollowupAction("action_start_manage")]
         if is_service_question("goodbye", tracker.latest_message.get("text") or ""):

@@ -3,8 +3,10 @@ a citizen hears when the desk cannot be reached."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.errors import AppError
@@ -13,6 +15,9 @@ from bot.services import current
 from knowledge.county import county
 
 logger = logging.getLogger(__name__)
+
+# The ticket form's slots (domain.yml): the offer made and why, then the choice, the description and the phone.
+TICKET_SLOTS = ("ticket_offered", "ticket_reason", "ticket_kind", "ticket_description", "ticket_phone", "ticket_outcome", "ticket_tries")
 
 
 def utter(dispatcher: CollectingDispatcher, replies: list[Reply]) -> None:
@@ -29,9 +34,28 @@ def desk_unavailable(dispatcher: CollectingDispatcher, error: Exception) -> None
     dispatcher.utter_message(json_message={"action": "handoff"})
 
 
-async def escalate(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> None:
-    """Queue for an operator on duty, or offer a message or callback work order off duty."""
+async def escalate(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[dict[str, Any]]:
+    """Queue for an operator on duty; off duty (or nobody at a desk), the offer of a message or a callback, whose
+    choice Rasa's ticket_form takes (actions/tickets.py). Returns the events that start that form: ticket_offered for
+    the rules (nlu_data/rules.yml), and a follow-up for the paths no rule describes (a request made inside a form)."""
     try:
-        utter(dispatcher, await current().desk.escalate(tracker.sender_id, reason))
+        escalation = await current().desk.escalate(tracker.sender_id, reason)
     except (AppError, RuntimeError) as error:
         desk_unavailable(dispatcher, error)
+        return [SlotSet("ticket_offered", None)]
+    utter(dispatcher, escalation.replies)
+    if not escalation.offline:
+        return [SlotSet("ticket_offered", None)]  # queued: no form, whatever an earlier turn left
+    # The form's own slots are left alone: Rasa validates every form slot set in this turn when the form starts, and
+    # action_finish_ticket resets them all when it ends.
+    return [SlotSet("ticket_reason", reason), SlotSet("ticket_outcome", None), SlotSet("ticket_tries", None),
+            SlotSet("ticket_offered", True), FollowupAction("ticket_form")]
+
+
+async def goodbye_and_rating(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """As the goodbye rule does: the goodbye, then the invitation to rate the service (unless rated a moment ago)."""
+    dispatcher.utter_message(response="utter_goodbye")
+    try:
+        utter(dispatcher, await current().desk.rate_or_offer(tracker.sender_id, tracker.latest_message.get("text") or "", True))
+    except (AppError, RuntimeError) as error:
+        logger.error("rating failed: %r", error)

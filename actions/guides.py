@@ -293,8 +293,7 @@ class ActionFallbackSearch(Action):
                          vague=len(normalize(text)) <= VAGUE_LENGTH)
         user_intents = [e.get("parse_data", {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
         if user_intents[-2:] == ["nlu_fallback", "nlu_fallback"]:
-            await escalate(dispatcher, tracker, "fallback")  # two misses in a row: to a person, or a work order off duty
-            return []
+            return await escalate(dispatcher, tracker, "fallback")  # two misses in a row: to a person, or a work order off duty
         services = current_or_none()
         if services is not None and services.appeals.recognise(text) is not None:
             not_found(dispatcher, text)

@@ -15,6 +15,7 @@ from bot.services import current
 from knowledge.county import county
 
 logger = logging.getLogger(__name__)
+REASONS = ("asked", "complaint", "sensitive", "fallback")
 
 
 class ActionRequestHuman(Action):
@@ -23,12 +24,13 @@ class ActionRequestHuman(Action):
     def name(self) -> str:
         return "action_request_human"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if is_service_question(intent, tracker.latest_message.get("text") or ""):  # a situation, neither complaint nor plea
             return answer_question(dispatcher, tracker)
-        await escalate(dispatcher, tracker, "complaint" if intent == "complain" else "asked")
-        return []
+        reason = next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "handoff_reason"),
+                      None)  # "sensitive": sent by the desk instead of words with a sensitive word (bot/handoff/desk.py)
+        return await escalate(dispatcher, tracker, reason if reason in REASONS else "complaint" if intent == "complain" else "asked")
 
 
 class ActionOfferRating(Action):
@@ -37,7 +39,7 @@ class ActionOfferRating(Action):
     def name(self) -> str:
         return "action_offer_rating"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         goodbye = (tracker.latest_message.get("intent") or {}).get("name") == "goodbye"
         try:
             utter(dispatcher, await current().desk.rate_or_offer(tracker.sender_id, tracker.latest_message.get("text") or "", goodbye))

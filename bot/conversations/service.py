@@ -311,7 +311,7 @@ class ConversationService:
         """Answer a stored message (the desk's answer if it routed it, else Rasa's) and store the replies."""
         text = message.text
         logger.info("in %s: %s", conversation_id, mask(text))
-        if routed is not None:  # taken over by an operator, or answering the app's own question
+        if routed is not None and routed.rasa_text is None:  # taken over by an operator, or answering the app's own question
             assert self.handoff is not None  # it routed the message
             await self.handoff.after_route(conversation_id, text, routed)
             await run_in_threadpool(self._log_replies, conversation_id, inbound_id, routed.replies, routed.status,
@@ -319,7 +319,7 @@ class ConversationService:
                                      "outcome": outcomes.of_desk_turn(routed.status, routed.replies)})
             return routed.replies
         try:
-            raw = await self._send_to_rasa(conversation_id, text)
+            raw = await self._send_to_rasa(conversation_id, text if routed is None or routed.rasa_text is None else routed.rasa_text)
             replies = replies_from_rasa(raw)
             if not any(r.text or r.buttons for r in replies):  # never leave the citizen without an answer
                 replies = [Reply(text=EMPTY_REPLY, action=next((r.action for r in replies if r.action), None))]

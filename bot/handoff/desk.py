@@ -9,9 +9,12 @@ Database work runs in the thread pool; the services in `bot.handoff` (queue, dut
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,22 +34,23 @@ from bot.privacy import mask
 from bot.rasa_client import RasaClient, RasaError
 from knowledge.service import get_index
 
+if TYPE_CHECKING:
+    from bot.appeals.office import AppealOffice
+    from bot.db import Database
+    from bot.handoff.models import PendingInput
+    from bot.settings import Settings
+    from knowledge.schema import Entry
+
+T = TypeVar("T")
+
 logger = logging.getLogger(__name__)
 
 CANCEL = re.compile(r"^(取消|算了|不用了?|不要了?|退出|不需要了?|不办了|不留了?)[。！!.，,\s]*$")
 CANCEL_QUEUE = re.compile(r"^(取消排队|不排了|不排队了|不等了|不用人工了|取消转人工)[。！!.，,\s]*$")
-NO_PHONE = re.compile(r"^(不留|不想留|不方便留|不用留|没有电话|没电话)")
-MESSAGE_CHOICE = re.compile(r"^(1|１|留言|我要留言|留言投诉|留个言)[。！!.\s]*$")
-CALLBACK_CHOICE = re.compile(r"^(2|２|预约回电|回电|请回电|给我回电话?|打电话给我)[。！!.\s]*$")
-NO_CHOICE = re.compile(r"^(3|３)$")
-# The choice said in a sentence, with or without more ("那麻烦留个言，电话159…，姓陈"; "给我回个电话嘛").
-MESSAGE_WORDS = re.compile(r"留.{0,2}言|留言投诉|我要投诉")
-CALLBACK_WORDS = re.compile(r"回.{0,2}电话?|打.{0,2}电话给我|给我打.{0,2}电话")
-# A question rather than an account of what happened (after a complaint offer, an account is the complaint itself).
-QUESTION = re.compile(r"[？?]|吗|怎么|咋|如何|多久|多少|哪[里儿个些]|什么|啥|能不能|可不可以|可以.{0,6}不|要不要|是不是|有没有")
-LEAVING = re.compile(r"再见|拜拜|就这样|就这些|没有了|不用了谢谢|先这样")
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?\d{7,8})(?!\d)")
+# What the desk sends Rasa for a message with a sensitive word off duty: the intent and the reason, not the words.
+SENSITIVE_OFF_DUTY = '/request_human{"handoff_reason": "sensitive"}'
 AGENCY_ASK = re.compile(r"申请代办|代办服务|帮办服务|帮办|代办员|代办点|帮我代办|找人代办|上门代办|代跑")
 AGENCY_WORD = re.compile(r"代办")
 ANSWER_ITEM = re.compile(r"^【([^】\n]{1,80})】")
@@ -65,6 +69,16 @@ class Routed:
     replies: list[Reply] = field(default_factory=list)
     status: str = "answered"  # the inbound message's status in the log ("to_operator" in operator mode)
     forward_to_paused_rasa: bool = False  # log it in Rasa's paused tracker too (context for the hand-back)
+    rasa_text: str | None = None  # send this to Rasa instead of the citizen's words (and answer with Rasa's replies)
+
+
+@dataclass
+class Escalation:
+    """The desk's answer to a citizen who should reach a person; `offline`: nobody can take the conversation now, the
+    replies offer a message or a callback instead (Rasa's ticket_form takes the choice, actions/tickets.py)."""
+
+    replies: list[Reply]
+    offline: bool = False
 
 
 @dataclass
@@ -75,8 +89,9 @@ class Joined:
 
 
 class Desk:
-    def __init__(self, database, rasa: RasaClient, settings, deliveries: Deliveries, calendar: WorkCalendar | None = None,
-                 clock=utcnow, appeals=None):
+    def __init__(self, database: Database, rasa: RasaClient, settings: Settings, deliveries: Deliveries,
+                 calendar: WorkCalendar | None = None, clock: Callable[[], dt.datetime] = utcnow,
+                 appeals: AppealOffice | None = None):
         self.database, self.rasa, self.settings, self.deliveries = database, rasa, settings, deliveries
         self.calendar = calendar or WorkCalendar.load()
         self.clock = clock
@@ -107,11 +122,14 @@ class Desk:
             queue.abandon(db_session=session, conversation_id=conversation_id, now=now)
             return Routed([texts.queue_cancelled()])
         if AGENCY_ASK.search(text) or AGENCY_WORD.search(text):
-            replies = self._agency(session, conversation_id, text, now, asked=bool(AGENCY_ASK.search(text)))
-            if replies is not None:
-                return Routed(replies)
+            routed = self._agency(session, conversation_id, text, asked=bool(AGENCY_ASK.search(text)))
+            if routed is not None:
+                return routed
         if any(word in text for word in duty.sensitive_words(db_session=session, settings=self.settings)):
-            return Routed(self._escalate(session, conversation_id, "sensitive", now))
+            escalation = self._escalate(session, conversation_id, "sensitive", now)
+            if escalation.offline:  # Rasa offers the work order; the words themselves never reach the bot
+                return Routed(rasa_text=SENSITIVE_OFF_DUTY)
+            return Routed(escalation.replies)
         return None
 
     async def after_route(self, conversation_id: str, text: str, routed: Routed) -> None:
@@ -125,34 +143,32 @@ class Desk:
 
     # --- escalation -------------------------------------------------------------------------------
 
-    async def escalate(self, conversation_id: str, reason: str) -> list[Reply]:
+    async def escalate(self, conversation_id: str, reason: str) -> Escalation:
         """A citizen should reach a person: queue (on duty) or offer a message or callback (off duty)."""
-        def run() -> list[Reply]:
+        def run() -> Escalation:
             with self.database.session() as session:
                 return self._escalate(session, conversation_id, reason, self.clock())
         return await run_in_threadpool(run)
 
-    def _escalate(self, session: Session, conversation_id: str, reason: str, now: dt.datetime) -> list[Reply]:
+    def _escalate(self, session: Session, conversation_id: str, reason: str, now: dt.datetime) -> Escalation:
         channel = queue.conversation_channel(db_session=session, conversation_id=conversation_id)
         if channel == "voice":  # the call is transferred to the operator line instead of queueing here
             queue.record_transfer(db_session=session, conversation_id=conversation_id,
                                     reason="caller" if reason == "asked" else reason, now=now)
-            return [texts.transferring()]
+            return Escalation([texts.transferring()])
         existing = queue.open_handoff(db_session=session, conversation_id=conversation_id)
         if existing is not None and existing.status == "active":
-            return [texts.being_served()]
+            return Escalation([texts.being_served()])
         config = duty.duty_config(db_session=session, settings=self.settings)
         on_duty = duty.in_duty_hours(config, now, self.calendar)
         online = duty.operators_online(db_session=session, now=now, presence_seconds=self.settings.handoff_presence_seconds)
         if existing is None and not (on_duty and online):
-            pending.set_pending(db_session=session, conversation_id=conversation_id, kind="ticket_offer",
-                                data={"reason": reason}, now=now)
-            return [texts.offline(reason, off_hours=not on_duty, duty=duty.duty_description(config))]
+            return Escalation([texts.offline(reason, off_hours=not on_duty, duty=duty.duty_description(config))], offline=True)
         handoff, created = queue.enqueue(db_session=session, conversation_id=conversation_id, reason=reason, now=now)
         position = queue.queue_position(db_session=session, handoff=handoff)
         wait = queue.wait_minutes(db_session=session, position=position, operators=online,
                                     default_minutes=self.settings.handoff_default_minutes)
-        return [texts.queued(reason, position, wait, already=not created)]
+        return Escalation([texts.queued(reason, position, wait, already=not created)])
 
     async def record_call(self, channel: str, sender: str) -> None:
         """A caller pressed 0: the call goes to the operator line; keep the record (reason "caller")."""
@@ -162,41 +178,25 @@ class Desk:
                 queue.record_transfer(db_session=session, conversation_id=conversation.id, reason="caller", now=self.clock())
         await run_in_threadpool(run)
 
-    # --- the app's own questions: leave a message, request a callback, 代办, rate ------------------
+    # --- the app's own questions: ratings -----------------------------------------------------------
+    # (leaving a message or asking for a callback off duty is Rasa's ticket_form: actions/tickets.py; a 代办 request
+    # its agency_form: actions/agency.py)
 
-    def _answer_pending(self, session: Session, waiting, conversation_id: str, text: str, now: dt.datetime) -> list[Reply] | None:
+    def _answer_pending(self, session: Session, waiting: PendingInput, conversation_id: str, text: str,
+                        now: dt.datetime) -> list[Reply] | None:
         """The reply to what the desk asked last, or None (pending dropped) when the text is something else."""
         kind, data = waiting.kind, dict(waiting.data or {})
-
-        def ask(next_kind: str, reply: Reply, **more) -> list[Reply]:
-            pending.set_pending(db_session=session, conversation_id=conversation_id, kind=next_kind, data={**data, **more}, now=now)
-            return [reply]
 
         def done(reply: Reply) -> list[Reply]:
             pending.clear_pending(db_session=session, conversation_id=conversation_id)
             return [reply]
 
-        if kind in ("ticket_offer", "rating"):
-            if kind == "ticket_offer":
-                complaint = data.get("reason") == "complaint"
-                if CANCEL.match(text) or NO_CHOICE.match(text):
-                    return done(texts.cancelled())
-                phone = phone_in(text)  # said with the choice: not asked again
-                if MESSAGE_CHOICE.match(text) or MESSAGE_WORDS.search(text):
-                    category = "complaint" if complaint or "投诉" in text else "message"
-                    return ask("ticket_description", texts.ask_description(category), category=category, phone=phone)
-                if CALLBACK_CHOICE.match(text) or CALLBACK_WORDS.search(text):
-                    return ask("ticket_description", texts.ask_description("callback"), category="callback", phone=phone)
-                if complaint and len(text.strip()) >= 6 and not QUESTION.search(text) and not LEAVING.search(text):
-                    # "昨天下午三点过，公安那个窗口，一个女的，冲我吼": the citizen goes on telling what happened
-                    data["category"] = "complaint"
-                    return self._described(session, ask, done, data, conversation_id, text, now)
-            else:
-                level = ratings.level_of(text, allow_number=True)
-                if level is not None and data.get("appeal") and self.appeals is not None:  # the department's answer
-                    return done(self.appeals.rate(session, conversation_id, data["appeal"], level, now))
-                if level is not None:
-                    return self._rate(session, conversation_id, level, data.get("handoff_id"), now)
+        if kind == "rating":
+            level = ratings.level_of(text, allow_number=True)
+            if level is not None and data.get("appeal") and self.appeals is not None:  # the department's answer
+                return done(self.appeals.rate(session, conversation_id, data["appeal"], level, now))
+            if level is not None:
+                return self._rate(session, conversation_id, level, data.get("handoff_id"), now)
             pending.clear_pending(db_session=session, conversation_id=conversation_id)
             return None  # something else: Rasa answers it
         if kind == "rating_comment":
@@ -204,67 +204,38 @@ class Desk:
                 return done(texts.rating_done())
             ratings.add_rating_comment(db_session=session, rating_id=data["rating_id"], comment=text)
             return done(texts.comment_thanks())
-        if CANCEL.match(text) and not (kind == "ticket_contact" and NO_PHONE.match(text)):
-            return done(texts.cancelled())
-        channel = queue.conversation_channel(db_session=session, conversation_id=conversation_id)
-        if kind == "ticket_description":
-            if len(text.strip()) < 4:
-                return ask(kind, texts.too_short())
-            return self._described(session, ask, done, data, conversation_id, text, now)
-        if kind == "ticket_contact":
-            phone = phone_in(text)
-            if phone is None and LEAVING.search(text):  # the citizen leaves: what they told is kept, never lost
-                if data["category"] == "callback":
-                    return [*done(texts.callback_dropped()), *self._goodbye(session, conversation_id, now)]
-                order = work_orders.create_work_order(db_session=session, category=data["category"], description=data["description"],
-                                                      contact_phone="", channel=channel, conversation_id=conversation_id, now=now)
-                return [*done(texts.ticket_created(order)), *self._goodbye(session, conversation_id, now)]
-            if phone is None and not (data["category"] != "callback" and NO_PHONE.match(text)):
-                tries = data.get("tries", 0) + 1
-                if tries >= 3:
-                    return done(texts.gave_up())
-                return ask(kind, texts.bad_phone(), tries=tries)
-            order = work_orders.create_work_order(db_session=session, category=data["category"], description=data["description"],
-                                              contact_phone=phone or "", channel=channel, conversation_id=conversation_id, now=now)
-            return done(texts.ticket_created(order))
-        if kind == "agency_village":
-            if len(text.strip()) < 2:
-                return ask(kind, texts.ask_village(data["item_name"]))
-            return ask("agency_contact", texts.ask_agency_contact(), village=text.strip()[:128])
-        if kind == "agency_contact":
-            phone = phone_in(text)
-            if phone is None:
-                tries = data.get("tries", 0) + 1
-                if tries >= 3:
-                    return done(texts.gave_up())
-                return ask(kind, texts.bad_phone(), tries=tries)
-            name = re.sub(r"[\d\s,，。:：;；()（）+-]|电话|手机|姓名|联系人|我叫|我是", "", text)[:32]
-            order = work_orders.create_work_order(
-                db_session=session, category="agency", now=now, channel=channel, conversation_id=conversation_id,
-                description=f"申请代办“{data['item_name']}”。", contact_phone=phone, contact_name=name,
-                village=data["village"], item_id=data["item_id"], item_name=data["item_name"])
-            return done(texts.agency_created(order))
-        pending.clear_pending(db_session=session, conversation_id=conversation_id)
+        pending.clear_pending(db_session=session, conversation_id=conversation_id)  # a question of an earlier version
         return None
 
-    def _described(self, session: Session, ask, done, data: dict, conversation_id: str, text: str, now: dt.datetime) -> list[Reply]:
-        """The citizen has said what the work order is about: file it if the phone is known, else ask for it."""
-        if not data.get("phone"):
-            return ask("ticket_contact", texts.ask_contact(data["category"]), description=text.strip())
-        channel = queue.conversation_channel(db_session=session, conversation_id=conversation_id)
-        order = work_orders.create_work_order(db_session=session, category=data["category"], description=text.strip(),
-                                              contact_phone=data["phone"], channel=channel, conversation_id=conversation_id, now=now)
-        return done(texts.ticket_created(order))
+    async def file_ticket(self, conversation_id: str, category: str, description: str, phone: str) -> Reply:
+        """A work order for a message, a complaint or a callback the citizen left with Rasa's ticket_form."""
+        def run() -> Reply:
+            with self.database.session() as session:
+                channel = queue.conversation_channel(db_session=session, conversation_id=conversation_id)
+                order = work_orders.create_work_order(db_session=session, category=category, description=description,
+                                                      contact_phone=phone, channel=channel, conversation_id=conversation_id,
+                                                      now=self.clock())
+                return texts.ticket_created(order)
+        return await run_in_threadpool(run)
 
-    def _goodbye(self, session: Session, conversation_id: str, now: dt.datetime) -> list[Reply]:
-        """Goodbye and, unless rated a moment ago, the invitation to rate (as Rasa's goodbye does)."""
-        if ratings.rated_recently(db_session=session, conversation_id=conversation_id, now=now):
-            return [texts.goodbye()]
-        pending.set_pending(db_session=session, conversation_id=conversation_id, kind="rating", data={}, now=now)
-        return [texts.goodbye(), texts.rating_offer()]
+    async def file_agency(self, conversation_id: str, item_id: str, village: str, phone: str, name: str) -> Reply:
+        """A 代办 work order the citizen asked for with Rasa's agency_form."""
+        entry = get_index().kb.by_id(item_id)
+        item_name = entry.name if entry is not None else item_id
 
-    def _agency(self, session: Session, conversation_id: str, text: str, now: dt.datetime, asked: bool) -> list[Reply] | None:
-        """A request for 代办/帮办: for an item the knowledge base marks 代办, ask the village and contact."""
+        def run() -> Reply:
+            with self.database.session() as session:
+                channel = queue.conversation_channel(db_session=session, conversation_id=conversation_id)
+                order = work_orders.create_work_order(
+                    db_session=session, category="agency", now=self.clock(), channel=channel, conversation_id=conversation_id,
+                    description=f"申请代办“{item_name}”。", contact_phone=phone, contact_name=name, village=village,
+                    item_id=item_id, item_name=item_name)
+                return texts.agency_created(order)
+        return await run_in_threadpool(run)
+
+    def _agency(self, session: Session, conversation_id: str, text: str, asked: bool) -> Routed | None:
+        """A request for 代办/帮办: for an item the knowledge base marks 代办, Rasa's agency_form asks the village and
+        the contact (actions/agency.py); other requests are answered here, a question about proxies by Rasa."""
         kb = get_index().kb
         agency = [entry for entry in kb.guides if entry.get("代办")]
         resolution = get_index().resolve(re.sub(r"申请代办|代办服务|帮办服务|申请|代办|帮办|可以|能不能|能否|吗|[？?]", "", text) or text)
@@ -272,17 +243,15 @@ class Desk:
         if entry is None and asked:
             entry = self._item_in_context(session, conversation_id)
         if entry is not None and entry.get("代办"):
-            pending.set_pending(db_session=session, conversation_id=conversation_id, kind="agency_village",
-                                data={"item_id": entry.id, "item_name": entry.name}, now=now)
-            return [texts.ask_village(entry.name)]
+            return Routed(rasa_text="/request_agency" + json.dumps({"agency_item": entry.id}, ensure_ascii=False))
         if not asked:
             return None  # "身份证可以代办吗" (may someone else apply for me?) is a question about the guide: Rasa answers
         if entry is not None:
-            return [texts.not_agency(entry.name, [e.name for e in agency])]
-        return [texts.choose_agency_item([e.name for e in agency])]
+            return Routed([texts.not_agency(entry.name, [e.name for e in agency])])
+        return Routed([texts.choose_agency_item([e.name for e in agency])])
 
     @staticmethod
-    def _item_in_context(session: Session, conversation_id: str):
+    def _item_in_context(session: Session, conversation_id: str) -> Entry | None:
         """The item of the latest guide answer (answers start with 【事项名称】), for "申请代办" on its own."""
         rows = session.scalars(select(Message.text).where(Message.conversation_id == conversation_id, Message.direction == "out")
                                .order_by(Message.id.desc()).limit(10))
@@ -317,7 +286,7 @@ class Desk:
 
     # --- operators --------------------------------------------------------------------------------
 
-    def _in_session(self, work):
+    def _in_session(self, work: Callable[[Session], T]) -> T:
         with self.database.session() as session:
             return work(session)
 
@@ -383,10 +352,10 @@ class Desk:
 
     async def reply_work_order(self, order_number: str) -> bool:
         """Send a work order's reply into the conversation it came from (web chat, WeChat); False if it has none."""
-        def load(session: Session):
+        def load(session: Session) -> tuple[WorkOrder | None, str | None]:
             order = work_orders.find_work_order(db_session=session, number=order_number)
-            channel = session.get(Conversation, order.conversation_id).channel if order and order.conversation_id else None
-            return order, channel
+            conversation = session.get(Conversation, order.conversation_id) if order and order.conversation_id else None
+            return order, conversation.channel if conversation is not None else None
 
         order, channel = await run_in_threadpool(self._in_session, load)
         if order is None or not order.conversation_id or not order.reply or channel == "voice":
@@ -407,7 +376,7 @@ class Desk:
             logger.error("Rasa %s for %s failed: %s", event, conversation_id, exc)
             return False
 
-    async def understanding(self, conversation_id: str) -> dict:
+    async def understanding(self, conversation_id: str) -> dict[str, Any]:
         """What the bot understood: each user turn's intent and confidence, and the item in context."""
         try:
             tracker = await self.rasa.tracker(conversation_id)

@@ -3,6 +3,7 @@ Plain functions over a db_session."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ _pending = PendingInput.__table__
 _HAS_PENDING = select(_pending.c.conversation_id).where(_pending.c.conversation_id == bindparam("conversation_id"))
 
 
-def set_pending(*, db_session: Session, conversation_id: str, kind: str, data: dict | None = None, now: dt.datetime,
+def set_pending(*, db_session: Session, conversation_id: str, kind: str, data: dict[str, Any] | None = None, now: dt.datetime,
                 minutes: int = PENDING_MINUTES) -> None:
     now = as_utc(now)
     row = db_session.get(PendingInput, conversation_id)

@@ -57,8 +57,8 @@ def add_rating_comment(*, db_session: Session, rating_id: int, comment: str) -> 
     if rating is None:
         raise NotFound("没有这条评价")
     rating.comment = comment.strip()[:2000]
-    if rating.work_order_id:
-        order = db_session.get(WorkOrder, rating.work_order_id)
+    order = db_session.get(WorkOrder, rating.work_order_id) if rating.work_order_id else None
+    if order is not None:
         order.description = f"{order.description}\n群众意见：{rating.comment}"
     db_session.flush()
     return rating
@@ -67,9 +67,9 @@ def add_rating_comment(*, db_session: Session, rating_id: int, comment: str) -> 
 def rated_recently(*, db_session: Session, conversation_id: str, now: dt.datetime, minutes: int = 60) -> bool:
     now = as_utc(now)
     since = now - dt.timedelta(minutes=minutes)
-    return db_session.scalar(
+    return (db_session.scalar(
         select(func.count()).select_from(Rating).where(Rating.conversation_id == conversation_id, Rating.created_at >= since)
-    ) > 0
+    ) or 0) > 0
 
 
 @dataclass
@@ -83,7 +83,8 @@ def list_ratings(*, db_session: Session, level: str = "", limit: int = 200) -> t
     query = select(Rating).order_by(Rating.id.desc()).limit(limit)
     if level:
         query = query.where(Rating.level == level)
-    counts = dict(db_session.execute(select(Rating.level, func.count()).group_by(Rating.level)).all())
+    counts: dict[str, int] = {level: count for level, count in
+                              db_session.execute(select(Rating.level, func.count()).group_by(Rating.level)).tuples()}
     summary = RatingSummary({name: counts.get(name, 0) for name in RATING_LEVELS}, sum(counts.values()))
     if summary.total:
         summary.satisfied_share = sum(v for k, v in counts.items() if RATING_LEVELS.get(k, 0) >= 3) / summary.total

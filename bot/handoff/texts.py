@@ -23,7 +23,7 @@ CANCEL_HINT = "（发送“取消”可退出）"
 
 
 def hotline() -> str:
-    return county()["热线"]
+    return str(county()["热线"])
 
 
 def queued(reason: str, position: int, wait: int, already: bool = False) -> Reply:
@@ -52,6 +52,10 @@ def offline(reason: str, off_hours: bool, duty: str) -> Reply:
     text = (f"{lead}您可以：\n1. {first}，工作人员上班后处理并答复您；\n2. 预约回电：留下电话，工作人员上班后给您回电。\n"
             f"急事也可以直接拨打{hotline()}热线。请点选：")
     return Reply(text=text, buttons=[Button(title="留言", payload="留言"), Button(title="预约回电", payload="预约回电"), NO_THANKS])
+
+
+def ticket_choice() -> Reply:
+    return Reply(text="请问您想留言，还是预约回电？", buttons=offline("asked", off_hours=False, duty="").buttons)
 
 
 def ask_description(category: str) -> Reply:

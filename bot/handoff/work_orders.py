@@ -84,7 +84,7 @@ def update_work_order(*, db_session: Session, number: str, now: dt.datetime, sta
     if order is None:
         raise NotFound(f"没有编号为 {number} 的工单")
     changes = []
-    if assignee_id != "unchanged":
+    if not isinstance(assignee_id, str):  # "unchanged" is the only text value
         if assignee_id is not None and db_session.get(Operator, assignee_id) is None:
             raise InvalidInput("指派的坐席不存在")
         if order.assignee_id != assignee_id:

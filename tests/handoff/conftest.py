@@ -1,6 +1,7 @@
 """The app with Rasa replaced by a fake over httpx.MockTransport: it runs the handoff actions the way the
 real model's rules would (转人工, 我要投诉, 再见), answers everything else with an echo, and honours
-pause/resume events like Rasa (a paused tracker logs messages and answers nothing)."""
+pause/resume events like Rasa (a paused tracker logs messages and answers nothing). It runs no forms: the flows
+that are Rasa forms (留言/回电 off duty, appeals) are tested against the real model in tests/integration."""
 import json
 import re
 
@@ -55,6 +56,11 @@ class FakeRasa:
         if sender in self.paused:
             return httpx.Response(200, json=[])
         intent = self.INTENTS.get(text, "nlu_fallback" if text.startswith("嗯") else "rate_service" if "满意" in text else "ask_item")
+        entities = []
+        payload = re.match(r"^/(\w+)(\{.*\})?$", text)  # "/request_human{...}": an intent and entities, as Rasa reads it
+        if payload:
+            intent = payload.group(1)
+            entities = [{"entity": k, "value": v} for k, v in json.loads(payload.group(2) or "{}").items()]
         action = {"request_human": ActionRequestHuman(), "complain": ActionRequestHuman(), "goodbye": ActionOfferRating(),
                   "rate_service": ActionOfferRating(), "nlu_fallback": ActionFallbackSearch()}.get(intent)
         if action is None and text in self.GUIDES:  # a real guide answer, as action_answer_guide gives it
@@ -64,7 +70,7 @@ class FakeRasa:
             return httpx.Response(200, json=[{"recipient_id": sender, "text": f"机器人答复：{text}"}])
         self.fallbacks.setdefault(sender, []).append(intent)
         events = [{"event": "user", "parse_data": {"intent": {"name": i}}} for i in self.fallbacks[sender]]
-        tracker = Tracker(sender, {}, {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": []},
+        tracker = Tracker(sender, {}, {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities},
                           events, False, None, {}, "action_listen")
         dispatcher = CollectingDispatcher()
         await action.run(dispatcher, tracker, {})

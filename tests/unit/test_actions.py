@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.guides import ActionAnswerGuide, ActionChooseItem, ActionFallbackSearch
 from actions.handoff import ActionOfferRating, ActionRequestHuman
 from bot import services
+from bot.handoff.desk import Escalation
 from bot.messages import Reply
 from knowledge.service import get_index
 
@@ -82,10 +83,13 @@ class StubDesk:
 
     def __init__(self):
         self.calls = []
+        self.offline = False
 
     async def escalate(self, conversation_id, reason):
         self.calls.append(("escalate", conversation_id, reason))
-        return [Reply(text="正在为您转接人工客服，当前排在第1位。", action="handoff")]
+        if self.offline:
+            return Escalation([Reply(text="现在不是在线人工客服的服务时间。您可以：1. 留言 2. 预约回电")], offline=True)
+        return Escalation([Reply(text="正在为您转接人工客服，当前排在第1位。", action="handoff")])
 
     async def rate_or_offer(self, conversation_id, text, goodbye=False):
         self.calls.append(("rate", conversation_id, text, goodbye))
@@ -112,6 +116,18 @@ def test_asking_for_a_person_or_complaining_escalates(desk, intent, reason):
     messages, _ = run(ActionRequestHuman(), tracker("我要投诉" if intent == "complain" else "转人工", intent))
     assert desk.calls == [("escalate", "test", reason)]
     assert "当前排在第1位" in messages[0]["text"] and messages[1]["custom"] == {"action": "handoff"}
+
+
+def test_off_duty_the_offer_starts_the_ticket_form_and_a_reason_sent_by_the_desk_is_kept(desk):
+    desk.offline = True
+    t = tracker('/request_human{"handoff_reason": "sensitive"}', "request_human")
+    t.latest_message["entities"] = [{"entity": "handoff_reason", "value": "sensitive"}]
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionRequestHuman().run(dispatcher, t, {}))
+    assert desk.calls == [("escalate", "test", "sensitive")] and "留言" in dispatcher.messages[0]["text"]
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert slots["ticket_offered"] is True and slots["ticket_reason"] == "sensitive"
+    assert events[-1]["event"] == "followup" and events[-1]["name"] == "ticket_form"
 
 
 def test_without_the_desk_the_hotline_is_given():

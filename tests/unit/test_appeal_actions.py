@@ -25,6 +25,7 @@ from actions.appeals import (
 )
 from bot import services
 from bot.clock import TZ
+from bot.handoff.desk import Escalation
 from bot.messages import Reply
 
 FORM = ["appeal_what", "appeal_place", "appeal_since", "appeal_wish", "appeal_contact", "appeal_confirm"]
@@ -208,7 +209,7 @@ class StubDesk:
 
     async def escalate(self, conversation_id, reason):
         self.calls.append((conversation_id, reason))
-        return [Reply(text="正在为您转接人工客服，当前排在第1位。", action="handoff")]
+        return Escalation([Reply(text="正在为您转接人工客服，当前排在第1位。", action="handoff")])
 
     async def rate_or_offer(self, conversation_id, text, goodbye=False):
         self.calls.append((conversation_id, text, goodbye))
