@@ -2,7 +2,6 @@
 import datetime as dt
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from bot.booking.models import Booking, SlotCounter
 from bot.booking.schedule import Schedule
 from bot.clock import TZ
 from bot.db import Database
+from bot.launcher import free_port
 
 ITEM = "居民身份证办理（包括临时）"
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)  # a Monday morning
@@ -60,12 +60,6 @@ def test_sqlite_books_exactly_capacity(tmp_path):
     assert booked == 10 and outcomes.count("booked") == 10 and outcomes.count("full") == 190
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def postgres_url():
     """A real PostgreSQL server from Debian's package, on loopback, stopped afterwards."""
@@ -74,7 +68,7 @@ def postgres_url():
         pytest.fail("PostgreSQL 未安装：make test 会用 apt-get install postgresql 安装")
     bin_dir = bins[-1]
     data = Path(tempfile.mkdtemp(prefix="pg-"))
-    port = _free_port()
+    port = free_port()
     user_args = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use the package's postgres account
         shutil.chown(data, "postgres")

@@ -2,13 +2,12 @@
 Playwright (never `playwright install`: `make test` installs the `chromium` package when missing).
 Screenshots go to tests/output/ (not committed) so a person can look at the pages."""
 import shutil
-import socket
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bot.launcher import Stack
+from bot.launcher import Stack, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -17,12 +16,6 @@ OUTPUT = Path(__file__).resolve().parent.parent / "output"
 PUSH_KEY = "browser-test-push-key-0123456789"
 DESKTOP = {"width": 1280, "height": 860}
 CONSOLE_ADMIN, CONSOLE_ADMIN_PASSWORD = "admin", "Browser-admin-2026"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,9 @@
 """Start the real trained Rasa model and the app once for the integration tests, and stop them."""
-import socket
 
 import httpx
 import pytest
 
-from bot.launcher import Stack
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bot.launcher import Stack, free_port
 
 
 @pytest.fixture(scope="session")

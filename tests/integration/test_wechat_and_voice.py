@@ -2,7 +2,6 @@
 wechatpy (signed, encrypted in safe mode, replies decrypted) and Twilio webhooks signed with twilio's
 RequestValidator; TwiML parsed with an XML parser. WeChat's API is a local fake; a proxy in front of Rasa
 can make the assistant slow."""
-import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -12,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from bot.launcher import LOG_DIR, start_app, stop, wait_for
+from bot.launcher import LOG_DIR, free_port, start_app, stop, wait_for
 from channels import voice, wechat
 from knowledge.service import get_index
 from tests.channel_helpers import (
@@ -31,12 +30,6 @@ from tests.channel_helpers import (
 )
 
 PUBLIC = "https://12345.jiajiang.example.gov.cn"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
