@@ -11,7 +11,7 @@ from bot.conversations.admission import Busy, TurnGate
 from bot.conversations.models import Message
 from bot.conversations.service import ConversationService
 from bot.db import Database
-from bot.messages import InboundMessage
+from bot.messages import InboundMessage, Reply
 from bot.rasa_client import RasaClient
 from bot.texts import BUSY
 
@@ -92,27 +92,38 @@ def test_a_burst_gets_busy_replies_at_once_keeps_every_message_and_the_next_citi
     (every turn through Rasa, one after the other); after it a new citizen is answered at once."""
     sent = []
 
-    async def scenario(gate: TurnGate, name: str):
+    async def scenario(gate: TurnGate, name: str, refused: int = 0):
         database = Database(f"sqlite:///{tmp_path / name}")
         database.migrate()
         one_at_a_time = asyncio.Lock()  # Rasa works through its turns one by one
+        finished, all_arrived = [0], asyncio.Event()
 
         async def rasa(request: httpx.Request) -> httpx.Response:
             sent.append(name)
             async with one_at_a_time:
+                if refused:  # the first turn lasts until the whole burst has reached the line (on a busy machine
+                    await asyncio.wait_for(all_arrived.wait(), 10)  # storing 20 messages can take longer than a turn)
                 await asyncio.sleep(0.1)
             return httpx.Response(200, json=[{"recipient_id": "x", "text": "这是答复"}])
 
         service = ConversationService(database, RasaClient("http://rasa.test", transport=httpx.MockTransport(rasa)))
         service.gate = gate
+
+        async def one(n: int) -> tuple[str, list[Reply]]:
+            try:
+                return await service.handle(InboundMessage(channel="web", sender=f"c{n}", text="身份证怎么补办"))
+            finally:
+                finished[0] += 1
+                if finished[0] >= refused:
+                    all_arrived.set()
+
         started = time.perf_counter()
-        burst = await asyncio.gather(*(service.handle(InboundMessage(channel="web", sender=f"c{n}", text="身份证怎么补办"))
-                                       for n in range(20)))
+        burst = await asyncio.gather(*(one(n) for n in range(20)))
         burst_seconds = time.perf_counter() - started
         _, after = await service.handle(InboundMessage(channel="web", sender="next", text="护照怎么办"))
         return database, burst, burst_seconds, after
 
-    database, burst, with_line, after = asyncio.run(scenario(TurnGate(in_flight=1, queue_limit=2, max_wait=5), "line.db"))
+    database, burst, with_line, after = asyncio.run(scenario(TurnGate(in_flight=1, queue_limit=2, max_wait=5), "line.db", 17))
     _, unbounded, without_line, _ = asyncio.run(scenario(TurnGate(in_flight=0, queue_limit=0, max_wait=5), "open.db"))
     texts = [replies[0].text for _, replies in burst]
     answered, busy = texts.count("这是答复"), texts.count(BUSY)
