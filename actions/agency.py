@@ -14,9 +14,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.booking import explained_this_turn
 from actions.desk import utter
-from actions.tickets import CANCEL, CANCELLED, GAVE_UP, SOMETHING_ELSE, answer_as_usual, stale
+from actions.tickets import CANCELLED, GAVE_UP, SOMETHING_ELSE, answer_as_usual, stale
 from bot.handoff import texts
-from bot.handoff.desk import phone_in
+from bot.handoff.desk import CANCEL, phone_in
 from bot.services import current
 from knowledge.county import county
 from knowledge.service import get_index

@@ -18,14 +18,13 @@ from actions.chitchat import ActionGoodbye, ActionSmallTalk
 from actions.desk import TICKET_SLOTS, goodbye_and_rating, utter
 from actions.guides import ActionAnswerGuide, ActionChooseItem, ActionFallbackSearch, latest_intent
 from bot.handoff import texts
-from bot.handoff.desk import phone_in
+from bot.handoff.desk import CANCEL, phone_in
 from bot.handoff.pending import PENDING_MINUTES
 from bot.services import current
 from knowledge.county import county
 
 logger = logging.getLogger(__name__)
 
-CANCEL = re.compile(r"^(取消|算了|不用了?|不要了?|退出|不需要了?|不办了|不留了?)[。！!.，,\s]*$")
 NO_CHOICE = re.compile(r"^(3|３)$")
 NO_PHONE = re.compile(r"^(不留|不想留|不方便留|不用留|没有电话|没电话)")
 MESSAGE_CHOICE = re.compile(r"^(1|１|留言|我要留言|留言投诉|留个言)[。！!.\s]*$")
