@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from starlette.concurrency import run_in_threadpool
 
 from actions.booking import explained_this_turn, name_in
-from actions.desk import escalate, goodbye_and_rating
+from actions.desk import escalate, goodbye_then_rating
 from actions.guides import answer_question, latest_intent
 from actions.service_question import is_service_question
 from bot.appeals import texts
@@ -537,7 +537,7 @@ class ActionFinishAppeal(Action):
         if outcome != CONFIRMED or not slot("appeal_what"):
             dispatcher.utter_message(text=f"好的，这次的{appeal_type}没有登记，也不会转给部门。需要时随时可以再找我。")
             if says_goodbye(text):
-                await goodbye_and_rating(dispatcher, tracker)
+                return reset + goodbye_then_rating(dispatcher)
             return reset
         contact = slot("appeal_contact") or ""
         intake = Intake(what=slot("appeal_what"), place=slot("appeal_place") or "", since=slot("appeal_since") or "",
@@ -554,5 +554,5 @@ class ActionFinishAppeal(Action):
             return reset
         dispatcher.utter_message(text=reply)
         if says_goodbye(text):
-            await goodbye_and_rating(dispatcher, tracker)
+            return reset + goodbye_then_rating(dispatcher)
         return reset

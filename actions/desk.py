@@ -52,10 +52,8 @@ async def escalate(dispatcher: CollectingDispatcher, tracker: Tracker, reason: s
             SlotSet("ticket_offered", True), FollowupAction("ticket_form")]
 
 
-async def goodbye_and_rating(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-    """As the goodbye rule does: the goodbye, then the invitation to rate the service (unless rated a moment ago)."""
+def goodbye_then_rating(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
+    """As the goodbye rule does: the goodbye, then the invitation to rate the service (unless rated a moment ago),
+    whose answer Rasa's rating_form takes (actions/ratings.py)."""
     dispatcher.utter_message(response="utter_goodbye")
-    try:
-        utter(dispatcher, await current().desk.rate_or_offer(tracker.sender_id, tracker.latest_message.get("text") or "", True))
-    except (AppError, RuntimeError) as error:
-        logger.error("rating failed: %r", error)
+    return [FollowupAction("action_offer_rating")]

@@ -1,4 +1,4 @@
-"""Handoff to a person, complaints and ratings: thin actions around the app's handoff desk (bot/handoff)."""
+"""Handoff to a person and complaints: thin actions around the app's handoff desk (bot/handoff)."""
 from __future__ import annotations
 
 import logging
@@ -7,12 +7,9 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk import escalate, utter
+from actions.desk import escalate
 from actions.guides import answer_question
 from actions.service_question import is_service_question
-from bot.errors import AppError
-from bot.services import current
-from knowledge.county import county
 
 logger = logging.getLogger(__name__)
 REASONS = ("asked", "complaint", "sensitive", "fallback")
@@ -31,20 +28,3 @@ class ActionRequestHuman(Action):
         reason = next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "handoff_reason"),
                       None)  # "sensitive": sent by the desk instead of words with a sensitive word (bot/handoff/desk.py)
         return await escalate(dispatcher, tracker, reason if reason in REASONS else "complaint" if intent == "complain" else "asked")
-
-
-class ActionOfferRating(Action):
-    """Rate the service (服务评价): record the level the citizen named, or offer the five levels (also after goodbye)."""
-
-    def name(self) -> str:
-        return "action_offer_rating"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        goodbye = (tracker.latest_message.get("intent") or {}).get("name") == "goodbye"
-        try:
-            utter(dispatcher, await current().desk.rate_or_offer(tracker.sender_id, tracker.latest_message.get("text") or "", goodbye))
-        except (AppError, RuntimeError) as error:
-            logger.error("rating failed: %r", error)
-            if not goodbye:
-                dispatcher.utter_message(text=f"抱歉，评价暂时无法记录。您的意见可以拨打{county()['热线']}热线反映。")
-        return []

@@ -15,11 +15,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.booking import ActionRouteChange, ActionStartBooking, ActionStartManage, explained_this_turn
 from actions.chitchat import ActionGoodbye, ActionSmallTalk
-from actions.desk import TICKET_SLOTS, goodbye_and_rating, utter
+from actions.desk import TICKET_SLOTS, goodbye_then_rating, utter
 from actions.guides import ActionAnswerGuide, ActionChooseItem, ActionFallbackSearch, latest_intent
 from bot.handoff import texts
 from bot.handoff.desk import CANCEL, phone_in
-from bot.handoff.pending import PENDING_MINUTES
 from bot.services import current
 from knowledge.county import county
 
@@ -36,6 +35,7 @@ CALLBACK_WORDS = re.compile(r"回.{0,2}电话?|打.{0,2}电话给我|给我打.{
 QUESTION = re.compile(r"[？?]|吗|怎么|咋|如何|多久|多少|哪[里儿个些]|什么|啥|能不能|可不可以|可以.{0,6}不|要不要|是不是|有没有")
 LEAVING = re.compile(r"再见|拜拜|就这样|就这些|没有了|不用了谢谢|先这样")
 
+OPEN_MINUTES = 30  # how long a form's question stays open: a later message is a new matter (stale)
 NO_PHONE_GIVEN = "不留"  # ticket_phone when the citizen leaves a message without a phone (the answer comes here)
 # How the form ends (ticket_outcome); without one it ends with everything filled and the work order is filed.
 CANCELLED, SOMETHING_ELSE, GAVE_UP, LEFT = "cancelled", "something_else", "gave_up", "left"
@@ -56,7 +56,7 @@ def stale(tracker: Tracker) -> bool:
                                                                                   < user.get("timestamp", 0))), None)
     if user is None or bot is None:
         return False
-    return dt.timedelta(seconds=user.get("timestamp", 0) - bot.get("timestamp", 0)) > dt.timedelta(minutes=PENDING_MINUTES)
+    return dt.timedelta(seconds=user.get("timestamp", 0) - bot.get("timestamp", 0)) > dt.timedelta(minutes=OPEN_MINUTES)
 
 
 def ended(outcome: str, slot: str) -> dict[str, Any]:
@@ -134,7 +134,7 @@ class ValidateTicketForm(FormValidationAction):
         return {"ticket_phone": None, "ticket_tries": tries}
 
 
-def _said_this_turn(tracker: Tracker) -> bool:
+def said_this_turn(tracker: Tracker) -> bool:
     """Whether something was said since the citizen's latest message (the offer, or a validation's reason)."""
     for event in reversed(tracker.events):
         if event.get("event") == "user":
@@ -151,7 +151,7 @@ class ActionAskTicketKind(Action):
         return "action_ask_ticket_kind"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if not _said_this_turn(tracker):
+        if not said_this_turn(tracker):
             utter(dispatcher, [texts.ticket_choice()])
         return []
 
@@ -233,8 +233,7 @@ class ActionFinishTicket(Action):
             return reset
         if outcome == LEFT and category == "callback":
             utter(dispatcher, [texts.callback_dropped()])
-            await goodbye_and_rating(dispatcher, tracker)
-            return reset
+            return reset + goodbye_then_rating(dispatcher)
         phone = slot("ticket_phone") or ""
         try:
             created = await current().desk.file_ticket(tracker.sender_id, category, slot("ticket_description") or "",
@@ -246,5 +245,5 @@ class ActionFinishTicket(Action):
             return reset
         utter(dispatcher, [created])
         if outcome == LEFT:
-            await goodbye_and_rating(dispatcher, tracker)
+            return reset + goodbye_then_rating(dispatcher)
         return reset

@@ -132,6 +132,14 @@ class RasaClient:
             raise RasaUnavailable(f"Rasa could not handle the turn of {sender} (its log says why)")  # bot/rasa_server.py 11.
         return messages
 
+    async def trigger_intent(self, sender: str, intent: str, entities: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The app speaks for the citizen (an operator closed the conversation): Rasa runs what follows `intent` in the
+        conversation's tracker and returns its bot messages, like a message sent through the REST channel."""
+        found = (await self._request("POST", sender, f"/conversations/{quote(sender, safe='')}/trigger_intent", "triggered intent",
+                                     params={"include_events": "NONE"}, json={"name": intent, "entities": entities or {}})).json()
+        messages: list[dict[str, Any]] = found.get("messages") or []
+        return messages
+
     async def parse(self, text: str) -> dict[str, Any]:
         """NLU only: intent ranking for a text."""
         parsed: dict[str, Any] = (await self._request("POST", None, "/model/parse", "parse", json={"text": text})).json()

@@ -25,6 +25,7 @@ from bot.db import Database
 from bot.delivery import Deliveries
 from bot.handoff import accounts
 from bot.handoff.desk import Desk
+from bot.handoff.invitations import RatingInvitations
 from bot.messages import Reply
 from bot.personal_data import retention
 from bot.push import PushHub
@@ -68,8 +69,9 @@ class Services:
         conversations.compact_every = settings.tracker_compact_every
         conversations.gate = TurnGate(settings.rasa_concurrency * len(settings.rasa_bases), settings.turn_queue_limit,
                                       settings.turn_wait_seconds)
-        appeals = AppealOffice(database, deliveries)
-        desk = Desk(database, rasa, settings, deliveries, appeals=appeals)
+        invitations = RatingInvitations(rasa, deliveries)
+        appeals = AppealOffice(database, deliveries, invitations=invitations)
+        desk = Desk(database, rasa, settings, deliveries, appeals=appeals, invitations=invitations)
         conversations.handoff = desk
         await run_in_threadpool(accounts.bootstrap_admin, database, settings)
         services = cls(settings, database, rasa, hub, deliveries, conversations, desk, Schedule.load(), shared, appeals)

@@ -22,15 +22,14 @@ from bot.appeals.routing import Routing
 from bot.clock import utcnow
 from bot.conversations.models import Conversation, Message
 from bot.delivery import STORED_ONLY, ChannelUnavailable, Deliveries
-from bot.handoff import pending
 from bot.handoff.models import RATING_LEVELS, Rating, WorkOrder
 from bot.messages import Reply
 
 if TYPE_CHECKING:
     from bot.db import Database
+    from bot.handoff.invitations import RatingInvitations
 
 logger = logging.getLogger(__name__)
-RATING_WAIT_MINUTES = 7 * 24 * 60  # the answer may be read days later: its rating question stays open a week
 # words of a problem someone must fix, in a question the guides do not answer ("楼下餐馆油烟太大，归哪个部门管")
 PROBLEM = re.compile(r"坏了|坏掉|烂|堵|漏|渗水|吵|噪音|扰民|臭|脏|垃圾|污染|排污|冒烟|油烟|拖欠|欠薪|欠.{0,6}工资|不给钱|不发|"
                      r"没人管|不管|乱收费|乱|占道|违建|违章|私搭|偷|骗|打人|威胁|停水|停电|没水|没电|断水|断电|塌|垮|危险|"
@@ -40,8 +39,10 @@ RECOGNISE_CONFIDENCE = 0.15  # low: the cue words decide; an uncertain route is 
 
 class AppealOffice:
     def __init__(self, database: Database, deliveries: Deliveries, routing: Routing | None = None,
-                 classifier: AppealClassifier | None = None, clock: Callable[[], dt.datetime] = utcnow):
+                 classifier: AppealClassifier | None = None, clock: Callable[[], dt.datetime] = utcnow,
+                 invitations: RatingInvitations | None = None):
         self.database, self.deliveries, self.clock = database, deliveries, clock
+        self.invitations = invitations  # bot/handoff/invitations.py: the rating of an answer, asked in Rasa
         self.routing = routing or Routing.load()
         self._classifier = classifier
         self._training = threading.Lock()
@@ -122,15 +123,17 @@ class AppealOffice:
                 stored = session.scalar(select(WorkOrder).where(WorkOrder.number == number))
                 assert stored is not None  # loaded above; orders are never deleted
                 stored.reply_delivered_at = self.clock()
-                if stored.conversation_id and channel != "voice":
-                    pending.set_pending(db_session=session, conversation_id=stored.conversation_id, kind="rating",
-                                        data={"appeal": stored.number}, now=self.clock(), minutes=RATING_WAIT_MINUTES)
                 session.commit()
         await run_in_threadpool(mark)
+        if order.conversation_id and channel != "voice" and self.invitations is not None:
+            # the answer asks for a rating; Rasa's rating_form takes it (actions/ratings.py). After the tracker's
+            # session ends (an hour without messages) the form is gone, and a level said in words still rates the answer.
+            await self.invitations.invite(order.conversation_id, f"appeal:{number}")
         return True
 
-    def rate(self, session: Session, conversation_id: str, number: str, level: str, now: dt.datetime) -> Reply:
-        """The citizen's rating of the department's answer; 不满意 or worse reopens the order for review."""
+    def rate(self, session: Session, conversation_id: str, number: str, level: str, now: dt.datetime) -> tuple[Reply, Rating, bool]:
+        """The citizen's rating of the department's answer; 不满意 or worse reopens the order for review (the reply
+        then invites a comment, added to the order). Returns the reply, the rating and whether it reopened the order."""
         order = session.scalar(select(WorkOrder).where(WorkOrder.number == number))
         rating = Rating(conversation_id=conversation_id, level=level, score=RATING_LEVELS[level],
                         channel=order.channel if order else "", work_order_id=order.id if order else None, created_at=now)
@@ -141,7 +144,7 @@ class AppealOffice:
         elif order is not None and order.status == "replied":
             order.status = "closed"
         session.flush()
-        return texts.rated(level, reopened)
+        return texts.rated(level, reopened), rating, reopened
 
     # --- the worker -------------------------------------------------------------------------------
 

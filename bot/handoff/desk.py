@@ -1,10 +1,10 @@
-"""The handoff desk: routes a citizen's message before Rasa (operator mode, the app's own questions,
-work order numbers, 代办 requests, sensitive words), escalates, and carries out the operators' take-over,
-messages, hand-back and close: Rasa pause/resume events, pushes into the citizen's own channel.
+"""The handoff desk: routes a citizen's message before Rasa (operator mode, work order numbers, 代办 requests,
+sensitive words), escalates, files the work orders and ratings Rasa's forms collect, and carries out the operators'
+take-over, messages, hand-back and close: Rasa pause/resume events, pushes into the citizen's own channel.
 
 One desk per app process, built with the app's services (bot/services.py); Rasa actions reach it through
 `bot.services.current().desk`.
-Database work runs in the thread pool; the services in `bot.handoff` (queue, duty, pending, work_orders, ratings, audit) do the deciding.
+Database work runs in the thread pool; the services in `bot.handoff` (queue, duty, work_orders, ratings, audit) do the deciding.
 """
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ from bot.clock import utcnow
 from bot.conversations.models import Conversation, Message
 from bot.conversations.service import get_or_create_conversation, rasa_lock
 from bot.delivery import Deliveries
-from bot.handoff import audit, duty, pending, queue, ratings, texts, work_orders
-from bot.handoff.models import Operator, WorkOrder
+from bot.handoff import audit, duty, queue, ratings, texts, work_orders
+from bot.handoff.invitations import RatingInvitations
+from bot.handoff.models import Handoff, Operator, WorkOrder
 from bot.messages import Reply
 from bot.privacy import mask
 from bot.rasa_client import RasaClient, RasaError
@@ -37,7 +38,6 @@ from knowledge.service import get_index
 if TYPE_CHECKING:
     from bot.appeals.office import AppealOffice
     from bot.db import Database
-    from bot.handoff.models import PendingInput
     from bot.settings import Settings
     from knowledge.schema import Entry
 
@@ -82,6 +82,14 @@ class Escalation:
 
 
 @dataclass
+class Rated:
+    """A rating stored: what to tell the citizen, and the rating a comment may be added to (None: nothing more asked)."""
+
+    reply: Reply
+    rating_id: int | None
+
+
+@dataclass
 class Joined:
     handoff_id: int
     bot_paused: bool
@@ -91,8 +99,9 @@ class Joined:
 class Desk:
     def __init__(self, database: Database, rasa: RasaClient, settings: Settings, deliveries: Deliveries,
                  calendar: WorkCalendar | None = None, clock: Callable[[], dt.datetime] = utcnow,
-                 appeals: AppealOffice | None = None):
+                 appeals: AppealOffice | None = None, invitations: RatingInvitations | None = None):
         self.database, self.rasa, self.settings, self.deliveries = database, rasa, settings, deliveries
+        self.invitations = invitations or RatingInvitations(rasa, deliveries)
         self.calendar = calendar or WorkCalendar.load()
         self.clock = clock
         self.appeals = appeals  # bot/appeals/office.py: status and rating of appeals
@@ -106,11 +115,6 @@ class Desk:
         handoff = queue.open_handoff_state(db_session=session, conversation_id=conversation_id)
         if handoff is not None and handoff.status == "active":
             return Routed(status="to_operator", forward_to_paused_rasa=handoff.bot_paused)
-        waiting = pending.get_pending(db_session=session, conversation_id=conversation_id, now=now)
-        if waiting is not None:
-            replies = self._answer_pending(session, waiting, conversation_id, text, now)
-            if replies is not None:
-                return Routed(replies)
         number = work_orders.NUMBER.search(text)
         if number:
             order = work_orders.find_work_order(db_session=session, number=number.group(0))
@@ -178,34 +182,9 @@ class Desk:
                 queue.record_transfer(db_session=session, conversation_id=conversation.id, reason="caller", now=self.clock())
         await run_in_threadpool(run)
 
-    # --- the app's own questions: ratings -----------------------------------------------------------
-    # (leaving a message or asking for a callback off duty is Rasa's ticket_form: actions/tickets.py; a 代办 request
-    # its agency_form: actions/agency.py)
-
-    def _answer_pending(self, session: Session, waiting: PendingInput, conversation_id: str, text: str,
-                        now: dt.datetime) -> list[Reply] | None:
-        """The reply to what the desk asked last, or None (pending dropped) when the text is something else."""
-        kind, data = waiting.kind, dict(waiting.data or {})
-
-        def done(reply: Reply) -> list[Reply]:
-            pending.clear_pending(db_session=session, conversation_id=conversation_id)
-            return [reply]
-
-        if kind == "rating":
-            level = ratings.level_of(text, allow_number=True)
-            if level is not None and data.get("appeal") and self.appeals is not None:  # the department's answer
-                return done(self.appeals.rate(session, conversation_id, data["appeal"], level, now))
-            if level is not None:
-                return self._rate(session, conversation_id, level, data.get("handoff_id"), now)
-            pending.clear_pending(db_session=session, conversation_id=conversation_id)
-            return None  # something else: Rasa answers it
-        if kind == "rating_comment":
-            if CANCEL.match(text) or re.match(r"^(没有了?|没了|谢谢|好的)[。！!.\s]*$", text):
-                return done(texts.rating_done())
-            ratings.add_rating_comment(db_session=session, rating_id=data["rating_id"], comment=text)
-            return done(texts.comment_thanks())
-        pending.clear_pending(db_session=session, conversation_id=conversation_id)  # a question of an earlier version
-        return None
+    # --- flows in Rasa: the work orders its forms file -------------------------------------------------
+    # (leaving a message or asking for a callback off duty is Rasa's ticket_form: actions/tickets.py; a 代办 request its
+    # agency_form: actions/agency.py; a rating its rating_form: actions/ratings.py)
 
     async def file_ticket(self, conversation_id: str, category: str, description: str, phone: str) -> Reply:
         """A work order for a message, a complaint or a callback the citizen left with Rasa's ticket_form."""
@@ -261,27 +240,41 @@ class Desk:
                 return get_index().kb.by_name(match.group(1))
         return None
 
-    # --- ratings ----------------------------------------------------------------------------------
+    # --- ratings (asked by Rasa's rating_form, actions/ratings.py) ---------------------------------------
 
-    def _rate(self, session: Session, conversation_id: str, level: str, handoff_id: int | None, now: dt.datetime) -> list[Reply]:
-        rating = ratings.record_rating(db_session=session, conversation_id=conversation_id, level=level, handoff_id=handoff_id, now=now)
-        order = session.get(WorkOrder, rating.work_order_id) if rating.work_order_id else None
-        pending.set_pending(db_session=session, conversation_id=conversation_id, kind="rating_comment",
-                            data={"rating_id": rating.id}, now=now)
-        return [texts.rating_thanks(level, order)]
+    async def rate(self, conversation_id: str, level: str, subject: str | None) -> Rated:
+        """Store a rating of `subject` ("handoff:<id>", "appeal:<number>", None: the service in general); 不满意 or worse
+        opens a work order for review (an appeal goes back to the hotline)."""
+        kind, _, key = (subject or "").partition(":")
 
-    async def rate_or_offer(self, conversation_id: str, text: str, goodbye: bool = False) -> list[Reply]:
-        """For Rasa's rating action: record the level the text names, or offer the five levels."""
-        def run() -> list[Reply]:
+        def run() -> Rated:
             now = self.clock()
             with self.database.session() as session:
-                level = None if goodbye else ratings.level_of(text)
-                if level is not None:
-                    return self._rate(session, conversation_id, level, None, now)
-                if goodbye and ratings.rated_recently(db_session=session, conversation_id=conversation_id, now=now):
-                    return []
-                pending.set_pending(db_session=session, conversation_id=conversation_id, kind="rating", data={}, now=now)
-                return [texts.rating_offer()]
+                # only this conversation's own handoff or appeal (a citizen can type "/offer_rating{...}" too)
+                order = work_orders.find_work_order(db_session=session, number=key) if kind == "appeal" else None
+                if order is not None and order.conversation_id == conversation_id and self.appeals is not None:
+                    reply, rating, reopened = self.appeals.rate(session, conversation_id, key, level, now)
+                    return Rated(reply, rating.id if reopened else None)
+                handoff = session.get(Handoff, int(key)) if kind == "handoff" and key.isdigit() else None
+                handoff_id = handoff.id if handoff is not None and handoff.conversation_id == conversation_id else None
+                rating = ratings.record_rating(db_session=session, conversation_id=conversation_id, level=level,
+                                               handoff_id=handoff_id, now=now)
+                review = session.get(WorkOrder, rating.work_order_id) if rating.work_order_id else None
+                return Rated(texts.rating_thanks(level, review), rating.id)
+        return await run_in_threadpool(run)
+
+    async def comment(self, rating_id: int, text: str) -> Reply:
+        """The citizen's comment on a rating (added to its review work order, if it opened one)."""
+        def run() -> None:
+            with self.database.session() as session:
+                ratings.add_rating_comment(db_session=session, rating_id=rating_id, comment=text)
+        await run_in_threadpool(run)
+        return texts.comment_thanks()
+
+    async def rated_recently(self, conversation_id: str) -> bool:
+        def run() -> bool:
+            with self.database.session() as session:
+                return ratings.rated_recently(db_session=session, conversation_id=conversation_id, now=self.clock())
         return await run_in_threadpool(run)
 
     # --- operators --------------------------------------------------------------------------------
@@ -294,7 +287,6 @@ class Desk:
         """Take the conversation (Conflict if another operator has it), pause the bot, tell the citizen."""
         def claim(session: Session) -> int:
             handoff = queue.take_over(db_session=session, conversation_id=conversation_id, operator_id=operator.id, now=self.clock())
-            pending.clear_pending(db_session=session, conversation_id=conversation_id)
             audit.audit(db_session=session, operator_id=operator.id, action="take_over", target=conversation_id, ip=ip)
             return handoff.id
 
@@ -329,23 +321,21 @@ class Desk:
 
     async def close(self, operator: Operator, conversation_id: str, category: str, summary: str, ip: str = "") -> str:
         """Close with a category and summary; the bot resumes and the citizen is asked to rate. Returns the prior status."""
-        def finish(session: Session) -> tuple[str, bool]:
+        def finish(session: Session) -> tuple[str, bool, int]:
             handoff = queue.closable_handoff(db_session=session, conversation_id=conversation_id, operator_id=operator.id)
             before = queue.close(db_session=session, handoff=handoff, category=category, summary=summary,
                                    operator_id=operator.id, now=self.clock())
-            if before in ("active", "returned"):
-                pending.set_pending(db_session=session, conversation_id=conversation_id, kind="rating",
-                                    data={"handoff_id": handoff.id}, now=self.clock())
             audit.audit(db_session=session, operator_id=operator.id, action="close", target=conversation_id,
                           detail=f"{category}（之前：{before}）", ip=ip)
-            return before, handoff.bot_paused
+            return before, handoff.bot_paused, handoff.id
 
-        before, paused = await run_in_threadpool(self._in_session, finish)
+        before, paused, handoff_id = await run_in_threadpool(self._in_session, finish)
         if before == "active" and paused:
             await self._bot_event(conversation_id, "resume")
         if before in ("active", "returned"):
             await self.deliver(conversation_id, texts.closed())
-            await self.deliver(conversation_id, texts.rating_offer(after_operator=True))
+            # the rating of the operator's service: Rasa's rating_form takes it (actions/ratings.py)
+            await self.invitations.invite(conversation_id, f"handoff:{handoff_id}", texts.rating_offer(after_operator=True))
         elif before == "waiting":
             await self.deliver(conversation_id, texts.waiting_closed())
         return before

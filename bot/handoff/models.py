@@ -162,17 +162,6 @@ class Rating(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class PendingInput(Base):
-    """What the app itself asked a conversation and waits for (a rating, a work order's details)."""
-
-    __tablename__ = "pending_inputs"
-
-    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-
-
 class ConsoleSetting(Base):
     """Settings admins change in the console (duty hours, duty days, sensitive words); env gives defaults."""
 

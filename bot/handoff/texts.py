@@ -193,6 +193,10 @@ def rating_thanks(level: str, order: WorkOrder | None) -> Reply:
                  buttons=[NO_THANKS])
 
 
+def ask_comment() -> Reply:
+    return Reply(text="您还有什么意见或建议吗？直接发送即可；不需要请回复“不用了”。", buttons=[NO_THANKS])
+
+
 def comment_thanks() -> Reply:
     return Reply(text="已记录您的意见，谢谢您！祝您办事顺利。")
 

@@ -2,8 +2,7 @@
 request by an admin. Everything is audited (bot/handoff/audit.py). Plain functions over a db_session.
 
 Erasing a conversation deletes its messages (and their push-outbox entries), replaces its sender (a WeChat OpenID,
-a caller's number) by a neutral id, empties rating comments and operators' summaries, and drops what the app was
-waiting for from it; the conversation row, handoffs, rating levels and the turns' outcomes (masked questions, for the
+a caller's number) by a neutral id, empties rating comments and operators' summaries; the conversation row, handoffs, rating levels and the turns' outcomes (masked questions, for the
 statistics: bot/insight) stay. Erasing a booking replaces its name, phone and ID number; a work order, its
 description, contact, village and reply. Rasa's copy of the conversation (its tracker) is erased by the caller
 (`tracker_senders` in the result): in Rasa's SQL tracker store (TRACKER_DATABASE_URL) and through Rasa's API.
@@ -23,7 +22,7 @@ from bot.conversations.models import Conversation, Message
 from bot.db import rowcount
 from bot.errors import InvalidInput
 from bot.handoff.audit import audit
-from bot.handoff.models import OPEN_STATUSES, Handoff, PendingInput, Rating, WorkOrder
+from bot.handoff.models import OPEN_STATUSES, Handoff, Rating, WorkOrder
 from bot.privacy import mask
 from bot.push import OutboxEntry
 
@@ -135,7 +134,6 @@ def _erase_conversations(db_session: Session, conversation_ids: list[str], erase
         db_session.execute(update(Conversation).where(Conversation.id == conversation_id).values(sender=f"erased-{conversation_id}"))
     db_session.execute(update(Rating).where(Rating.conversation_id.in_(conversation_ids)).values(comment=""))
     db_session.execute(update(Handoff).where(Handoff.conversation_id.in_(conversation_ids)).values(summary=""))
-    db_session.execute(delete(PendingInput).where(PendingInput.conversation_id.in_(conversation_ids)))
     erased.conversations += len(conversation_ids)
     erased.tracker_senders += conversation_ids
 

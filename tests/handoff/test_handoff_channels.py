@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -13,7 +12,6 @@ from bot.app import create_app
 from bot.db import Database
 from bot.handoff.models import Handoff
 from bot.handoff.models import Operator as OperatorRow
-from bot.rasa_client import RasaClient
 from bot.settings import ROOT
 from tests.channel_helpers import (
     OPERATOR,
@@ -26,7 +24,8 @@ from tests.channel_helpers import (
     FakeWeChatAPI,
     WeChatUser,
 )
-from tests.handoff.conftest import HTTPS, FakeRasa, Operator, admin_and_operator, login, make_settings, other_client
+from tests.fakes import ActingRasa
+from tests.handoff.conftest import HTTPS, Operator, admin_and_operator, login, make_settings, other_client
 
 PUBLIC = "https://12345.jiajiang.example.gov.cn"
 
@@ -39,11 +38,11 @@ def fake_api():
 
 
 def test_operator_and_wechat_citizen_talk_through_customer_service_messages(tmp_path, fake_api):
-    fake = FakeRasa()
+    fake = ActingRasa()
     settings = make_settings(tmp_path, public_url=PUBLIC, wechat_enabled=True, wechat_token=WECHAT_TOKEN, wechat_app_id=WECHAT_APP_ID,
                              wechat_app_secret=WECHAT_APP_SECRET, wechat_encoding_aes_key=WECHAT_AES_KEY, wechat_mode="safe",
                              wechat_api_base=fake_api.base)
-    app = create_app(settings, rasa=RasaClient("http://rasa.test", transport=httpx.MockTransport(fake.handle)))
+    app = create_app(settings, rasa=fake.client())
     with TestClient(app, base_url=HTTPS) as client:
         _admin, operator = admin_and_operator(client)
         user = WeChatUser(TestClient(app, base_url=HTTPS))
@@ -68,7 +67,7 @@ def test_operator_and_wechat_citizen_talk_through_customer_service_messages(tmp_
 def test_a_caller_pressing_0_is_transferred_and_recorded(tmp_path):
     settings = make_settings(tmp_path, public_url=PUBLIC, voice_enabled=True, twilio_auth_token=TWILIO_TOKEN,
                              voice_operator_number=OPERATOR)
-    app = create_app(settings, rasa=RasaClient("http://rasa.test", transport=httpx.MockTransport(FakeRasa().handle)))
+    app = create_app(settings, rasa=ActingRasa().client())
     with TestClient(app) as client:
         caller = Caller(client, PUBLIC)
         root = caller.twiml("/channels/voice/gather", Digits="0")
@@ -97,7 +96,7 @@ def test_the_cli_adds_console_accounts(tmp_path):
         row = session.scalar(select(OperatorRow).where(OperatorRow.username == "zhou"))
         assert row.role == "admin" and row.display_name == "周主任" and row.password_hash.startswith("$argon2id$")
     app = create_app(make_settings(tmp_path, database_url=url, console_admin_user="", console_admin_password=""),
-                     rasa=RasaClient("http://rasa.test", transport=httpx.MockTransport(FakeRasa().handle)))
+                     rasa=ActingRasa().client())
     with TestClient(app, base_url=HTTPS) as client:
         assert login(client, "zhou", "Zhou-pass-2026").status_code == 303
         assert other_client(client).get("/console/admin/users", follow_redirects=False).status_code == 303

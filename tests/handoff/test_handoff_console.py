@@ -230,13 +230,12 @@ def test_take_over_talk_hand_back_close_and_rate(app_client, fake_rasa):
     offer = citizen.inbox()
     assert "本次人工服务已结束" in texts(offer)
     assert [b["title"] for b in offer[-1]["buttons"]] == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+    assert fake_rasa.slots[citizen.id]["rating_subject"].startswith("handoff:")  # the offer came from Rasa's action
     assert "感谢您的评价（非常满意）" in texts(citizen.say("非常满意"))
-    assert "已记录您的意见" in texts(citizen.say("8号坐席很耐心"))
     ratings = operator.get("/console/api/ratings").json()
-    assert ratings["summary"]["counts"]["非常满意"] == 1
-    assert ratings["ratings"][0]["comment"] == "8号坐席很耐心" and ratings["ratings"][0]["handoff_id"] is not None
+    assert ratings["summary"]["counts"]["非常满意"] == 1 and ratings["ratings"][0]["handoff_id"] is not None
     assert queue(operator)["returned"] == [] and queue(operator)["active"] == []
-    assert "8号坐席很耐心" in operator.get("/console/ratings").text
+    # the comment, and the level given as the option's number, are rating_form's: tests/integration/test_rating_dialogue.py
 
 
 def test_closing_an_active_conversation_resumes_the_bot(app_client, fake_rasa):
@@ -385,12 +384,11 @@ def test_goodbye_offers_a_rating_and_dissatisfaction_opens_a_review(app_client):
     citizen = Citizen(app_client)
     bye = citizen.say("再见")
     assert "请您对本次服务做个评价" in texts(bye) and len(bye[-1]["buttons"]) == 5
-    reply = texts(citizen.say("4"))  # the fourth option on WeChat: 不满意
+    reply = texts(citizen.say("不满意"))
     number = re.search(r"GD\d{10}", reply).group(0)
     assert "很抱歉这次没能让您满意" in reply
-    assert "已记录您的意见" in texts(citizen.say("材料清单写得不清楚，白跑一趟"))
     order = operator.get(f"/console/api/work-orders/{number}").json()
-    assert order["category_label"] == "差评回访" and "白跑一趟" in order["description"]
+    assert order["category_label"] == "差评回访"
     ratings = operator.get("/console/api/ratings?level=不满意").json()["ratings"]
     assert ratings[0]["work_order"] == number
     assert citizen.say("再见")[-1]["text"] == "再见，祝您办事顺利！"  # rated a moment ago: not asked again

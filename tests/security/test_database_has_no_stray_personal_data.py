@@ -22,7 +22,6 @@ MEANT_TO_HOLD = {  # table -> columns that hold what the citizen gave, by design
     "reminders": {"target", "text"},
     "work_orders": {"description", "contact_name", "contact_phone", "wish", "place", "village", "reply"},
     "ratings": {"comment"},
-    "pending_inputs": {"data"},  # the question the app is asking, for 30 minutes at most
     "push_outbox": set(),
     "conversations": {"sender"},  # a caller's number is the phone channel's sender
 }

@@ -1,6 +1,5 @@
 """One test per finding of the security review (issue: forgeable tokens, an open action endpoint, silent crashes
 and 500s). Each attacks the app the way the reviewer did; Rasa is replaced by httpx.MockTransport."""
-import asyncio
 import datetime as dt
 import json
 import os
@@ -10,7 +9,6 @@ import tracemalloc
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 import xmltodict
 from fastapi.testclient import TestClient
@@ -21,41 +19,26 @@ from bot import keys
 from bot.app import create_app
 from bot.booking.dates import parse_when
 from bot.clock import TZ
-from bot.rasa_client import RasaClient
 from bot.security import MAX_WEBHOOK_BODY, inflate, json_depth
 from bot.settings import Settings
 from bot.texts import ACTION_FAILED, EMPTY_REPLY
 from channels.webchat_tokens import SALT, ConversationTokens, ForgedToken
 from tests.channel_helpers import ACCOUNT, WECHAT_AES_KEY, WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_TOKEN, WeChatUser
+from tests.fakes import FakeRasa
 
 LOOPBACK = ("127.0.0.1", 50000)
 OUTSIDER = ("198.51.100.7", 50000)
 TOKEN = "t" * 43
 
 
-class Rasa:
-    """Answers every message; `answer` can be replaced; `gate` holds answers until set."""
-
-    def __init__(self):
-        self.calls: list[str] = []
-        self.gate: threading.Event | None = None
-        self.answer = lambda text: [{"text": f"收到：{text}"}]
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/status":
-            return httpx.Response(200, json={"model_file": "current.tar.gz"})
-        text = json.loads(request.read())["message"]
-        self.calls.append(text)
-        while self.gate is not None and not self.gate.is_set():
-            await asyncio.sleep(0.01)
-        return httpx.Response(200, json=self.answer(text))
+def echo(text: str) -> list[dict]:
+    return [{"text": f"收到：{text}"}]
 
 
 def app_for(tmp_path, rasa=None, peer=OUTSIDER, **overrides) -> TestClient:
     values = dict(database_url=f"sqlite:///{tmp_path / 'app.db'}", var_dir=str(tmp_path / "var"), action_token=TOKEN)
     values.update(overrides)
-    client = RasaClient("http://rasa.test", transport=httpx.MockTransport(rasa or Rasa()))
-    return TestClient(create_app(Settings(**values), rasa=client), client=peer)
+    return TestClient(create_app(Settings(**values), rasa=(rasa or FakeRasa(echo)).client()), client=peer)
 
 
 # 1. Web-chat tokens could be forged with the source default SECRET_KEY ------------------------------------------
@@ -158,7 +141,7 @@ def test_a_failing_action_still_answers_the_citizen(tmp_path, monkeypatch):
 
 
 def test_an_empty_rasa_turn_still_gets_a_reply(tmp_path):
-    rasa = Rasa()
+    rasa = FakeRasa(echo)
     rasa.answer = lambda text: []
     with app_for(tmp_path, rasa) as client:
         replies = client.post("/api/chat", json={"sender": "a", "text": "今年以前的预约"}).json()["replies"]
@@ -253,7 +236,7 @@ def test_a_deflate_bomb_is_refused_without_inflating_it(tmp_path):
 
 @pytest.mark.parametrize("path", ["/api/chat", "webchat"])
 def test_concurrent_copies_of_one_message_all_get_its_replies_and_run_once(tmp_path, path):
-    rasa = Rasa()
+    rasa = FakeRasa(echo)
     rasa.gate = threading.Event()
     with app_for(tmp_path, rasa) as client:
         if path == "webchat":

@@ -5,7 +5,6 @@ import json
 import string
 import xml.etree.ElementTree as ET
 
-import httpx
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -13,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import create_app
-from bot.rasa_client import RasaClient
 from bot.settings import Settings
 from tests.channel_helpers import (
     OPERATOR,
@@ -26,6 +24,7 @@ from tests.channel_helpers import (
     WeChatUser,
     message_xml,
 )
+from tests.fakes import FakeRasa, received
 
 PUBLIC = "https://12345.jiajiang.example.gov.cn"
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -36,14 +35,6 @@ json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | 
 segments = st.text(alphabet=string.ascii_letters + string.digits + "-_.~%中文", min_size=1, max_size=40)
 
 
-class Rasa:
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/status":
-            return httpx.Response(200, json={"model_file": "current.tar.gz"})
-        message = json.loads(request.read())["message"]
-        return httpx.Response(200, json=[{"text": f"收到：{message[:20]}", "buttons": [{"title": "办理流程", "payload": "/ask_procedure"}]}])
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
@@ -52,7 +43,7 @@ def client(tmp_path_factory):
                   wechat_encoding_aes_key=WECHAT_AES_KEY, wechat_mode="compatible", wechat_api_base="http://127.0.0.1:9/cgi-bin/",
                   voice_enabled=True, twilio_auth_token=TWILIO_TOKEN, voice_operator_number=OPERATOR, admin_token="a" * 40,
                   webchat_sessions_per_ip=100_000, webchat_messages_per_ip=100_000)
-    rasa = RasaClient("http://rasa.test", transport=httpx.MockTransport(Rasa()))
+    rasa = FakeRasa(lambda message: received(message[:20])).client()
     with TestClient(create_app(Settings(**values), rasa=rasa), client=("198.51.100.7", 50000)) as c:
         yield c
 

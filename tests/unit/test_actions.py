@@ -7,7 +7,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.guides import ActionAnswerGuide, ActionChooseItem, ActionFallbackSearch
-from actions.handoff import ActionOfferRating, ActionRequestHuman
+from actions.handoff import ActionRequestHuman
 from bot import services
 from bot.handoff.desk import Escalation
 from bot.messages import Reply
@@ -91,10 +91,6 @@ class StubDesk:
             return Escalation([Reply(text="现在不是在线人工客服的服务时间。您可以：1. 留言 2. 预约回电")], offline=True)
         return Escalation([Reply(text="正在为您转接人工客服，当前排在第1位。", action="handoff")])
 
-    async def rate_or_offer(self, conversation_id, text, goodbye=False):
-        self.calls.append(("rate", conversation_id, text, goodbye))
-        return [Reply(text="请您对本次服务做个评价：", buttons=[{"title": "满意", "payload": "满意"}])]
-
 
 @pytest.fixture
 def desk():
@@ -133,12 +129,6 @@ def test_off_duty_the_offer_starts_the_ticket_form_and_a_reason_sent_by_the_desk
 def test_without_the_desk_the_hotline_is_given():
     messages, _ = run(ActionRequestHuman(), tracker("转人工", "request_human"))
     assert "12345" in messages[0]["text"] and messages[1]["custom"] == {"action": "handoff"}
-
-
-@pytest.mark.parametrize("intent, goodbye", [("rate_service", False), ("goodbye", True)])
-def test_rating_is_offered_or_recorded_by_the_desk(desk, intent, goodbye):
-    messages, _ = run(ActionOfferRating(), tracker("非常满意", intent))
-    assert desk.calls == [("rate", "test", "非常满意", goodbye)] and messages[0]["buttons"] == [{"title": "满意", "payload": "满意"}]
 
 
 def form_tracker(events):

@@ -211,10 +211,6 @@ class StubDesk:
         self.calls.append((conversation_id, reason))
         return Escalation([Reply(text="正在为您转接人工客服，当前排在第1位。", action="handoff")])
 
-    async def rate_or_offer(self, conversation_id, text, goodbye=False):
-        self.calls.append((conversation_id, text, goodbye))
-        return [Reply(text="请您对本次服务做个评价：")]
-
 
 @pytest.fixture
 def office():
@@ -235,9 +231,10 @@ def test_confirmed_is_filed_and_the_number_told(office):
 
 
 def test_confirmed_with_a_goodbye_adds_the_goodbye_and_the_rating(office):
-    messages, _, _ = run(ActionFinishAppeal(), tracker("好的确认，再见", {**FILLED, "appeal_contact": "匿名", "appeal_confirm": "confirmed"}))
+    messages, _, events = run(ActionFinishAppeal(), tracker("好的确认，再见", {**FILLED, "appeal_contact": "匿名", "appeal_confirm": "confirmed"}))
     assert office.appeals.filed[0][0].contact_phone == ""
-    assert messages[1]["response"] == "utter_goodbye" and "评价" in messages[2]["text"] and office.desk.calls[0][2] is True
+    assert messages[1]["response"] == "utter_goodbye" and events[-1] == {"event": "followup", "name": "action_offer_rating",
+                                                                        "timestamp": None}
 
 
 def test_cancelled_files_nothing(office):

@@ -111,9 +111,6 @@ class StandInDesk:
         self.filed.append((category, description, phone))
         return Reply(text="已为您登记工单，编号 GD2612030001（留言）。")
 
-    async def rate_or_offer(self, conversation_id, text, goodbye=False):
-        return [Reply(text="请您对本次服务做个评价：")]
-
 
 def finish(slots, desk, text="13812345678"):
     services.use(SimpleNamespace(desk=desk))
@@ -131,8 +128,9 @@ def test_finishing_files_says_why_not_or_keeps_what_was_told_when_the_citizen_le
     assert desk.filed == [("message", "路灯坏了一个月", "")] and "GD2612030001" in said[0]
     assert {e["name"] for e in events if e["event"] == "slot"} >= set(FORM) and all(
         e["value"] is None for e in events if e["event"] == "slot")
-    said, _ = finish({"ticket_kind": "complaint", "ticket_description": "冲我吼", "ticket_outcome": "left"}, desk, "拜拜")
-    assert desk.filed[-1] == ("complaint", "冲我吼", "") and said[1:] == ["utter_goodbye", "请您对本次服务做个评价："]
+    said, events = finish({"ticket_kind": "complaint", "ticket_description": "冲我吼", "ticket_outcome": "left"}, desk, "拜拜")
+    assert desk.filed[-1] == ("complaint", "冲我吼", "") and said[1:] == ["utter_goodbye"]
+    assert events[-1]["event"] == "followup" and events[-1]["name"] == "action_offer_rating"  # the rating form follows
     said, _ = finish({"ticket_kind": "callback", "ticket_description": "养老保险", "ticket_outcome": "left"}, desk, "拜拜")
     assert len(desk.filed) == 2 and "回电登记先取消了" in said[0]
     said, _ = finish({"ticket_outcome": "cancelled"}, desk)

@@ -1,11 +1,9 @@
 """Web chat transport: signed tokens, rate limits, the push hub, the WebSocket protocol and the HTTP
 fallback, with Rasa replaced by httpx.MockTransport (no network)."""
 import asyncio
-import json
 import threading
 from contextlib import contextmanager
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -17,44 +15,30 @@ from bot.conversations.models import Conversation, Message
 from bot.db import Database
 from bot.messages import Reply
 from bot.push import PushHub, UnknownConversation, messages_after, store_push, undelivered
-from bot.rasa_client import RasaClient
 from bot.ratelimit import MemoryRateLimiter, wait_seconds
 from bot.settings import Settings
 from channels.webchat_tokens import ConversationTokens, ExpiredToken, ForgedToken, WrongConversation
 from knowledge.service import get_index
+from tests.fakes import FakeRasa
 
 ID_CARD = "居民身份证办理（包括临时）"
 ANSWER = f"【{ID_CARD}】夹江县公安局\n需要准备以下材料：\n1. 居民户口簿（原件1份）\n信息核对日期：2026-11-25。"
 
 
-class FakeRasa:
-    """Answers like the real assistant; `gate` (when set) holds every answer until it is released."""
-
-    def __init__(self):
-        self.calls: list[str] = []
-        self.gate: threading.Event | None = None
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/status":
-            return httpx.Response(200, json={"model_file": "current.tar.gz"})
-        text = json.loads(request.read())["message"]
-        self.calls.append(text)
-        while self.gate is not None and not self.gate.is_set():
-            await asyncio.sleep(0.01)
-        if "身份证" in text:
-            return httpx.Response(200, json=[{"text": ANSWER, "buttons": [{"title": "办理流程", "payload": "/ask_procedure"}]}])
-        return httpx.Response(200, json=[{"text": f"收到：{text}"}])
+def answers_like_the_assistant(text: str) -> list[dict]:
+    if "身份证" in text:
+        return [{"text": ANSWER, "buttons": [{"title": "办理流程", "payload": "/ask_procedure"}]}]
+    return [{"text": f"收到：{text}"}]
 
 
 @pytest.fixture
 def rasa():
-    return FakeRasa()
+    return FakeRasa(answers_like_the_assistant)
 
 
 def make_client(tmp_path, rasa, **overrides) -> TestClient:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'app.db'}", secret_key="unit-test-secret", **overrides)
-    client = RasaClient("http://rasa.test", transport=httpx.MockTransport(rasa))
-    return TestClient(create_app(settings, rasa=client), client=("198.51.100.7", 50000))
+    return TestClient(create_app(settings, rasa=rasa.client()), client=("198.51.100.7", 50000))
 
 
 @pytest.fixture

@@ -1,11 +1,8 @@
 """The WeChat official-account channel with Rasa replaced by httpx.MockTransport and WeChat's API by a local fake."""
-import asyncio
-import json
 import logging
 import threading
 import time
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
@@ -13,7 +10,6 @@ from pydantic import ValidationError
 from bot.app import create_app
 from bot.delivery import ChannelUnavailable
 from bot.messages import Button, Reply
-from bot.rasa_client import RasaClient
 from bot.settings import Settings
 from channels import wechat
 from tests.channel_helpers import (
@@ -25,6 +21,7 @@ from tests.channel_helpers import (
     WeChatUser,
     message_xml,
 )
+from tests.fakes import FakeRasa
 
 PUBLIC = "https://12345.jiajiang.example.gov.cn"
 ASPECTS = [{"title": "办理流程", "payload": "/ask_procedure"}, {"title": "收费", "payload": "/ask_fee"}]
@@ -37,22 +34,9 @@ def fake_api():
     api.close()
 
 
-class Assistant:
-    """A mock Rasa: records messages, answers with `answer(text)`, optionally after a delay."""
-
-    def __init__(self, answer=None, delay: float = 0.0):
-        self.received: list[str] = []
-        self.delay = delay
-        self.answer = answer or (lambda text: [{"text": f"收到：{text}", "buttons": ASPECTS}])
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/status":
-            return httpx.Response(200, json={"model_file": "current.tar.gz"})
-        text = json.loads(request.content)["message"]
-        self.received.append(text)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        return httpx.Response(200, json=self.answer(text))
+def assistant_rasa(answer=None, delay: float = 0.0) -> FakeRasa:
+    """Rasa answering "收到：…" with the aspects as buttons (or with `answer(text)`), after `delay` seconds."""
+    return FakeRasa(answer or (lambda text: [{"text": f"收到：{text}", "buttons": ASPECTS}]), delay)
 
 
 def app_log(caplog) -> str:
@@ -67,12 +51,11 @@ def client_for(tmp_path, assistant, fake_api, **overrides) -> TestClient:
         wechat_mode="safe", wechat_api_base=fake_api.base,
     )
     values.update(overrides)
-    rasa = RasaClient("http://rasa.test", transport=httpx.MockTransport(assistant))
-    return TestClient(create_app(Settings(**values), rasa=rasa))
+    return TestClient(create_app(Settings(**values), rasa=assistant.client()))
 
 
 def test_get_echoes_echostr_only_with_the_right_signature(tmp_path, fake_api):
-    with client_for(tmp_path, Assistant(), fake_api) as client:
+    with client_for(tmp_path, assistant_rasa(), fake_api) as client:
         user = WeChatUser(client)
         query = user.signed_query("1700000000", "nonce123")
         ok = client.get("/channels/wechat", params={**query, "echostr": "echo-42"})
@@ -83,19 +66,19 @@ def test_get_echoes_echostr_only_with_the_right_signature(tmp_path, fake_api):
 
 @pytest.mark.parametrize("mode, encrypt", [("plaintext", False), ("compatible", False), ("compatible", True), ("safe", True)])
 def test_text_is_answered_passively_with_numbered_options(tmp_path, fake_api, mode, encrypt):
-    assistant = Assistant()
+    assistant = assistant_rasa()
     with client_for(tmp_path, assistant, fake_api, wechat_mode=mode) as client:
         user = WeChatUser(client, encrypt=encrypt)
         content = user.say("身份证丢了怎么办")
         assert content.startswith("收到：身份证丢了怎么办")
         assert "回复1：办理流程" in content and "回复2：收费" in content
         assert user.say("２").startswith("收到：/ask_fee")  # full-width digits too
-        assert assistant.received == ["身份证丢了怎么办", "/ask_fee"]
+        assert assistant.calls == ["身份证丢了怎么办", "/ask_fee"]
         assert user.say("3").startswith("收到：3")  # not an option: sent as text
 
 
 def test_safe_mode_refuses_plaintext_and_a_wrong_message_signature(tmp_path, fake_api, caplog):
-    with client_for(tmp_path, Assistant(), fake_api) as client:
+    with client_for(tmp_path, assistant_rasa(), fake_api) as client:
         plain = WeChatUser(client, encrypt=False)
         assert plain.send("你好").status_code == 400
         user = WeChatUser(client)
@@ -110,7 +93,7 @@ def test_safe_mode_refuses_plaintext_and_a_wrong_message_signature(tmp_path, fak
 
 
 def test_forged_signature_gets_403_and_the_body_is_not_logged(tmp_path, fake_api, caplog):
-    assistant = Assistant()
+    assistant = assistant_rasa()
     with client_for(tmp_path, assistant, fake_api, wechat_mode="plaintext") as client:
         forger = WeChatUser(client, encrypt=False, token="not-the-token")
         with caplog.at_level(logging.DEBUG):
@@ -120,7 +103,7 @@ def test_forged_signature_gets_403_and_the_body_is_not_logged(tmp_path, fake_api
         assert "forged" in logged and "511126" not in logged and forger.openid not in logged
         unsigned = client.post("/channels/wechat", content=message_xml("oX", "text", Content="hi", MsgId=5))
         assert unsigned.status_code == 403
-    assert assistant.received == []
+    assert assistant.calls == []
 
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
@@ -139,14 +122,14 @@ DEEP = "<xml>" + "<a>" * 5000 + "</a>" * 5000 + "</xml>"
 @pytest.mark.parametrize("body", [BILLION_LAUGHS, XXE, PARAMETER_ENTITY, UNDECLARED, DEEP, "<xml><unclosed></xml>", "not xml"])
 @pytest.mark.parametrize("encrypt", [False, True])
 def test_xml_bombs_and_entities_are_refused(tmp_path, fake_api, body, encrypt):
-    assistant = Assistant()
+    assistant = assistant_rasa()
     with client_for(tmp_path, assistant, fake_api, wechat_mode="compatible") as client:
         user = WeChatUser(client, encrypt=encrypt)
         started = time.monotonic()
         response = user.post_xml(body)
         assert response.status_code == 400 and time.monotonic() - started < 2
         assert user.say("你好").startswith("收到")  # still serving
-    assert assistant.received == ["你好"]
+    assert assistant.calls == ["你好"]
 
 
 def test_check_xml_accepts_wechat_messages_and_predefined_entities():
@@ -157,13 +140,13 @@ def test_check_xml_accepts_wechat_messages_and_predefined_entities():
 
 
 def test_oversized_body_gets_413(tmp_path, fake_api):
-    with client_for(tmp_path, Assistant(), fake_api, wechat_mode="plaintext") as client:
+    with client_for(tmp_path, assistant_rasa(), fake_api, wechat_mode="plaintext") as client:
         user = WeChatUser(client, encrypt=False)
         assert user.send("长" * 30000).status_code == 413
 
 
 def test_voice_with_and_without_recognition_and_other_types(tmp_path, fake_api):
-    assistant = Assistant()
+    assistant = assistant_rasa()
     with client_for(tmp_path, assistant, fake_api) as client:
         user = WeChatUser(client)
         heard = user.reply_of(user.post_xml(message_xml(user.openid, "voice", MediaId="m1", Format="amr", Recognition="社保卡怎么办", MsgId=user.next_msg_id())))
@@ -174,11 +157,11 @@ def test_voice_with_and_without_recognition_and_other_types(tmp_path, fake_api):
                              ("video", {"MediaId": "m4", "ThumbMediaId": "t"})]:
             reply = user.reply_of(user.post_xml(message_xml(user.openid, kind, MsgId=user.next_msg_id(), **fields)))
             assert reply["Content"] == wechat.PLEASE_TEXT
-    assert assistant.received == ["社保卡怎么办"]
+    assert assistant.calls == ["社保卡怎么办"]
 
 
 def test_subscribe_welcomes_and_menu_clicks_follow_the_configured_keys(tmp_path, fake_api):
-    assistant = Assistant(answer=lambda text: [{"text": f"答：{text}"}])
+    assistant = assistant_rasa(answer=lambda text: [{"text": f"答：{text}"}])
     menu = {"GUIDE": "/greet", "BOOK": "/book_appointment", "HUMAN": "/request_human"}
     with client_for(tmp_path, assistant, fake_api, wechat_menu=menu) as client:
         user = WeChatUser(client)
@@ -190,33 +173,33 @@ def test_subscribe_welcomes_and_menu_clicks_follow_the_configured_keys(tmp_path,
         assert user.reply_of(user.event("some_future_event", EventKey="x")) is None
         future_type = message_xml(user.openid, "miniprogrampage", Title="t", MsgId=user.next_msg_id())
         assert user.reply_of(user.post_xml(future_type))["Content"] == wechat.PLEASE_TEXT
-    assert assistant.received == ["/greet", "/request_human"]
+    assert assistant.calls == ["/greet", "/request_human"]
 
 
 def test_event_retry_with_the_same_user_and_create_time_is_processed_once(tmp_path, fake_api):
-    assistant = Assistant(answer=lambda text: [{"text": f"答：{text}"}])
+    assistant = assistant_rasa(answer=lambda text: [{"text": f"答：{text}"}])
     with client_for(tmp_path, assistant, fake_api) as client:
         user = WeChatUser(client)
         first = user.reply_of(user.event("CLICK", create_time=1700000000, EventKey="BOOK"))
         again = user.reply_of(user.event("CLICK", create_time=1700000000, EventKey="BOOK"))
         later = user.reply_of(user.event("CLICK", create_time=1700000001, EventKey="BOOK"))
         assert first["Content"] == again["Content"] == later["Content"] == "答：/book_appointment"
-    assert assistant.received == ["/book_appointment", "/book_appointment"]
+    assert assistant.calls == ["/book_appointment", "/book_appointment"]
 
 
 def test_msgid_retry_after_the_answer_gets_the_same_reply_once(tmp_path, fake_api):
-    assistant = Assistant()
+    assistant = assistant_rasa()
     with client_for(tmp_path, assistant, fake_api) as client:
         user = WeChatUser(client)
         first = user.say("护照怎么办", msg_id=424242)
         assert user.say("护照怎么办", msg_id=424242) == first
         client.app.state.wechat.pending.clear()  # long after: only the conversation log remembers the MsgId
         assert user.say("护照怎么办", msg_id=424242) == first
-    assert assistant.received == ["护照怎么办"]
+    assert assistant.calls == ["护照怎么办"]
 
 
 def test_retry_while_the_first_attempt_is_in_flight_waits_for_it(tmp_path, fake_api):
-    assistant = Assistant(delay=0.6)
+    assistant = assistant_rasa(delay=0.6)
     with client_for(tmp_path, assistant, fake_api) as client:
         user = WeChatUser(client)
         results = []
@@ -231,11 +214,11 @@ def test_retry_while_the_first_attempt_is_in_flight_waits_for_it(tmp_path, fake_
         for t in threads:
             t.join()
         assert len(results) == 3 and len(set(results)) == 1 and results[0].startswith("收到：居住证怎么办")
-    assert assistant.received == ["居住证怎么办"]
+    assert assistant.calls == ["居住证怎么办"]
 
 
 def test_slow_answer_says_success_then_arrives_once_through_the_customer_service_api(tmp_path, fake_api):
-    assistant = Assistant(delay=1.5)
+    assistant = assistant_rasa(delay=1.5)
     with client_for(tmp_path, assistant, fake_api, wechat_reply_budget=0.3) as client:
         user = WeChatUser(client)
         started = time.monotonic()
@@ -247,11 +230,11 @@ def test_slow_answer_says_success_then_arrives_once_through_the_customer_service
         assert user.send("营业执照怎么办", msg_id=9001).text == "success"  # a late retry does not send it again
         time.sleep(0.3)
         assert len(fake_api.to(user.openid)) == 1
-    assert assistant.received == ["营业执照怎么办"]
+    assert assistant.calls == ["营业执照怎么办"]
 
 
 def test_access_token_is_cached_and_fetched_again_when_expired(tmp_path, fake_api):
-    assistant = Assistant(delay=0.4)
+    assistant = assistant_rasa(delay=0.4)
     with client_for(tmp_path, assistant, fake_api, wechat_reply_budget=0.05) as client:
         user = WeChatUser(client)
         before = fake_api.token_fetches
@@ -267,7 +250,7 @@ def test_access_token_is_cached_and_fetched_again_when_expired(tmp_path, fake_ap
 
 def test_long_answers_are_split_within_the_limit_first_part_passive(tmp_path, fake_api):
     lines = [f"{n}. 第{n}项材料的很长很长的说明文字，用来把答复撑到超过微信的文本长度上限" for n in range(1, 61)]
-    assistant = Assistant(answer=lambda text: [{"text": "\n".join(lines)}])
+    assistant = assistant_rasa(answer=lambda text: [{"text": "\n".join(lines)}])
     with client_for(tmp_path, assistant, fake_api, wechat_text_limit=1024) as client:
         user = WeChatUser(client)
         first = user.say("材料")
@@ -291,7 +274,7 @@ def test_answers_link_to_the_guide_page_and_choices_are_not_listed_twice(tmp_pat
                   "buttons": [{"title": "普通护照签发", "payload": '/choose_item{"item_id":"passport"}'},
                               {"title": "居住证办理", "payload": '/choose_item{"item_id":"residence-permit"}'}]}],
     }
-    assistant = Assistant(answer=lambda text: answers.get(text) or [{"text": f"收到：{text}"}])
+    assistant = assistant_rasa(answer=lambda text: answers.get(text) or [{"text": f"收到：{text}"}])
     with client_for(tmp_path, assistant, fake_api) as client:
         user = WeChatUser(client)
         content = user.say("身份证")
@@ -300,7 +283,7 @@ def test_answers_link_to_the_guide_page_and_choices_are_not_listed_twice(tmp_pat
         assert "请回复数字" in content and "请点选" not in content and "回复1：" not in content
         assert content.count("普通护照签发") == 1
         user.say("2")
-    assert assistant.received[-1] == '/choose_item{"item_id":"residence-permit"}'
+    assert assistant.calls[-1] == '/choose_item{"item_id":"residence-permit"}'
 
 
 def test_render_numbers_only_the_last_reply_with_buttons():
@@ -310,7 +293,7 @@ def test_render_numbers_only_the_last_reply_with_buttons():
 
 
 def test_reminders_go_through_the_customer_service_api(tmp_path, fake_api):
-    assistant = Assistant()
+    assistant = assistant_rasa()
     with client_for(tmp_path, assistant, fake_api) as client:
         user = WeChatUser(client)
         user.say("你好")
