@@ -6,16 +6,15 @@ The operations are driven from schemathesis's hypothesis strategies rather than 
 `from_fixture` does not run under pytest 9."""
 import logging
 
-import httpx
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from bot.app import create_app
-from bot.rasa_client import RasaClient
 from bot.settings import Settings
-from tests.security.test_fuzz import PUBLIC, Rasa
+from tests.fakes import FakeRasa, received
+from tests.security.test_fuzz import PUBLIC
 
 EXAMPLES = 25  # per operation: about 1,300 cases over the app's operations, about a minute
 
@@ -25,7 +24,7 @@ def app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("openapi-fuzz")
     values = dict(database_url=f"sqlite:///{tmp / 'app.db'}", var_dir=str(tmp / "var"), public_url=PUBLIC, admin_token="a" * 40,
                   webchat_sessions_per_ip=100_000, webchat_messages_per_ip=100_000)
-    app = create_app(Settings(**values), rasa=RasaClient("http://rasa.test", transport=httpx.MockTransport(Rasa())))
+    app = create_app(Settings(**values), rasa=FakeRasa(lambda message: received(message[:20])).client())
     with TestClient(app):  # the app's services are started (lifespan) for the whole module
         yield app
 
