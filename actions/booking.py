@@ -21,6 +21,7 @@ from bot.booking.calendar import CalendarUnknown
 from bot.booking.dates import When, parse_when
 from bot.booking.models import Booking
 from bot.booking.schedule import DateNotBookable, Slot
+from bot.booking.service import manage_op
 from bot.privacy import mask
 from bot.services import current
 from knowledge.answers import answer, aspect_in
@@ -57,9 +58,18 @@ _BOOKING_WORDS = re.compile(r"(帮我|给我|能不能|能否|可不可以|麻�
 
 
 def item_of(text: str) -> Entry | None:
-    """The item a message names: the whole message, else the message without its booking words and times."""
+    """The item a message names: the whole message, else the message without its booking words and times, else
+    the first of its parts that names one ("…办结婚登记嘛，我叫何婷婷，电话151…": the name and phone are not the item)."""
     index = get_index()
-    return index.resolve(text).entry or index.resolve(_BOOKING_WORDS.sub(" ", text)).entry
+    found = index.resolve(text).entry or index.resolve(_BOOKING_WORDS.sub(" ", text)).entry
+    if found is not None:
+        return found
+    for part in re.split(r"[，,。；;！!？?\s]+", _BOOKING_WORDS.sub(" ", text)):
+        if len(part) >= 2 and not name_in(part) and not re.search(r"\d{5,}", part):
+            found = index.resolve(part).entry
+            if found is not None:
+                return found
+    return None
 
 
 def bookable_item(text: str, context_item_id: str | None) -> tuple[str | None, str | None]:
@@ -77,11 +87,14 @@ AFFIRM = re.compile(r"^(对|对的|对头|是|是的|好|好的|可以|行|没�
 
 
 def exact_slot(free: list[tuple[Slot, int]], when: When | None) -> Slot | None:
-    """The free slot a precise time names ("十点", "18:30"), or None when the citizen gave a part of day or nothing."""
+    """The free slot a precise time names ("十点", "18:30"; "十二点一刻": the slot 12:00-12:30 it falls in), or None when
+    the citizen gave a part of day or nothing."""
     if when is None or when.whole_day or when.end - when.start > dt.timedelta(hours=1):
         return None
-    return next((slot for slot, _ in free if slot.start == when.start.time()
-                 and (not when.day_given or slot.day == when.start.date())), None)
+    on_day = [slot for slot, _ in free if not when.day_given or slot.day == when.start.date()]
+    at = when.start.time()
+    return next((slot for slot in on_day if slot.start == at), None) or next(
+        (slot for slot in on_day if slot.start < at < slot.end), None)
 
 
 def earliest_in_part(free: list[tuple[Slot, int]], when: When | None, day: dt.date) -> Slot | None:
@@ -99,7 +112,9 @@ def chosen_note(slot: Slot) -> str:
     return f"{slot.day.month}月{slot.day.day}日这个时段最早可以约{slot.start:%H:%M}，先为您选上；要换时间可以直接说，例如“改成几点”。"
 
 
-_NAME = re.compile(r"(?:我叫|(?:^|(?<=[，,、\s]))叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?)\s*([\u4e00-\u9fa5]{2,4}?)"
+# the cue may name a relative ("我妈叫冯秀英": the person who comes to the hall)
+_KIN = "".join(f"|(?<={kin})" for kin in "妈 爸 母亲 父亲 老汉 爷爷 奶奶 外婆 外公 老婆 老公 爱人 儿子 女儿".split())
+_NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN})叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?)\s*([\u4e00-\u9fa5]{{2,4}}?)"
                    r"(?=[，,。\s]|电话|手机|$)")
 # a name alone between separators right before the mobile: "李四，139…", "…约个办护照，冯磊，188…"
 _NAME_BEFORE_PHONE = re.compile(r"(?:^|[，,、\s])\s*([\u4e00-\u9fa5]{2,4})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*1[3-9]\d{9}")
@@ -469,7 +484,9 @@ class ActionRouteChange(Action):
         if is_service_question("change_booking", text):  # "证件到期了换一个新的要多久": a question, not a change
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         existing = _CODE.search(text) or _EXISTING.search(text)
-        return [FollowupAction("action_start_manage" if existing else "action_start_booking")]
+        # booked in this conversation and no other item named: "手机133…，改到下周二下午4点" moves that booking
+        booked_here = tracker.get_slot("manage_code") and not tracker.active_loop_name and item_of(text) is None
+        return [FollowupAction("action_start_manage" if existing or booked_here else "action_start_booking")]
 
 
 class ActionBookingAbandon(Action):
@@ -537,17 +554,6 @@ class ActionSubmitBooking(Action):
         text += "\n前一天傍晚会短信提醒您。查询或取消请说“查询预约”或“取消预约”，并提供预约码和手机号。"
         dispatcher.utter_message(text=text)
         return [SlotSet(n, None) for n in BOOKING_SLOTS] + [SlotSet("manage_code", booking.code), SlotSet("manage_phone", booking.phone)]
-
-
-def manage_op(text: str) -> str:
-    """What a booking message wants done: reschedule, cancel, or (default) look it up. "去不成了，改到周五" moves it."""
-    if re.search(r"改(到|成|个|时间)|挪(到|一下)|换(到|个时间)|推迟|延后|往后|提前|调整", text):
-        return "reschedule"
-    if re.search(r"取消|不去了|去不(成|了)了?|来不了|不约了|退(掉|了|号)|给我退|不要了|作废|撤销", text):
-        return "cancel"
-    if re.search(r"改|换|挪", text):
-        return "reschedule"
-    return "lookup"
 
 
 class ActionStartManage(Action):

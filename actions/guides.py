@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import escalate
 from bot.appeals.texts import offer as appeal_offer
-from bot.booking.service import names_a_booking
+from bot.booking.service import asks_to_book, changes_a_booking, names_a_booking
 from bot.insight.outcomes import NOTE
 from bot.services import current_or_none
 from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, choose, event_answer, gone, unknown
@@ -231,6 +231,8 @@ class ActionAnswerGuide(Action):
         return "action_answer_guide"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if names_a_booking(tracker.latest_message.get("text") or ""):  # "码FGGAS2，手机158…": the booking, not a guide
+            return [FollowupAction("action_start_manage")]
         return respond(dispatcher, tracker, aspect_of(latest_intent(tracker)))
 
 
@@ -250,6 +252,9 @@ class ActionChooseItem(Action):
             entry = pick_candidate(tracker.latest_message.get("text") or "", tracker.get_slot("candidates") or [])
         if entry is None:
             candidates = [get_index().kb.by_id(i) for i in tracker.get_slot("candidates") or []]
+            if not any(candidates) and get_index().resolve(tracker.latest_message.get("text") or "").entry is not None:
+                # nothing was offered: "娃娃的出生医学证明第一次办要哪些东西" ("第一" is not a choice) is a question
+                return answer_question(dispatcher, tracker)
             if any(candidates):
                 say(dispatcher, choose([c for c in candidates if c], question_is_vague=True))
             else:
@@ -268,8 +273,10 @@ class ActionFallbackSearch(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if names_a_booking(text):  # "顺便查一下嘛，LHKSZ6，188…，看约上没有": about the booking made
+        if names_a_booking(text) or changes_a_booking(text):  # "顺便查一下嘛，LHKSZ6，188…", "那个预约我不去了"
             return [FollowupAction("action_start_manage")]
+        if asks_to_book(text):  # "下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…"
+            return [FollowupAction("action_start_booking")]
         pinned = tell_pinned(dispatcher, text)
         if pinned is not None:
             return pinned

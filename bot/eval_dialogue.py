@@ -294,11 +294,14 @@ def main(base_url: str, splits: tuple[str, ...] = ("tune", "held_out"), show_mis
         q_results = run_questions(http, questions, today)
         c_results = run_conversations(http, conversations, today)
     figures = {}
-    for split in splits:
-        figures[split] = {"questions": report_questions(q_results, split), "conversations": report_conversations(c_results, split)}
+    for split in splits:  # the dev split has conversations only
+        asked = any(q["split"] == split for q in questions)
+        figures[split] = {"questions": report_questions(q_results, split) if asked else None,
+                          "conversations": report_conversations(c_results, split)}
     if show_misses:
-        print(f"\n{show_misses} 集中未通过的（只在调优集上看，留出集不看）：")
-        print("\n".join(misses(q_results, c_results, show_misses)))
+        for split in (show_misses, "dev"):
+            print(f"\n{split} 集中未通过的（只在调优集上看，留出集不看）：")
+            print("\n".join(misses(q_results, c_results, split)))
     return figures
 
 

@@ -40,6 +40,30 @@ def names_a_booking(text: str) -> bool:
     if not text or text.startswith("/"):
         return False
     return bool(CODE_IN_TEXT.search(text)) and bool(_MOBILE_IN_TEXT.search(text) or _CODE_WORD.search(text))
+
+
+def manage_op(text: str) -> str:
+    """What a booking message wants done: reschedule, cancel, or (default) look it up. "去不成了，改到周五" moves it."""
+    if re.search(r"改(到|成|个|时间)|挪(到|一下)|换(到|成|个时间)|推(到|迟|后)|延(到|后|期)|顺延|往后|提前|调整", text):
+        return "reschedule"
+    if re.search(r"取消|取小|不去了|去不(成|了)了?|来不了|不约了|退(掉|了|号)|给我退|不要了|作废|撤销", text):  # 取小: speech
+        return "cancel"
+    if re.search(r"改|换|挪", text):
+        return "reschedule"
+    return "lookup"
+
+
+_BOOKING_REFERENCE = re.compile(r"预约|约的|约了|约好|那个号|挂的号")
+
+
+def changes_a_booking(text: str) -> bool:
+    """"那个预约我不去了", "约的那个能不能推到下周": cancelling or moving a booking already made, its code not given yet."""
+    return bool(_BOOKING_REFERENCE.search(text)) and manage_op(text) != "lookup"
+
+
+def asks_to_book(text: str) -> bool:
+    """"下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…": a booking asked for, with the citizen's mobile."""
+    return "约" in text and bool(_MOBILE_IN_TEXT.search(text)) and not changes_a_booking(text) and not names_a_booking(text)
 REMINDER_HOUR = 18  # reminders go out at 18:00 the evening before
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

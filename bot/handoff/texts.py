@@ -187,7 +187,7 @@ def rating_offer(after_operator: bool = False) -> Reply:
 
 def rating_thanks(level: str, order: WorkOrder | None) -> Reply:
     if order is not None:
-        return Reply(text=f"很抱歉这次没能让您满意。我们已登记回访工单 {order.number}，工作人员会尽快联系核实、改进。"
+        return Reply(text=f"感谢您的评价（{level}）。很抱歉这次没能让您满意，我们已登记回访工单 {order.number}，工作人员会尽快联系核实、改进。"
                           "您也可以直接发送具体意见，帮助我们改进；不需要请回复“不用了”。", buttons=[NO_THANKS])
     return Reply(text=f"感谢您的评价（{level}）！如果愿意，可以再说说您的意见或建议，直接发送即可；不需要请回复“不用了”。",
                  buttons=[NO_THANKS])

@@ -152,3 +152,23 @@ def test_the_name_is_asked_once_per_turn(events, asks):
     dispatcher = CollectingDispatcher()
     asyncio.run(ActionAskBookingName().run(dispatcher, form_tracker(events), {}))
     assert [m.get("response") for m in dispatcher.messages] == (["utter_ask_booking_name"] if asks else [])
+
+
+def test_a_choice_with_nothing_offered_that_names_an_item_is_answered():
+    # "第一次" reads like "第一个" to the classifier; no options were offered, so it is a question
+    messages, slots = run(ActionChooseItem(), tracker("娃娃的出生医学证明第一次办要哪些东西", "choose_item"))
+    assert messages[0]["text"].startswith("【《出生医学证明》首次签发】") and slots["item"] == item_id("《出生医学证明》首次签发")
+
+
+@pytest.mark.parametrize("text, follow", [
+    ("那个预约我不去了", "action_start_manage"),  # the booking made: cancelled or moved, its code asked if needed
+    ("码FGGAS2，手机15823456710", "action_start_manage"),
+    ("下周三晚上六点约个办个体户营业执照，名字张小燕，手机17723459876", "action_start_booking"),
+])
+def test_a_message_the_classifier_missed_about_a_booking_goes_to_the_booking_flows(text, follow):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionFallbackSearch().run(dispatcher, tracker(text, "nlu_fallback"), {}))
+    assert dispatcher.messages == [] and events == [{"event": "followup", "name": follow, "timestamp": None}]
+    if follow == "action_start_manage" and "码" in text:  # also when the classifier read it as a question
+        events = asyncio.run(ActionAnswerGuide().run(dispatcher, tracker(text, "ask_item"), {}))
+        assert events[0]["name"] == follow

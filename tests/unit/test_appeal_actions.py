@@ -80,6 +80,7 @@ def test_one_message_can_carry_every_detail():
     ("确认提交", True, False), ("好的，确认，再见", True, False), ("没问题，谢谢", True, False), ("可以", True, False),
     ("算了", False, True), ("不投诉了，再见", False, True), ("取消", False, True), ("再见", False, True),
     ("不对", False, False), ("地点不对，是黄土镇新华村", False, False),
+    ("没得其他事了，再见", True, False), ("就这些，谢谢", True, False),  # nothing to change, and the citizen is done
 ])
 def test_yes_and_cancel_at_the_read_back(text, yes, cancelled):
     assert agrees(text) is yes and cancels(text) is cancelled

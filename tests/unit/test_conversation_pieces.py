@@ -127,6 +127,8 @@ def test_opening_a_company_lists_the_four_steps_of_the_county_policy():
 @pytest.mark.parametrize("text, op", [
     ("那天有事去不成了，码是 K7PQ2M，电话 13900001111，给我退了", "cancel"), ("不约了，退掉", "cancel"),
     ("去不成了，改到下周五下午", "reschedule"), ("往后挪一下", "reschedule"), ("我约的是几点", "lookup"),
+    ("6DDTML 17612349087 推到下周五晚上六点半", "reschedule"), ("能不能延到下周", "reschedule"),
+    ("那个预约帮我取小了", "cancel"),  # a speech recogniser's 取消
 ])
 def test_what_a_booking_message_wants(text, op):
     assert manage_op(text) == op
@@ -144,6 +146,18 @@ def test_a_message_with_a_booking_code_is_about_that_booking(text, about_a_booki
     assert names_a_booking(text) is about_a_booking
 
 
+@pytest.mark.parametrize("text, changes, books", [
+    ("那个预约我不去了", True, False), ("约的那个能不能推到下周", True, False), ("我约的是几点", False, False),
+    ("下周三晚上六点约个办个体户营业执照，名字张小燕，手机17723459876", False, True),
+    ("约个号要带什么", False, False),  # no mobile: not clearly a booking asked for
+    ("预约码ABPCC4，电话18208135566，取消", True, False),  # names the booking: not a new one
+])
+def test_a_change_of_a_booking_made_and_a_booking_asked_for_with_the_details(text, changes, books):
+    from bot.booking.service import asks_to_book, changes_a_booking
+
+    assert changes_a_booking(text) is changes and asks_to_book(text) is books
+
+
 def test_a_named_time_picks_its_slot_and_yes_accepts_the_offer():
     day = dt.date(2026, 12, 7)
     free = [(Slot("police", day, dt.time(h, m), dt.time(h, m + 29), False), 3) for h in (9, 10) for m in (0, 30)]
@@ -151,11 +165,15 @@ def test_a_named_time_picks_its_slot_and_yes_accepts_the_offer():
     assert exact_slot(free, ten).start == dt.time(10, 0)
     morning = When(dt.datetime(2026, 12, 7, 8, 0), dt.datetime(2026, 12, 7, 11, 59), True)
     assert exact_slot(free, morning) is None  # a part of day: the citizen chooses
+    quarter_past = When(dt.datetime(2026, 12, 7, 10, 15), dt.datetime(2026, 12, 7, 10, 16), True)
+    assert exact_slot(free, quarter_past).start == dt.time(10, 0)  # "十点一刻": the slot it falls in
     assert AFFIRM.match("对的") and AFFIRM.match("要得") and not AFFIRM.match("不对")
 
 
 def test_a_booking_message_names_its_item_through_the_dates():
     assert item_of("个体户不开了怎么注销，帮我约个下周一上午去政务中心").name == "个体工商户注销登记"
+    # the name and the phone are not part of the item
+    assert item_of("帮我约下周二下午两点办结婚登记嘛，我叫何婷婷，电话15182736455").name == "中国内地公民婚姻登记"
 
 
 def test_small_talk_that_carries_a_question_gets_the_answer():
@@ -170,6 +188,7 @@ def test_small_talk_that_carries_a_question_gets_the_answer():
     ("名字是吴小军，手机号18123456780", "吴小军"), ("13912345678", None), ("九点半", None),
     ("下周五晚上六点约个办护照，冯磊，18812345000", "冯磊"), ("帮我约下周二上午去注销个体户，叫韩梅，电话13666661234", "韩梅"),
     ("约个号，电话13912345678", None), ("好的，拜拜", None),
+    ("下下周一上午十点约个残疾人证新办，我帮我妈约的，我妈叫冯秀英，电话13698761234", "冯秀英"),  # a relative comes
 ])
 def test_a_name_given_with_the_phone_is_found(text, name):
     from actions.booking import details_in, name_in
