@@ -342,6 +342,10 @@ class ValidateAppealForm(FormValidationAction):
             return ended(PERSON)
         if cancels(text):
             return ended(CANCELLED)
+        if says_goodbye(text) and agrees(text) and tracker.get_slot("appeal_what") and slot != "appeal_what":
+            # "就这些，再见": the citizen is done and leaves; what they told is filed as it is (no phone: anonymous)
+            missing = {name: "" for name in ("appeal_place", "appeal_since", "appeal_wish") if not tracker.get_slot(name)}
+            return {**missing, "appeal_contact": tracker.get_slot("appeal_contact") or ANONYMOUS, "appeal_confirm": CONFIRMED}
         found = details_in(text, _type(tracker))
         found.pop(slot, None)
         return found

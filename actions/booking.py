@@ -21,7 +21,7 @@ from bot.booking.calendar import CalendarUnknown
 from bot.booking.dates import When, parse_when
 from bot.booking.models import Booking
 from bot.booking.schedule import DateNotBookable, Slot
-from bot.booking.service import manage_op
+from bot.booking.service import cancel_said, manage_op, only_details
 from bot.privacy import mask
 from bot.services import current
 from knowledge.answers import answer, aspect_in
@@ -566,7 +566,12 @@ class ActionStartManage(Action):
         text = text_of(tracker)
         if is_service_question(latest_intent(tracker), text):  # "证件到期了换个新的要多久": a question, no booking named
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
-        events = [SlotSet("manage_op", manage_op(text))]
+        op = manage_op(text)
+        if op == "cancel" and not cancel_said(text):  # "周六去不成了" says why, not what: cancel or move it? (asked)
+            op = "cancel_or_move"
+        if op == "lookup" and only_details(text) and tracker.get_slot("manage_op") in ("cancel", "reschedule"):
+            op = tracker.get_slot("manage_op")  # "预约取消，电话139…" then "预约码：VBFXHG": still the cancellation
+        events = [SlotSet("manage_op", op)]
         target = next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "manage_target"), None)
         if target:
             events[0] = SlotSet("manage_op", "reschedule")
@@ -616,6 +621,13 @@ class ActionManageBooking(Action):
         code, phone, op = tracker.get_slot("manage_code"), tracker.get_slot("manage_phone"), tracker.get_slot("manage_op")
         schedule = current().schedule
         try:
+            if op == "cancel_or_move":
+                booking = with_session(lambda s: service.lookup(db_session=s, code=code, phone=phone))
+                if booking.status == "active":
+                    dispatcher.utter_message(text=f"您的预约：{describe(booking)}要取消这个预约，还是改个时间？",
+                                             buttons=[{"title": "取消预约", "payload": "取消预约"}, {"title": "改个时间", "payload": "改个时间"}])
+                    return []
+                op = "lookup"  # cancelled already: it is shown as it is
             if op == "cancel":
                 booking = with_session(lambda s: service.cancel(db_session=s, code=code, phone=phone))
                 dispatcher.utter_message(text="已为您取消预约，名额已释放。" + describe(booking))

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.guides import answer_question
 from actions.service_question import asks_about_a_service, is_service_question
-from bot.booking.service import names_a_booking
+from bot.booking.service import CODE_IN_TEXT, names_a_booking, only_details
 
 RESPONSES = {"greet": "utter_greet", "chitchat": "utter_chitchat", "out_of_scope": "utter_out_of_scope"}
 
@@ -30,6 +30,34 @@ class ActionSmallTalk(Action):
         return []
 
 
+ACKNOWLEDGEMENTS = {"thanks": "utter_thanks", "affirm": "utter_affirm", "deny": "utter_deny"}
+
+
+def gives_a_booking_code(text: str, booked_here: bool) -> bool:
+    """"XNXQD4", "码是7J52CS", "3TXS2P 139…": a booking code, alone or with the mobile (the classifier reads a code as
+    yes, no or thanks). An all-letter word counts only in capitals or once a booking was made here ("thanks" is not)."""
+    code = CODE_IN_TEXT.search(text)
+    if code is None or not only_details(text):
+        return False
+    return booked_here or any(c.isdigit() for c in code.group(1)) or code.group(1).isupper()
+
+
+class ActionAcknowledge(Action):
+    """Thanks, yes or no outside any question: the canned response from domain.yml, unless the message is a booking
+    code (then the booking is looked up, or cancelled or moved as asked before: action_start_manage)."""
+
+    def name(self) -> str:
+        return "action_acknowledge"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        if gives_a_booking_code(text, bool(tracker.get_slot("manage_code"))):
+            return [FollowupAction("action_start_manage")]
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or "affirm"
+        dispatcher.utter_message(response=ACKNOWLEDGEMENTS.get(intent, "utter_affirm"))
+        return []
+
+
 class ActionGoodbye(Action):
     """Say goodbye (the rating invitation follows, action_offer_rating), unless the message said no goodbye word and is
     about a service: then it is answered and the turn ends there."""
@@ -38,8 +66,9 @@ class ActionGoodbye(Action):
         return "action_goodbye"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if names_a_booking(tracker.latest_message.get("text") or ""):  # "不约了，退掉，A92TUS，180…": about that booking
-            return [FollowupAction("action_start_manage")]
+        text = tracker.latest_message.get("text") or ""
+        if names_a_booking(text) or gives_a_booking_code(text, bool(tracker.get_slot("manage_code"))):
+            return [FollowupAction("action_start_manage")]  # "不约了，退掉，A92TUS，180…", "E6BGU5": about that booking
         if is_service_question("goodbye", tracker.latest_message.get("text") or ""):
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         dispatcher.utter_message(response="utter_goodbye")

@@ -79,6 +79,13 @@ def asked_aspect(intent_aspect: str, text: str, previous: str | None) -> str:
     return cue or "item"
 
 
+def still_about(current: Entry, other: Entry, text: str) -> bool:
+    """Whether a follow-up resolved to `other` still means the item in context: the words it shares with an item's
+    name are the current item's only ("补领要带啥子" right after 补领结婚证, though 补领 also fits the ID card)."""
+    words = [w for w in get_index().tokens(normalize(text)) if len(w) >= 2]
+    return any(w in current.name for w in words) and not any(w in other.name and w not in current.name for w in words)
+
+
 def names_an_item(hits: list[Hit]) -> bool:
     """Whether the best hit is named in the message (not just loosely related to its words)."""
     return bool(hits) and max(hits[0].signals.get("name", 0.0), hits[0].signals.get("pinyin", 0.0)) >= NAMED
@@ -191,6 +198,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     if resolution is not None and resolution.kind == "answer":
         entry = resolution.entry
         assert entry is not None  # an answer has its entry
+        if current is not None and entry.id != current.id and still_about(current, entry, text):
+            entry = current
         if entry.id in candidates and aspect == "item":  # the answer to our clarifying question: what was asked stays
             aspect = tracker.get_slot("aspect") or "item"
     elif resolution is not None and resolution.kind == "choose" and (current is None or names_an_item(resolution.hits)):

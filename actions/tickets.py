@@ -14,7 +14,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.booking import ActionRouteChange, ActionStartBooking, ActionStartManage, explained_this_turn
-from actions.chitchat import ActionGoodbye, ActionSmallTalk
+from actions.chitchat import ACKNOWLEDGEMENTS, ActionGoodbye, ActionSmallTalk
 from actions.desk import TICKET_SLOTS, goodbye_then_rating, utter
 from actions.guides import ActionAnswerGuide, ActionChooseItem, ActionFallbackSearch, latest_intent
 from bot.handoff import texts
@@ -187,7 +187,7 @@ _AS_USUAL: dict[str, tuple[Action, ...]] = {
     "cancel_appointment": (ActionStartManage(),),
     "change_booking": (ActionRouteChange(),),
 }
-_RESPONSES = {"thanks": "utter_thanks", "affirm": "utter_affirm", "deny": "utter_deny"}
+
 _FOLLOW = {"complain": "action_start_appeal", "request_human": "action_request_human", "rate_service": "action_offer_rating"}
 
 
@@ -201,8 +201,8 @@ async def answer_as_usual(dispatcher: CollectingDispatcher, tracker: Tracker, do
         if not said:  # said goodbye: the rating invitation follows, as in the goodbye rule
             return [FollowupAction("action_offer_rating")]
         return said
-    if intent in _RESPONSES:
-        dispatcher.utter_message(response=_RESPONSES[intent])
+    if intent in ACKNOWLEDGEMENTS:
+        dispatcher.utter_message(response=ACKNOWLEDGEMENTS[intent])
         return [FollowupAction("action_listen")]
     events: list[dict[str, Any]] = []
     for action in _AS_USUAL.get(intent, (ActionFallbackSearch(),)):

@@ -53,6 +53,11 @@ def manage_op(text: str) -> str:
     return "lookup"
 
 
+def cancel_said(text: str) -> bool:
+    """Cancelling said in words ("取消", "退了", "不约了", "我不去了"), not only a reason ("周六去不成了": cancel or move it?)."""
+    return bool(re.search(r"取消|取小|不约了|不去了|退(掉|了|号)|给我退|不要了|作废|撤销", text))
+
+
 _BOOKING_REFERENCE = re.compile(r"预约|约的|约了|约好|那个号|挂的号")
 
 
@@ -64,6 +69,15 @@ def changes_a_booking(text: str) -> bool:
 def asks_to_book(text: str) -> bool:
     """"下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…": a booking asked for, with the citizen's mobile."""
     return "约" in text and bool(_MOBILE_IN_TEXT.search(text)) and not changes_a_booking(text) and not names_a_booking(text)
+
+
+def only_details(text: str) -> bool:
+    """The message gives the code and/or the mobile and nothing else ("预约码：VBFXHG", "电话139…"): it answers what the
+    assistant asked or was asked before, and does not say what to do."""
+    rest = _MOBILE_IN_TEXT.sub("", CODE_IN_TEXT.sub("", text))
+    return not re.sub(r"预约码|码|编号|电话|手机号?|号码|是|为|[:：，,。.\s]", "", rest)
+
+
 REMINDER_HOUR = 18  # reminders go out at 18:00 the evening before
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

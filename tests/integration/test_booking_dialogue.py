@@ -26,7 +26,7 @@ def next_workday(after_days=2):
     return day
 
 
-def book_by_chat(chat, opening="我上班没空，周六能不能去办身份证"):
+def book_by_chat(chat, opening="我上班没空，周六能不能去办身份证", phone="13812345678"):
     replies = chat(opening)
     for _ in range(6):  # pick the first offered slot (date and/or time) until the form asks for the name
         buttons = payload_buttons(replies)
@@ -36,8 +36,8 @@ def book_by_chat(chat, opening="我上班没空，周六能不能去办身份证
     assert "姓名" in texts(replies), texts(replies)
     replies = chat("张三")
     assert "手机号" in texts(replies)
-    replies = chat("13812345678")
-    assert "请核对预约信息" in texts(replies) and "138****5678" in texts(replies)
+    replies = chat(phone)
+    assert "请核对预约信息" in texts(replies) and f"{phone[:3]}****{phone[-4:]}" in texts(replies)
     return replies
 
 
@@ -133,3 +133,16 @@ def test_a_part_of_the_day_gets_its_earliest_free_time_said_and_changeable(chat)
     assert f"{on} {chosen.group(1)}" in read_back
     changed = texts(chat("改成三点"))
     assert f"{on} 15:00" in changed, changed
+
+
+def test_a_reason_without_what_to_do_asks_cancel_or_move_and_a_move_without_the_code_moves_it(chat):
+    book_by_chat(chat, phone="13900007777")  # a person of its own: no other booking of theirs is in the way
+    code = re.search(r"预约码：([A-Z2-9]{6})", texts(chat("/affirm"))).group(1)
+    asked = chat(f"预约码{code}，那天去不成了")
+    assert "要取消这个预约，还是改个时间" in texts(asked) and "已为您取消" not in texts(asked)
+    assert [b["title"] for b in payload_buttons(asked)] == ["取消预约", "改个时间"]
+    offers = payload_buttons(chat("手机13900007777，改到下周"))  # booked in this conversation: the code is known
+    assert offers and all(b["payload"].startswith("/cancel_appointment{") for b in offers)
+    assert "改期成功" in texts(chat(offers[0]["payload"]))
+    cancelled = texts(chat("我不去了，取消那个预约"))
+    assert "已为您取消预约" in cancelled and code in cancelled

@@ -172,3 +172,31 @@ def test_a_message_the_classifier_missed_about_a_booking_goes_to_the_booking_flo
     if follow == "action_start_manage" and "码" in text:  # also when the classifier read it as a question
         events = asyncio.run(ActionAnswerGuide().run(dispatcher, tracker(text, "ask_item"), {}))
         assert events[0]["name"] == follow
+
+
+@pytest.mark.parametrize("text, before, op", [
+    ("预约码：RHWN9Q", "cancel", "cancel"),  # the code given after asking to cancel: still the cancellation
+    ("预约码：RHWN9Q", None, "lookup"), ("帮我查下预约码RHWN9Q", "cancel", "lookup"),
+    ("预约码RHWN9Q，那天去不成了", None, "cancel_or_move"), ("预约码RHWN9Q，取消", None, "cancel"),
+])
+def test_what_the_manage_form_is_started_for(text, before, op):
+    from actions.booking import ActionStartManage
+
+    _, slots = run(ActionStartManage(), tracker(text, "cancel_appointment", {"manage_op": before}))
+    assert slots["manage_op"] == op
+
+
+@pytest.mark.parametrize("text, intent, booked_here, follow, response", [
+    ("XNXQD4", "affirm", False, "action_start_manage", None),  # a code read as yes: the booking it names
+    ("码是7J52CS", "deny", False, "action_start_manage", None), ("dkkhdt", "thanks", True, "action_start_manage", None),
+    ("thanks", "thanks", False, None, "utter_thanks"),  # a word, not a code
+    ("好的", "affirm", False, None, "utter_affirm"), ("不是", "deny", True, None, "utter_deny"),
+])
+def test_thanks_yes_and_no_are_acknowledged_unless_they_are_a_booking_code(text, intent, booked_here, follow, response):
+    from actions.chitchat import ActionAcknowledge
+
+    dispatcher = CollectingDispatcher()
+    t = tracker(text, intent, {"manage_code": "DKKHDT" if booked_here else None})
+    events = asyncio.run(ActionAcknowledge().run(dispatcher, t, {}))
+    assert [e["name"] for e in events if e["event"] == "followup"] == ([follow] if follow else [])
+    assert [m.get("response") for m in dispatcher.messages] == ([response] if response else [])

@@ -139,6 +139,16 @@ def test_a_contact_or_anonymous(text, contact):
     assert slots["appeal_contact"] == contact
 
 
+def test_leaving_once_the_matter_is_told_files_it_as_told_without_a_phone():
+    told = {"appeal_what": "窗口的人说我材料不对，又不讲清楚", "appeal_place": "就业窗口", "appeal_since": "上个月20号上午"}
+    slots = ValidateAppealForm().validate_appeal_wish("就这些，再见", CollectingDispatcher(), tracker("就这些，再见", told), DOMAIN)
+    assert slots == {"appeal_wish": "", "appeal_contact": "匿名", "appeal_confirm": "confirmed"}
+    slots = ValidateAppealForm().validate_appeal_contact("就这些，再见", CollectingDispatcher(), tracker("就这些，再见", told), DOMAIN)
+    assert slots["appeal_contact"] == "匿名" and slots["appeal_confirm"] == "confirmed"
+    nothing_told = ValidateAppealForm().validate_appeal_place("就这些，再见", CollectingDispatcher(), tracker("就这些，再见"), DOMAIN)
+    assert "appeal_confirm" not in nothing_told or nothing_told["appeal_confirm"] != "confirmed"
+
+
 def test_a_broken_number_is_asked_again_once():
     dispatcher = CollectingDispatcher()
     slots = ValidateAppealForm().validate_appeal_contact("138123", dispatcher, tracker("138123", {"appeal_type": "举报"}), DOMAIN)

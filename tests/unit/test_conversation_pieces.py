@@ -134,6 +134,14 @@ def test_what_a_booking_message_wants(text, op):
     assert manage_op(text) == op
 
 
+@pytest.mark.parametrize("text, said", [("取消预约", True), ("不约了，退掉", True), ("那个预约我不去了", True),
+                                        ("周六去不成了", False), ("那天有事来不了", False)])
+def test_cancelling_said_in_words_or_only_a_reason(text, said):
+    from bot.booking.service import cancel_said
+
+    assert cancel_said(text) is said
+
+
 @pytest.mark.parametrize("text, about_a_booking", [
     ("我记下了。顺便查一下嘛，LHKSZ6，18812345000，看约上没有", True), ("不约了，退掉，A92TUS，18090123456", True),
     ("预约码ABPCC4，电话18208135566，能不能往后挪到下周六上午十点", True), ("预约码：BK94MM", True), ("码是 k7pq2m", True),
@@ -234,3 +242,23 @@ def test_a_goodbye_or_a_reply_is_never_taken_as_the_name(text):
     dispatcher = CollectingDispatcher()
     slots = ValidateBookingForm().validate_booking_name(text, dispatcher, tracker(text, "inform", {"booking_item": "普通护照签发"}), {})
     assert slots.get("booking_name") is None and "姓名" in dispatcher.messages[0]["text"]
+
+
+def test_a_follow_up_whose_words_are_the_current_items_keeps_it():
+    from actions.guides import still_about
+
+    kb = get_index().kb
+    remarriage, id_card, marriage = kb.by_name("补领结婚证"), kb.by_name("居民身份证办理（包括临时）"), kb.by_name("中国内地公民婚姻登记")
+    assert still_about(remarriage, id_card, "补领要带啥子")  # 补领 fits the ID card too, but 补领结婚证 is in context
+    assert not still_about(remarriage, marriage, "结婚登记那个呢")  # 登记 is the other item's own word: a switch
+    assert not still_about(kb.by_name("普通护照签发"), kb.by_name("往来港澳通行证及签注签发"), "那港澳通行证呢")
+
+
+@pytest.mark.parametrize("text, only", [("预约码：VBFXHG", True), ("电话15908761234", True), ("VBFXHG", True),
+                                        ("编号3AJ2QR，手机13698761234", True), ("码BE83LA，手机15823456710", True),
+                                        ("帮我查下预约码VBFXHG", False),
+                                        ("预约码VBFXHG，改到下周", False)])
+def test_a_message_with_only_the_code_or_the_mobile(text, only):
+    from bot.booking.service import only_details
+
+    assert only_details(text) is only
