@@ -651,10 +651,15 @@ class ActionManageBooking(Action):
                 offers, reasons = with_session(lambda s: service.suggest(db_session=s, schedule=schedule, item_name=booking.item_name,
                                                                           when=when, now=now()))
                 named = exact_slot(offers, when) if when is not None and when.day_given else None
+                earliest = None
+                if named is None and when is not None and when.day_given and len(when.days) == 1:
+                    earliest = named = earliest_in_part(offers, when, when.days[0])  # "改到下周三下午", as a booking does
                 if named is not None:  # "改到下周二晚上六点": that slot at once
+                    slot = named
                     moved = with_session(lambda s: service.reschedule(db_session=s, schedule=schedule, code=code, phone=phone,
-                                                                      day=named.day, start=f"{named.start:%H:%M}"))
-                    dispatcher.utter_message(text="改期成功，预约码不变。" + describe(moved))
+                                                                      day=slot.day, start=f"{slot.start:%H:%M}"))
+                    dispatcher.utter_message(text="改期成功，预约码不变。" + describe(moved) + (
+                        "这是您说的时段里最早能约的时间，要换别的时间可以再告诉我。" if earliest is not None else ""))
                     return [SlotSet("manage_target", None), SlotSet("manage_window", None)]
                 note = ("；".join(reasons) + "。") if reasons else ""
                 buttons = [{"title": b["title"], "payload": '/cancel_appointment{"manage_target":"' + b["payload"] + '"}'}

@@ -146,3 +146,12 @@ def test_a_reason_without_what_to_do_asks_cancel_or_move_and_a_move_without_the_
     assert "改期成功" in texts(chat(offers[0]["payload"]))
     cancelled = texts(chat("我不去了，取消那个预约"))
     assert "已为您取消预约" in cancelled and code in cancelled
+
+
+def test_a_move_to_a_part_of_a_named_day_takes_its_earliest_free_time(chat):
+    book_by_chat(chat, phone="13900008888")
+    code = re.search(r"预约码：([A-Z2-9]{6})", texts(chat("/affirm"))).group(1)
+    day = next_workday(3)
+    moved = texts(chat(f"预约码{code}，手机13900008888，改到{day.month}月{day.day}日下午"))
+    assert "改期成功" in moved and code in moved and "最早能约" in moved, moved
+    assert re.search(r"1[3-6]:[03]0-", moved)  # an afternoon slot
