@@ -293,6 +293,9 @@ class ActionFallbackSearch(Action):
         # the intent classifier's best guess below the threshold still tells which aspect was likely asked
         aspect = asked_aspect(aspect_of(tracker.get_intent_of_latest_message(skip_fallback_intent=True)), text,
                               tracker.get_slot("aspect"))
+        event = match_event(text) if _EVENT_CUE.search(text) else None  # "生了二胎，要给娃办些啥", not understood
+        if event is not None:
+            return tell_event(dispatcher, event, aspect)
         if resolution.entry is not None:  # the resolution is an answer
             say(dispatcher, answer(resolution.entry, aspect))
             return [SlotSet("item", resolution.entry.id), SlotSet("aspect", aspect)]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot import clock
 from bot.booking.calendar import CalendarUnknown
-from bot.booking.dates import When
+from bot.booking.dates import When, parse_when
 from bot.booking.models import Booking, Reminder, SlotCounter
 from bot.booking.schedule import DateNotBookable, Schedule, Slot, WindowGroup
 from bot.clock import TZ
@@ -67,8 +67,14 @@ def changes_a_booking(text: str) -> bool:
 
 
 def asks_to_book(text: str) -> bool:
-    """"下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…": a booking asked for, with the citizen's mobile."""
-    return "约" in text and bool(_MOBILE_IN_TEXT.search(text)) and not changes_a_booking(text) and not names_a_booking(text)
+    """"下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…", "我想约下周四晚上六点去换身份证": a booking asked
+    for, with the citizen's mobile or a day named; not a question about booking ("约个号要带什么")."""
+    if "约" not in text or changes_a_booking(text) or names_a_booking(text):
+        return False
+    if _MOBILE_IN_TEXT.search(text):
+        return True
+    when = parse_when(text, clock.now().replace(tzinfo=None))
+    return when is not None and when.day_given
 
 
 def only_details(text: str) -> bool:

@@ -75,6 +75,13 @@ def test_a_question_the_classifier_was_unsure_of_keeps_the_aspect_it_says_in_wor
     assert slots["aspect"] == "materials" and "需要准备以下材料" in messages[0]["text"]
 
 
+def test_a_life_event_the_classifier_was_unsure_of_is_told_whole():
+    from actions.guides import ActionFallbackSearch
+
+    messages, _ = run(ActionFallbackSearch(), tracker("生了二胎，要给娃办些啥", "nlu_fallback"))
+    assert messages[0]["text"].startswith("【一件事：")
+
+
 def test_a_detail_or_a_number_picks_among_the_offered_items():
     offered = [item_id(n) for n in ["出生登记", "户口迁移审批", "居住证办理"]]
     assert pick_candidate("第二个嘛", offered).name == "户口迁移审批"
@@ -157,7 +164,9 @@ def test_a_message_with_a_booking_code_is_about_that_booking(text, about_a_booki
 @pytest.mark.parametrize("text, changes, books", [
     ("那个预约我不去了", True, False), ("约的那个能不能推到下周", True, False), ("我约的是几点", False, False),
     ("下周三晚上六点约个办个体户营业执照，名字张小燕，手机17723459876", False, True),
-    ("约个号要带什么", False, False),  # no mobile: not clearly a booking asked for
+    ("约个号要带什么", False, False),  # no mobile, no day: not clearly a booking asked for
+    ("我想约下周四晚上六点去换身份证", False, True), ("帮我约个明天下午的号补社保卡", False, True),  # a day named
+    ("晚上六点能约不", False, False),  # a time without a day: a question about the hours
     ("预约码ABPCC4，电话18208135566，取消", True, False),  # names the booking: not a new one
 ])
 def test_a_change_of_a_booking_made_and_a_booking_asked_for_with_the_details(text, changes, books):
