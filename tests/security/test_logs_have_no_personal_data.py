@@ -5,7 +5,8 @@ import re
 
 from support import ROOT
 
-MOBILE = re.compile(r"(?<![\d*])1[3-9]\d{9}(?!\d)")
+# a mobile as a number of its own: not eleven digits inside a random hex id ("web-c8080c15850546059aff")
+MOBILE = re.compile(r"(?<![0-9A-Za-z*])1[3-9]\d{9}(?![0-9A-Za-z])")
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z*])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx](?![0-9A-Za-z])")
 
 
@@ -25,3 +26,5 @@ def test_the_patterns_find_unmasked_numbers_and_pass_masked_ones():
     assert MOBILE.search(line) and ID_NUMBER.search(line)
     assert not MOBILE.search(mask(line)) and not ID_NUMBER.search(mask(line))
     assert not MOBILE.search("2026-12-02 14:56:46.392842 pid 1733158212345")
+    assert not MOBILE.search("busy, not sent to Rasa for web-c8080c15850546059aff: waited more than 3 s")
+    assert MOBILE.search("phone=13812345678, sender web-1") and MOBILE.search("call from 13812345678")
