@@ -14,7 +14,7 @@ from bot.booking.service import asks_to_book, changes_a_booking, names_a_booking
 from bot.insight.outcomes import NOTE
 from bot.services import current_or_none
 from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, choose, event_answer, gone, unknown
-from knowledge.events import LifeEvent, match_event
+from knowledge.events import LifeEvent, asked_event
 from knowledge.normalize import normalize
 from knowledge.pinned import reply as pinned_reply
 from knowledge.schema import Entry
@@ -30,8 +30,6 @@ NAMED = 0.6  # a name or alias signal this strong: the message names an item (wi
 _SWITCH_LEAD = re.compile(r"^(?:那|那么|还有)|(?:呢|的话)[？?。！!…\s]*$")  # a switch starts with 那 or ends with 呢
 _STEP = re.compile(r"第([一二两三四五六1-6])(?:步|个|项|件)")  # "第二步要带什么": a step of the life event just listed
 # "都要办些啥", "要跑哪些部门": a question about everything a life event needs, not one item
-_EVENT_CUE = re.compile(r"哪些(部门|手续|事|证|地方)|办些(啥|什么)|要办(啥|什么)|要办哪些|都要(办|跑)|跑哪些|哪几(个|样|件)|一条龙|"
-                        r"全部手续|所有手续|要弄些啥|整套|一件事")
 PICK_MARGIN = 2.0  # a detail picks one of the offered items when it scores this many times the next one
 
 
@@ -183,8 +181,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     if tracker.get_slot("item") and current is None and (resolution is None or resolution.kind == "none"):
         say(dispatcher, gone(retired_name(tracker.get_slot("item"))))  # the item asked about left the knowledge base
         return [SlotSet("item", None), SlotSet("aspect", aspect)]
-    # everything a life event needs, not one of its items (the cue first: matching events is the costlier check)
-    event = match_event(text) if resolution is not None and _EVENT_CUE.search(text) else None
+    # everything a life event needs, not one of its items
+    event = asked_event(text, index.kb.events) if resolution is not None else None
     if event is not None:
         return tell_event(dispatcher, event, aspect)
     candidates = tracker.get_slot("candidates") or []
@@ -293,7 +291,7 @@ class ActionFallbackSearch(Action):
         # the intent classifier's best guess below the threshold still tells which aspect was likely asked
         aspect = asked_aspect(aspect_of(tracker.get_intent_of_latest_message(skip_fallback_intent=True)), text,
                               tracker.get_slot("aspect"))
-        event = match_event(text) if _EVENT_CUE.search(text) else None  # "生了二胎，要给娃办些啥", not understood
+        event = asked_event(text, get_index().kb.events)  # "生了二胎，要给娃办些啥", not understood
         if event is not None:
             return tell_event(dispatcher, event, aspect)
         if resolution.entry is not None:  # the resolution is an answer

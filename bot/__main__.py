@@ -188,7 +188,8 @@ def kb_export(args: argparse.Namespace) -> int:
             content = versions.content_of(db_session=session, number=number)
         guides, catalogue = content.export(Path(args.directory))
         pinned = f"，pinned.yaml 中 {len(content.pinned)} 条人工答复" if content.pinned else ""
-        print(f"已导出第 {number} 版到 {args.directory}：guides/ 下 {guides} 个办事指南，catalogue.yaml 中 {catalogue} 个目录事项{pinned}。")
+        print(f"已导出第 {number} 版到 {args.directory}：guides/ 下 {guides} 个办事指南，catalogue.yaml 中 {catalogue} 个目录事项，"
+              f"events/ 下 {len(content.events)} 个“一件事”{pinned}。")
         return 0
 
     return _on_knowledge(work)
@@ -357,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--by", default="")
     p.add_argument("--why", default="")
     p.set_defaults(func=kb_rollback)
-    p = kb.add_parser("export", help="把发布的版本导出为仓库的 YAML 格式（DIR/guides/*.yaml、DIR/catalogue.yaml，有人工答复时还有 DIR/pinned.yaml）")
+    p = kb.add_parser("export", help="把发布的版本导出为仓库的 YAML 格式（DIR/guides/*.yaml、DIR/catalogue.yaml、DIR/events/*.yaml，有人工答复时还有 DIR/pinned.yaml）")
     p.add_argument("directory")
     p.add_argument("--version", type=int, default=None, help="导出哪一版（默认最新）")
     p.set_defaults(func=kb_export)

@@ -52,9 +52,10 @@ async def inbox_page(request: Request) -> Response:
     who = await signed_in(request, admin=True)
     if isinstance(who, Response):
         return who
-    groups, items = await in_session(request, lambda s: (inbox.groups(db_session=s), inbox.item_choices(db_session=s)))
+    groups, items, events = await in_session(request, lambda s: (inbox.groups(db_session=s), inbox.item_choices(db_session=s),
+                                                                 inbox.event_choices(db_session=s)))
     return page(request, "admin_inbox.html", {**base_context(who, "inbox"), "groups": groups, "items": items,
-                                              "reasons": inbox.REASONS})
+                                              "events": events, "reasons": inbox.REASONS})
 
 
 @router.get("/console/admin/bookings")

@@ -12,9 +12,10 @@ class Diff:
     removed: list[str] = field(default_factory=list)
     changed: list[tuple[str, list[str]]] = field(default_factory=list)  # (item name, changed field names)
     pinned: list[str] = field(default_factory=list)  # pinned answers added, removed or changed, one line each
+    events: list[str] = field(default_factory=list)  # life events added, removed or changed, one line each
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.removed or self.changed or self.pinned)
+        return bool(self.added or self.removed or self.changed or self.pinned or self.events)
 
     def lines(self, limit: int | None = 20) -> list[str]:
         """The diff in Chinese, at most `limit` items of each kind (None: all)."""
@@ -27,6 +28,8 @@ class Diff:
                 out += [f"{title}："] + shown + ([f"  …另有 {len(rows) - len(shown)} 个"] if len(rows) > len(shown) else [])
         if self.pinned:
             out += ["人工答复："] + [f"  {line}" for line in self.pinned]
+        if self.events:
+            out += ["一件事："] + [f"  {line}" for line in self.events]
         return out
 
 
@@ -48,4 +51,12 @@ def diff(old: Content, new: Content) -> Diff:
         elif before[number] != d:
             result.pinned.append(f"~ {number}：{'；'.join(d['问法'][:3])} → {d['答复']}")
     result.pinned += [f"- {number}：{'；'.join(d['问法'][:3])}" for number, d in before.items() if number not in after]
+    before, after = ({d["编号"]: d for d in c.events} for c in (old, new))
+    for number, d in after.items():
+        if number not in before:
+            result.events.append(f"+ {d['一件事']}：{' → '.join(s['事项'] for s in d['步骤'])}")
+        elif before[number] != d:
+            fields = [k for k in dict.fromkeys([*before[number], *d]) if before[number].get(k) != d.get(k)]
+            result.events.append(f"~ {d['一件事']}：{'、'.join(fields)}")
+    result.events += [f"- {d['一件事']}" for number, d in before.items() if number not in after]
     return result

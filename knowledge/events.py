@@ -4,9 +4,12 @@ time limit (read from the guide, never from the event file), what can be done to
 policy says so, and a link to each guide."""
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from rapidfuzz import fuzz
@@ -15,6 +18,10 @@ from knowledge.normalize import normalize
 
 EVENTS_DIR = Path(__file__).resolve().parent / "events"
 SIMILAR = 82  # rapidfuzz ratio (0-100) to an event's example question that counts as asking about the event
+SAME = 95  # ... and that counts as asking it whatever the wording (staff put the question there)
+# the words that ask for everything a life event needs rather than one of its items
+CUE = re.compile(r"哪些(部门|手续|事|证|地方)|办些(啥|什么)|要办(啥|什么)|要办哪些|都要(办|跑)|跑哪些|哪几(个|样|件)|一条龙|"
+                 r"全部手续|所有手续|要弄些啥|整套|一件事")
 
 
 @dataclass(frozen=True)
@@ -39,25 +46,58 @@ class EventError(ValueError):
     """An event file that does not fit the knowledge base; the message names the file and the field."""
 
 
-def load_events(directory: Path = EVENTS_DIR, item_names: set[str] | None = None) -> tuple[LifeEvent, ...]:
-    events = []
+def read_documents(directory: Path = EVENTS_DIR) -> dict[str, dict[str, Any]]:
+    """The event files as documents (Chinese field names, 编号 the file's stem when not written) by file name."""
+    documents = {}
     for path in sorted(directory.glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        steps = tuple(Step(s["事项"], str(s.get("条件") or "")) for s in data.get("步骤") or [])
-        if not data.get("一件事") or not steps:
-            raise EventError(f"{path.name}: 一件事/步骤: 缺少")
+        document = {"编号": str(data.get("编号") or path.stem), **{k: v for k, v in data.items() if k != "编号"}}
+        if isinstance(document.get("核对日期"), dt.date):  # as a knowledge version stores it
+            document["核对日期"] = document["核对日期"].isoformat()
+        documents[path.name] = document
+    return documents
+
+
+def check(documents: list[dict[str, Any]], item_names: set[str] | None = None) -> list[tuple[str, str]]:
+    """What keeps event documents from being published: (编号, "<field>: <reason>") each."""
+    problems: list[tuple[str, str]] = []
+    seen = set()
+    for d in documents:
+        number = d.get("编号")
+        steps = d.get("步骤") or []
+        if not d.get("一件事") or not steps or any(not isinstance(s, dict) or not s.get("事项") for s in steps):
+            problems.append((str(number), "一件事/步骤: 缺少"))
+            continue
+        if number in seen:
+            problems.append((str(number), "编号: 重复"))
+        seen.add(number)
         if item_names is not None:
-            unknown = [s.item for s in steps if s.item not in item_names]
+            unknown = [s["事项"] for s in steps if s["事项"] not in item_names]
             if unknown:
-                raise EventError(f"{path.name}: 步骤: 知识库没有这些事项：{'、'.join(unknown)}")
-        if data.get("一次办") and not data.get("一次办依据"):
-            raise EventError(f"{path.name}: 一次办依据: 写了一次办就要写依据")
-        events.append(LifeEvent(
-            id=str(data.get("编号") or path.stem), name=data["一件事"], aliases=tuple(data.get("别名") or []),
-            description=str(data.get("说明") or ""), steps=steps, together=str(data.get("一次办") or ""),
-            questions=tuple(data.get("常见问法") or []), verified=str(data.get("核对日期") or ""),
-        ))
-    return tuple(events)
+                problems.append((str(number), f"步骤: 知识库没有这些事项：{'、'.join(unknown)}"))
+        if d.get("一次办") and not d.get("一次办依据"):
+            problems.append((str(number), "一次办依据: 写了一次办就要写依据"))
+    return problems
+
+
+def of(document: dict[str, Any]) -> LifeEvent:
+    """The life event of a (checked) document."""
+    return LifeEvent(
+        id=str(document["编号"]), name=document["一件事"], aliases=tuple(document.get("别名") or []),
+        description=str(document.get("说明") or ""),
+        steps=tuple(Step(s["事项"], str(s.get("条件") or "")) for s in document["步骤"]),
+        together=str(document.get("一次办") or ""), questions=tuple(document.get("常见问法") or []),
+        verified=str(document.get("核对日期") or ""),
+    )
+
+
+def load_events(directory: Path = EVENTS_DIR, item_names: set[str] | None = None) -> tuple[LifeEvent, ...]:
+    documents = read_documents(directory)
+    files = {d["编号"]: name for name, d in documents.items()}
+    problems = check(list(documents.values()), item_names)
+    if problems:
+        raise EventError("；".join(f"{files.get(number, number)}: {problem}" for number, problem in problems))
+    return tuple(of(d) for d in documents.values())
 
 
 @lru_cache(maxsize=1)
@@ -76,7 +116,24 @@ def match_event(text: str, candidates: tuple[LifeEvent, ...] | None = None) -> L
         if any(normalize(alias) in text for alias in event.aliases if len(normalize(alias)) >= 2):
             score = 100.0 + max(len(normalize(a)) for a in event.aliases if normalize(a) in text)
         else:
-            score = max((fuzz.ratio(text, normalize(q)) for q in event.questions), default=0.0)
+            score = max((fuzz.ratio(text, _normalized(q)) for q in event.questions), default=0.0)
         if score > best_score:
             best, best_score = event, score
     return best if best_score >= SIMILAR else None
+
+
+@lru_cache(maxsize=4096)
+def _normalized(question: str) -> str:
+    return normalize(question)
+
+
+def asked_event(text: str, candidates: tuple[LifeEvent, ...]) -> LifeEvent | None:
+    """The life event a citizen asks about as a whole: a question that asks for everything (CUE) about an event, or
+    one of the event's example questions (常见问法) nearly as written; None otherwise."""
+    if CUE.search(text):
+        return match_event(text, candidates)
+    wording = normalize(text)
+    for event in candidates:
+        if any(fuzz.ratio(wording, _normalized(q)) >= SAME for q in event.questions):
+            return event
+    return None

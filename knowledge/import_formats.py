@@ -290,9 +290,11 @@ def _from_sichuan(file: str, items: list[Any], reading: Reading) -> None:
 # -- the repo's YAML ---------------------------------------------------------------------------------
 def _read_yaml(path: Path) -> Reading:
     """A guide file (one item, its id the file stem), a catalogue file (事项: [...]), or a folder of either (like
-    knowledge/guides, or what `kb export` writes: guides/ and catalogue.yaml)."""
+    knowledge/guides, or what `kb export` writes: guides/ and catalogue.yaml; its events/ and pinned.yaml are not items)."""
     reading = Reading()
     files = sorted(p for p in path.rglob("*.y*ml") if p.is_file()) if path.is_dir() else [path]
+    if path.is_dir():  # what `kb export` writes beside the items: life events and pinned answers, kept from the version
+        files = [p for p in files if p.parent.name != "events" and p.name != "pinned.yaml"]
     for file in files:
         try:
             data = yaml.safe_load(file.read_text(encoding="utf-8"))

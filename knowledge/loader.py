@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from knowledge.events import LifeEvent
 from knowledge.pinned import PinnedAnswers
 from knowledge.schema import Entry, Problem, validate_catalogue_entry, validate_guide
 
@@ -29,6 +30,7 @@ class KnowledgeBase:
     entries: list[Entry]
     problems: list[Problem]
     pinned: PinnedAnswers = field(default_factory=PinnedAnswers)  # staff's answers to exact questions (人工干预)
+    events: tuple[LifeEvent, ...] = ()  # life events (一件事), knowledge/events.py
 
     @property
     def guides(self) -> list[Entry]:

@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import logging
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from knowledge.events import events
 from knowledge.loader import load
 from knowledge.search import SearchIndex
 
@@ -34,7 +36,7 @@ def get_index() -> SearchIndex:
     if _index is None:
         with _lock:
             if _index is None:
-                _index = SearchIndex(load())
+                _index = SearchIndex(replace(load(), events=events()))
     return _index
 
 

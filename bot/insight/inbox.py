@@ -3,11 +3,13 @@
 A question is for review when it was not found, answered with a search score below LOW_CONFIDENCE, followed by
 "不对" / "不是这个" or a request for a person, or its conversation was rated 不满意 or worse. Similar questions (after
 knowledge/normalize.py, rapidfuzz's ratio at least SIMILAR to a member) are one group with a count. An admin turns
-a group into 常见问法 or an alias (别名) of an item, or into a pinned answer (人工干预, knowledge/pinned.py: staff's exact
-answer to the group's wordings, optionally about an item): the edit is checked like the console's guide form and
-published as a knowledge version (audited, served by every process within seconds); then the group's questions are
-asked again of the new version, and those that now resolve to that item (or to that pinned answer) leave the inbox
-(turn_outcomes.resolved_version). An admin can also set a group aside (resolved_version 0).
+a group into 常见问法 or an alias (别名) of an item, into a step of a life event (一件事, knowledge/events.py: the item
+becomes a step, with its condition, and the group's wordings the event's 常见问法), or into a pinned answer (人工干预,
+knowledge/pinned.py: staff's exact answer to the group's wordings, optionally about an item): the edit is checked like
+the console's guide form and published as a knowledge version (audited, served by every process within seconds);
+then the group's questions are asked again of the new version, and those that now resolve to that item (or that
+event, or that pinned answer) leave the inbox (turn_outcomes.resolved_version). An admin can also set a group aside
+(resolved_version 0).
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from sqlalchemy.orm import Session
 from bot.clock import utcnow
 from bot.handoff.models import Rating
 from bot.insight.models import TurnOutcome
-from knowledge.content import Content
+from knowledge import events as life_events
+from knowledge.content import Content, is_guide
 from knowledge.editing import from_form
 from knowledge.normalize import normalize
 from knowledge.pinned import PinnedError, pin
@@ -137,7 +140,6 @@ def find_group(*, db_session: Session, key: int) -> Group:
 
 def item_choices(*, db_session: Session) -> list[tuple[str, str]]:
     """(id, name) of every detailed guide, for the console's item picker."""
-    from knowledge.content import is_guide
     from knowledge.versions import content_of
 
     content = content_of(db_session=db_session)
@@ -173,6 +175,48 @@ def edited(content: Content, item_id: str, action: str, wordings: list[str]) -> 
     return content.with_items({**content.items, item_id: new_document}), new_document, added
 
 
+def event_choices(*, db_session: Session) -> list[tuple[str, str]]:
+    """(编号, name) of every life event of the published version, for the console's event picker."""
+    from knowledge.versions import content_of
+
+    return [(d["编号"], d["一件事"]) for d in content_of(db_session=db_session).events]
+
+
+MAX_CONDITION_CHARS = 60
+
+
+def event_step(content: Content, event_id: str, item_id: str, condition: str,
+               wordings: list[str]) -> tuple[Content, dict[str, Any], bool, list[str]]:
+    """The content with the item as a new last step of the life event (with its condition, unless it is a step
+    already) and the group's wordings as the event's 常见问法, checked as the repo's event files are checked:
+    (new content, new event document, whether a step was added, the wordings added)."""
+    event = next((d for d in content.events if d["编号"] == event_id), None)
+    if event is None:
+        raise InboxError(f"当前版本中没有编号为 {event_id} 的“一件事”。")
+    document = content.items.get(item_id)
+    if document is None or not is_guide(document):
+        raise InboxError("请选择一个有详细办事指南的事项作为这一步。")
+    condition = " ".join(condition.split())
+    if len(condition) > MAX_CONDITION_CHARS:
+        raise InboxError(f"办理条件请控制在 {MAX_CONDITION_CHARS} 字以内。")
+    name = document["事项名称"]
+    steps = list(event["步骤"])
+    step_added = all(step["事项"] != name for step in steps)
+    if step_added:
+        steps.append({"事项": name, **({"条件": condition} if condition else {})})
+    existing = list(event.get("常见问法") or [])
+    added = [w for w in wordings if w not in existing and len(w) <= 60]
+    if not step_added and not added:
+        raise InboxError(f"“{name}”已经是“{event['一件事']}”的一步，这些问法也都在它的常见问法里了。")
+    new_event = {**event, "步骤": steps, "常见问法": existing + added}
+    events = [new_event if d["编号"] == event_id else d for d in content.events]
+    guides = {d["事项名称"] for d in content.items.values() if is_guide(d)}
+    problems = life_events.check(events, guides)
+    if problems:
+        raise InboxError("；".join(problem for _number, problem in problems[:5]))
+    return Content(content.items, list(content.pinned), events), new_event, step_added, added
+
+
 def pinned(content: Content, g: Group, text: str, item_id: str | None, reviewer: str, day: dt.date) -> tuple[Content, dict[str, Any]]:
     """The content with a pinned answer for the group's wordings (about `item_id`, if given), checked:
     (new content, the pinned answer's document)."""
@@ -185,15 +229,18 @@ def pinned(content: Content, g: Group, text: str, item_id: str | None, reviewer:
         documents, document = pin(content.pinned, wordings, text, item_id or None, reviewer, day, set(content.items))
     except PinnedError as exc:
         raise InboxError(str(exc)) from None
-    return Content(content.items, documents), document
+    return Content(content.items, documents, list(content.events)), document
 
 
 def rerun(*, db_session: Session, g: Group, index: SearchIndex, number: int, item_id: str | None = None,
-          pinned_id: str | None = None) -> tuple[int, int]:
+          pinned_id: str | None = None, event_id: str | None = None) -> tuple[int, int]:
     """Ask the group's questions again of the new version's index: rows that now resolve to the item (or get the
-    pinned answer) leave the inbox. Returns (resolved, asked)."""
+    pinned answer, or the life event) leave the inbox. Returns (resolved, asked)."""
     rows = db_session.scalars(select(TurnOutcome).where(TurnOutcome.id.in_(g.ids))).all()
-    if pinned_id:
+    if event_id:
+        resolved = [row.id for row in rows
+                    if getattr(life_events.asked_event(row.question, index.kb.events), "id", None) == event_id]
+    elif pinned_id:
         resolved = [row.id for row in rows if getattr(index.kb.pinned.match(row.question), "id", None) == pinned_id]
     else:
         resolved = [row.id for row in rows if _resolves(index, row.question, item_id)]

@@ -146,6 +146,48 @@ async def publish_group(request: Request, key: int, body: GroupFix, auth: Auth =
             "message": f"已发布第 {number} 版。重新提问 {asked} 条，其中 {resolved} 条现在能直接答到“{name}”，已移出待复核列表。"}
 
 
+class GroupEvent(BaseModel):
+    event_id: str = Field(..., min_length=1, max_length=64, description="一件事的编号")
+    item_id: str = Field(..., min_length=1, max_length=64, description="作为这一步的事项（详细办事指南）")
+    condition: str = Field("", max_length=200, description="办理这一步的条件（选填，至多 60 字）")
+    reason: str = Field("", max_length=500)
+
+
+@router.post("/inbox/{key}/event")
+async def event_group(request: Request, key: int, body: GroupEvent, auth: Auth = Depends(admin_write)) -> dict[str, Any]:
+    """Make an item a new step of a life event (一件事) and the group's questions the event's 常见问法, publish that as
+    a knowledge version (audited), then ask the questions again of it: those now told the whole event leave the inbox."""
+    def prepare(session: Session) -> tuple[inbox.Group, int, Content, dict[str, Any], bool, list[str], bytes | None]:
+        try:
+            group = inbox.find_group(db_session=session, key=key)
+            base = versions.latest_number(db_session=session)
+            content, event, step_added, added = inbox.event_step(
+                versions.content_of(db_session=session, number=base), body.event_id, body.item_id, body.condition,
+                inbox.usable_wordings(group))
+        except (inbox.InboxError, versions.VersionError) as exc:
+            raise errors.InvalidInput(str(exc)) from None
+        assert base is not None  # content_of found that version
+        return group, base, content, event, step_added, added, versions.search_model_of(db_session=session, number=base)
+
+    group, base, content, event, step_added, added, model = await _session(request, prepare)
+    key_text = request.app.state.settings.secret_key.get_secret_value()
+    # the items are unchanged: the base version's fitted search model serves the new version as it is
+    loaded = await run_in_threadpool(fitted.load, content, model, key_text)
+    if loaded is None:
+        index, model = await run_in_threadpool(fitted.fit, content, key_text)
+    else:
+        index = loaded
+    step = content.items[body.item_id]["事项名称"]
+    what = (f"增加第 {len(event['步骤'])} 步“{step}”" if step_added else f"“{step}”已是其中一步") + f"，常见问法{len(added)}条"
+    reason = body.reason or f"待复核问题：一件事“{event['一件事']}”{what}"
+    number, resolved, asked = await _publish_and_rerun(request, auth, group, base, content, index, model, reason,
+                                                       f"一件事 {event['编号']}", "；".join(added), event_id=event["编号"])
+    return {"version": number, "event": event["一件事"], "step_added": step_added, "steps": [s["事项"] for s in event["步骤"]],
+            "added": added, "resolved": resolved, "asked": asked,
+            "message": f"已发布第 {number} 版（一件事“{event['一件事']}”{what}）。重新提问 {asked} 条，"
+                       f"其中 {resolved} 条现在直接答到这件事的全部步骤，已移出待复核列表。"}
+
+
 class GroupPin(BaseModel):
     answer: str = Field(..., min_length=1, max_length=1000, description="工作人员写的答复（中文，至多 200 字）")
     item_id: str = Field("", max_length=64, description="相关事项（选填）")

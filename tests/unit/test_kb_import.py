@@ -191,7 +191,7 @@ def test_repo_yaml_folder_and_export_round_trip(tmp_path, seed):
 
     assert not plan([GUIDES_DIR, CATALOGUE_FILE], seed).diff  # the seed imported onto itself changes nothing
     seed.export(tmp_path / "out")
-    assert sorted(os.listdir(tmp_path / "out")) == ["catalogue.yaml", "guides"]
+    assert sorted(os.listdir(tmp_path / "out")) == ["catalogue.yaml", "events", "guides"]
     back = plan([tmp_path / "out"], Content({}))
     assert back.ok and back.content.items == seed.items  # null time limits ("unknown") included
 

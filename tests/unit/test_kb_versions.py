@@ -190,3 +190,26 @@ def test_versions_work_on_postgresql(postgres_url):  # noqa: F811  (the fixture 
         assert [v.number for v in versions.versions(db_session=session)] == [2, 1]
         assert len(versions.content_of(db_session=session).items) == len(seed.items) - 1
     database.engine.dispose()
+
+
+def test_life_events_are_part_of_a_version(database, tmp_path):
+    """The seed holds the repo's life events; a version stores them, its diff names an event changed, a rollback
+    brings back the events of its day, and `kb export` writes them as DIR/events/<编号>.yaml."""
+    seed = seeded(database)
+    assert {d["编号"] for d in seed.events} >= {"newborn", "marriage", "open-shop"}
+    newborn = next(d for d in seed.events if d["编号"] == "newborn")
+    shorter = {**newborn, "步骤": newborn["步骤"][:2]}
+    changed = Content(seed.items, [], [shorter if d is newborn else d for d in seed.events])
+    assert changed.digest() != seed.digest()
+    with database.session() as session:
+        number = versions.publish(db_session=session, content=changed, author="李", reason="测试", source="edit")
+        stored = versions.content_of(db_session=session, number=number)
+        assert stored.events == changed.events and stored.digest() == changed.digest()
+        assert any(line.startswith("  ~ 新生儿出生：步骤") for line in diff(seed, stored).lines())
+        back = versions.rollback(db_session=session, number=1, author="李", reason="")
+        assert versions.content_of(db_session=session, number=back).events == seed.events
+    served = stored.to_kb().events
+    assert [len(e.steps) for e in served if e.id == "newborn"] == [2]
+    stored.export(tmp_path)
+    assert sorted(p.stem for p in (tmp_path / "events").glob("*.yaml")) == sorted(d["编号"] for d in seed.events)
+    assert next(d for d in Content.from_json(stored.to_json()).events if d["编号"] == "newborn")["步骤"] == shorter["步骤"]

@@ -100,3 +100,52 @@ def test_revision_command_finds_nothing_to_change_when_models_and_migrations_agr
     assert "pass" in operations and "op." not in operations  # no table, column or index to change
     written = ScriptDirectory(str(scripts))
     assert written.get_revision(written.get_current_head()).down_revision == head()
+
+
+def test_stored_knowledge_versions_get_the_life_events_they_were_served_with(tmp_path):
+    """0007: a version stored before life events were part of the versions (the items alone, or items and pinned
+    answers) gets the repository's events; its digest is the content's again; a seed version whose files are still
+    the repository's gets the seed hash that counts the event files, so the app does not republish the seed."""
+    import hashlib
+    import json
+    import zlib
+
+    from alembic import command
+
+    from bot.db import alembic_config
+    from knowledge import versions
+    from knowledge.content import Content, seed_content, seed_hash
+    from knowledge.loader import CATALOGUE_FILE, GUIDES_DIR
+    from knowledge.pinned import PINNED_FILE
+
+    database = Database(f"sqlite:///{tmp_path / 'app.db'}")
+    config = alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006")
+    seed = seed_content()
+    old_seed_hash = hashlib.sha256()  # as 0006's code hashed the seed: guides, catalogue, pinned answers
+    for path in [*sorted(GUIDES_DIR.glob("*.yaml")), CATALOGUE_FILE, PINNED_FILE]:
+        if path.exists():
+            old_seed_hash.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    pin = {"编号": "P1", "问法": ["红本本掉了咋整"], "答复": "请到民政局婚姻登记处补领。", "事项": None, "审核人": "李", "日期": "2026-12-01"}
+    stored = [json.loads(zlib.decompress(Content(seed.items).to_json())),  # the items alone, as 0002 stored them
+              {"items": json.loads(zlib.decompress(Content(seed.items).to_json())), "pinned": [pin]}]
+    with database.engine.begin() as connection:
+        for number, data, seed_of in ((1, stored[0], old_seed_hash.hexdigest()), (2, stored[1], None)):
+            connection.execute(text("INSERT INTO knowledge_versions (number, created_at, author, reason, source, items, guides, "
+                                    "digest, seed_hash, content) VALUES (:n, '2026-12-01 10:00:00', 'seed', '', :source, 1, 1, "
+                                    "'old', :seed_hash, :content)"),
+                               {"n": number, "source": "seed" if seed_of else "edit", "seed_hash": seed_of,
+                                "content": zlib.compress(json.dumps(data, ensure_ascii=False).encode("utf-8"))})
+    database.migrate()
+    assert version(database) == head()
+    with database.session() as session:
+        first, second = (versions.content_of(db_session=session, number=n) for n in (1, 2))
+        assert first.events == seed.events and second.events == seed.events and second.pinned == [pin]
+        assert first.items == seed.items
+        assert versions.latest(db_session=session) == (2, second.digest())
+        digests = dict(session.execute(text("SELECT number, digest FROM knowledge_versions")).all())
+        assert digests[1] == first.digest()
+        assert session.execute(text("SELECT seed_hash FROM knowledge_versions WHERE number = 1")).scalar_one() == seed_hash()
+    assert len(first.to_kb().events) == len(seed.events) >= 12

@@ -97,8 +97,16 @@
         if (action === "pin" || action === "pin-preview") { pinned(form, action, result); return; }
         result.textContent = action === "dismiss" ? "正在处理…" : "正在发布新版本（约十几秒）…";
         result.className = "result";
+        if (action === "event" && !form.elements.event_id.value) {
+          result.textContent = "请先选择“一件事”。";
+          result.className = "result error";
+          return;
+        }
         var request = action === "dismiss"
           ? post("/console/api/admin/insight/inbox/" + key + "/dismiss", { reason: form.elements.reason.value || "不属于知识缺口" })
+          : action === "event"
+          ? post("/console/api/admin/insight/inbox/" + key + "/event", { event_id: form.elements.event_id.value, item_id: form.elements.item_id.value,
+                                                                        condition: form.elements.condition.value, reason: form.elements.reason.value })
           : post("/console/api/admin/insight/inbox/" + key + "/publish", { action: action, item_id: form.elements.item_id.value,
                                                                           reason: form.elements.reason.value });
         request.then(function (j) {
