@@ -121,6 +121,17 @@ async def _publish_and_rerun(request: Request, auth: Auth, group: inbox.Group, b
     return number, resolved, asked
 
 
+async def _same_items_index(request: Request, content: Content, model: bytes | None) -> tuple[SearchIndex, bytes | None]:
+    """The index of content whose items are the base version's: its fitted search model serves it as it is (fitted
+    again only when it cannot be used)."""
+    key_text = request.app.state.settings.secret_key.get_secret_value()
+    loaded = await run_in_threadpool(fitted.load, content, model, key_text)
+    if loaded is not None:
+        return loaded, model
+    index, fitted_model = await run_in_threadpool(fitted.fit, content, key_text)
+    return index, fitted_model
+
+
 @router.post("/inbox/{key}/publish")
 async def publish_group(request: Request, key: int, body: GroupFix, auth: Auth = Depends(admin_write)) -> dict[str, Any]:
     """Add the group's questions to an item as 常见问法 or 别名, publish that as a knowledge version (audited), then ask
@@ -170,13 +181,7 @@ async def event_group(request: Request, key: int, body: GroupEvent, auth: Auth =
         return group, base, content, event, step_added, added, versions.search_model_of(db_session=session, number=base)
 
     group, base, content, event, step_added, added, model = await _session(request, prepare)
-    key_text = request.app.state.settings.secret_key.get_secret_value()
-    # the items are unchanged: the base version's fitted search model serves the new version as it is
-    loaded = await run_in_threadpool(fitted.load, content, model, key_text)
-    if loaded is None:
-        index, model = await run_in_threadpool(fitted.fit, content, key_text)
-    else:
-        index = loaded
+    index, model = await _same_items_index(request, content, model)
     step = content.items[body.item_id]["事项名称"]
     what = (f"增加第 {len(event['步骤'])} 步“{step}”" if step_added else f"“{step}”已是其中一步") + f"，常见问法{len(added)}条"
     reason = body.reason or f"待复核问题：一件事“{event['一件事']}”{what}"
@@ -227,13 +232,7 @@ async def pin_group(request: Request, key: int, body: GroupPin, auth: Auth = Dep
     """Publish staff's answer to the group's questions (人工干预) as a knowledge version (audited), then ask the
     questions again of it: those that now get the pinned answer leave the inbox."""
     group, base, content, document, model = await _pinned_content(request, key, body, auth)
-    key_text = request.app.state.settings.secret_key.get_secret_value()
-    # the items are unchanged: the base version's fitted search model serves the new version as it is
-    loaded = await run_in_threadpool(fitted.load, content, model, key_text)
-    if loaded is None:
-        index, model = await run_in_threadpool(fitted.fit, content, key_text)
-    else:
-        index = loaded
+    index, model = await _same_items_index(request, content, model)
     reason = body.reason or f"待复核问题：人工答复 {document['编号']}（{len(document['问法'])}条问法）"
     number, resolved, asked = await _publish_and_rerun(
         request, auth, group, base, content, index, model, reason, f"人工答复 {document['编号']}",
