@@ -24,7 +24,7 @@ from bot.booking.schedule import DateNotBookable, Slot
 from bot.booking.service import cancel_said, manage_op, only_details
 from bot.privacy import mask
 from bot.services import current
-from knowledge.answers import answer, aspect_in
+from knowledge.answers import answer, aspect_in, aspects_in
 from knowledge.schema import Entry
 from knowledge.service import get_index
 
@@ -55,6 +55,10 @@ def with_session(fn: Callable[[Session], T]) -> T:
 _BOOKING_WORDS = re.compile(r"(帮我|给我|能不能|能否|可不可以|麻烦|请)?(预约|约个?号?|挂个?号|登记一个)(一下)?|"
                             r"(这|下下?|本)?(周|星期|礼拜)[一二三四五六日天]|明天|后天|今天|上午|下午|中午|晚上|傍晚|"
                             r"[一二三四五六七八九十两\d]+点(半|钟)?|的?预约|去政务中心|过去")
+
+
+# "残疾证咋个办，帮我约下周去残联": how it is done is asked too, besides the booking (the overview, as in actions/guides)
+_HOW = re.compile(r"(咋个?|怎么|怎样|如何)(办|弄|申请|注销|登记|报名|整)")
 
 
 def item_of(text: str) -> Entry | None:
@@ -104,8 +108,12 @@ def earliest_in_part(free: list[tuple[Slot, int]], when: When | None, day: dt.da
         return None
     part = When(dt.datetime.combine(day, when.start.time()), dt.datetime.combine(day, when.end.time()), True)
     inside = [slot for slot, _ in free if slot.day == day and part.covers(day, slot.start)]
-    # "下午" is the hall's afternoon (13:30-) when it is open then; a "5+X" slot is for those who ask for it (中午, 傍晚)
-    return next((slot for slot in inside if not slot.extension), None) or next(iter(inside), None)
+    # "下午" is the hall's afternoon (13:30-) when it is open then; a "5+X" slot is for those who ask for it: "中午"
+    # (12:00-13:59) is the lunch-time service, though the hall opens again at 13:30 inside it
+    regular = next((slot for slot in inside if not slot.extension), None)
+    if regular is not None and dt.datetime.combine(day, regular.start) <= part.start + dt.timedelta(hours=1):
+        return regular
+    return next(iter(inside), None)
 
 
 def chosen_note(slot: Slot) -> str:
@@ -205,12 +213,12 @@ class ActionStartBooking(Action):
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         item, problem = bookable_item(text, tracker.get_slot("item"))
         events = [SlotSet(name, None) for name in BOOKING_SLOTS]
-        asked = aspect_in(text)
+        asked = aspects_in(text) or (["item"] if _HOW.search(text) else [])
         entry = get_index().kb.by_name(item or "") or item_of(text)
         if asked and entry is not None:  # "要带啥子？帮我约个周六": the question first, then the booking
-            guide = answer(entry, asked)
+            guide = answer(entry, asked[0], tuple(asked[1:]))
             dispatcher.utter_message(text=guide.text)
-            events += [SlotSet("item", entry.id), SlotSet("aspect", asked)]
+            events += [SlotSet("item", entry.id), SlotSet("aspect", asked[0])]
         if problem:
             dispatcher.utter_message(text=problem)
         events.append(SlotSet("booking_item", item))

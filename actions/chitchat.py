@@ -8,9 +8,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.guides import answer_question
+from actions.guides import answer_question, switches_item
 from actions.service_question import asks_about_a_service, is_service_question
-from bot.booking.service import CODE_IN_TEXT, names_a_booking, only_details
+from bot.booking.service import gives_booking_details, names_a_booking
 
 RESPONSES = {"greet": "utter_greet", "chitchat": "utter_chitchat", "out_of_scope": "utter_out_of_scope"}
 
@@ -33,15 +33,6 @@ class ActionSmallTalk(Action):
 ACKNOWLEDGEMENTS = {"thanks": "utter_thanks", "affirm": "utter_affirm", "deny": "utter_deny"}
 
 
-def gives_a_booking_code(text: str, booked_here: bool) -> bool:
-    """"XNXQD4", "码是7J52CS", "3TXS2P 139…": a booking code, alone or with the mobile (the classifier reads a code as
-    yes, no or thanks). An all-letter word counts only in capitals or once a booking was made here ("thanks" is not)."""
-    code = CODE_IN_TEXT.search(text)
-    if code is None or not only_details(text):
-        return False
-    return booked_here or any(c.isdigit() for c in code.group(1)) or code.group(1).isupper()
-
-
 class ActionAcknowledge(Action):
     """Thanks, yes or no outside any question: the canned response from domain.yml, unless the message is a booking
     code (then the booking is looked up, or cancelled or moved as asked before: action_start_manage)."""
@@ -51,8 +42,10 @@ class ActionAcknowledge(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if gives_a_booking_code(text, bool(tracker.get_slot("manage_code"))):
+        if gives_booking_details(text, bool(tracker.get_slot("manage_code"))):
             return [FollowupAction("action_start_manage")]
+        if switches_item(text):  # "那护照呢" read as no: the question asked of the last item, now of this one
+            return answer_question(dispatcher, tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "affirm"
         dispatcher.utter_message(response=ACKNOWLEDGEMENTS.get(intent, "utter_affirm"))
         return []
@@ -67,7 +60,7 @@ class ActionGoodbye(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if names_a_booking(text) or gives_a_booking_code(text, bool(tracker.get_slot("manage_code"))):
+        if names_a_booking(text) or gives_booking_details(text, bool(tracker.get_slot("manage_code"))):
             return [FollowupAction("action_start_manage")]  # "不约了，退掉，A92TUS，180…", "E6BGU5": about that booking
         if is_service_question("goodbye", tracker.latest_message.get("text") or ""):
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]

@@ -10,10 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import escalate
 from bot.appeals.texts import offer as appeal_offer
-from bot.booking.service import asks_to_book, changes_a_booking, names_a_booking
+from bot.booking.service import asks_to_book, changes_a_booking, gives_booking_details, names_a_booking
 from bot.insight.outcomes import NOTE
 from bot.services import current_or_none
-from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, choose, event_answer, gone, unknown
+from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, aspects_in, choose, event_answer, gone, unknown
 from knowledge.events import LifeEvent, asked_event
 from knowledge.normalize import normalize
 from knowledge.pinned import reply as pinned_reply
@@ -30,6 +30,10 @@ NAMED = 0.6  # a name or alias signal this strong: the message names an item (wi
 _SWITCH_LEAD = re.compile(r"^(?:那|那么|还有)|(?:呢|的话)[？?。！!…\s]*$")  # a switch starts with 那 or ends with 呢
 _STEP = re.compile(r"第([一二两三四五六1-6])(?:步|个|项|件)")  # "第二步要带什么": a step of the life event just listed
 # "都要办些啥", "要跑哪些部门": a question about everything a life event needs, not one item
+# "有没有啥子救助", "能享受哪些补贴": which of a kind of help exist (normalised text: 啥子 → 什么)
+_ASKS_WHICH = re.compile(r"(有没有|有|能享受|可以享受|能领|可以领|能申请|可以申请)(什么|哪些|哪几种|几种)?(样的)?"
+                         r"(救助|补贴|补助|政策|优惠|福利|待遇|帮扶|帮助)")
+VAGUE_WHICH = 20  # longer, the message tells a situation that picks the item ("一级肢体残疾，瘫在床上…有没有啥子补贴")
 PICK_MARGIN = 2.0  # a detail picks one of the offered items when it scores this many times the next one
 
 
@@ -67,7 +71,11 @@ def chosen_item_id(tracker: Tracker) -> str | None:
 
 def asked_aspect(intent_aspect: str, text: str, previous: str | None) -> str:
     """The aspect asked: the intent's; for a general question, a cue word in it, or the previous aspect when the
-    message only switches the item ("那港澳通行证呢")."""
+    message only switches the item ("那港澳通行证呢"). A message that asks two in words ("在哪里打？要带身份证吗？")
+    is answered in the order asked, whatever the classifier's one guess."""
+    asked = aspects_in(text)
+    if len(asked) >= 2:
+        return asked[0]
     cue = aspect_in(text)
     raw = text.strip()
     if previous and previous != "item" and not cue and len(raw) <= 26 and _SWITCH_LEAD.search(raw):
@@ -75,6 +83,30 @@ def asked_aspect(intent_aspect: str, text: str, previous: str | None) -> str:
     if intent_aspect != "item":
         return intent_aspect
     return cue or "item"
+
+
+# "再问个，…", "还有个事，…": what follows is a new question, about the current item only if it says so
+_NEW_TOPIC_LEAD = re.compile(r"^(再问(个|一个|一下|下)|还有(个|一个|件)事|另外(问|还有|一个)|换个问题|我?还想问|顺便问)")
+
+
+def opens_new_topic(current: Entry, text: str) -> bool:
+    """"再问个，住房公积金咋个提取出来" right after a guide: a new question about a thing the current item's guide never
+    names (公积金), so not a follow-up ("再问个，要多久" is)."""
+    lead = _NEW_TOPIC_LEAD.search(normalize(text))
+    if lead is None:
+        return False
+    index = get_index()
+    own = normalize(" ".join([current.name, *current.aliases, *current.keywords, *current.questions, *current.situations]))
+    rest = normalize(text)[lead.end():]
+    return any(len(w) >= 2 and w not in own and not aspects_in(w) for w in index.tokens(rest))
+
+
+def switches_item(text: str) -> bool:
+    """"那护照呢", "港澳通行证的话": a short message that only names another item (the classifier may read "那…呢" as
+    no or yes)."""
+    raw = text.strip()
+    return (not raw.startswith("/") and len(raw) <= 16 and bool(_SWITCH_LEAD.search(raw))
+            and get_index().resolve(raw).kind == "answer")
 
 
 def still_about(current: Entry, other: Entry, text: str) -> bool:
@@ -176,6 +208,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     if pinned is not None:
         return pinned
     aspect = asked_aspect(aspect, text, tracker.get_slot("aspect"))
+    more = tuple(a for a in aspects_in(text) if a != aspect) if len(aspects_in(text)) >= 2 else ()  # asked as well
     current = index.kb.by_id(tracker.get_slot("item") or "")
     resolution = index.resolve(text) if not text.startswith("/") else None
     if tracker.get_slot("item") and current is None and (resolution is None or resolution.kind == "none"):
@@ -191,8 +224,13 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         if picked is not None:  # a detail or a number picks one of the items just offered
             if aspect == "item":
                 aspect = tracker.get_slot("aspect") or "item"
-            say(dispatcher, answer(picked, aspect))
+            say(dispatcher, answer(picked, aspect, more))
             return [SlotSet("item", picked.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
+    if resolution is not None and resolution.kind == "answer" and len(normalize(text)) <= VAGUE_WHICH \
+            and _ASKS_WHICH.search(normalize(text)) and not names_an_item(resolution.hits):
+        topical = topic_entries(text)  # "屋头困难得很，有没有啥子救助": which kinds of help there are, not the best one
+        if topical:
+            return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
     if resolution is not None and resolution.kind == "answer":
         entry = resolution.entry
         assert entry is not None  # an answer has its entry
@@ -211,18 +249,19 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         if len(offered) != 1:  # "要带啥子" right after a list of steps or options: which one?
             return offer(dispatcher, offered, aspect, vague=True)
         entry = offered[0]  # the one item offered, and the citizen goes on asking about it
-    elif current is not None and not (resolution is None or resolution.kind == "none" and topic_of(text)):
+    elif current is not None and not (resolution is None or resolution.kind == "none" and (topic_of(text) or
+                                                                                          opens_new_topic(current, text))):
         entry = current
     else:
         topical = topic_entries(text) if resolution is not None else None
         if topical:
             return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
-        if current is not None:
+        if current is not None and not opens_new_topic(current, text):
             entry = current
         else:
             not_found(dispatcher, text)
             return [SlotSet("aspect", aspect)]
-    say(dispatcher, answer(entry, aspect))
+    say(dispatcher, answer(entry, aspect, more))
     return [SlotSet("item", entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
 
 
@@ -238,8 +277,9 @@ class ActionAnswerGuide(Action):
         return "action_answer_guide"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if names_a_booking(tracker.latest_message.get("text") or ""):  # "码FGGAS2，手机158…": the booking, not a guide
-            return [FollowupAction("action_start_manage")]
+        text = tracker.latest_message.get("text") or ""
+        if names_a_booking(text) or gives_booking_details(text, bool(tracker.get_slot("manage_code"))):
+            return [FollowupAction("action_start_manage")]  # "码FGGAS2，手机158…", "电话159…": the booking, not a guide
         return respond(dispatcher, tracker, aspect_of(latest_intent(tracker)))
 
 
@@ -250,6 +290,9 @@ class ActionChooseItem(Action):
         return "action_choose_item"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        if gives_booking_details(text, bool(tracker.get_slot("manage_code"))):  # "电话159…" after a booking: no choice
+            return [FollowupAction("action_start_manage")]
         chosen = chosen_item_id(tracker)
         entry = get_index().kb.by_id(chosen or "")
         if chosen and entry is None and retired_name(chosen):  # a button of an item a newer version no longer holds
@@ -280,8 +323,8 @@ class ActionFallbackSearch(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if names_a_booking(text) or changes_a_booking(text):  # "顺便查一下嘛，LHKSZ6，188…", "那个预约我不去了"
-            return [FollowupAction("action_start_manage")]
+        if names_a_booking(text) or changes_a_booking(text) or gives_booking_details(text, bool(tracker.get_slot("manage_code"))):
+            return [FollowupAction("action_start_manage")]  # "顺便查一下嘛，LHKSZ6，188…", "那个预约我不去了", "电话159…"
         if asks_to_book(text):  # "下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…"
             return [FollowupAction("action_start_booking")]
         pinned = tell_pinned(dispatcher, text)
@@ -295,7 +338,7 @@ class ActionFallbackSearch(Action):
         if event is not None:
             return tell_event(dispatcher, event, aspect)
         if resolution.entry is not None:  # the resolution is an answer
-            say(dispatcher, answer(resolution.entry, aspect))
+            say(dispatcher, answer(resolution.entry, aspect, tuple(a for a in aspects_in(text) if a != aspect)))
             return [SlotSet("item", resolution.entry.id), SlotSet("aspect", aspect)]
         candidates = tracker.get_slot("candidates") or []
         picked = pick_candidate(text, candidates) if candidates else None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from knowledge.normalize import normalize
+from knowledge.answers import ASPECT_CUES
+from knowledge.normalize import normalize, simplified
 from knowledge.service import get_index
 
 _SMALL_TALK = re.compile(r"喂+|你好|您好|在吗|在不在|有人吗|哈喽|早上好|下午好|晚上好|请问|打扰了|麻烦问一下|问一下|我想问")
@@ -18,9 +19,9 @@ _SMALL_TALK = re.compile(r"喂+|你好|您好|在吗|在不在|有人吗|哈喽|
 CUES = {
     "goodbye": r"再见|拜|88|bye|挂了|先这样|就这样|没事了|没有了|没得|晚安|告辞|走了|回见|见|不聊|撤了|溜了|结束|退出|"
                r"有事再|后会|改天|回头|下次|下回|谢|感谢|忙了|晓得了|知道了|明白了|清楚了|好的|好嘞|行嘞|要得",
-    "complain": r"投诉|举报|反映|建议|提.?意见|求助|帮帮忙|态度|不满|差|垃圾|破|气死|太气|骂|吼|刁难|为难|踢皮球|推来推去|扯皮|曝光|效率|拖|"
-                r"没人接|没人管|没人处理|回音|没消息|吃拿卡要|插队|玩手机|提前下班|不负责|什么服务|公务员|为民|门难进|"
-                r"跑了.{0,3}趟|排了.{0,6}队|白来|坏|难办|什么玩意",
+    # only the words that say a complaint whatever else the message asks; the loose ones are in WEAK_CUES
+    "complain": r"投诉|举报|反映|建议|提.?意见|态度|不满|垃圾|气死|太气|骂|吼|刁难|为难|踢皮球|推来推去|扯皮|曝光|"
+                r"没人接|没人管|没人处理|吃拿卡要|插队|玩手机|提前下班|不负责|什么服务|门难进|什么玩意",
     "request_human": r"人工|客服|真人|活人|转接|工作人员|接线员|话务员|坐席|机器|找个人|找人|个人来|换个人|说不清楚|懂的人",
     "book_appointment": r"约|订|号|时段|时间|延时|5\+x|上门|提前|排队|没空|上班|下班|周[一二三四五六日末]|星期|礼拜|"
                         r"今天|明天|后天|早上|上午|中午|午休|下午|傍晚|晚上|\d+[号日]|\d+月\d",
@@ -30,8 +31,19 @@ CUES = {
                       r"周[一二三四五六日末]|星期|礼拜|明天|后天|电话|手机|名字|姓名|\d{11}",
 }
 _CUES = {intent: re.compile(pattern) for intent, pattern in CUES.items()}
+# Words that say a complaint in a message that asks nothing of a service ("跑了三趟都没办好", "路灯坏了"), but are
+# part of a situation when the citizen asks how to get something done ("家里条件差…要准备什么", "公章边边磨坏了，
+# 要重新刻一个，需要准备哪些东西", "去马来西亚出差…现在去办来得及不").
+WEAK_CUES = {"complain": re.compile(r"求助|帮帮忙|差|坏|破|拖|效率|回音|没消息|公务员|为民|跑了.{0,3}趟|排了.{0,6}队|白来|难办")}
+# Asking how to get a service done: what to bring, how long, where, how, whether one can. A complaint, a plea or a
+# goodbye does not ask this; the classifier gives long situations to them all the same.
+_HOW_TO = re.compile("|".join(cue.pattern for cue in ASPECT_CUES.values()) + r"|(咋个?|怎么|怎样|如何)(办|弄|申请|整|搞|交|登记|报|领|提取|补|换|开)|"
+                     r"(要|该|能)办(啥|什么|哪)|来得及|(能不能|可不可以|可以|能)(办|领|申请|享受)|有没有.{0,6}(政策|补贴|补助|救助)|"
+                     r"(要|该)(先)?(去|找)哪|(办|领|申请).{0,6}(吗|不|没)[？?]?$")
 # Words with 约 that name no booking: "跑网约车的", "大约要多久", "合同约定".
-_NOT_BOOKING = re.compile(r"网约车|大约|约定|约束|约莫|节约")
+# A question whether one must book ("要先预约吗", "需要提前预约还是直接去") asks about the service, not for a booking.
+_NOT_BOOKING = re.compile(r"网约车|大约|约定|约束|约莫|节约|(要|需要|用|得)(先|提前)?预约(吗|不)|要不要(先|提前)?预约|"
+                          r"(需|用|要)不(需|用|要)(先|提前)?预约|(先|提前)?预约还是")
 # Leaving or escalating on a message that says neither is never right: a plausible item (even several to choose
 # from) is enough. A booking can be asked for in many ways, so it is kept unless one item is clearly meant.
 _ENOUGH = {"goodbye": ("answer", "choose"), "complain": ("answer", "choose"), "request_human": ("answer", "choose"),
@@ -49,6 +61,14 @@ def is_service_question(intent: str | None, text: str) -> bool:
     """Whether a message given `intent` is really a question about a service (see the module docstring)."""
     if intent not in _CUES or not text or text.startswith("/"):
         return False
-    if _CUES[intent].search(_NOT_BOOKING.sub("", normalize(text) + " " + text.lower())):
+    stripped = _NOT_BOOKING.sub("", simplified(text).lower())  # before normalize() drops the 吗 of "要先预约吗"
+    said = normalize(stripped) + " " + stripped
+    if _CUES[intent].search(said):
         return False
+    asks_how = bool(_HOW_TO.search(normalize(text)))
+    weak = intent in WEAK_CUES and bool(WEAK_CUES[intent].search(said))
+    if weak and not asks_how:
+        return False
+    if intent in ("complain", "goodbye") and asks_how and not weak:  # a situation told to ask what to do ("再问个，
+        return True  # 公积金咋个提取"): the guides answer it, or say they can't and offer the way onward
     return asks_about_a_service(text, _ENOUGH[intent])

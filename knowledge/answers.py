@@ -8,6 +8,7 @@ from typing import Any
 
 from knowledge.county import county, way_onward
 from knowledge.events import LifeEvent
+from knowledge.normalize import simplified
 from knowledge.schema import Entry, Material
 
 ASPECTS = ("materials", "procedure", "time_limit", "fee", "location_hours", "online", "visits", "item")
@@ -20,16 +21,43 @@ MAX_OPTIONS = 4  # a clarifying question offers at most this many items
 # Words that ask for one aspect, for messages whose intent is something else (a booking that also asks what to bring).
 ASPECT_CUES = {
     "materials": re.compile(r"(带|准备|拿)(什么|啥|哪些|些啥|些什么)|要(什么|啥子?|哪些)(材料|资料|证件|东西)|材料|资料|要不要(拿|带)|"
-                            r"原件|复印件|要不要.{0,8}(证明|介绍信|报告|照片|户口本)|几张照片"),
+                            r"原件|复印件|要不要.{0,8}(证明|介绍信|报告|照片|户口本)|几张照片|要带.{1,8}(吗|不)|带不带|"
+                            r"要.{0,8}(证明|户口本|身份证|照片|合同)(吗|不)"),
     "fee": re.compile(r"多少钱|好多钱|收费|收钱|要钱|费用|工本费"),
     "time_limit": re.compile(r"多久|几天|好久|多长时间|多少天|几个工作日|啥时候.{0,4}(拿|好|下来)"),
-    "location_hours": re.compile(r"在哪|哪里办|哪点|哪儿|几点|上班时间|地址|几楼|哪个窗口|周末.{0,3}(上班|开门|办)"),
+    "location_hours": re.compile(r"在哪|哪里办|哪点|哪儿|几点|上班时间|地址|几楼|哪个窗口|周末.{0,3}(上班|开门|办)|哪家|哪个(医院|银行|网点)|"
+                                 r"(什么时候|啥时候|好久|几时|哪天)(开始|开放)?(报名|受理)|(什么时候|啥时候|好久|几时)(开始|开放)"),
     "online": re.compile(r"网上|手机上|线上|网办|APP|app|小程序"),
     "visits": re.compile(r"跑几|几趟|几次|几回|本人要不要|要本人|本人(去|来|到)|亲自|到场|两个(人)?都.{0,4}去|都要去|一起去|"
                          r"陪(起|着|同)?去|委托.{0,4}(别人|他人|家人)|(喊|让|叫).{1,6}(帮我|替我|代我)?去"),
     # "低保咋个申请", "预防接种证咋个办" name an item and ask about it as a whole: the overview, not only the steps
     "procedure": re.compile(r"流程|步骤|程序|怎么办理|先(找|去).{1,8}还是|(咋个|怎么|咋|如何)弄"),
+    # who may apply: the overview, which begins with the conditions (受理条件)
+    "item": re.compile(r"(满足|符合|申请|办理|什么|哪些|啥子?|有)条件|条件(是|有|要求)|够不够|符不符合|有没有资格|"
+                       r"(能不能|可不可以)(领|申请|享受)"),
 }
+
+
+def aspects_in(text: str) -> list[str]:
+    """Every aspect a message asks for in words, in the order asked ("在哪里打？要带身份证吗？" → location_hours,
+    materials); where two cues overlap the longer one counts ("好久开始报名" asks when, not how long)."""
+    spans = sorted((m.start(), m.start() - m.end(), m.end(), aspect)
+                   for aspect, cue in ASPECT_CUES.items() for m in cue.finditer(simplified(text)))
+    taken: list[tuple[int, int]] = []
+    order: list[str] = []
+    for start, _, end, aspect in spans:
+        if any(start < e and s < end for s, e in taken):
+            continue
+        taken.append((start, end))
+        if aspect not in order:
+            order.append(aspect)
+    return order
+
+
+def aspect_in(text: str) -> str | None:
+    """The aspect a message asks for in words, when exactly one is asked (else None)."""
+    found = aspects_in(text)
+    return found[0] if len(found) == 1 else None
 
 
 @dataclass
@@ -138,19 +166,21 @@ def _body(entry: Entry, aspect: str) -> tuple[str, list[str]]:
     return "\n".join(lines), ["受理条件", "申请材料", "承诺办结时限", "收费标准", "到办事现场次数", "网办地址"]
 
 
-def aspect_buttons(exclude: str | None = None) -> list[dict[str, Any]]:
+def aspect_buttons(exclude: str | tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """Quick replies for the other aspects of the current item."""
+    left_out = (exclude,) if isinstance(exclude, str) else exclude or ()
     return [
         {"title": title, "payload": f"/{ASPECT_INTENTS[aspect]}"}
         for aspect, title in ASPECT_TITLES.items()
-        if aspect != exclude
+        if aspect not in left_out
     ][:5]
 
 
-def answer(entry: Entry, aspect: str) -> Answer:
-    """The grounded answer about one aspect of one item."""
-    if aspect not in ASPECTS:
-        raise ValueError(f"unknown aspect {aspect!r}; expected one of {ASPECTS}")
+def answer(entry: Entry, aspect: str, more: tuple[str, ...] = ()) -> Answer:
+    """The grounded answer about one aspect of one item (and, after it, the other aspects the same message asked)."""
+    for asked in (aspect, *more):
+        if asked not in ASPECTS:
+            raise ValueError(f"unknown aspect {asked!r}; expected one of {ASPECTS}")
     if not entry.has_guide:
         c = county()
         return Answer(
@@ -161,11 +191,15 @@ def answer(entry: Entry, aspect: str) -> Answer:
             [{"title": "转人工客服", "payload": "/request_human"}],
         )
     body, used = _body(entry, aspect)
+    for other in dict.fromkeys(a for a in more if a != aspect):
+        other_body, other_used = _body(entry, other)
+        body += f"\n\n{ASPECT_TITLES.get(other, '基本情况')}：\n{other_body}" if other == "item" else f"\n\n{other_body}"
+        used += [f for f in other_used if f not in used]
     header = f"【{entry.name}】{entry.department}"
     footer = (f"信息核对日期：{entry.verified}" if entry.verified else f"来源：{entry.get('来源') or '导入的办事指南'}") + _sample_note(entry, used)
     if entry.get("示例"):
         footer += "。本指南为示例内容，以县里正式发布的办事指南为准"
-    buttons = aspect_buttons(exclude=aspect)
+    buttons = aspect_buttons(exclude=(aspect, *more))
     if entry.get("代办"):  # the county's 代办/帮办 service: the handoff desk takes the request (bot/handoff/desk.py)
         body += "\n行动不便或离乡镇较远的，可申请村（社区）代办员代办帮办，回复“申请代办”即可登记。"
         buttons.append({"title": "申请代办", "payload": f"申请代办 {entry.name}"})
@@ -177,12 +211,6 @@ def gone(name: str | None) -> Answer:
     what = f"“{name}”" if name else "您刚才问的事项"
     return Answer(f"{what}已不在知识库中（办事指南已调整或取消），我不能按旧的内容回答。" + way_onward(),
                   [{"title": "转人工客服", "payload": "/request_human"}])
-
-
-def aspect_in(text: str) -> str | None:
-    """The aspect a message asks for in words, when exactly one is asked (else None)."""
-    found = [aspect for aspect, cue in ASPECT_CUES.items() if cue.search(text or "")]
-    return found[0] if len(found) == 1 else None
 
 
 def choose(entries: list[Entry], question_is_vague: bool, topic: str | None = None) -> Answer:

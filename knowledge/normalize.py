@@ -26,6 +26,12 @@ _TRAILING = re.compile(r"[呢吗嘛啊呀哦吧哈噻撒嗦哇]+$")
 
 
 @lru_cache(maxsize=20000)
+def simplified(text: str) -> str:
+    """The text in simplified characters and normal width, otherwise as written (punctuation and particles kept)."""
+    return str(_T2S.convert(unicodedata.normalize("NFKC", text or "")))
+
+
+@lru_cache(maxsize=20000)
 def normalize(text: str) -> str:
     """Canonical form of a question: NFKC width, simplified, dialect mapped, fillers and punctuation gone."""
     text = unicodedata.normalize("NFKC", text or "").lower()

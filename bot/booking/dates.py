@@ -80,7 +80,10 @@ def _parse_first(text: str, now: dt.datetime) -> When | None:
         found_when = When(start, end, bool(_DAY_WORDS.search(item["text"])))
         if first is None:
             first = found_when
-        elif first.day_given and first.whole_day and not found_when.day_given:  # "下周四 … 晚上六点": that day, that time
+        elif first.day_given and not found_when.day_given and (
+                first.whole_day or found_when.end - found_when.start <= dt.timedelta(hours=1) < first.end - first.start
+                and first.start.time() <= found_when.start.time() <= first.end.time()):
+            # "下周四 … 晚上六点", "下周五中午过来，帮我约十二点": that day, that time
             day = first.start.date()
             return When(dt.datetime.combine(day, found_when.start.time()), dt.datetime.combine(day, found_when.end.time()), True)
         else:

@@ -84,6 +84,18 @@ def only_details(text: str) -> bool:
     return not re.sub(r"预约码|码|编号|电话|手机号?|号码|是|为|[:：，,。.\s]", "", rest)
 
 
+def gives_booking_details(text: str, booked_here: bool) -> bool:
+    """"XNXQD4", "码是7J52CS", "3TXS2P 139…": a booking code, alone or with the mobile (the classifier reads a code as
+    yes, no or thanks); an all-letter word counts only in capitals or once a booking was made or found here ("thanks"
+    is not). The mobile alone ("电话159…") counts once a booking was made or found here: it is that booking's."""
+    if not text or text.startswith("/") or not only_details(text):
+        return False
+    code = CODE_IN_TEXT.search(text)
+    if code is None:
+        return booked_here and bool(_MOBILE_IN_TEXT.search(text))
+    return booked_here or any(c.isdigit() for c in code.group(1)) or code.group(1).isupper()
+
+
 REMINDER_HOUR = 18  # reminders go out at 18:00 the evening before
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

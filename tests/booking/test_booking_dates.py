@@ -32,6 +32,8 @@ NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
         ("不对，周三我有事，改到下周五下午", "2026-12-04", "13:00", "17:59"),
         ("时间改一下，中午走不开，改成下周一晚上六点半", "2026-11-30", "18:30", "18:30"),
         ("那天要加班，改到下周二", "2026-12-01", None, None),
+        # a part of the day, then the clock time inside it: that time on that day
+        ("我下周五中午过来开，帮我约十二点", "2026-12-04", "12:00", "12:59"),
     ],
 )
 def test_expressions(text, day, start, end):

@@ -7,12 +7,12 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from test_actions import item_id, run, tracker
 
-from actions.booking import AFFIRM, exact_slot, item_of, manage_op
+from actions.booking import AFFIRM, earliest_in_part, exact_slot, item_of, manage_op
 from actions.chitchat import ActionSmallTalk
 from actions.guides import ActionAnswerGuide, asked_aspect, pick_candidate
 from bot.booking.dates import When
 from bot.booking.schedule import Slot
-from knowledge.answers import MAX_OPTIONS, aspect_in, event_answer
+from knowledge.answers import MAX_OPTIONS, answer, aspect_in, aspects_in, event_answer
 from knowledge.events import EventError, events, load_events, match_event
 from knowledge.service import get_index
 from knowledge.topics import topic_of, topics
@@ -21,7 +21,7 @@ from knowledge.topics import topic_of, topics
 @pytest.mark.parametrize("text, aspect", [
     ("要带啥子证件", "materials"), ("收不收费", "fee"), ("好久能拿到", "time_limit"), ("在哪里办", "location_hours"),
     ("手机上能办不", "online"), ("要跑几趟", "visits"), ("本人要到场不", "visits"), ("你好", None),
-    ("要带什么，多少钱", None),  # two aspects: no single one
+    ("要带什么，多少钱", None),  # two aspects: no single one (aspects_in gives both, in order)
     ("需要准备哪些东西", "materials"), ("要拿些啥子去申请嘛", "materials"), ("要不要收入证明", "materials"),
     ("应该咋个弄", "procedure"), ("低保咋个申请嘛", None), ("扯结婚证两个人都必须去哇", "visits"),
     ("能不能委托别人去补", "visits"), ("娃儿办护照，大人要陪起去不", "visits"),
@@ -29,6 +29,26 @@ from knowledge.topics import topic_of, topics
 ])
 def test_aspect_words(text, aspect):
     assert aspect_in(text) == aspect
+
+
+@pytest.mark.parametrize("text, aspects", [
+    ("参保证明在哪里打？要带身份证吗？", ["location_hours", "materials"]),
+    ("补结婚证要两个人都到场吗？要带什么证件？", ["visits", "materials"]),
+    ("三级残疾能不能领护理补贴？申请要准备什么？", ["item", "materials"]),
+    ("今年一年级什么时候开始报名？要带户口本和房产证吗？", ["location_hours", "materials"]),
+    ("幼兒園報名在哪點報嘛，好久開始", ["location_hours"]),  # 好久开始 asks when it opens, not how long it takes
+    ("我离婚了一个人带两个娃儿，没有固定工作，要准备什么", ["materials"]),  # 带娃儿 is no question about materials
+    ("家里条件差，刚评上低保，要准备什么", ["materials"]),  # 条件差 tells a situation, asks no conditions
+])
+def test_every_aspect_asked_in_the_order_asked(text, aspects):
+    assert aspects_in(text) == aspects
+
+
+def test_two_aspects_asked_are_both_answered_the_first_first():
+    entry = get_index().kb.by_name("个人参保证明查询打印")
+    text = answer(entry, "location_hours", ("materials",)).text
+    assert text.index("办理地点：") < text.index("需要准备以下材料") and answer(entry, "location_hours").text.count("需要准备以下材料") == 0
+    assert asked_aspect("materials", "参保证明在哪里打？要带身份证吗？", None) == "location_hours"  # the words, in order
 
 
 @pytest.mark.parametrize("intent_aspect, text, previous, expected", [
@@ -187,6 +207,16 @@ def test_a_named_time_picks_its_slot_and_yes_accepts_the_offer():
     assert AFFIRM.match("对的") and AFFIRM.match("要得") and not AFFIRM.match("不对")
 
 
+def test_a_part_of_day_books_its_earliest_time_and_lunch_is_the_lunch_service():
+    day = dt.date(2026, 12, 18)
+    free = [(Slot("police", day, dt.time(h, m), dt.time(h, m + 29), h == 12 or (h == 13 and m == 0)), 3)
+            for h in (12, 13, 14) for m in (0, 30)]
+    lunch = When(dt.datetime(2026, 12, 18, 12, 0), dt.datetime(2026, 12, 18, 13, 59), True)
+    assert earliest_in_part(free, lunch, day).start == dt.time(12, 0)  # not the hall's 13:30 inside the lunch hours
+    afternoon = When(dt.datetime(2026, 12, 18, 13, 0), dt.datetime(2026, 12, 18, 17, 59), True)
+    assert earliest_in_part(free, afternoon, day).start == dt.time(13, 30)  # the hall's afternoon, not a 5+X slot
+
+
 def test_a_booking_message_names_its_item_through_the_dates():
     assert item_of("个体户不开了怎么注销，帮我约个下周一上午去政务中心").name == "个体工商户注销登记"
     # the name and the phone are not part of the item
@@ -271,3 +301,32 @@ def test_a_message_with_only_the_code_or_the_mobile(text, only):
     from bot.booking.service import only_details
 
     assert only_details(text) is only
+
+
+@pytest.mark.parametrize("text, booked_here, about_the_booking", [
+    ("电话15908761234", True, True),  # the mobile alone, after a booking made or found here: that booking's
+    ("电话15908761234", False, False),  # with no booking in this conversation it says nothing of one
+    ("ZWWQX4", True, True), ("码是7J52CS", False, True), ("thanks", False, False),
+    ("社保卡丢了，电话15908761234", True, False),  # more than the details: a question
+])
+def test_a_booking_is_meant_by_its_code_or_by_the_mobile_after_it_was_made_here(text, booked_here, about_the_booking):
+    from bot.booking.service import gives_booking_details
+
+    assert gives_booking_details(text, booked_here) is about_the_booking
+
+
+def test_a_new_question_after_a_guide_is_not_taken_as_its_follow_up():
+    from actions.guides import opens_new_topic, switches_item
+
+    birth = get_index().kb.by_name("《出生医学证明》首次签发")
+    assert opens_new_topic(birth, "再问个，住房公积金咋个提取出来")  # 公积金: nothing of the current guide
+    assert not opens_new_topic(birth, "再问个，要多久") and not opens_new_topic(birth, "还有个事，收不收费")
+    assert not opens_new_topic(birth, "住房公积金咋个提取出来")  # without the lead the follow-up rules decide
+    assert switches_item("那护照呢") and switches_item("那港澳通行证呢")  # read as "no" by the classifier
+    assert not switches_item("好的") and not switches_item("那好吧") and not switches_item("还有呢")
+
+
+def test_asking_which_help_there_is_offers_the_kinds_of_help():
+    _, slots = run(ActionAnswerGuide(), tracker("屋头困难得很，想问下有没有啥子救助", intent="ask_item"))
+    offered = {get_index().kb.by_id(i).name for i in slots["candidates"]}
+    assert {"最低生活保障", "临时救助"} <= offered and len(offered) <= MAX_OPTIONS

@@ -34,6 +34,11 @@ def test_every_training_example_keeps_its_intent():
     ("complain", "娃兒上戶口，爸媽兩個都要去不"),
     ("goodbye", "社保卡丢了补办要带什么材料"),
     ("change_booking", "我是跑网约车的，没有单位，想自己交职工的那种养老保险，以后退休拿得多一点，要咋个办"),
+    # a situation told to ask what to do is no complaint, even when the search finds no item in it
+    ("complain", "我娃儿今年满十六岁了，一直没办过证件，马上要中考用，派出所说要本人去办，要咋个办"),
+    ("complain", "我们公司的公章用了好多年，边边都磨坏了，要重新刻一个，需要准备哪些东西"),  # 坏: part of the situation
+    ("complain", "公司派我下个月去马来西亚出差，我还没有出国的证件，现在去办来得及不"),  # 出差 is no 差
+    ("book_appointment", "那个嗯 我想问一下港澳通行证 港澳通行证怎么办 要先预约吗"),  # asks whether to book
 ])
 def test_a_service_question_given_another_intent_is_answered(intent, text):
     assert is_service_question(intent, text)
@@ -45,6 +50,9 @@ def test_a_service_question_given_another_intent_is_answered(intent, text):
     ("change_booking", "改到下周五下午办身份证"),
     ("cancel_appointment", "办身份证那个号我不要了，帮我退掉"),
     ("complain", "我要投诉，办身份证跑了三趟都没办好"),
+    ("complain", "我要投诉，办身份证要带啥子都说不清楚"),  # the complaint's own word, whatever else is asked
+    ("complain", "工资拖了三个月一分钱都没拿到，我们几十个人咋个办嘛"),  # a grievance: no service answers it
+    ("complain", "窗口排了三个小时队，怎么办"),
     ("request_human", "身份证的事情跟你说不清楚，转人工"),
     ("goodbye", "好的，身份证的事晓得了，再见"),
     ("ask_materials", "社保卡丢了补办要带什么材料"),  # intents without a second look are never touched
