@@ -2,6 +2,7 @@
 look-up / cancel / reschedule by code and mobile. The booking rules live in bot/booking/service.py."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import uuid
@@ -35,6 +36,7 @@ _ISO = re.compile(r"(\d{4}-\d{2}-\d{2})(?:\s+(\d{2}:\d{2}))?")
 _HHMM = re.compile(r"^\s*(\d{1,2})[:：](\d{2})\s*$")
 _CODE = service.CODE_IN_TEXT
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+_ID_IN_TEXT = re.compile(r"(?<![\dXx])(\d{17}[\dXx])(?![\dXx])")
 
 
 def now() -> dt.datetime:
@@ -167,6 +169,10 @@ def details_in(text: str, item: str | None, day: dt.date | None) -> dict[str, An
     name = name_in(text)
     if name:
         found["booking_name"] = name
+    id_number = _ID_IN_TEXT.search(text)
+    if id_number:  # "…电话180…，身份证号511126…": kept when it is a valid number (the form asks again otherwise)
+        with contextlib.suppress(service.BookingError):
+            found["booking_id_number"] = service.normalize_id_number(id_number.group(1))
     try:
         found.update(time_slots(item or "", parse_when(text, now()), day))
     except (DateNotBookable, CalendarUnknown):
@@ -207,8 +213,8 @@ class ActionStartBooking(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = text_of(tracker)
-        if service.names_a_booking(text):  # "预约码ABPCC4，电话182…，能不能往后挪到下周六": the booking made, not a new one
-            return [FollowupAction("action_start_manage")]
+        if service.names_a_booking(text) or _LOOK_UP.search(text):  # "预约码ABPCC4，电话182…，能不能往后挪到下周六",
+            return [FollowupAction("action_start_manage")]  # "我想查下预约": the booking made, not a new one
         if is_service_question(latest_intent(tracker), text):  # "我下个月满六十，办退休要拿些啥子": no booking asked for
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         item, problem = bookable_item(text, tracker.get_slot("item"))
@@ -275,7 +281,12 @@ class ValidateBookingForm(FormValidationAction):
         item, problem = bookable_item(str(value or ""), None)
         if item is None:
             dispatcher.utter_message(text=problem or "没有找到这个事项，请说一下您要办理的事项名称，例如“身份证”“社保卡”。")
-        return {"booking_item": item}
+            return {"booking_item": None}
+        # "那帮我约个失业登记 也是下周一上午": the day, time, name and mobile said with the item are kept too
+        given = {k: v for k, v in details_in(text_of(tracker), item, None).items() if not tracker.get_slot(k)}
+        if given.get("booking_time") is None:
+            given.pop("booking_time", None)
+        return {**given, "booking_item": item}
 
     def validate_booking_date(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         text = str(value or "")
@@ -468,15 +479,27 @@ class ActionBookingChange(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = text_of(tracker)
-        found = details_in(text, tracker.get_slot("booking_item"), _day_of(tracker)) if tracker.get_slot("booking_item") else {}
+        item = tracker.get_slot("booking_item")
+        found = details_in(text, item, _day_of(tracker)) if item else {}
         if "booking_window" in found and "booking_time" not in found:
             found["booking_time"] = None  # another part of the day: ask which time in it
+        kept = tracker.get_slot("booking_time")
+        when = parse_when(text, now())
+        if found.get("booking_date") and not found.get("booking_time") and kept and when is not None and when.whole_day:
+            # "不对，是周五": another day, the time already chosen (when it is free that day)
+            free = with_session(lambda s: service.free_slots(db_session=s, schedule=current().schedule, item_name=item,
+                                                             day=dt.date.fromisoformat(found["booking_date"]), now=now()))
+            if any(f"{slot.start:%H:%M}" == kept for slot, _ in free):
+                found["booking_time"] = kept
+                found.pop("booking_window", None)
         if not found:
             dispatcher.utter_message(text="好的，请告诉我要改成什么：日期时间、姓名还是手机号？")
         events = [SlotSet(k, v) for k, v in found.items()] + [SlotSet("booking_request_id", None)]
         return events if tracker.active_loop_name else events + [FollowupAction("booking_form")]
 
 
+# asking after a booking already made
+_LOOK_UP = re.compile(r"查.{0,3}(我的|那个)?预约|我的预约|约的是(哪|几|什么)|预约.{0,2}(查|看)一?下")
 _EXISTING = re.compile(r"预约码|码是|我的预约|约的|约好的|那个预约|已经约")
 
 
@@ -497,6 +520,9 @@ class ActionRouteChange(Action):
         return [FollowupAction("action_start_manage" if existing or booked_here else "action_start_booking")]
 
 
+_GIVE_UP = re.compile(r"不约了|不要了|算了|取消|不用了|不办了|不预约|不想约|不去了|去不了|去不成")
+
+
 class ActionBookingAbandon(Action):
     """Changed their mind: nothing is booked."""
 
@@ -504,6 +530,11 @@ class ActionBookingAbandon(Action):
         return "action_booking_abandon"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        text = text_of(tracker)
+        item = tracker.get_slot("booking_item")
+        if item and not _GIVE_UP.search(text) and details_in(text, item, _day_of(tracker)):
+            # "不对，是周五", "我妈叫田秀珍 电话打我的138…" read as no or as cancelling: a correction or the details asked for
+            return [FollowupAction("action_booking_change")]
         dispatcher.utter_message(text="好的，这次没有为您预约。需要时随时说“我要预约”。")
         return [SlotSet(n, None) for n in BOOKING_SLOTS]
 

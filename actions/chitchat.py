@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.guides import answer_question, switches_item
+from actions.guides import answer_question, asks_of_current, switches_item
 from actions.service_question import asks_about_a_service, is_service_question
 from bot.booking.service import gives_booking_details, names_a_booking
 
@@ -24,7 +24,7 @@ class ActionSmallTalk(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "greet"
-        if not text.startswith("/") and asks_about_a_service(text):
+        if not text.startswith("/") and (asks_about_a_service(text) or asks_of_current(tracker, text)):
             return answer_question(dispatcher, tracker)
         dispatcher.utter_message(response=RESPONSES.get(intent, "utter_greet"))
         return []
@@ -44,7 +44,7 @@ class ActionAcknowledge(Action):
         text = tracker.latest_message.get("text") or ""
         if gives_booking_details(text, bool(tracker.get_slot("manage_code"))):
             return [FollowupAction("action_start_manage")]
-        if switches_item(text):  # "那护照呢" read as no: the question asked of the last item, now of this one
+        if switches_item(text) or asks_of_current(tracker, text):  # "那护照呢", "我去交要得不" read as no or yes
             return answer_question(dispatcher, tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "affirm"
         dispatcher.utter_message(response=ACKNOWLEDGEMENTS.get(intent, "utter_affirm"))

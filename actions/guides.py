@@ -15,7 +15,7 @@ from bot.insight.outcomes import NOTE
 from bot.services import current_or_none
 from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, aspects_in, choose, event_answer, gone, unknown
 from knowledge.events import LifeEvent, asked_event
-from knowledge.normalize import normalize
+from knowledge.normalize import normalize, simplified
 from knowledge.pinned import reply as pinned_reply
 from knowledge.schema import Entry
 from knowledge.search import Hit
@@ -24,15 +24,19 @@ from knowledge.topics import topic_of
 
 ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
 _ORDINAL_RE = re.compile(r"^(?:我?选|就是|是|要)?第?([一二两三四五1-5])(?:个|项|条|号)?(?:那个|这个)?(?:嘛|吧|呀|啊|哈|的|噻)?$")
+FOLLOW_UP_LENGTH = 12  # "换一张要多久" right after a single option offered: about that option
 VAGUE_LENGTH = 4  # a normalised question this short that fits several items is vague ("办证")
 NAMED = 0.6  # a name or alias signal this strong: the message names an item (with one in context, it changes the subject)
 # "那港澳通行证呢", "身份证的话": a new item, the same question as before
-_SWITCH_LEAD = re.compile(r"^(?:那|那么|还有)|(?:呢|的话)[？?。！!…\s]*$")  # a switch starts with 那 or ends with 呢
+# a switch starts with 那 or ends a phrase with 呢 (Sichuanese 喃) or 的话: "那护照呢", "临时救助喃", "开公司的话呢 有限公司"
+_SWITCH_LEAD = re.compile(r"^(?:那|那么|还有)|(?:呢|喃|的话)(?:[？?。！!…\s]|$)")
 _STEP = re.compile(r"第([一二两三四五六1-6])(?:步|个|项|件)")  # "第二步要带什么": a step of the life event just listed
 # "都要办些啥", "要跑哪些部门": a question about everything a life event needs, not one item
 # "有没有啥子救助", "能享受哪些补贴": which of a kind of help exist (normalised text: 啥子 → 什么)
 _ASKS_WHICH = re.compile(r"(有没有|有|能享受|可以享受|能领|可以领|能申请|可以申请)(什么|哪些|哪几种|几种)?(样的)?"
                          r"(救助|补贴|补助|政策|优惠|福利|待遇|帮扶|帮助)")
+# "想问下我老汉儿养老保险的事情", "社保卡的事想问下": a topic opened, the question still to come
+_ABOUT_THINGS = re.compile(r"的事情?|方面的?(事情?|问题)|相关的?(事情?|问题)|那些事")
 VAGUE_WHICH = 20  # longer, the message tells a situation that picks the item ("一级肢体残疾，瘫在床上…有没有啥子补贴")
 PICK_MARGIN = 2.0  # a detail picks one of the offered items when it scores this many times the next one
 
@@ -70,9 +74,9 @@ def chosen_item_id(tracker: Tracker) -> str | None:
 
 
 def asked_aspect(intent_aspect: str, text: str, previous: str | None) -> str:
-    """The aspect asked: the intent's; for a general question, a cue word in it, or the previous aspect when the
-    message only switches the item ("那港澳通行证呢"). A message that asks two in words ("在哪里打？要带身份证吗？")
-    is answered in the order asked, whatever the classifier's one guess."""
+    """The aspect asked: a cue word in the message, else the intent's, or the previous aspect when the message only
+    switches the item ("那港澳通行证呢"). A message that asks two in words ("在哪里打？要带身份证吗？") is answered in
+    the order asked, whatever the classifier's one guess."""
     asked = aspects_in(text)
     if len(asked) >= 2:
         return asked[0]
@@ -80,25 +84,55 @@ def asked_aspect(intent_aspect: str, text: str, previous: str | None) -> str:
     raw = text.strip()
     if previous and previous != "item" and not cue and len(raw) <= 26 and _SWITCH_LEAD.search(raw):
         return previous  # the message only names another item: whatever the classifier guessed, the question stays
-    if intent_aspect != "item":
-        return intent_aspect
-    return cue or "item"
+    # the words asked beat the classifier's one guess ("申请公租房要啥子条件" came out as ask_materials)
+    return cue or intent_aspect
 
 
 # "再问个，…", "还有个事，…": what follows is a new question, about the current item only if it says so
+# a document, a fund, an insurance, a tax or a vehicle: a thing a question is about ("驾驶证", "公积金", "车子")
+_THING = re.compile(r"^.+(证|卡|照|金|险|税)$|车")
 _NEW_TOPIC_LEAD = re.compile(r"^(再问(个|一个|一下|下)|还有(个|一个|件)事|另外(问|还有|一个)|换个问题|我?还想问|顺便问)")
 
 
 def opens_new_topic(current: Entry, text: str) -> bool:
     """"再问个，住房公积金咋个提取出来" right after a guide: a new question about a thing the current item's guide never
-    names (公积金), so not a follow-up ("再问个，要多久" is)."""
-    lead = _NEW_TOPIC_LEAD.search(normalize(text))
+    names (公积金), so not a follow-up ("再问个，要多久" is); "驾驶证到期了在哪儿换": a document no guide knows."""
+    said = simplified(text).strip()
+    lead = _NEW_TOPIC_LEAD.search(said)
+    index = get_index()
+    words = index.tokens(normalize(said[lead.end():] if lead else said))
+    if any(_THING.search(w) and w not in index.guides_text for w in words):
+        return True
     if lead is None:
         return False
-    index = get_index()
     own = normalize(" ".join([current.name, *current.aliases, *current.keywords, *current.questions, *current.situations]))
-    rest = normalize(text)[lead.end():]
-    return any(len(w) >= 2 and w not in own and not aspects_in(w) for w in index.tokens(rest))
+    return any(len(w) >= 2 and w not in own and not aspects_in(w) for w in words)
+
+
+# words that open a question without asking it yet: "我想问哈养老保险", "咨询一下社保" (normalize() drops 我想问)
+_OPENING = re.compile(r"^(一?下|一?哈)|我?想?(问|咨询|了解|打听)(一?下|哈|一哈)?|关于|请问|你好|您好|喂|那个|就是|嗯|呃")
+
+
+def only_a_topic(text: str) -> bool:
+    """"我想问哈养老保险", "社保卡": a topic's word that several items share, and nothing else asked (the likely items
+    are offered, not the first of them); "低保", an item's own alias, is answered."""
+    topic = topic_of(text)
+    if topic is None:
+        return False
+    rest = _OPENING.sub("", normalize(text))
+    said = [w for w in sorted(topic.words, key=len, reverse=True) if normalize(w) in rest]
+    for word in said:
+        rest = rest.replace(normalize(word), "")
+    if rest or not said:
+        return False
+    names = [[normalize(n) for n in [e.name, *e.aliases]] for e in get_index().kb.guides]
+    return sum(said[0] in " ".join(n) for n in names) >= 2 and not any(said[0] in n for n in names)
+
+
+def asks_of_current(tracker: Tracker, text: str) -> bool:
+    """An aspect asked in words while an item is in context ("在那儿开哦", "她走不动路 我去交要得不"), whatever the
+    classifier made of it (a greeting, yes or no)."""
+    return bool(tracker.get_slot("item")) and not text.startswith("/") and bool(aspects_in(text))
 
 
 def switches_item(text: str) -> bool:
@@ -210,8 +244,10 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     aspect = asked_aspect(aspect, text, tracker.get_slot("aspect"))
     more = tuple(a for a in aspects_in(text) if a != aspect) if len(aspects_in(text)) >= 2 else ()  # asked as well
     current = index.kb.by_id(tracker.get_slot("item") or "")
+    if current is not None and opens_new_topic(current, text):  # "顺便问下 公积金取出来咋个弄": not about the current item
+        current = None
     resolution = index.resolve(text) if not text.startswith("/") else None
-    if tracker.get_slot("item") and current is None and (resolution is None or resolution.kind == "none"):
+    if tracker.get_slot("item") and index.kb.by_id(tracker.get_slot("item") or "") is None and (resolution is None or resolution.kind == "none"):
         say(dispatcher, gone(retired_name(tracker.get_slot("item"))))  # the item asked about left the knowledge base
         return [SlotSet("item", None), SlotSet("aspect", aspect)]
     # everything a life event needs, not one of its items
@@ -219,23 +255,28 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     if event is not None:
         return tell_event(dispatcher, event, aspect)
     candidates = tracker.get_slot("candidates") or []
-    if candidates and not (resolution and resolution.kind == "answer"):
-        picked = pick_candidate(text, candidates)
+    follow_up = len(candidates) == 1 and len(normalize(text)) <= FOLLOW_UP_LENGTH and not (resolution and names_an_item(resolution.hits))
+    if candidates and (follow_up or not (resolution and resolution.kind == "answer")):
+        # a number or a detail picks one; after a single option, a short follow-up that names no item takes it
+        picked = index.kb.by_id(candidates[0]) if follow_up else pick_candidate(text, candidates)
         if picked is not None:  # a detail or a number picks one of the items just offered
             if aspect == "item":
                 aspect = tracker.get_slot("aspect") or "item"
             say(dispatcher, answer(picked, aspect, more))
             return [SlotSet("item", picked.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
-    if resolution is not None and resolution.kind == "answer" and len(normalize(text)) <= VAGUE_WHICH \
-            and _ASKS_WHICH.search(normalize(text)) and not names_an_item(resolution.hits):
-        topical = topic_entries(text)  # "屋头困难得很，有没有啥子救助": which kinds of help there are, not the best one
+    asks_which = len(normalize(text)) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(normalize(text)))
+    if resolution is not None and resolution.kind == "answer" and (
+            asks_which and not names_an_item(resolution.hits) or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not aspects_in(text)):
+        # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
+        topical = topic_entries(text)
         if topical:
             return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
     if resolution is not None and resolution.kind == "answer":
         entry = resolution.entry
         assert entry is not None  # an answer has its entry
-        if current is not None and entry.id != current.id and still_about(current, entry, text):
-            entry = current
+        if current is not None and entry.id != current.id and (still_about(current, entry, text) or (
+                len(normalize(text)) <= FOLLOW_UP_LENGTH and aspects_in(text) and not names_an_item(resolution.hits))):
+            entry = current  # "换一张要多久" right after 社保卡补领: a follow-up, though 换 fits the ID card better
         if entry.id in candidates and aspect == "item":  # the answer to our clarifying question: what was asked stays
             aspect = tracker.get_slot("aspect") or "item"
     elif resolution is not None and resolution.kind == "choose" and (current is None or names_an_item(resolution.hits)):
@@ -249,14 +290,13 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         if len(offered) != 1:  # "要带啥子" right after a list of steps or options: which one?
             return offer(dispatcher, offered, aspect, vague=True)
         entry = offered[0]  # the one item offered, and the citizen goes on asking about it
-    elif current is not None and not (resolution is None or resolution.kind == "none" and (topic_of(text) or
-                                                                                          opens_new_topic(current, text))):
+    elif current is not None and not (resolution is None or resolution.kind == "none" and topic_of(text)):
         entry = current
     else:
         topical = topic_entries(text) if resolution is not None else None
         if topical:
             return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
-        if current is not None and not opens_new_topic(current, text):
+        if current is not None:
             entry = current
         else:
             not_found(dispatcher, text)

@@ -35,7 +35,7 @@ ASPECT_MARKS = [  # first line of an answer's body -> aspect (knowledge/answers.
     ("visits", re.compile(r"^(最多需要到办事现场|全程网上办理，不用到现场)|^知识库里暂时没有这项的到现场次数")),
     ("item", re.compile(r"^受理条件：")),
 ]
-OPTIONS = re.compile(r"下面哪一项|是不是想问下面这些|您想办.{0,8}哪一项|您想问的是")
+OPTIONS = re.compile(r"下面哪一项|是不是想问下面这些|您想办.{0,12}哪一项|您想问的是")  # 您想办理养老和退休方面的哪一项
 NOT_FOUND = re.compile(r"知识库里没有找到|不在政务服务范围|暂时没有这项的详细办事指南")
 RATING_INVITE = re.compile(r"做个评价|满意")
 GOODBYE = re.compile(r"再见|祝您办事顺利")
@@ -142,12 +142,15 @@ def pct(a: int, b: int) -> str:
     return f"{100 * a / b:5.1f}% ({a}/{b})" if b else "   n/a"
 
 
+STYLES = ["named", "situational", "situational_short", "speech", "dialect", "multi"]  # situational_short: the dev2 writer's
+
+
 def report_questions(results: list[dict[str, Any]], split: str) -> dict[str, Any]:
     rows = [r for r in results if r["split"] == split]
     print(f"\n单轮问题（{split}，{len(rows)} 题）")
     print(f"{'style':<17}{'right':>16}{'offered':>16}{'wrong':>14}{'not found/other':>18}{'aspect ok':>16}")
     figures = {}
-    for style in ["named", "situational", "speech", "dialect", "multi"]:
+    for style in [s for s in STYLES if any(r["style"] == s for r in rows)]:
         group = [r for r in rows if r["style"] == style]
         c = Counter(r["outcome"] for r in group)
         right = [r for r in group if r["outcome"] == "right"]
@@ -294,12 +297,12 @@ def main(base_url: str, splits: tuple[str, ...] = ("tune", "held_out"), show_mis
         q_results = run_questions(http, questions, today)
         c_results = run_conversations(http, conversations, today)
     figures = {}
-    for split in splits:  # the dev split has conversations only
+    for split in splits:  # the dev split has conversations only; dev2 has both
         asked = any(q["split"] == split for q in questions)
         figures[split] = {"questions": report_questions(q_results, split) if asked else None,
                           "conversations": report_conversations(c_results, split)}
     if show_misses:
-        for split in (show_misses, "dev"):
+        for split in (show_misses, "dev", "dev2"):
             print(f"\n{split} 集中未通过的（只在调优集上看，留出集不看）：")
             print("\n".join(misses(q_results, c_results, split)))
     return figures

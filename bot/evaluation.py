@@ -159,7 +159,7 @@ def knowledge_scale(situations: Path) -> dict[str, Any]:
 
     figures: dict[str, Any] = {"entries": [len(county.entries), len(large.entries)], "guides": [len(county_guides), sum(1 for e in large.entries if e.has_guide)]}
     print(f"\n知识规模（只看检索，不经对话）：本县 {len(county.entries)} 个事项 → 加上广东办事指南和四川事项目录 {len(large.entries)} 个")
-    for split in ("tune", "held_out"):
+    for split in ("tune", "dev2", "held_out"):
         alone, with_import = score(county, split), score(large, split)
         figures[split] = {"county": alone, "with_import": with_import}
         print(f"  {split}：事项答对 {pct(alone['right'], alone['items'])} → {pct(with_import['right'], with_import['items'])}；"

@@ -53,6 +53,10 @@ _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?\d{7,8})(?!\d)")
 SENSITIVE_OFF_DUTY = '/request_human{"handoff_reason": "sensitive"}'
 AGENCY_ASK = re.compile(r"申请代办|代办服务|帮办服务|帮办|代办员|代办点|帮我代办|找人代办|上门代办|代跑")
 AGENCY_WORD = re.compile(r"代办")
+# "屋头人能不能帮我代办", "我儿子去代办要得不": whether a relative may go instead (the guide's 到现场 answer), not the
+# county's 代办 service
+PROXY_ASK = re.compile(r"(屋头人|家里人|家人|家属|亲戚|朋友|别人|他人|儿子|女儿|老公|老婆|爱人|爸|妈|老汉|娃儿|子女|孙子|孙女)"
+                       r"[^，,。？?]{0,6}(帮我|替我|代我|代办|代领|去办|去交|去领)")
 ANSWER_ITEM = re.compile(r"^【([^】\n]{1,80})】")
 
 
@@ -125,7 +129,7 @@ class Desk:
         if handoff is not None and CANCEL_QUEUE.match(text):
             queue.abandon(db_session=session, conversation_id=conversation_id, now=now)
             return Routed([texts.queue_cancelled()])
-        if AGENCY_ASK.search(text) or AGENCY_WORD.search(text):
+        if (AGENCY_ASK.search(text) or AGENCY_WORD.search(text)) and not PROXY_ASK.search(text):
             routed = self._agency(session, conversation_id, text, asked=bool(AGENCY_ASK.search(text)))
             if routed is not None:
                 return routed

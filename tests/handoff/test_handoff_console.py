@@ -365,6 +365,8 @@ def test_agency_for_items_not_on_the_list_and_questions_about_proxies(app_client
     assert "可以代办帮办的事项" in texts(listed) and "申请代办 最低生活保障" in [b["payload"] for b in listed[-1]["buttons"]]
     assert "暂不在代办帮办服务清单" in texts(citizen.say("申请代办 个体工商户设立登记"))
     assert "机器人答复" in texts(citizen.say("身份证可以让家里人代办吗"))  # a guide question: the bot answers
+    # whether a relative may go instead, said with the desk's own words (帮我代办): the guide's answer, not the desk's
+    assert "机器人答复" in texts(citizen.say("我人在广东打工 屋头人能不能帮我代办无犯罪记录证明"))
 
 
 def test_agency_items_offer_the_service_in_their_answers(app_client, fake_rasa):

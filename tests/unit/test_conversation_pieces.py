@@ -39,6 +39,8 @@ def test_aspect_words(text, aspect):
     ("幼兒園報名在哪點報嘛，好久開始", ["location_hours"]),  # 好久开始 asks when it opens, not how long it takes
     ("我离婚了一个人带两个娃儿，没有固定工作，要准备什么", ["materials"]),  # 带娃儿 is no question about materials
     ("家里条件差，刚评上低保，要准备什么", ["materials"]),  # 条件差 tells a situation, asks no conditions
+    ("资料交到哪里", ["location_hours"]), ("在那儿开哦", ["location_hours"]),  # where, though 资料 is said; 那儿 for 哪儿
+    ("她走不动路 我去交要得不", ["visits"]), ("屋头人能不能帮我代办", ["visits"]),  # someone else going instead
 ])
 def test_every_aspect_asked_in_the_order_asked(text, aspects):
     assert aspects_in(text) == aspects
@@ -321,7 +323,10 @@ def test_a_new_question_after_a_guide_is_not_taken_as_its_follow_up():
     birth = get_index().kb.by_name("《出生医学证明》首次签发")
     assert opens_new_topic(birth, "再问个，住房公积金咋个提取出来")  # 公积金: nothing of the current guide
     assert not opens_new_topic(birth, "再问个，要多久") and not opens_new_topic(birth, "还有个事，收不收费")
-    assert not opens_new_topic(birth, "住房公积金咋个提取出来")  # without the lead the follow-up rules decide
+    assert opens_new_topic(birth, "顺便问下 公积金取出来咋个弄")  # 问下 is a filler normalize() drops: the lead still counts
+    rental = get_index().kb.by_name("公共租赁住房申请资格审核认定")
+    assert opens_new_topic(rental, "驾驶证到期了在哪儿换")  # a document no guide names, even without a lead
+    assert not opens_new_topic(rental, "要带户口本吗") and not opens_new_topic(rental, "收入证明要不要")
     assert switches_item("那护照呢") and switches_item("那港澳通行证呢")  # read as "no" by the classifier
     assert not switches_item("好的") and not switches_item("那好吧") and not switches_item("还有呢")
 
@@ -330,3 +335,11 @@ def test_asking_which_help_there_is_offers_the_kinds_of_help():
     _, slots = run(ActionAnswerGuide(), tracker("屋头困难得很，想问下有没有啥子救助", intent="ask_item"))
     offered = {get_index().kb.by_id(i).name for i in slots["candidates"]}
     assert {"最低生活保障", "临时救助"} <= offered and len(offered) <= MAX_OPTIONS
+
+
+def test_a_topic_alone_is_asked_back_and_an_items_own_alias_is_answered():
+    from actions.guides import only_a_topic
+
+    assert only_a_topic("我想问哈养老保险") and only_a_topic("社保卡")  # several items share the word
+    assert not only_a_topic("低保")  # 最低生活保障's own alias
+    assert not only_a_topic("养老保险要交好多钱")  # a question is asked: the search answers it
