@@ -234,6 +234,12 @@ def agrees(text: str) -> bool:
     return bool(tokens) and all(_YES.match(token) for token in tokens)
 
 
+# the words of an appeal itself: with them a request for a person is part of the complaint ("我要投诉窗口工作人员")
+_APPEAL_WORDS = re.compile(r"投诉|举报|反映|曝光|建议|态度|刁难")
+# asking to talk to the staff rather than about them
+_WANTS_STAFF = re.compile(r"(有没有|找|要跟|跟|和|换)个?(工作人员|真人|人工|客服)")
+
+
 def asks_for_a_person(text: str) -> bool:
     return bool(_PERSON.search(text or ""))
 
@@ -305,6 +311,8 @@ class ActionStartAppeal(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
+        if (asks_for_a_person(text) or _WANTS_STAFF.search(text)) and not _APPEAL_WORDS.search(text):  # "有没有工作人员 我直接问"
+            return [FollowupAction("action_request_human")]
         if is_service_question(latest_intent(tracker), text):  # a situation told, neither complaint nor plea: answered
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         events = [SlotSet(slot, None) for slot in APPEAL_SLOTS] + [SlotSet("requested_slot", None)]

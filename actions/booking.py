@@ -124,18 +124,26 @@ def chosen_note(slot: Slot) -> str:
 
 # the cue may name a relative ("我妈叫冯秀英": the person who comes to the hall)
 _KIN = "".join(f"|(?<={kin})" for kin in "妈 爸 母亲 父亲 老汉 爷爷 奶奶 外婆 外公 老婆 老公 爱人 儿子 女儿".split())
-_NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN})叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?)\s*([\u4e00-\u9fa5]{{2,4}}?)"
+_NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN})叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?|申请人[:：是]?)\s*([\u4e00-\u9fa5]{{2,4}}?)"
                    r"(?=[，,。\s]|电话|手机|$)")
 # a name alone between separators right before the mobile: "李四，139…", "…约个办护照，冯磊，188…"
 _NAME_BEFORE_PHONE = re.compile(r"(?:^|[，,、\s])\s*([\u4e00-\u9fa5]{2,4})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*1[3-9]\d{9}")
 # words of a reply, a thanks or a goodbye: never a name ("好的，拜拜" where the name is asked)
+# "名字写错了 是张丽 美丽的丽": the name after 是 in a correction of the name
+_NAME_FIX = re.compile(r"(?:名字|姓名).{0,4}(?:错|不对).{0,3}?(?:是|叫|改成)\s*([\u4e00-\u9fa5]{2,4}?)(?=[，,。\s]|$)")
+# a name standing alone between spaces before the phone's words: "名字写我妈的 刘淑华 电话留我的 137…"
+_NAME_ALONE = re.compile(r"(?:^|\s)([\u4e00-\u9fa5]{2,4})\s+(?=电话|手机)")
+# characters of words around a name, never in one given as the name ("写我妈的", "写错了")
+_NOT_IN_A_NAME = re.compile(r"[我你他她的了写错是不要对就这那吗呢嘛]")
 NOT_A_NAME = re.compile(r"个人|人工|客服|拜拜|再见|谢谢|多谢|感谢|麻烦|好的|好嘞|算了|不用|不要|没问题|可以|确认|是的|对的|晓得|知道|明白|预约|约个|电话|手机")
 
 
 def name_in(text: str) -> str | None:
-    """A citizen's name given with a cue ("我叫李四", "名字是李四") or before the phone ("李四，139…")."""
-    for match in (_NAME.search(text), _NAME_BEFORE_PHONE.search(text)):
-        if match and not NOT_A_NAME.search(match.group(1)):
+    """A citizen's name given with a cue ("我叫李四", "名字是李四"), as a correction ("名字写错了 是张丽"), or before the
+    phone ("李四，139…", "名字写我妈的 刘淑华 电话留我的 137…")."""
+    matches = [_NAME_FIX.search(text), _NAME.search(text), _NAME_BEFORE_PHONE.search(text), _NAME_ALONE.search(text)]
+    for match in matches:
+        if match and not NOT_A_NAME.search(match.group(1)) and not _NOT_IN_A_NAME.search(match.group(1)):
             return match.group(1)
     return None
 
@@ -278,6 +286,8 @@ class ValidateBookingForm(FormValidationAction):
         return domain_slots
 
     def validate_booking_item(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        if AFFIRM.match(str(value or "").strip()):  # "确认" where the item is asked: no item (a catalogue name holds 确认);
+            return {"booking_item": None}  # the form asks for it again
         item, problem = bookable_item(str(value or ""), None)
         if item is None:
             dispatcher.utter_message(text=problem or "没有找到这个事项，请说一下您要办理的事项名称，例如“身份证”“社保卡”。")
@@ -298,6 +308,9 @@ class ValidateBookingForm(FormValidationAction):
         else:
             when = parse_when(text, now())
             if when is None or not when.day_given:
+                given = {k: v for k, v in details_in(text, None, None).items() if k in ("booking_name", "booking_phone")}
+                if given:  # "我叫谢婷 手机191…" before the day: kept, the day is asked again
+                    return {"booking_date": None, **given}
                 dispatcher.utter_message(text="没听明白是哪一天，可以说“明天”“周六”“下周三”或“12月5日”，也可以点下面的时段。")
                 return {"booking_date": None}
             day = when.days[0]
@@ -335,11 +348,12 @@ class ValidateBookingForm(FormValidationAction):
             wanted = [s for s, _ in free if f"{s.start:%H:%M}" == f"{int(exact.group(1)):02d}:{exact.group(2)}"]
         else:
             when = parse_when(text, now())
-            wanted = [s for s, _ in free if when is not None and When(dt.datetime.combine(day, when.start.time()),
-                      dt.datetime.combine(day, when.end.time()), True).covers(day, s.start)] if when else []
+            part = earliest_in_part(free, when, day) if when is not None else None  # "下午嘛": the hall's 13:30, as at the start
+            wanted = [part] if part is not None else [s for s, _ in free if when is not None and When(
+                dt.datetime.combine(day, when.start.time()), dt.datetime.combine(day, when.end.time()), True).covers(day, s.start)] if when else []
         if not wanted and AFFIRM.match(text.strip()):  # "对" to the offered times: the first one in the asked window
-            window = when_from(tracker, day)
-            wanted = [s for s, _ in free if window is None or window.covers(day, s.start)][:1]
+            window = when_from(tracker, day)  # (none free in the window: the first of the day's, as offered)
+            wanted = ([s for s, _ in free if window is None or window.covers(day, s.start)] or [s for s, _ in free])[:1]
         given = {k: v for k, v in details_in(text, None, None).items() if k in ("booking_name", "booking_phone")}
         if not wanted and not given and parse_when(text, now()) is None and (name := plain_name(text)):
             given = {"booking_name": service.normalize_name(name)}  # "邓明亮" before choosing a time
@@ -460,8 +474,11 @@ class ActionAskBookingTime(Action):
         item = tracker.get_slot("booking_item")
         free = with_session(lambda s: service.free_slots(db_session=s, schedule=current().schedule, item_name=item, day=day, now=now()))
         window = when_from(tracker, day)
-        preferred = [(s, n) for s, n in free if window is None or window.covers(day, s.start)] or free
-        dispatcher.utter_message(text=f"{day.month}月{day.day}日可以约这些时段，请选一个：", buttons=offer_buttons(preferred[:6]))
+        inside = [(s, n) for s, n in free if window is None or window.covers(day, s.start)]
+        lead = f"{day.month}月{day.day}日可以约这些时段，请选一个："
+        if window is not None and not inside:  # "下周二傍晚" when that day has no free time then: say so, offer the rest
+            lead = f"{day.month}月{day.day}日{window.start:%H:%M}-{window.end:%H:%M}没有空位，当天可以约这些时段，请选一个："
+        dispatcher.utter_message(text=lead, buttons=offer_buttons((inside or free)[:6]))
         return []
 
 
@@ -592,7 +609,9 @@ class ActionSubmitBooking(Action):
             text += "\n请带齐材料：" + "、".join(materials) + "。"
         text += "\n前一天傍晚会短信提醒您。查询或取消请说“查询预约”或“取消预约”，并提供预约码和手机号。"
         dispatcher.utter_message(text=text)
-        return [SlotSet(n, None) for n in BOOKING_SLOTS] + [SlotSet("manage_code", booking.code), SlotSet("manage_phone", booking.phone)]
+        booked = get_index().kb.by_name(booking.item_name)  # "那天要带啥子去": the booked item is the one in context
+        return [SlotSet(n, None) for n in BOOKING_SLOTS] + [SlotSet("manage_code", booking.code), SlotSet("manage_phone", booking.phone),
+                                                             SlotSet("item", booked.id if booked else None), SlotSet("candidates", None)]
 
 
 class ActionStartManage(Action):
@@ -616,7 +635,9 @@ class ActionStartManage(Action):
             events[0] = SlotSet("manage_op", "reschedule")
         events.append(SlotSet("manage_target", target))
         when = None if target else parse_when(text, now())
-        events.append(SlotSet("manage_window", f"{when.start.isoformat()}|{when.end.isoformat()}" if when else None))
+        # "|day" marks a day said; without it ("改成傍晚", "挪到下午三点") the time is on the booking's own day
+        events.append(SlotSet("manage_window", f"{when.start.isoformat()}|{when.end.isoformat()}" + ("|day" if when.day_given else "")
+                              if when else None))
         typed = not text.startswith("/")  # a button payload carries no code or phone
         code, phone = (_CODE.search(text), _PHONE.search(text)) if typed else (None, None)
         if code:
@@ -685,7 +706,9 @@ class ActionManageBooking(Action):
                 window = tracker.get_slot("manage_window")
                 when = None
                 if window:
-                    start, end = (dt.datetime.fromisoformat(p) for p in window.split("|"))
+                    start, end = (dt.datetime.fromisoformat(p) for p in window.split("|")[:2])
+                    if not window.endswith("|day"):  # a time without a day: the booking's day ("上午走不脱 挪到下午三点")
+                        start, end = dt.datetime.combine(booking.day, start.time()), dt.datetime.combine(booking.day, end.time())
                     when = When(start, end, True)
                 offers, reasons = with_session(lambda s: service.suggest(db_session=s, schedule=schedule, item_name=booking.item_name,
                                                                           when=when, now=now()))
@@ -706,6 +729,8 @@ class ActionManageBooking(Action):
                 dispatcher.utter_message(text=f"您现在的预约：{describe(booking)}{note}可以改到这些时段，请选一个：", buttons=buttons)
                 return []
             dispatcher.utter_message(text="为您查到：" + describe(booking))
+            found = get_index().kb.by_name(booking.item_name)
+            return [SlotSet("item", found.id), SlotSet("candidates", None)] if found else []
         except (service.BookingError, DateNotBookable, CalendarUnknown) as exc:
             dispatcher.utter_message(text=getattr(exc, "reason", str(exc)) + "。")
             if isinstance(exc, service.NotFound):

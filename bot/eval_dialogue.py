@@ -302,7 +302,7 @@ def main(base_url: str, splits: tuple[str, ...] = ("tune", "held_out"), show_mis
         figures[split] = {"questions": report_questions(q_results, split) if asked else None,
                           "conversations": report_conversations(c_results, split)}
     if show_misses:
-        for split in (show_misses, "dev", "dev2"):
+        for split in (show_misses, "dev", "dev2", "dev3"):
             print(f"\n{split} 集中未通过的（只在调优集上看，留出集不看）：")
             print("\n".join(misses(q_results, c_results, split)))
     return figures

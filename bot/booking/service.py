@@ -66,6 +66,12 @@ def changes_a_booking(text: str) -> bool:
     return bool(_BOOKING_REFERENCE.search(text)) and manage_op(text) != "lookup"
 
 
+def moves_or_cancels(text: str) -> bool:
+    """"上午走不脱 挪到当天下午三点嘛", "那天去不成了 给我退了": moving or cancelling said in words, without naming the
+    booking (once one was made or found in the conversation, it is that one)."""
+    return cancel_said(text) or bool(re.search(r"改(到|成)|挪(到|一下)|换(到|成)|推(到|迟|后)|延(到|后)|往后推|提前到", text))
+
+
 def asks_to_book(text: str) -> bool:
     """"下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…", "我想约下周四晚上六点去换身份证": a booking asked
     for, with the citizen's mobile or a day named; not a question about booking ("约个号要带什么")."""

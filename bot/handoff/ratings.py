@@ -3,6 +3,7 @@ Plain functions over a db_session."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -19,6 +20,7 @@ from bot.handoff.queue import conversation_channel
 from bot.handoff.work_orders import create_work_order
 
 _LEVEL_WORDS = sorted(RATING_LEVELS, key=len, reverse=True)  # "非常不满意" before "不满意" before "满意"
+_MIDDLING = re.compile(r"^(一般般?|还行|还可以|凑合|马马虎虎|过得去)[嘛吧啊哈了。！!～~]*$")
 _DIGIT_LEVEL = {"1": "非常满意", "2": "满意", "3": "基本满意", "4": "不满意", "5": "非常不满意"}  # the order offered
 
 
@@ -28,6 +30,8 @@ def level_of(text: str, allow_number: bool = False) -> str | None:
     for word in _LEVEL_WORDS:
         if word in text:
             return word
+    if _MIDDLING.match(text):  # "一般嘛", "还行": the middle of the five levels
+        return "基本满意"
     if allow_number and text in _DIGIT_LEVEL:
         return _DIGIT_LEVEL[text]
     return None

@@ -189,10 +189,11 @@ def test_what_the_manage_form_is_started_for(text, before, op):
 @pytest.mark.parametrize("text, intent, booked_here, follow, response", [
     ("XNXQD4", "affirm", False, "action_start_manage", None),  # a code read as yes: the booking it names
     ("码是7J52CS", "deny", False, "action_start_manage", None), ("dkkhdt", "thanks", True, "action_start_manage", None),
-    ("thanks", "thanks", False, None, "utter_thanks"),  # a word, not a code
+    # a word, not a code: thanks closes the conversation, a goodbye and the rating invitation (action_offer_rating)
+    ("thanks", "thanks", False, "action_offer_rating", "utter_goodbye"), ("好的谢谢", "thanks", True, "action_offer_rating", "utter_goodbye"),
     ("好的", "affirm", False, None, "utter_affirm"), ("不是", "deny", True, None, "utter_deny"),
 ])
-def test_thanks_yes_and_no_are_acknowledged_unless_they_are_a_booking_code(text, intent, booked_here, follow, response):
+def test_thanks_closes_yes_and_no_are_acknowledged_unless_they_are_a_booking_code(text, intent, booked_here, follow, response):
     from actions.chitchat import ActionAcknowledge
 
     dispatcher = CollectingDispatcher()

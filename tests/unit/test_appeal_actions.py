@@ -265,3 +265,20 @@ def test_a_person_asked_for_during_the_form_is_escalated_and_nothing_filed(offic
     messages, _, _ = run(ActionFinishAppeal(), tracker("转人工", {"appeal_confirm": "person", "appeal_type": "投诉"}))
     assert office.appeals.filed == [] and office.desk.calls == [("webchat-0123456789abcdef0123", "complaint")]
     assert "当前排在第1位" in messages[0]["text"]
+
+
+def test_asking_for_the_staff_given_to_complain_is_handed_to_a_person():
+    import asyncio
+
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.appeals import ActionStartAppeal
+
+    def start(text):
+        t = Tracker("t", {}, {"text": text, "intent": {"name": "complain", "confidence": 0.7}, "entities": []}, [], False, None, {},
+                    "action_listen")
+        return asyncio.run(ActionStartAppeal().run(CollectingDispatcher(), t, {}))
+
+    assert [e["name"] for e in start("这个你都说不清楚 有没有工作人员 我直接问") if e["event"] == "followup"] == ["action_request_human"]
+    assert "action_request_human" not in [e.get("name") for e in start("我要投诉窗口工作人员态度差")]

@@ -343,3 +343,34 @@ def test_a_topic_alone_is_asked_back_and_an_items_own_alias_is_answered():
     assert only_a_topic("我想问哈养老保险") and only_a_topic("社保卡")  # several items share the word
     assert not only_a_topic("低保")  # 最低生活保障's own alias
     assert not only_a_topic("养老保险要交好多钱")  # a question is asked: the search answers it
+
+
+@pytest.mark.parametrize("text, name", [
+    ("名字写错了 是张丽 美丽的丽 不是茉莉的莉", "张丽"),  # a correction of the name
+    ("名字写我妈的 刘淑华 电话留我的 13709063385", "刘淑华"),  # "写我妈的" is no name
+    ("申请人唐小军 电话是17318429063", "唐小军"), ("不对 是下周二", None),
+])
+def test_names_in_corrections_and_beside_the_phone(text, name):
+    from actions.booking import name_in
+
+    assert name_in(text) == name
+
+
+def test_moving_or_cancelling_in_words_is_about_the_booking_made_here():
+    from actions.guides import about_the_booking_made, corrects_the_read_back
+    from bot.booking.service import moves_or_cancels
+
+    assert moves_or_cancels("上午走不脱 挪到当天下午三点嘛") and moves_or_cancels("那我不跑了 预约退了嘛")
+    assert not moves_or_cancels("那天要带啥子去")
+    made = tracker("上午走不脱 挪到当天下午三点嘛", "nlu_fallback", {"manage_code": "36RNB9"})
+    assert about_the_booking_made(made, made.latest_message["text"])
+    assert not about_the_booking_made(tracker("上午走不脱 挪到当天下午三点嘛", "nlu_fallback"), "上午走不脱 挪到当天下午三点嘛")
+    read_back = tracker("电话打错了 是13890274681", "inform", {"booking_request_id": "r1"})
+    assert corrects_the_read_back(read_back, "电话打错了 是13890274681")
+    assert not corrects_the_read_back(tracker("电话打错了 是13890274681", "inform"), "电话打错了 是13890274681")
+
+
+def test_a_middling_rating_is_the_middle_level():
+    from bot.handoff.ratings import level_of
+
+    assert level_of("一般嘛") == "基本满意" and level_of("还行") == "基本满意" and level_of("一般的问题怎么办") is None
