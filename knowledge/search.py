@@ -240,12 +240,14 @@ class SearchIndex:
 
     def _gram_candidates(self, text: str, limit: int = 30) -> list[int]:
         counts: Counter[int] = Counter()
-        for gram in {text[i:i + 2] for i in range(len(text) - 1)}:
+        # sorted: ties at the limit are cut in the same order in every process (a set of strings iterates in an order
+        # that changes with Python's per-process hash seed, and with it which candidates a question got)
+        for gram in sorted({text[i:i + 2] for i in range(len(text) - 1)}):
             ids = self.char_grams.get(gram, ())
             if len(ids) < 400:  # very common bigrams say nothing
                 counts.update(ids)
         syllables = lazy_pinyin(text)
-        for gram in {" ".join(syllables[i:i + 2]) for i in range(len(syllables) - 1)}:
+        for gram in sorted({" ".join(syllables[i:i + 2]) for i in range(len(syllables) - 1)}):
             ids = self.sound_grams.get(gram, ())
             if len(ids) < 400:
                 counts.update(ids)
@@ -374,7 +376,7 @@ class SearchIndex:
         probs = self._model_probs(text, model) if (model or self.model) else {}
         none_p = probs.pop(self.NONE, 0.0)
         catalogue_p = probs.pop(self.CATALOGUE, 0.0)
-        candidates = set(sorted(bm25, key=bm25.__getitem__, reverse=True)[:30])
+        candidates = set(sorted(bm25, key=lambda i: (-bm25[i], i))[:30])  # ties by entry, the same in every process
         candidates.update(self._gram_candidates(text))
         candidates.update(sorted(probs, key=probs.__getitem__, reverse=True)[:8])
         top_prob = max([*probs.values(), catalogue_p]) if probs else 0.0

@@ -82,3 +82,20 @@ def test_a_question_is_resolved_once_per_index(index, monkeypatch):
     monkeypatch.setattr(index, "search", lambda *a, **k: searches.append(a) or [])
     assert index.resolve(question) is first and searches == []
     assert index.resolve(question + "呢").kind == "none" and len(searches) == 1  # a new question is searched
+
+
+def test_search_is_the_same_in_every_process():
+    """Candidates tied at a cut are taken in a fixed order, not in the hash order of a set of strings (which changes
+    with each process's hash seed): the same question resolves alike in every app process and every evaluation run."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("from knowledge.service import get_index\n"
+              "for q in ['我爸在工地摔伤了干不了活，家里没收入了，政府能帮一把吗', '社保卡遭弄丢了，补办要带啥子东西嘛', '户口']:\n"
+              "    r = get_index().resolve(q)\n"
+              "    print(r.kind, [(h.entry.id, round(h.score, 6)) for h in get_index().search(q, top=8)])\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    runs = {subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root}).stdout for seed in ("1", "2", "3")}
+    assert len(runs) == 1, runs
