@@ -57,6 +57,7 @@ def test_compaction_keeps_every_reply_and_the_dialogue_state(stack):
     assert all(n > 0 for n in dropped), dropped
     long, short = tracker(stack, rasa_ids[plain]), tracker(stack, rasa_ids[compacted])
     assert len(short["events"]) < len(long["events"]) - sum(dropped) // 2
-    assert short["slots"] == long["slots"] and short["active_loop"] == long["active_loop"]
+    # the same form active ("谢谢" ends in the rating form; its trigger message has each conversation's own id)
+    assert short["slots"] == long["slots"] and (short["active_loop"] or {}).get("name") == (long["active_loop"] or {}).get("name")
     assert short["slots"]["item"], "the item in context survived the compactions"
     client.close()
