@@ -146,6 +146,16 @@ def about_the_booking_made(tracker: Tracker, text: str) -> bool:
     return gives_booking_details(text, booked) or (booked and not text.startswith("/") and moves_or_cancels(text))
 
 
+def booking_followup(tracker: Tracker, text: str) -> list[dict[str, Any]] | None:
+    """The booking flow a message given to a guide action belongs to: a correction at the read-back, or the booking
+    made or named ("码FGGAS2，手机158…", "电话159…", "那个预约我不去了", "预约退了嘛"); None for a guide question."""
+    if corrects_the_read_back(tracker, text):
+        return [FollowupAction("action_booking_change")]
+    if names_a_booking(text) or changes_a_booking(text) or about_the_booking_made(tracker, text):
+        return [FollowupAction("action_start_manage")]
+    return None
+
+
 def asks_of_current(tracker: Tracker, text: str) -> bool:
     """An aspect asked in words while an item is in context ("在那儿开哦", "她走不动路 我去交要得不"), whatever the
     classifier made of it (a greeting, yes or no)."""
@@ -259,12 +269,13 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     if pinned is not None:
         return pinned
     aspect = asked_aspect(aspect, text, tracker.get_slot("aspect"))
-    more = tuple(a for a in aspects_in(text) if a != aspect) if len(aspects_in(text)) >= 2 else ()  # asked as well
-    current = index.kb.by_id(tracker.get_slot("item") or "")
-    if current is not None and opens_new_topic(current, text):  # "顺便问下 公积金取出来咋个弄": not about the current item
-        current = None
+    asked = aspects_in(text)
+    more = tuple(a for a in asked if a != aspect)  # asked as well ("在哪里打？要带身份证吗？")
+    in_context = index.kb.by_id(tracker.get_slot("item") or "")
+    # "顺便问下 公积金取出来咋个弄": not about the item in context
+    current = None if in_context is None or opens_new_topic(in_context, text) else in_context
     resolution = index.resolve(text) if not text.startswith("/") else None
-    if tracker.get_slot("item") and index.kb.by_id(tracker.get_slot("item") or "") is None and (resolution is None or resolution.kind == "none"):
+    if tracker.get_slot("item") and in_context is None and (resolution is None or resolution.kind == "none"):
         say(dispatcher, gone(retired_name(tracker.get_slot("item"))))  # the item asked about left the knowledge base
         return [SlotSet("item", None), SlotSet("aspect", aspect)]
     # everything a life event needs, not one of its items
@@ -283,7 +294,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             return [SlotSet("item", picked.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
     asks_which = len(normalize(text)) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(normalize(text)))
     if resolution is not None and resolution.kind == "answer" and (
-            asks_which and not names_an_item(resolution.hits) or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not aspects_in(text)):
+            asks_which and not names_an_item(resolution.hits) or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked):
         # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
         topical = topic_entries(text)
         if topical:
@@ -292,7 +303,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         entry = resolution.entry
         assert entry is not None  # an answer has its entry
         if current is not None and entry.id != current.id and (still_about(current, entry, text) or (
-                len(normalize(text)) <= FOLLOW_UP_LENGTH and aspects_in(text) and not names_an_item(resolution.hits))):
+                len(normalize(text)) <= FOLLOW_UP_LENGTH and asked and not names_an_item(resolution.hits))):
             entry = current  # "换一张要多久" right after 社保卡补领: a follow-up, though 换 fits the ID card better
         if entry.id in candidates and aspect == "item":  # the answer to our clarifying question: what was asked stays
             aspect = tracker.get_slot("aspect") or "item"
@@ -334,12 +345,7 @@ class ActionAnswerGuide(Action):
         return "action_answer_guide"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        text = tracker.latest_message.get("text") or ""
-        if corrects_the_read_back(tracker, text):
-            return [FollowupAction("action_booking_change")]
-        if names_a_booking(text) or changes_a_booking(text) or about_the_booking_made(tracker, text):
-            return [FollowupAction("action_start_manage")]  # "码FGGAS2，手机158…", "电话159…", "预约退了嘛": the booking
-        return respond(dispatcher, tracker, aspect_of(latest_intent(tracker)))
+        return booking_followup(tracker, tracker.latest_message.get("text") or "") or respond(dispatcher, tracker, aspect_of(latest_intent(tracker)))
 
 
 class ActionChooseItem(Action):
@@ -382,10 +388,9 @@ class ActionFallbackSearch(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if corrects_the_read_back(tracker, text):
-            return [FollowupAction("action_booking_change")]
-        if names_a_booking(text) or changes_a_booking(text) or about_the_booking_made(tracker, text):
-            return [FollowupAction("action_start_manage")]  # "顺便查一下嘛，LHKSZ6，188…", "那个预约我不去了", "电话159…"
+        followup = booking_followup(tracker, text)  # "顺便查一下嘛，LHKSZ6，188…", "不对，电话是139…"
+        if followup is not None:
+            return followup
         if asks_to_book(text):  # "下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…"
             return [FollowupAction("action_start_booking")]
         pinned = tell_pinned(dispatcher, text)

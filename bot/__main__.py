@@ -217,7 +217,7 @@ def run_eval(args: argparse.Namespace) -> int:
         start = dt.datetime.fromisoformat(args.clock_start)
         env = {"DATABASE_URL": f"sqlite:///{scratch}/eval.db", "CLOCK_START": args.clock_start}
         with Stack(free_port(), free_port(), extra_env=env, tag="-eval") as stack:
-            figures = eval_dialogue.main(stack.url, splits=("tune", "dev", "dev2", "dev3", "held_out"), show_misses="tune" if args.misses else None,
+            figures = eval_dialogue.main(stack.url, splits=("tune", *eval_dialogue.DEV_SPLITS, "held_out"), show_misses="tune" if args.misses else None,
                                          today=start.date())
     out = ROOT / "var" / "eval-dialogue.json"
     out.parent.mkdir(exist_ok=True)

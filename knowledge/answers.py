@@ -167,13 +167,12 @@ def _body(entry: Entry, aspect: str) -> tuple[str, list[str]]:
     return "\n".join(lines), ["受理条件", "申请材料", "承诺办结时限", "收费标准", "到办事现场次数", "网办地址"]
 
 
-def aspect_buttons(exclude: str | tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-    """Quick replies for the other aspects of the current item."""
-    left_out = (exclude,) if isinstance(exclude, str) else exclude or ()
+def aspect_buttons(exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Quick replies for the other aspects of the current item (those not answered already)."""
     return [
         {"title": title, "payload": f"/{ASPECT_INTENTS[aspect]}"}
         for aspect, title in ASPECT_TITLES.items()
-        if aspect not in left_out
+        if aspect not in exclude
     ][:5]
 
 
