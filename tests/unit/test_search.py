@@ -99,3 +99,24 @@ def test_search_is_the_same_in_every_process():
     runs = {subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root}).stdout for seed in ("1", "2", "3")}
     assert len(runs) == 1, runs
+
+
+def test_the_catalogue_class_weighs_the_same_however_large_the_catalogue(index, monkeypatch):
+    """An imported province (thousands of catalogue names) must not draw the question model away from the guides'
+    own questions: past CATALOGUE_WEIGHT names, the catalogue class's total weight stays CATALOGUE_WEIGHT."""
+    from knowledge import search
+
+    weights: list[list[float]] = []
+
+    class Spy(search.SGDClassifier):
+        def fit(self, X, y, sample_weight=None, **kwargs):
+            weights.append([w for w, label in zip(sample_weight, y) if label == index.CATALOGUE])
+            return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    monkeypatch.setattr(index, "_new_model", lambda: (search.TfidfVectorizer(analyzer="char"), Spy(loss="log_loss", max_iter=5)))
+    guides = [(q, i) for q, i in index._questions() if i >= 0][:200]
+    for names in (500, 3300):
+        index._fit(guides + [(f"目录事项{n}号", index.CATALOGUE) for n in range(names)])
+    small, large = weights
+    assert sum(small) == pytest.approx(500)  # a catalogue smaller than the budget weighs fully
+    assert sum(large) == pytest.approx(search.CATALOGUE_WEIGHT)
