@@ -18,9 +18,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from starlette.concurrency import run_in_threadpool
 
 from actions.booking import explained_this_turn, name_in
-from actions.desk import escalate, goodbye_then_rating
+from actions.desk import WANTS_STAFF, asks_for_a_person, escalate, goodbye_then_rating
 from actions.guides import answer_question, latest_intent
-from actions.service_question import is_service_question
+from actions.service_question import is_service_question, says_nothing_more
 from bot.appeals import texts
 from bot.appeals.service import Intake
 from bot.handoff.desk import phone_in
@@ -93,7 +93,6 @@ _POLITE = r"(?:啊|吧|呀|嘛|哈|了|呢|哦|噻|哇|的嘛)*"
 _GOODBYE = re.compile(r"再见|拜拜|拜|88|谢谢(?:你|您|你们)?|多谢|感谢|辛苦(?:你|您|你们)?了?|麻烦(?:你|您|你们)了")
 _CANCEL_WORDS = re.compile(r"^(?:(?:算了|不要了|不用了|不弄了|不办了|不说了|不登记了|不提交了?|不要提交|取消|撤回|撤销|没事了|"
                            r"不(?:投诉|举报|反映|求助|建议|提)了?|不想(?:投诉|举报|反映|说)了)(?:吧|了|嘛|哈|啊)*)+$")
-_PERSON = re.compile(r"转人工|人工客服|人工服务|找人工|要人工|接人工|真人客服|找真人|接线员|话务员|找个人来|喊个人来|叫个人来")
 _YES = re.compile(r"^(?:确认提交|确认无误|确认|确定|提交|可以提交|没问题|没有问题|对的|对头|是的|对|是|好的|好|可以|行|就这样|这样|没错|"
                   r"都对|嗯嗯|嗯|要得|ok|OK|Ok|麻烦提交|帮我提交|就按这个|没得问题|"
                   # at the read-back "没得其他事了" / "就这些": nothing to change, the citizen is done
@@ -236,13 +235,6 @@ def agrees(text: str) -> bool:
 
 # the words of an appeal itself: with them a request for a person is part of the complaint ("我要投诉窗口工作人员")
 _APPEAL_WORDS = re.compile(r"投诉|举报|反映|曝光|建议|态度|刁难")
-# asking to talk to the staff rather than about them
-_WANTS_STAFF = re.compile(r"(有没有|找|要跟|跟|和|换)个?(工作人员|真人|人工|客服)")
-
-
-def asks_for_a_person(text: str) -> bool:
-    return bool(_PERSON.search(text or ""))
-
 
 def ended(reason: str) -> dict[str, Any]:
     """The form ends now: appeal_confirm says why, the rest is blanked (nothing left to ask)."""
@@ -311,7 +303,7 @@ class ActionStartAppeal(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if (asks_for_a_person(text) or _WANTS_STAFF.search(text)) and not _APPEAL_WORDS.search(text):  # "有没有工作人员 我直接问"
+        if (asks_for_a_person(text) or WANTS_STAFF.search(text)) and not _APPEAL_WORDS.search(text):  # "有没有工作人员 我直接问"
             return [FollowupAction("action_request_human")]
         if is_service_question(latest_intent(tracker), text):  # a situation told, neither complaint nor plea: answered
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
@@ -350,7 +342,7 @@ class ValidateAppealForm(FormValidationAction):
             return ended(PERSON)
         if cancels(text):
             return ended(CANCELLED)
-        if says_goodbye(text) and agrees(text) and tracker.get_slot("appeal_what") and slot != "appeal_what":
+        if (says_goodbye(text) and agrees(text) or says_nothing_more(text)) and tracker.get_slot("appeal_what") and slot != "appeal_what":
             # "就这些，再见": the citizen is done and leaves; what they told is filed as it is (no phone: anonymous)
             missing = {name: "" for name in ("appeal_place", "appeal_since", "appeal_wish") if not tracker.get_slot(name)}
             return {**missing, "appeal_contact": tracker.get_slot("appeal_contact") or ANONYMOUS, "appeal_confirm": CONFIRMED}
@@ -380,7 +372,8 @@ class ValidateAppealForm(FormValidationAction):
                 if found.get(other) and other != slot:
                     rest = rest.replace(found[other], "")
             given = _clean(re.sub(lead, "", _clean(rest)))
-        if _substance(given) < 1:
+        if _substance(given) < 1 or found and _substance(re.sub(r"^我的?|^我们的?", "", given)) < 2:
+            # "我电话138…" where the time is asked: the phone, and what is left ("我") answers nothing
             return {**found, slot: None}
         return {**found, slot: given}
 
@@ -567,6 +560,6 @@ class ActionFinishAppeal(Action):
                                           "工作人员会为您登记。")
             return reset
         dispatcher.utter_message(text=reply)
-        if says_goodbye(text):
+        if says_goodbye(text) or says_nothing_more(text):  # "没得了 谢谢": filed, and the citizen is done
             return reset + goodbye_then_rating(dispatcher)
         return reset

@@ -14,6 +14,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
+from actions.desk import WANTS_STAFF, asks_for_a_person, goodbye_then_rating
 from actions.guides import answer_question, latest_intent
 from actions.service_question import is_service_question
 from bot import clock
@@ -273,11 +274,41 @@ def plain_name(text: str) -> str | None:
     return name if re.fullmatch(r"[\u4e00-\u9fa5]{2,4}(·[\u4e00-\u9fa5]{1,6})?", name) and not not_a_name(name) else None
 
 
+_BYE = re.compile(r"再见|拜拜|^拜[拜了啦]*$|88")
+
+
+def leaving_the_booking(tracker: Tracker) -> str | None:
+    """The action a message in the middle of the booking form leaves it for, when it is no answer to what was asked:
+    a person asked for ("算了 你帮我转人工嘛"), or giving up or a goodbye without any booking detail ("这个预约不要了",
+    "拜拜"). Rasa's rules only see deny and cancel_appointment there; other words went to the form, which asked again
+    and again."""
+    text = text_of(tracker)
+    if asks_for_a_person(text) or WANTS_STAFF.search(text):
+        return "action_request_human"
+    if (_GIVE_UP.search(text) or _BYE.search(text)) and not details_in(text, tracker.get_slot("booking_item"), _day_of(tracker)):
+        return "action_booking_abandon"
+    return None
+
+
+def asked_before(tracker: Tracker) -> str | None:
+    """The slot the booking form asked for last (the form's own requested_slot is cleared when it stops)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == "requested_slot" and event.get("value"):
+            return str(event["value"])
+    return None
+
+
 class ValidateBookingForm(FormValidationAction):
     """Check each answer of the booking form; say why when it does not fit, with alternatives."""
 
     def name(self) -> str:
         return "validate_booking_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        leave_for = leaving_the_booking(tracker)
+        if leave_for:  # the form stops here (requested_slot None) and the followup action takes the message
+            return [SlotSet("requested_slot", None), FollowupAction(leave_for)]
+        return list(await super().run(dispatcher, tracker, domain))
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[str]:
         entry = get_index().kb.by_name(tracker.get_slot("booking_item") or "")
@@ -478,13 +509,23 @@ class ActionAskBookingTime(Action):
         lead = f"{day.month}月{day.day}日可以约这些时段，请选一个："
         if window is not None and not inside:  # "下周二傍晚" when that day has no free time then: say so, offer the rest
             lead = f"{day.month}月{day.day}日{window.start:%H:%M}-{window.end:%H:%M}没有空位，当天可以约这些时段，请选一个："
+            schedule = current().schedule
+            group = schedule.group_for(item)
+            if group is not None and not any(window.covers(day, s.start) for s in schedule.day_slots(group, day)):
+                # "生育津贴 这周四傍晚": that window never opens for this item's counter (the evening "+X" hours are the
+                # police and business counters' only); not a matter of seats
+                lead = (f"“{item}”在{group.name}办理，{day.month}月{day.day}日{window.start:%H:%M}-{window.end:%H:%M}"
+                        f"不开放预约，当天可以约这些时段，请选一个：")
         dispatcher.utter_message(text=lead, buttons=offer_buttons((inside or free)[:6]))
         return []
 
 
 def _day_of(tracker: Tracker) -> dt.date | None:
     value = tracker.get_slot("booking_date")
-    return dt.date.fromisoformat(value) if value else None
+    try:  # inside the form's validation the slot may still hold the words given for the day, not yet a date
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 class ActionBookingChange(Action):
@@ -552,8 +593,13 @@ class ActionBookingAbandon(Action):
         if item and not _GIVE_UP.search(text) and details_in(text, item, _day_of(tracker)):
             # "不对，是周五", "我妈叫田秀珍 电话打我的138…" read as no or as cancelling: a correction or the details asked for
             return [FollowupAction("action_booking_change")]
+        name = plain_name(text) if item and asked_before(tracker) == "booking_name" and not _GIVE_UP.search(text) else None
+        if name:  # "胡建平" where the name was asked, read as no: the name, and the form goes on
+            with contextlib.suppress(service.BookingError):
+                return [SlotSet("booking_name", service.normalize_name(name)), FollowupAction("booking_form")]
         dispatcher.utter_message(text="好的，这次没有为您预约。需要时随时说“我要预约”。")
-        return [SlotSet(n, None) for n in BOOKING_SLOTS]
+        events: list[dict[str, Any]] = [SlotSet(n, None) for n in BOOKING_SLOTS]
+        return events + goodbye_then_rating(dispatcher) if _BYE.search(text) else events
 
 
 class ActionConfirmBooking(Action):

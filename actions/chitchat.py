@@ -8,8 +8,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.desk import goodbye_then_rating
 from actions.guides import about_the_booking_made, answer_question, asks_of_current, corrects_the_read_back, switches_item
-from actions.service_question import asks_about_a_service, is_service_question
+from actions.service_question import asks_about_a_service, is_service_question, says_nothing_more
 from bot.booking.service import names_a_booking
 
 RESPONSES = {"greet": "utter_greet", "chitchat": "utter_chitchat", "out_of_scope": "utter_out_of_scope"}
@@ -49,6 +50,8 @@ class ActionAcknowledge(Action):
         if switches_item(text) or asks_of_current(tracker, text):  # "那护照呢", "我去交要得不" read as no or yes
             return answer_question(dispatcher, tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "affirm"
+        if says_nothing_more(text):  # "好的没了" read as yes: done, as a goodbye
+            return goodbye_then_rating(dispatcher)
         if intent == "thanks" and not text.startswith("/"):
             # "谢谢哈", "好的谢谢" after an answer or a booking closes the conversation, as every writer of the evaluation
             # sets expects: a goodbye and the rating invitation (a question after it leaves the rating form and is answered)

@@ -3,6 +3,7 @@ a citizen hears when the desk cannot be reached."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -50,6 +51,15 @@ async def escalate(dispatcher: CollectingDispatcher, tracker: Tracker, reason: s
     # action_finish_ticket resets them all when it ends.
     return [SlotSet("ticket_reason", reason), SlotSet("ticket_outcome", None), SlotSet("ticket_tries", None),
             SlotSet("ticket_offered", True), FollowupAction("ticket_form")]
+
+
+# asking for a person ("转人工", "找个真人"), and asking to talk to the staff rather than about them ("有没有工作人员 我直接问")
+PERSON = re.compile(r"转人工|人工客服|人工服务|找人工|要人工|接人工|真人客服|找真人|接线员|话务员|找个人来|喊个人来|叫个人来")
+WANTS_STAFF = re.compile(r"(有没有|找|要跟|跟|和|换)个?(工作人员|真人|人工|客服)")
+
+
+def asks_for_a_person(text: str) -> bool:
+    return bool(PERSON.search(text or ""))
 
 
 def goodbye_then_rating(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:

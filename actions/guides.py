@@ -8,7 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk import escalate
+from actions.desk import escalate, goodbye_then_rating
+from actions.service_question import says_nothing_more
 from bot.appeals.texts import offer as appeal_offer
 from bot.booking.service import asks_to_book, changes_a_booking, gives_booking_details, moves_or_cancels, names_a_booking
 from bot.insight.outcomes import NOTE
@@ -112,6 +113,8 @@ def opens_new_topic(current: Entry, text: str) -> bool:
 # words that open a question without asking it yet: "我想问哈养老保险", "咨询一下社保" (normalize() drops 我想问)
 _OPENING = re.compile(r"^(一?下|一?哈)|我?想?(问|咨询|了解|打听)(一?下|哈|一哈)?|关于|请问|你好|您好|喂|那个|就是|嗯|呃")
 
+_TOPIC_FILLER = re.compile(r"(?:那|这)?(?:方面|一块|一类)?的?(?:事情?|问题|东西)?")
+
 
 def only_a_topic(text: str) -> bool:
     """"我想问哈养老保险", "社保卡": a topic's word that several items share, and nothing else asked (the likely items
@@ -123,6 +126,7 @@ def only_a_topic(text: str) -> bool:
     said = [w for w in sorted(topic.words, key=len, reverse=True) if normalize(w) in rest]
     for word in said:
         rest = rest.replace(normalize(word), "")
+    rest = _TOPIC_FILLER.sub("", rest)  # "老年人那方面的", "社保方面的": the topic said, nothing more
     if rest or not said:
         return False
     names = [[normalize(n) for n in [e.name, *e.aliases]] for e in get_index().kb.guides]
@@ -175,6 +179,17 @@ def still_about(current: Entry, other: Entry, text: str) -> bool:
     name are the current item's only ("补领要带啥子" right after 补领结婚证, though 补领 also fits the ID card)."""
     words = [w for w in get_index().tokens(normalize(text)) if len(w) >= 2]
     return any(w in current.name for w in words) and not any(w in other.name and w not in current.name for w in words)
+
+
+def _words_of(entry: Entry) -> str:
+    return " ".join(normalize(w) for w in [entry.name, *entry.aliases, *entry.keywords])
+
+
+def says_a_word_of(other: Entry, current: Entry, text: str) -> bool:
+    """Whether the message says a word of `other`'s name, aliases or keywords that `current`'s lack ("给娃上户口要带啥子"
+    right after 出生医学证明: 上户口 is 出生登记's word), so a short follow-up is about `other` after all."""
+    mine, theirs = _words_of(current), _words_of(other)
+    return any(w in theirs and w not in mine for w in get_index().tokens(normalize(text)) if len(w) >= 2)
 
 
 def names_an_item(hits: list[Hit]) -> bool:
@@ -303,12 +318,13 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         entry = resolution.entry
         assert entry is not None  # an answer has its entry
         if current is not None and entry.id != current.id and (still_about(current, entry, text) or (
-                len(normalize(text)) <= FOLLOW_UP_LENGTH and asked and not names_an_item(resolution.hits))):
+                len(normalize(text)) <= FOLLOW_UP_LENGTH and asked and not names_an_item(resolution.hits)
+                and not says_a_word_of(entry, current, text))):
             entry = current  # "换一张要多久" right after 社保卡补领: a follow-up, though 换 fits the ID card better
         if entry.id in candidates and aspect == "item":  # the answer to our clarifying question: what was asked stays
             aspect = tracker.get_slot("aspect") or "item"
     elif resolution is not None and resolution.kind == "choose" and (current is None or names_an_item(resolution.hits)):
-        topical = None if names_an_item(resolution.hits) else topic_entries(text)
+        topical = topic_entries(text) if only_a_topic(text) or not names_an_item(resolution.hits) else None
         if topical:
             return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
         return offer(dispatcher, [h.entry for h in resolution.hits], remembered_aspect(tracker, text, aspect),
@@ -393,6 +409,8 @@ class ActionFallbackSearch(Action):
             return followup
         if asks_to_book(text):  # "下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…"
             return [FollowupAction("action_start_booking")]
+        if says_nothing_more(text):  # "没得了": done, as a goodbye
+            return goodbye_then_rating(dispatcher)
         pinned = tell_pinned(dispatcher, text)
         if pinned is not None:
             return pinned

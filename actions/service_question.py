@@ -72,3 +72,12 @@ def is_service_question(intent: str | None, text: str) -> bool:
     if intent in ("complain", "goodbye") and asks_how and not weak:  # a situation told to ask what to do ("再问个，
         return True  # 公积金咋个提取"): the guides answer it, or say they can't and offer the way onward
     return asks_about_a_service(text, _ENOUGH[intent])
+
+
+# "好的没了", "没得了", "就这些 谢谢": nothing more to ask (read as yes, no or not understood), the conversation is done
+_NOTHING_MORE = re.compile(r"^(?:好的?|行|嗯+|要得|ok|OK)?[，,。 ]*(?:没(?:得|有)?(?:了|啦)|没(?:得|有)?(?:其他|别的|啥子|什么)(?:事|的|问题|要问的)?了?|"
+                           r"就这些了?|就这样了?|暂时没有了?)[，,。！! ]*(?:谢谢[你您]?[。！!]*|再见[。！!]*)*$")
+
+
+def says_nothing_more(text: str) -> bool:
+    return bool(_NOTHING_MORE.match(text.strip()))

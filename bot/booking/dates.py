@@ -80,6 +80,13 @@ def _parse_first(text: str, now: dt.datetime) -> When | None:
         found_when = When(start, end, bool(_DAY_WORDS.search(item["text"])))
         if first is None:
             first = found_when
+        elif not first.day_given and found_when.day_given:
+            # "白天上班 明天傍晚能约不": a time of day before the day was said about something else, unless the day
+            # comes without one ("下午 明天有空": that day, that time)
+            if not found_when.whole_day:
+                return found_when
+            day = found_when.start.date()
+            return When(dt.datetime.combine(day, first.start.time()), dt.datetime.combine(day, first.end.time()), True)
         elif first.day_given and not found_when.day_given and (
                 first.whole_day or found_when.end - found_when.start <= dt.timedelta(hours=1) < first.end - first.start
                 and first.start.time() <= found_when.start.time() <= first.end.time()):

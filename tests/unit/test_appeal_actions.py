@@ -241,8 +241,9 @@ def test_confirmed_is_filed_and_the_number_told(office):
     assert all(value is None for value in slots.values()) and "appeal_type" in slots
 
 
-def test_confirmed_with_a_goodbye_adds_the_goodbye_and_the_rating(office):
-    messages, _, events = run(ActionFinishAppeal(), tracker("好的确认，再见", {**FILLED, "appeal_contact": "匿名", "appeal_confirm": "confirmed"}))
+@pytest.mark.parametrize("text", ["好的确认，再见", "没得了 谢谢"])
+def test_confirmed_with_a_goodbye_adds_the_goodbye_and_the_rating(office, text):
+    messages, _, events = run(ActionFinishAppeal(), tracker(text, {**FILLED, "appeal_contact": "匿名", "appeal_confirm": "confirmed"}))
     assert office.appeals.filed[0][0].contact_phone == ""
     assert messages[1]["response"] == "utter_goodbye" and events[-1] == {"event": "followup", "name": "action_offer_rating",
                                                                         "timestamp": None}
@@ -282,3 +283,13 @@ def test_asking_for_the_staff_given_to_complain_is_handed_to_a_person():
 
     assert [e["name"] for e in start("这个你都说不清楚 有没有工作人员 我直接问") if e["event"] == "followup"] == ["action_request_human"]
     assert "action_request_human" not in [e.get("name") for e in start("我要投诉窗口工作人员态度差")]
+
+
+def test_nothing_more_once_the_matter_is_told_files_it_and_a_bare_pronoun_answers_nothing():
+    told = {"appeal_what": "东大街那家火锅店油烟太大", "appeal_place": "东大街", "appeal_contact": "13890654321"}
+    slots = ValidateAppealForm().validate_appeal_wish("没得了 谢谢", CollectingDispatcher(), tracker("没得了 谢谢", told), DOMAIN)
+    assert slots["appeal_confirm"] == "confirmed" and slots["appeal_contact"] == "13890654321"
+    # "我电话138…" where the time is asked: the phone is taken, "我" is no time
+    slots = ValidateAppealForm().validate_appeal_since("我电话13890654321", CollectingDispatcher(),
+                                                       tracker("我电话13890654321", {"appeal_what": "油烟太大"}), DOMAIN)
+    assert slots.get("appeal_since") is None and slots.get("appeal_contact") == "13890654321"

@@ -1,6 +1,7 @@
 """The pieces that follow a citizen through a conversation: aspects asked in words, item switches, vague openings
 asked back by topic, a detail that picks among offered items, life events and their steps, booking phrases, small
 talk that carries a question. Actions run with tracker fixtures and CollectingDispatcher."""
+import asyncio
 import datetime as dt
 
 import pytest
@@ -374,3 +375,148 @@ def test_a_middling_rating_is_the_middle_level():
     from bot.handoff.ratings import level_of
 
     assert level_of("一般嘛") == "基本满意" and level_of("还行") == "基本满意" and level_of("一般的问题怎么办") is None
+
+
+def _booking_tracker(text, intent, asked="booking_name"):
+    t = tracker(text, intent, {"booking_item": "食品经营许可", "booking_date": "2026-12-14", "booking_time": "18:00"})
+    t.events.insert(0, {"event": "slot", "name": "requested_slot", "value": asked})
+    return t
+
+
+@pytest.mark.parametrize("text, intent, leaves_for", [
+    ("算了 你帮我转人工嘛 我想问下户口本不在身边咋个办", "nlu_fallback", "action_request_human"),
+    ("这个预约不要了 同事说自助机就能打", "nlu_fallback", "action_booking_abandon"),
+    ("拜拜", "goodbye", "action_booking_abandon"),
+    ("胡建平", "deny", None),  # an answer to the question
+    ("不对 是下周二 电话13890654321", "deny", None),  # a correction with the details: the form goes on
+])
+def test_a_message_that_leaves_the_booking_form(text, intent, leaves_for):
+    from actions.booking import ValidateBookingForm
+
+    events = asyncio.run(ValidateBookingForm().run(CollectingDispatcher(), _booking_tracker(text, intent), {}))
+    followups = [e["name"] for e in events if e.get("event") == "followup"]
+    if leaves_for:
+        assert followups == [leaves_for] and {"event": "slot", "name": "requested_slot", "value": None} in [
+            {k: e.get(k) for k in ("event", "name", "value")} for e in events]
+    else:
+        assert not followups
+
+
+def test_a_name_read_as_no_where_the_name_was_asked_goes_on_with_the_booking():
+    from actions.booking import ActionBookingAbandon
+
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionBookingAbandon().run(dispatcher, _booking_tracker("胡建平", "deny"), {}))
+    assert {"event": "slot", "name": "booking_name", "value": "胡建平"} in [{k: e.get(k) for k in ("event", "name", "value")} for e in events]
+    assert [e["name"] for e in events if e.get("event") == "followup"] == ["booking_form"] and not dispatcher.messages
+    # asked for the phone, the same word is no name: the booking is dropped as said
+    _, slots = run(ActionBookingAbandon(), _booking_tracker("算了", "deny", asked="booking_phone"))
+    assert slots["booking_item"] is None
+
+
+def test_a_goodbye_in_the_booking_form_drops_it_and_says_goodbye_with_the_rating():
+    from actions.booking import ActionBookingAbandon
+
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionBookingAbandon().run(dispatcher, _booking_tracker("拜拜", "goodbye"), {}))
+    assert "没有为您预约" in dispatcher.messages[0]["text"] and dispatcher.messages[1]["response"] == "utter_goodbye"
+    assert [e["name"] for e in events if e.get("event") == "followup"] == ["action_offer_rating"]
+
+
+def test_a_time_of_day_said_before_the_day_about_something_else():
+    from bot.booking.dates import parse_when
+    from bot.clock import TZ
+
+    now = dt.datetime(2026, 12, 8, 9, 30, tzinfo=TZ)
+    when = parse_when("我想打个社保参保证明 白天上班 明天傍晚能约不", now)
+    assert when.day_given and when.start == dt.datetime(2026, 12, 9, 17, 0)
+    when = parse_when("下午 明天有空", now)  # the day without its own time: that day, the time said first
+    assert when.day_given and when.start == dt.datetime(2026, 12, 9, 13, 0)
+
+
+def test_an_evening_the_items_counter_never_opens_is_said_so(tmp_path):
+    from types import SimpleNamespace
+
+    from actions.booking import ActionAskBookingTime
+    from bot import services
+    from bot.booking.calendar import WorkCalendar
+    from bot.booking.schedule import Schedule
+    from bot.clock import now
+    from bot.db import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'b.db'}")
+    database.migrate()
+    schedule = Schedule.load(calendar=WorkCalendar())
+    day = now().date() + dt.timedelta(days=7)
+    while not schedule.calendar.is_workday(day):
+        day += dt.timedelta(days=1)
+    services.use(SimpleNamespace(database=database, schedule=schedule))
+    try:
+        for item, closed in (("生育津贴支付", True), ("普通护照签发", False)):  # the police counter opens in the evening
+            t = tracker("那天傍晚", "book_appointment", {"booking_item": item, "booking_date": day.isoformat(),
+                                                     "booking_window": "17:00-18:59"})
+            messages, _ = run(ActionAskBookingTime(), t)
+            assert ("不开放预约" in messages[0]["text"]) is closed, messages[0]["text"]
+        assert "人社医保综合窗口" in run(ActionAskBookingTime(), tracker("那天傍晚", "book_appointment", {
+            "booking_item": "生育津贴支付", "booking_date": day.isoformat(), "booking_window": "17:00-18:59"}))[0][0]["text"]
+    finally:
+        services.use(None)
+
+
+@pytest.mark.parametrize("text, done", [("好的没了", True), ("没得了", True), ("没有了 谢谢", True), ("就这些", True),
+                                        ("好 没有其他问题了", True), ("没有材料", False), ("没了吗", False),
+                                        ("就这些材料吗", False), ("没得钱咋办", False)])
+def test_nothing_more_to_ask(text, done):
+    from actions.service_question import says_nothing_more
+
+    assert says_nothing_more(text) is done
+
+
+@pytest.mark.parametrize("text, intent", [("好的没了", "affirm"), ("没得了", "nlu_fallback")])
+def test_nothing_more_after_an_answer_is_a_goodbye_with_the_rating(text, intent):
+    from actions.chitchat import ActionAcknowledge
+    from actions.guides import ActionFallbackSearch
+
+    action = ActionAcknowledge() if intent == "affirm" else ActionFallbackSearch()
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker(text, intent, {"item": item_id("普通护照签发")}), {}))
+    assert dispatcher.messages[0]["response"] == "utter_goodbye"
+    assert [e["name"] for e in events if e.get("event") == "followup"] == ["action_offer_rating"]
+
+
+def test_a_topic_with_filler_words_is_asked_back():
+    from actions.guides import only_a_topic
+
+    assert only_a_topic("想问一下老年人那方面的") and only_a_topic("社保方面的 问一下")
+    assert not only_a_topic("老年人优待证")
+
+
+def test_words_naming_two_items_equally_are_asked_back():
+    resolution = get_index().resolve("残疾人补贴咋个申请")
+    assert resolution.kind == "choose"
+    assert {"困难残疾人生活补贴", "重度残疾人护理补贴"} <= {h.entry.name for h in resolution.hits}
+    assert get_index().resolve("残疾人证咋个办").kind == "answer"
+
+
+def test_a_short_follow_up_with_another_items_word_switches():
+    from actions.guides import says_a_word_of
+
+    kb = get_index().kb
+    certificate, registration = kb.by_name("《出生医学证明》首次签发"), kb.by_name("出生登记")
+    assert says_a_word_of(registration, certificate, "给娃上户口要带啥子")
+    assert not says_a_word_of(kb.by_name("居民身份证办理（包括临时）"), kb.by_name("社会保障卡补领、换领、换发"), "换一张要多久")
+    _, slots = run(ActionAnswerGuide(), tracker("给娃上户口要带啥子", "ask_materials", {"item": certificate.id}))
+    assert slots["item"] == registration.id
+
+
+def test_a_newborn_said_in_dialect_is_the_life_event():
+    from knowledge.events import asked_event
+
+    event = asked_event("屋头刚添了个幺儿 要办些啥子手续哦", get_index().kb.events)
+    assert event is not None and event.id == "newborn"
+
+
+def test_a_topic_that_is_also_an_items_word_offers_the_topics_items():
+    _, slots = run(ActionAnswerGuide(), tracker("想问一下老年人那方面的", intent="ask_item"))
+    offered = {get_index().kb.by_id(i).name for i in slots["candidates"]}
+    assert {"80周岁以上老年人高龄津贴发放", "申领《四川省老年人优待证》"} <= offered
