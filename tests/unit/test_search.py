@@ -101,6 +101,7 @@ def test_search_is_the_same_in_every_process():
     assert len(runs) == 1, runs
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # five iterations: only the weights are looked at
 def test_the_catalogue_class_weighs_the_same_however_large_the_catalogue(index, monkeypatch):
     """An imported province (thousands of catalogue names) must not draw the question model away from the guides'
     own questions: past CATALOGUE_WEIGHT names, the catalogue class's total weight stays CATALOGUE_WEIGHT."""
