@@ -16,6 +16,7 @@ from bot.handoff import views as handoff_views
 from bot.insight import metrics as insight_metrics
 from bot.insight import views as insight_views
 from bot.personal_data import views as personal_data_views
+from bot.privacy import mask_logs
 from bot.rasa_client import RasaClient
 from bot.security import RequestGuard
 from bot.services import Services, use
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, rasa: RasaClient | None = None) -> FastAPI:
     settings = keys.with_secrets(settings or get_settings())
+    mask_logs()  # no mobile or ID number in the process's log, tracebacks included
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
