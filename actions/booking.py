@@ -426,6 +426,10 @@ class ValidateBookingForm(FormValidationAction):
         return {**result, "booking_name": name} if name else result
 
     def validate_booking_id_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        if not re.search(r"\d", str(value or "")):  # "确认", "要得": the request for the number was missed, not a wrong number
+            dispatcher.utter_message(text="这项业务预约还需要办事人的身份证号（18位），请直接输入号码；不方便提供的话，可以说“不约了”，"
+                                          "直接到窗口办理。")
+            return {"booking_id_number": None}
         try:
             return {"booking_id_number": service.normalize_id_number(str(value or ""))}
         except service.BookingError as exc:
@@ -671,6 +675,10 @@ class ActionStartManage(Action):
         if is_service_question(latest_intent(tracker), text):  # "证件到期了换个新的要多久": a question, no booking named
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         op = manage_op(text)
+        if op == "lookup" and tracker.get_slot("booking_request_id") and not _CODE.search(text):
+            # "我约的是哪天 再跟我说一遍" while the booking waits for a yes: nothing is booked yet, it is read back again
+            dispatcher.utter_message(text="这个预约还没有确认，请再核对一下。")
+            return [FollowupAction("action_confirm_booking")]
         if op == "cancel" and not cancel_said(text):  # "周六去不成了" says why, not what: cancel or move it? (asked)
             op = "cancel_or_move"
         if op == "lookup" and only_details(text) and tracker.get_slot("manage_op") in ("cancel", "reschedule"):

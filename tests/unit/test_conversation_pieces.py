@@ -520,3 +520,25 @@ def test_a_topic_that_is_also_an_items_word_offers_the_topics_items():
     _, slots = run(ActionAnswerGuide(), tracker("想问一下老年人那方面的", intent="ask_item"))
     offered = {get_index().kb.by_id(i).name for i in slots["candidates"]}
     assert {"80周岁以上老年人高龄津贴发放", "申领《四川省老年人优待证》"} <= offered
+
+
+@pytest.mark.parametrize("text, says", [("确认", "还需要办事人的身份证号"), ("51112619900101123", "应为18位")])
+def test_a_yes_where_the_id_number_is_asked_is_told_what_is_missing(text, says):
+    from actions.booking import ValidateBookingForm
+
+    dispatcher = CollectingDispatcher()
+    slots = ValidateBookingForm().validate_booking_id_number(text, dispatcher, tracker(text, "affirm", {"booking_item": "补领结婚证"}), {})
+    assert slots == {"booking_id_number": None} and says in dispatcher.messages[0]["text"]
+
+
+def test_looking_up_while_the_booking_waits_for_a_yes_reads_it_back_again():
+    from actions.booking import ActionStartManage
+
+    pending = {"booking_request_id": "r1", "booking_item": "生育津贴支付", "booking_date": "2026-12-10", "booking_time": "09:00"}
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionStartManage().run(dispatcher, tracker("我约的是哪天 再跟我说一遍嘛", "cancel_appointment", pending), {}))
+    assert "还没有确认" in dispatcher.messages[0]["text"]
+    assert [e["name"] for e in events if e.get("event") == "followup"] == ["action_confirm_booking"]
+    # nothing waiting: the look-up of a booking made asks for its code and mobile, as before
+    events = asyncio.run(ActionStartManage().run(CollectingDispatcher(), tracker("我约的是哪天", "cancel_appointment", {}), {}))
+    assert [e["name"] for e in events if e.get("event") == "followup"] == ["manage_form"]
