@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from starlette.concurrency import run_in_threadpool
 
 from actions.booking import explained_this_turn, name_in
-from actions.desk import WANTS_STAFF, asks_for_a_person, escalate, goodbye_then_rating
+from actions.desk import WANTS_STAFF, asks_for_a_person, escalate, goodbye_then_rating, says_goodbye
 from actions.guides import answer_question, latest_intent
 from actions.service_question import is_service_question, says_nothing_more
 from bot.appeals import texts
@@ -216,10 +216,6 @@ def _tokens(text: str) -> list[str]:
     return [part for part in parts if part]
 
 
-def says_goodbye(text: str) -> bool:
-    return bool(re.search(r"再见|拜拜|88|先这样", text or ""))
-
-
 def cancels(text: str) -> bool:
     """算了 / 不要了 / 不投诉了 / 取消 (a goodbye alone, before the read-back, leaves too)."""
     tokens = _tokens(text)
@@ -372,7 +368,7 @@ class ValidateAppealForm(FormValidationAction):
                 if found.get(other) and other != slot:
                     rest = rest.replace(found[other], "")
             given = _clean(re.sub(lead, "", _clean(rest)))
-        if _substance(given) < 1 or found and _substance(re.sub(r"^我的?|^我们的?", "", given)) < 2:
+        if _substance(given) < 1 or found and _substance(re.sub(r"^我们?的?", "", given)) < 2:
             # "我电话138…" where the time is asked: the phone, and what is left ("我") answers nothing
             return {**found, slot: None}
         return {**found, slot: given}

@@ -14,7 +14,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.desk import WANTS_STAFF, asks_for_a_person, goodbye_then_rating
+from actions.desk import WANTS_STAFF, asks_for_a_person, goodbye_then_rating, says_goodbye
 from actions.guides import answer_question, latest_intent
 from actions.service_question import is_service_question
 from bot import clock
@@ -274,9 +274,6 @@ def plain_name(text: str) -> str | None:
     return name if re.fullmatch(r"[\u4e00-\u9fa5]{2,4}(·[\u4e00-\u9fa5]{1,6})?", name) and not not_a_name(name) else None
 
 
-_BYE = re.compile(r"再见|拜拜|^拜[拜了啦]*$|88")
-
-
 def leaving_the_booking(tracker: Tracker) -> str | None:
     """The action a message in the middle of the booking form leaves it for, when it is no answer to what was asked:
     a person asked for ("算了 你帮我转人工嘛"), or giving up or a goodbye without any booking detail ("这个预约不要了",
@@ -285,7 +282,7 @@ def leaving_the_booking(tracker: Tracker) -> str | None:
     text = text_of(tracker)
     if asks_for_a_person(text) or WANTS_STAFF.search(text):
         return "action_request_human"
-    if (_GIVE_UP.search(text) or _BYE.search(text)) and not details_in(text, tracker.get_slot("booking_item"), _day_of(tracker)):
+    if (_GIVE_UP.search(text) or says_goodbye(text)) and not details_in(text, tracker.get_slot("booking_item"), _day_of(tracker)):
         return "action_booking_abandon"
     return None
 
@@ -603,7 +600,7 @@ class ActionBookingAbandon(Action):
                 return [SlotSet("booking_name", service.normalize_name(name)), FollowupAction("booking_form")]
         dispatcher.utter_message(text="好的，这次没有为您预约。需要时随时说“我要预约”。")
         events: list[dict[str, Any]] = [SlotSet(n, None) for n in BOOKING_SLOTS]
-        return events + goodbye_then_rating(dispatcher) if _BYE.search(text) else events
+        return events + goodbye_then_rating(dispatcher) if says_goodbye(text) else events
 
 
 class ActionConfirmBooking(Action):

@@ -62,6 +62,11 @@ def asks_for_a_person(text: str) -> bool:
     return bool(PERSON.search(text or ""))
 
 
+def says_goodbye(text: str) -> bool:
+    """A goodbye word ("再见", "拜拜", "拜", "88", "先这样"), in the booking form or the appeal intake alike."""
+    return bool(re.search(r"再见|拜拜|^拜[拜了啦]*$|88|先这样", text or ""))
+
+
 def goodbye_then_rating(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
     """As the goodbye rule does: the goodbye, then the invitation to rate the service (unless rated a moment ago),
     whose answer Rasa's rating_form takes (actions/ratings.py)."""
