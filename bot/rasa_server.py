@@ -44,6 +44,13 @@
    answered only the messages collected so far, often none: the app then tells the citizen that the assistant is
    unavailable and keeps the message (bot/rasa_client.py), instead of answering "did not understand". Turns that
    do not fail are answered exactly as before.
+12. DIET and TED are loaded without a training step. Rasa 3.6 builds a loaded model's weights by training it on one
+   example (`RasaModel.load`: `model.fit`), then overwrites every weight from the checkpoint; the traced training
+   graph, its gradients and the optimizer's state stay in memory for the life of the process (about 310 MB of
+   Rasa's 1,000 here). Here the model predicts once on the example Rasa keeps for that purpose, which creates the
+   weights the prediction uses, each restored from the checkpoint as it is created; a weight missing from the
+   checkpoint stops the start (`assert_existing_objects_matched`). Fine-tuning (`rasa train --finetune`) and a model
+   without a prediction example load as before.
 
 Executed by path with the Rasa environment's interpreter (`.venv-rasa/bin/python bot/rasa_server.py run ...`),
 so it imports nothing from the app. Rasa 3.6 has no setting for this; a fork would be far more to keep.
@@ -92,6 +99,7 @@ def install() -> None:
     _run_graphs_without_dask()
     _retry_redis_lock_store()
     _mark_failed_rest_turns()
+    _load_models_without_a_training_step()
 
 
 # Idle pooled connections are dropped before the app's server (uvicorn, 5 s keep-alive by default) would close
@@ -403,6 +411,30 @@ def _mark_failed_rest_turns() -> None:
         return original(self, handle)
 
     RestInput.blueprint = blueprint
+
+
+def _load_models_without_a_training_step() -> None:
+    """See 12. above."""
+    import tensorflow as tf
+    from rasa.utils.tensorflow.constants import LEARNING_RATE, RUN_EAGERLY
+    from rasa.utils.tensorflow.models import RasaModel
+
+    original = RasaModel.load.__func__  # the classmethod's function
+
+    def load(cls: Any, model_file_name: str, model_data_example: Any, predict_data_example: Any = None, finetune_mode: bool = False,
+             *args: Any, **kwargs: Any) -> Any:
+        if finetune_mode or not predict_data_example:
+            return original(cls, model_file_name, model_data_example, predict_data_example, finetune_mode, *args, **kwargs)
+        model = cls(*args, **kwargs)
+        config = kwargs.get("config", {})
+        model.compile(optimizer=tf.keras.optimizers.Adam(config.get(LEARNING_RATE, 0.001)), run_eagerly=config.get(RUN_EAGERLY))
+        restored = model.load_weights(model_file_name)
+        model.run_inference(predict_data_example)  # what Rasa's load also does last, to trace the prediction once
+        restored.assert_existing_objects_matched()
+        restored.expect_partial()  # the optimizer's state in the checkpoint is for training only
+        return model
+
+    RasaModel.load = classmethod(load)
 
 
 def block_jax() -> None:

@@ -236,3 +236,73 @@ def test_tracker_store_keeps_the_most_recently_active_conversations():
     assert found["plain"]["kept"] == ["a", "b", "c", "d"]  # Rasa alone: every conversation, for ever
     assert found["patched"]["kept"] == ["c", "a", "d"]  # "b" was the least recently active
     assert found["patched"]["a_texts"] == found["plain"]["a_texts"] == ["a-text", "a-text"]
+
+
+LOADING = textwrap.dedent("""
+    import json, logging, runpy, sys
+    import structlog
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    logging.disable(logging.WARNING)
+    server = runpy.run_path(sys.argv[1])
+    server["block_jax"]()
+    from rasa.core.agent import Agent
+    from rasa.core.channels.channel import UserMessage
+    from rasa.core.processor import MessageProcessor
+    from rasa.core.training import load_data
+    from rasa.engine.constants import PLACEHOLDER_TRACKER
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    importer = TrainingDataImporter.load_from_dict(domain_path="domain.yml", training_data_paths=["nlu_data"])
+    texts = sorted({m.get("text") for m in importer.get_nlu_data().intent_examples})[::3]
+
+    def run(agent):
+        processor, domain = agent.processor, agent.domain
+        intents = sorted(domain.intents)
+        points = []
+        for training in load_data(importer, domain, augmentation_factor=0):
+            events = list(training.events)
+            for i, event in enumerate(events):
+                if isinstance(event, ActionExecuted) and i:
+                    points.append(events[:i])
+                    if isinstance(events[i - 1], UserUttered):  # the same point after other intents: TED decides
+                        points += [events[:i - 1] + [UserUttered(intent={"name": n, "confidence": 1.0})] for n in intents[i % 2::2]]
+        parses = [processor._parse_message_with_graph(UserMessage(t), DialogueStateTracker("s", [])) for t in texts]
+        models = {name: node._component.model for name, node in processor.graph_runner._instantiated_nodes.items()
+                  if hasattr(getattr(node, "_component", None), "model")}
+        trackers = [DialogueStateTracker.from_events("s", events, slots=domain.slots) for events in points]
+        predictions = [MessageProcessor._predict_next_with_tracker(processor, tracker) for tracker in trackers]
+        teds = [processor.graph_runner.run(inputs={PLACEHOLDER_TRACKER: tracker}, targets=["run_TEDPolicy2"])["run_TEDPolicy2"]
+                for tracker in trackers]  # TED's own prediction, whichever policy wins
+        return {"parses": [[p["intent"]["name"], round(p["intent"]["confidence"], 6),
+                            [[r["name"], round(r["confidence"], 6)] for r in p["intent_ranking"]]] for p in parses],
+                "predictions": [[p.policy_name, [round(x, 6) for x in p.probabilities]] for p in predictions],
+                "ted": [[round(x, 6) for x in p.probabilities] for p in teds],
+                "trained_at_load": {n: m.train_function is not None for n, m in models.items()}}
+
+    own = run(Agent.load(sys.argv[2]))
+    server["_load_models_without_a_training_step"]()
+    ours = run(Agent.load(sys.argv[2]))
+    print(json.dumps({"texts": len(texts), "points": len(own["predictions"]),
+                      "by_ted": sum("TED" in p[0] for p in own["predictions"]),
+                      "parses_differ": [t for t, a, b in zip(texts, own["parses"], ours["parses"]) if a != b],
+                      "predictions_differ": sum(a != b for a, b in zip(own["predictions"], ours["predictions"])),
+                      "ted_differ": sum(a != b for a, b in zip(own["ted"], ours["ted"])),
+                      "own_trained": own["trained_at_load"], "ours_trained": ours["trained_at_load"]}))
+""")
+
+
+def test_models_loaded_without_a_training_step_predict_what_rasa_loads():
+    """Rasa's own load (one training step, then the checkpoint) and the patched one (the checkpoint restored as the
+    prediction creates the weights) give the same parse for every third NLU example and the same prediction (policy,
+    probabilities) at every point of the training stories and rules and at those points after other intents, where
+    TED decides; the patched models never ran a training step."""
+    result = subprocess.run([str(RASA_PY), "-c", LOADING, str(RASA_SERVER), str(MODEL)],
+                            capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["texts"] > 300 and found["points"] > 500 and found["by_ted"] > 20
+    assert found["parses_differ"] == [] and found["predictions_differ"] == 0 and found["ted_differ"] == 0
+    assert set(found["own_trained"]) == {"run_DIETClassifier3", "run_TEDPolicy2"} and all(found["own_trained"].values())
+    assert not any(found["ours_trained"].values())
