@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -97,7 +101,23 @@ class Database:
         # queue on a Python lock, which hands over at once, instead of on SQLite's busy handler, which polls with
         # sleeps of up to 100 ms (the app's p99 under load was mostly those sleeps). Other processes on the same
         # file are still kept apart by SQLite itself. PostgreSQL needs none of this.
-        self._sqlite_turn = threading.RLock() if url.startswith("sqlite") else nullcontext()
+        self._sqlite_lock = threading.RLock() if url.startswith("sqlite") else None
+        self._sqlite_turn = self._sqlite_lock or nullcontext()
+
+    async def call(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args)` (which opens its own sessions) for a coroutine of a citizen's turn, without blocking the event
+        loop on a wait. PostgreSQL: always in a worker thread (its statements wait on the network). SQLite: on the event
+        loop itself when no other thread of this process is using the database, else in a worker thread: a transaction
+        on the local file commits without a disk flush (WAL, synchronous=NORMAL) in less time than the hop to a worker
+        thread and back (two storing transactions a turn: about 0.4 ms of the app's latency at one client, measured in
+        docs/performance.md). Only another process writing the same file (a `python -m bot kb` command) can make it wait
+        (SQLite's busy timeout), as it would make the worker thread wait."""
+        if self._sqlite_lock is not None and self._sqlite_lock.acquire(blocking=False):
+            try:
+                return work(*args)
+            finally:
+                self._sqlite_lock.release()
+        return await run_in_threadpool(work, *args)
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (bot/migrations/versions/), in one transaction.

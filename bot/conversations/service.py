@@ -293,14 +293,14 @@ class ConversationService:
         try:
             text = check_text(message.text, self.max_chars)
         except InvalidMessage as exc:
-            inbound_id, conversation_id, _, _, _ = await run_in_threadpool(self._log_and_route, message, "rejected")
+            inbound_id, conversation_id, _, _, _ = await self.database.call(self._log_and_route, message, "rejected")
             replies = [Reply(text=exc.reply)]
-            await run_in_threadpool(self._log_replies, conversation_id, inbound_id, replies, "rejected",
-                                    {"channel": message.channel, "text": message.text, "outcome": outcomes.Outcome("rejected"),
-                                     "started": started})
+            await self.database.call(self._log_replies, conversation_id, inbound_id, replies, "rejected",
+                                     {"channel": message.channel, "text": message.text, "outcome": outcomes.Outcome("rejected"),
+                                      "started": started})
             return conversation_id, replies
         message = message.model_copy(update={"text": text})
-        inbound_id, conversation_id, retry, previous, routed = await run_in_threadpool(self._log_and_route, message, "received")
+        inbound_id, conversation_id, retry, previous, routed = await self.database.call(self._log_and_route, message, "received")
         if retry:  # a retry: the first attempt's replies, processed once (waiting for them while it is still running)
             if previous is not None:
                 return conversation_id, previous
@@ -314,9 +314,9 @@ class ConversationService:
         if routed is not None and routed.rasa_text is None:  # taken over by an operator, or answering the app's own question
             assert self.handoff is not None  # it routed the message
             await self.handoff.after_route(conversation_id, text, routed)
-            await run_in_threadpool(self._log_replies, conversation_id, inbound_id, routed.replies, routed.status,
-                                    {"channel": message.channel, "text": text, "started": started,
-                                     "outcome": outcomes.of_desk_turn(routed.status, routed.replies)})
+            await self.database.call(self._log_replies, conversation_id, inbound_id, routed.replies, routed.status,
+                                     {"channel": message.channel, "text": text, "started": started,
+                                      "outcome": outcomes.of_desk_turn(routed.status, routed.replies)})
             return routed.replies
         try:
             raw = await self._send_to_rasa(conversation_id, text if routed is None or routed.rasa_text is None else routed.rasa_text)
@@ -332,6 +332,6 @@ class ConversationService:
             replies, status = [rasa_down_reply()], "failed"
         outcome = outcomes.of_rasa_turn(raw, replies) if status == "answered" else outcomes.Outcome(
             status if status == "busy" else "error")
-        await run_in_threadpool(self._log_replies, conversation_id, inbound_id, replies, status,
-                                {"channel": message.channel, "text": text, "outcome": outcome, "started": started})
+        await self.database.call(self._log_replies, conversation_id, inbound_id, replies, status,
+                                 {"channel": message.channel, "text": text, "outcome": outcome, "started": started})
         return replies

@@ -12,9 +12,9 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
@@ -165,13 +165,12 @@ def of_desk_turn(status: str, replies: list[Reply]) -> Outcome:
     return Outcome("other")
 
 
+_INSERT_OUTCOME = insert(cast(Table, TurnOutcome.__table__))  # built once; plain INSERT, as the messages of a turn
+
+
 def record(*, db_session: Session, conversation_id: str, message_id: int | None, channel: str, text: str, outcome: Outcome,
-           latency_ms: int | None = None) -> TurnOutcome:
+           latency_ms: int | None = None) -> None:
     """Store a turn's outcome; a message that disputes the previous answer or asks for a person marks that turn."""
-    row = TurnOutcome(conversation_id=conversation_id, message_id=message_id, channel=channel, outcome=outcome.kind,
-                      item_id=outcome.item_id, item_name=outcome.item_name, aspect=outcome.aspect,
-                      options=outcome.options or None, confidence=outcome.confidence, intent=outcome.intent,
-                      question=mask(text or "")[:QUESTION_CHARS], latency_ms=latency_ms, created_at=utcnow())
     follow = "dispute" if DISPUTE.search(text or "") else "person" if PERSON.search(text or "") else None
     if follow:
         previous = db_session.scalar(select(TurnOutcome.id).where(TurnOutcome.conversation_id == conversation_id)
@@ -179,9 +178,11 @@ def record(*, db_session: Session, conversation_id: str, message_id: int | None,
         if previous is not None:
             db_session.execute(update(TurnOutcome).where(TurnOutcome.id == previous, TurnOutcome.outcome.in_(REVIEWABLE),
                                                          TurnOutcome.followed_by.is_(None)).values(followed_by=follow))
-    db_session.add(row)
-    db_session.flush()
-    return row
+    db_session.execute(_INSERT_OUTCOME, {
+        "conversation_id": conversation_id, "message_id": message_id, "channel": channel, "outcome": outcome.kind,
+        "item_id": outcome.item_id, "item_name": outcome.item_name, "aspect": outcome.aspect, "options": outcome.options or None,
+        "confidence": outcome.confidence, "intent": outcome.intent, "question": mask(text or "")[:QUESTION_CHARS],
+        "followed_by": None, "resolved_version": None, "latency_ms": latency_ms, "created_at": utcnow()})
 
 
 def record_safely(*, db_session: Session, conversation_id: str, message_id: int | None, channel: str, text: str,

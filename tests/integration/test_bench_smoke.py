@@ -27,3 +27,8 @@ def test_bench_small_runs_and_reports_every_table():
     assert len(report["memory_mb"]) == 3 and all(v > 0 for parts in report["memory_mb"].values() for v in parts.values())
     assert (ROOT / "bench-results" / "bench.png").stat().st_size > 10_000
     assert "应用自身开销" in result.stdout and "饱和前最高到达率" in result.stdout
+    # the headline figures are measured three times in the run and reported as median and range
+    assert len(report["rounds"]) == 3
+    assert all(r["errors"] == 0 and r["direct_p50"] > 0 and r["app_p50"] > 0 and r["long_ratio"] > 0 and r["memory_mb"] > 0
+               and r["open_served"] > 0 for r in report["rounds"])
+    assert "主要指标，同一次运行中测 3 轮" in result.stdout
