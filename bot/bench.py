@@ -168,8 +168,8 @@ def rounds(stack: Stack, small: bool) -> list[dict[str, Any]]:
         asyncio.run(wait_idle(app_url, OURS))  # nothing left over from what ran before (an overloaded open loop)
         row = asyncio.run(paired(direct_url, app_url, 4 if small else 20, f"r{n}"))
         latencies = asyncio.run(long_conversation(app_url, OURS, 60 if small else 300))  # before the open loop's backlog
-        window = 10 if small else 50
-        row["long_ratio"] = statistics.median(latencies[-window:]) / statistics.median(latencies[:window])
+        first, last = first_and_last(latencies, small)
+        row["long_ratio"] = last / first
         opened = asyncio.run(open_loop(app_url, OURS, TARGET_RATE, 3 if small else 15, f"r{n}"))
         row.update({"open_served": opened["turns_per_s"], "open_p99": opened["p99"], "open_errors": opened["errors"]})
         asyncio.run(wait_idle(app_url, OURS))
@@ -181,6 +181,12 @@ def rounds(stack: Stack, small: bool) -> list[dict[str, Any]]:
 def spread(values: list[float], fmt: str) -> str:
     """Median with the range of the rounds: "12.3（11.9–13.0）"."""
     return f"{format(statistics.median(values), fmt)}（{format(min(values), fmt)}–{format(max(values), fmt)}）"
+
+
+def first_and_last(latencies: list[float], small: bool) -> tuple[float, float]:
+    """A long conversation's p50 over its first and over its last 50 turns (10 at small scale)."""
+    window = 10 if small else 50
+    return statistics.median(latencies[:window]), statistics.median(latencies[-window:])
 
 
 async def long_conversation(url: str, body_of: BodyOf, turns: int) -> list[float]:
@@ -276,8 +282,7 @@ def measure(target: str, url: str, body_of: BodyOf, small: bool, rates: tuple[fl
         rows["closed"].append({"clients": clients, **asyncio.run(closed_loop(url, body_of, clients, count, "c"))})
     if long_turns:  # before the open loop, whose overload would leave a backlog behind
         latencies = asyncio.run(long_conversation(url, body_of, long_turns))
-        window = 10 if small else 50
-        first, last = statistics.median(latencies[:window]), statistics.median(latencies[-window:])
+        first, last = first_and_last(latencies, small)
         rows["long"] = {"turns": long_turns, "first_p50": first, "last_p50": last, "ratio": last / first, "latencies": latencies}
     for rate in rates:
         result = asyncio.run(open_loop(url, body_of, rate, 3 if small else 15, "o"))

@@ -102,7 +102,6 @@ class Database:
         # sleeps of up to 100 ms (the app's p99 under load was mostly those sleeps). Other processes on the same
         # file are still kept apart by SQLite itself. PostgreSQL needs none of this.
         self._sqlite_lock = threading.RLock() if url.startswith("sqlite") else None
-        self._sqlite_turn = self._sqlite_lock or nullcontext()
 
     async def call(self, work: Callable[..., T], *args: Any) -> T:
         """`work(*args)` (which opens its own sessions) for a coroutine of a citizen's turn, without blocking the event
@@ -129,7 +128,7 @@ class Database:
         from alembic import command
 
         config = alembic_config()
-        with self._sqlite_turn, self.engine.begin() as connection:
+        with self._sqlite_lock or nullcontext(), self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(12345)")
             config.attributes["connection"] = connection
@@ -141,7 +140,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session committed on success and rolled back on error."""
-        with self._sqlite_turn:
+        with self._sqlite_lock or nullcontext():
             session = self.sessions()
             try:
                 yield session

@@ -182,7 +182,7 @@ def record(*, db_session: Session, conversation_id: str, message_id: int | None,
         "conversation_id": conversation_id, "message_id": message_id, "channel": channel, "outcome": outcome.kind,
         "item_id": outcome.item_id, "item_name": outcome.item_name, "aspect": outcome.aspect, "options": outcome.options or None,
         "confidence": outcome.confidence, "intent": outcome.intent, "question": mask(text or "")[:QUESTION_CHARS],
-        "followed_by": None, "resolved_version": None, "latency_ms": latency_ms, "created_at": utcnow()})
+        "latency_ms": latency_ms, "created_at": utcnow()})
 
 
 def record_safely(*, db_session: Session, conversation_id: str, message_id: int | None, channel: str, text: str,
