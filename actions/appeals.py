@@ -58,7 +58,7 @@ _PLACE = re.compile(rf"{_NAME}{{1,8}}?(?:{_SUFFIX}){_NUMBERED}(?:{_NAME}{{0,8}}?
 _PLACE_LEAD = re.compile(r"^(?:投诉|举报|反映|求助|建议|位于|靠近|住|就|到)+")  # "我要投诉社保窗口": the place is 社保窗口
 # words that end like a place and are none: "晚上走路看不见", "修路", "逛街", "回乡"
 _NOT_A_PLACE = re.compile(r"(?:走|出|思|线|电|网|上|一|带|让|修|铺|挖|堵|封|占|马|道|公|过|赶)路$|(?:上|逛|沿|满|扫|占)街$|"
-                          r"(?:下|回|返|老|家|城|同)乡$|(?:农|全|本|邻|进|下)村$|(?:城|乡)镇$")
+                          r"(?:下|回|返|老|家|城|同)乡$|(?:农|全|本|邻|进|下)村$|^(?:小|新)?(?:城|乡)镇$")  # 漹城镇 is a town
 GENERIC_PLACES = {"农村", "城乡", "老乡", "家乡", "下乡", "城镇", "乡镇", "道路", "马路", "走路", "公路", "出路", "思路", "线路",
                   "电路", "网路", "上路", "上街", "逛街", "大街", "街道", "小巷", "街巷", "全村", "本村", "邻村", "隔壁村", "全镇",
                   "本镇", "小区", "新村", "老街", "市场", "服务中心", "办事大厅", "大厅", "窗口", "回乡", "返乡", "城市"}
@@ -229,6 +229,11 @@ def agrees(text: str) -> bool:
     return bool(tokens) and all(_YES.match(token) for token in tokens)
 
 
+def closes(text: str) -> bool:
+    """"好 谢谢", "行，再见", "谢谢你": thanks or a goodbye, with at most a yes: the citizen is done."""
+    return (says_goodbye(text) or bool(re.search(r"谢谢|多谢|感谢", text or ""))) and (not _tokens(text) or agrees(text))
+
+
 # the words of an appeal itself: with them a request for a person is part of the complaint ("我要投诉窗口工作人员")
 _APPEAL_WORDS = re.compile(r"投诉|举报|反映|曝光|建议|态度|刁难")
 
@@ -338,8 +343,8 @@ class ValidateAppealForm(FormValidationAction):
             return ended(PERSON)
         if cancels(text):
             return ended(CANCELLED)
-        if (says_goodbye(text) and agrees(text) or says_nothing_more(text)) and tracker.get_slot("appeal_what") and slot != "appeal_what":
-            # "就这些，再见": the citizen is done and leaves; what they told is filed as it is (no phone: anonymous)
+        if (closes(text) or says_nothing_more(text)) and tracker.get_slot("appeal_what") and slot != "appeal_what":
+            # "就这些，再见", "好 谢谢": the citizen is done and leaves; what they told is filed as it is (no phone: anonymous)
             missing = {name: "" for name in ("appeal_place", "appeal_since", "appeal_wish") if not tracker.get_slot(name)}
             return {**missing, "appeal_contact": tracker.get_slot("appeal_contact") or ANONYMOUS, "appeal_confirm": CONFIRMED}
         found = details_in(text, _type(tracker))
@@ -539,7 +544,7 @@ class ActionFinishAppeal(Action):
             return reset + await escalate(dispatcher, tracker, "complaint")
         if outcome != CONFIRMED or not slot("appeal_what"):
             dispatcher.utter_message(text=f"好的，这次的{appeal_type}没有登记，也不会转给部门。需要时随时可以再找我。")
-            if says_goodbye(text):
+            if closes(text):
                 return reset + goodbye_then_rating(dispatcher)
             return reset
         contact = slot("appeal_contact") or ""
@@ -556,6 +561,6 @@ class ActionFinishAppeal(Action):
                                           "工作人员会为您登记。")
             return reset
         dispatcher.utter_message(text=reply)
-        if says_goodbye(text) or says_nothing_more(text):  # "没得了 谢谢": filed, and the citizen is done
+        if closes(text) or says_nothing_more(text):  # "没得了 谢谢", "好 谢谢": filed, and the citizen is done
             return reset + goodbye_then_rating(dispatcher)
         return reset

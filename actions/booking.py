@@ -15,12 +15,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.desk import WANTS_STAFF, asks_for_a_person, goodbye_then_rating, says_goodbye
-from actions.guides import answer_question, latest_intent
+from actions.guides import MOVE_OFFERED, answer_question, latest_intent
 from actions.service_question import is_service_question
 from bot import clock
 from bot.booking import service
 from bot.booking.calendar import CalendarUnknown
-from bot.booking.dates import When, parse_when
+from bot.booking.dates import When, parse_when, shift_days, without_shift
 from bot.booking.models import Booking
 from bot.booking.schedule import DateNotBookable, Slot
 from bot.booking.service import cancel_said, manage_op, only_details
@@ -30,6 +30,7 @@ from knowledge.answers import answer, aspect_in, aspects_in
 from knowledge.schema import Entry
 from knowledge.service import get_index
 
+PERSON_SLOTS = ("booking_name", "booking_phone", "booking_id_number")  # who comes: given together in one message or apart
 BOOKING_SLOTS = ["booking_item", "booking_date", "booking_time", "booking_name", "booking_phone", "booking_id_number",
                  "booking_window", "booking_request_id"]
 T = TypeVar("T")
@@ -124,11 +125,14 @@ def chosen_note(slot: Slot) -> str:
 
 
 # the cue may name a relative ("我妈叫冯秀英": the person who comes to the hall)
-_KIN = "".join(f"|(?<={kin})" for kin in "妈 爸 母亲 父亲 老汉 爷爷 奶奶 外婆 外公 老婆 老公 爱人 儿子 女儿".split())
-_NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN})叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?|申请人[:：是]?)\s*([\u4e00-\u9fa5]{{2,4}}?)"
+_KINS = "妈 爸 母亲 父亲 老汉 爷爷 奶奶 外婆 外公 老婆 老公 爱人 儿子 女儿".split()
+_KIN = "".join(f"|(?<={kin})" for kin in _KINS)
+# ... or name the relative after the cue: "办事人是我妈罗素珍"
+_RELATIVE = rf"(?:(?:我的?|(?:娃娃?|娃儿|孩子)的?[他她]?)?(?:{'|'.join(_KINS)})(?=[\u4e00-\u9fa5]{{2,4}}(?:[，,。\s]|电话|手机|$)))?"
+_NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN})叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?|申请人[:：是]?)\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}}?)"
                    r"(?=[，,。\s]|电话|手机|$)")
 # a name alone between separators right before the mobile: "李四，139…", "…约个办护照，冯磊，188…"
-_NAME_BEFORE_PHONE = re.compile(r"(?:^|[，,、\s])\s*([\u4e00-\u9fa5]{2,4})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*1[3-9]\d{9}")
+_NAME_BEFORE_PHONE = re.compile(rf"(?:^|[，,、\s])\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*1[3-9]\d{{9}}")
 # words of a reply, a thanks or a goodbye: never a name ("好的，拜拜" where the name is asked)
 # "名字写错了 是张丽 美丽的丽": the name after 是 in a correction of the name
 _NAME_FIX = re.compile(r"(?:名字|姓名).{0,4}(?:错|不对).{0,3}?(?:是|叫|改成)\s*([\u4e00-\u9fa5]{2,4}?)(?=[，,。\s]|$)")
@@ -189,6 +193,20 @@ def details_in(text: str, item: str | None, day: dt.date | None) -> dict[str, An
     return {k: v for k, v in found.items() if v is not None or k == "booking_time"}
 
 
+def needs_id_number(item_name: str | None) -> bool:
+    entry = get_index().kb.by_name(item_name or "")
+    return entry is not None and bool(entry.get("预约需身份证号"))
+
+
+def person_details(text: str, item_name: str | None) -> dict[str, Any]:
+    """Name, mobile and, when the item's booking needs it, ID number, wherever in the form they come (several in one
+    message: "赵磊 136… 身份证号5111…"). An ID number the item does not need is not kept."""
+    found = {k: v for k, v in details_in(text, None, None).items() if k in PERSON_SLOTS}
+    if not needs_id_number(item_name):
+        found.pop("booking_id_number", None)
+    return found
+
+
 def window_of(when: When | None) -> str | None:
     """A time-of-day window like 12:00-13:59 when the citizen named one (中午, 下午三点)."""
     if when is None or when.whole_day:
@@ -239,10 +257,7 @@ class ActionStartBooking(Action):
         events.append(SlotSet("booking_item", item))
         when = parse_when(text, now())
         events.append(SlotSet("booking_window", window_of(when)))
-        for slot_name in ("booking_name", "booking_phone"):  # "…约办护照，我叫袁野，电话139…"
-            value = details_in(text, None, None).get(slot_name)
-            if value:
-                events.append(SlotSet(slot_name, value))
+        events += [SlotSet(k, v) for k, v in person_details(text, item).items() if v]  # "…约办护照，我叫袁野，电话139…"
         if item and when and when.day_given and len(when.days) == 1:
             try:
                 free = with_session(lambda s: service.free_slots(db_session=s, schedule=current().schedule, item_name=item,
@@ -308,8 +323,7 @@ class ValidateBookingForm(FormValidationAction):
         return list(await super().run(dispatcher, tracker, domain))
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[str]:
-        entry = get_index().kb.by_name(tracker.get_slot("booking_item") or "")
-        if entry is None or not entry.get("预约需身份证号"):
+        if not needs_id_number(tracker.get_slot("booking_item")):
             return [s for s in domain_slots if s != "booking_id_number"]
         return domain_slots
 
@@ -336,7 +350,7 @@ class ValidateBookingForm(FormValidationAction):
         else:
             when = parse_when(text, now())
             if when is None or not when.day_given:
-                given = {k: v for k, v in details_in(text, None, None).items() if k in ("booking_name", "booking_phone")}
+                given = person_details(text, item)
                 if given:  # "我叫谢婷 手机191…" before the day: kept, the day is asked again
                     return {"booking_date": None, **given}
                 dispatcher.utter_message(text="没听明白是哪一天，可以说“明天”“周六”“下周三”或“12月5日”，也可以点下面的时段。")
@@ -382,7 +396,7 @@ class ValidateBookingForm(FormValidationAction):
         if not wanted and AFFIRM.match(text.strip()):  # "对" to the offered times: the first one in the asked window
             window = when_from(tracker, day)  # (none free in the window: the first of the day's, as offered)
             wanted = ([s for s, _ in free if window is None or window.covers(day, s.start)] or [s for s, _ in free])[:1]
-        given = {k: v for k, v in details_in(text, None, None).items() if k in ("booking_name", "booking_phone")}
+        given = person_details(text, item)
         if not wanted and not given and parse_when(text, now()) is None and (name := plain_name(text)):
             given = {"booking_name": service.normalize_name(name)}  # "邓明亮" before choosing a time
         if not wanted and given:  # a name and mobile instead of a time: keep them, the time is asked again
@@ -396,17 +410,17 @@ class ValidateBookingForm(FormValidationAction):
         return {"booking_time": f"{wanted[0].start:%H:%M}", **given}
 
     def validate_booking_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
-        text = str(value or "")
-        found = details_in(text, tracker.get_slot("booking_item"), _day_of(tracker))
+        text, item = str(value or ""), tracker.get_slot("booking_item")
+        found = details_in(text, item, _day_of(tracker))
         if "booking_name" not in found and ("booking_time" in found or "booking_date" in found) and not _PHONE.search(text):
             found.pop("booking_phone", None)  # "九点半" instead of a name: the time is corrected, the name asked again
             return {**found, "booking_name": None}
         name = found.pop("booking_name", None) or re.sub(r"^(我叫|我是|姓名[:：]?)", "", _PHONE.sub("", text)).strip(" ，,、电话手机号:：")
         if not_a_name(name):  # "是的", "那要多久" are answers or questions, not names
             dispatcher.utter_message(text="请告诉我办事人的姓名，例如“张三”。")
-            return {"booking_name": None, **{k: v for k, v in found.items() if k == "booking_phone"}}
+            return {**person_details(text, item), "booking_name": None}
         try:
-            return {**{k: v for k, v in found.items() if k == "booking_phone"}, "booking_name": service.normalize_name(name)}
+            return {**person_details(text, item), "booking_name": service.normalize_name(name)}
         except service.BookingError as exc:
             dispatcher.utter_message(text=exc.reason)
             return {"booking_name": None}
@@ -419,8 +433,7 @@ class ValidateBookingForm(FormValidationAction):
         except service.BookingError as exc:
             dispatcher.utter_message(text=exc.reason)
             return {"booking_phone": None}
-        name = name_in(text)
-        return {**result, "booking_name": name} if name else result
+        return {**person_details(text, tracker.get_slot("booking_item")), **result}
 
     def validate_booking_id_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         if not re.search(r"\d", str(value or "")):  # "确认", "要得": the request for the number was missed, not a wrong number
@@ -661,6 +674,10 @@ class ActionSubmitBooking(Action):
                                                              SlotSet("item", booked.id if booked else None), SlotSet("candidates", None)]
 
 
+# a time alone, short ("下午那个", "七点那个嘛", "周五上午"): a choice among the times offered for a move
+_SHORT_TIME = re.compile(r"[^，,。？?]{1,8}")
+
+
 class ActionStartManage(Action):
     """Look up, cancel or reschedule: take the code and mobile from the message if given."""
 
@@ -685,10 +702,23 @@ class ActionStartManage(Action):
         if target:
             events[0] = SlotSet("manage_op", "reschedule")
         events.append(SlotSet("manage_target", target))
-        when = None if target else parse_when(text, now())
-        # "|day" marks a day said; without it ("改成傍晚", "挪到下午三点") the time is on the booking's own day
-        events.append(SlotSet("manage_window", f"{when.start.isoformat()}|{when.end.isoformat()}" + ("|day" if when.day_given else "")
-                              if when else None))
+        shift = None if target else shift_days(text)
+        when = None if target else parse_when(without_shift(text) if shift is not None else text, now())
+        before = tracker.get_slot("manage_window") or ""
+        if op == "lookup" and when is not None and tracker.get_slot("manage_op") == "reschedule" and _SHORT_TIME.fullmatch(text.strip()):
+            op = "reschedule"  # "下午那个", "七点那个" to the times offered for the move
+            events[0] = SlotSet("manage_op", op)
+            if not when.day_given and before.endswith("|day"):  # on the day asked for before ("改到大后天", then "下午那个")
+                day = dt.datetime.fromisoformat(before.split("|")[0]).date()
+                when = When(dt.datetime.combine(day, when.start.time()), dt.datetime.combine(day, when.end.time()), True)
+        # "|day" marks a day said; without it ("改成傍晚", "挪到下午三点") the time is on the booking's own day;
+        # "|shift+N" a move by days from the booking's day ("往后推一天 还是中午": its time of day, or the booking's)
+        if shift is not None:
+            times = f"{when.start.isoformat()}|{when.end.isoformat()}" if when is not None and not when.day_given else "|"
+            events.append(SlotSet("manage_window", f"{times}|shift{shift:+d}"))
+        else:
+            events.append(SlotSet("manage_window", f"{when.start.isoformat()}|{when.end.isoformat()}" + ("|day" if when.day_given else "")
+                                  if when else None))
         typed = not text.startswith("/")  # a button payload carries no code or phone
         code, phone = (_CODE.search(text), _PHONE.search(text)) if typed else (None, None)
         if code:
@@ -722,6 +752,26 @@ def describe(booking: Booking) -> str:
     return f"预约码 {booking.code}（{state}）：{booking.day.month}月{booking.day.day}日 {booking.start}-{booking.end}，办理“{booking.item_name}”。"
 
 
+def wanted_when(window: str | None, booking: Booking) -> When | None:
+    """The time a move asks for, from the manage_window slot (action_start_manage): a day and time; a time alone, on
+    the booking's day ("上午走不脱 挪到下午三点"); or a move by days from the booking's day, at the time of day said or
+    at the booking's own time ("往后推一天")."""
+    if not window:
+        return None
+    parts = window.split("|")
+    if len(parts) == 3 and parts[2].startswith("shift"):
+        day = booking.day + dt.timedelta(days=int(parts[2][len("shift"):]))
+        if not parts[0]:
+            at = dt.datetime.combine(day, dt.time.fromisoformat(booking.start))
+            return When(at, at + dt.timedelta(minutes=1), True)
+        return When(dt.datetime.combine(day, dt.datetime.fromisoformat(parts[0]).time()),
+                    dt.datetime.combine(day, dt.datetime.fromisoformat(parts[1]).time()), True)
+    start, end = (dt.datetime.fromisoformat(p) for p in parts[:2])
+    if not window.endswith("|day"):
+        start, end = dt.datetime.combine(booking.day, start.time()), dt.datetime.combine(booking.day, end.time())
+    return When(start, end, True)
+
+
 class ActionManageBooking(Action):
     """Do the look-up, cancellation or rescheduling once code and mobile are known."""
 
@@ -742,42 +792,41 @@ class ActionManageBooking(Action):
             if op == "cancel":
                 booking = with_session(lambda s: service.cancel(db_session=s, code=code, phone=phone))
                 dispatcher.utter_message(text="已为您取消预约，名额已释放。" + describe(booking))
-                return []
+                return []  # the code or mobile given again afterwards confirms the cancellation once more
             if op == "reschedule" and tracker.get_slot("manage_target"):
                 day, start = tracker.get_slot("manage_target").split()
                 booking = with_session(lambda s: service.reschedule(db_session=s, schedule=schedule, code=code, phone=phone,
                                                                     day=dt.date.fromisoformat(day), start=start))
                 dispatcher.utter_message(text="改期成功，预约码不变。" + describe(booking))
-                return [SlotSet("manage_target", None)]
+                return [SlotSet("manage_target", None), SlotSet("manage_op", "lookup")]  # moved: the code again shows it
             booking = with_session(lambda s: service.lookup(db_session=s, code=code, phone=phone))
             if op == "reschedule":
                 if booking.status != "active":
                     dispatcher.utter_message(text="这个预约已经取消了，不能改期。" + describe(booking))
                     return []
-                window = tracker.get_slot("manage_window")
-                when = None
-                if window:
-                    start, end = (dt.datetime.fromisoformat(p) for p in window.split("|")[:2])
-                    if not window.endswith("|day"):  # a time without a day: the booking's day ("上午走不脱 挪到下午三点")
-                        start, end = dt.datetime.combine(booking.day, start.time()), dt.datetime.combine(booking.day, end.time())
-                    when = When(start, end, True)
+                when = wanted_when(tracker.get_slot("manage_window"), booking)
                 offers, reasons = with_session(lambda s: service.suggest(db_session=s, schedule=schedule, item_name=booking.item_name,
                                                                           when=when, now=now()))
                 named = exact_slot(offers, when) if when is not None and when.day_given else None
                 earliest = None
                 if named is None and when is not None and when.day_given and len(when.days) == 1:
                     earliest = named = earliest_in_part(offers, when, when.days[0])  # "改到下周三下午", as a booking does
+                if named is not None and (named.day, f"{named.start:%H:%M}") == (booking.day, booking.start):
+                    note_same = "您说的就是现在预约的时间。"  # "改到明天中午" when it is then: nothing to move, times offered
+                    named = None
+                else:
+                    note_same = ""
                 if named is not None:  # "改到下周二晚上六点": that slot at once
                     slot = named
                     moved = with_session(lambda s: service.reschedule(db_session=s, schedule=schedule, code=code, phone=phone,
                                                                       day=slot.day, start=f"{slot.start:%H:%M}"))
                     dispatcher.utter_message(text="改期成功，预约码不变。" + describe(moved) + (
                         "这是您说的时段里最早能约的时间，要换别的时间可以再告诉我。" if earliest is not None else ""))
-                    return [SlotSet("manage_target", None), SlotSet("manage_window", None)]
-                note = ("；".join(reasons) + "。") if reasons else ""
+                    return [SlotSet("manage_target", None), SlotSet("manage_window", None), SlotSet("manage_op", "lookup")]
+                note = note_same + (("；".join(reasons) + "。") if reasons else "")
                 buttons = [{"title": b["title"], "payload": '/cancel_appointment{"manage_target":"' + b["payload"] + '"}'}
                            for b in offer_buttons(offers)]
-                dispatcher.utter_message(text=f"您现在的预约：{describe(booking)}{note}可以改到这些时段，请选一个：", buttons=buttons)
+                dispatcher.utter_message(text=f"您现在的预约：{describe(booking)}{note}{MOVE_OFFERED}，请选一个：", buttons=buttons)
                 return []
             dispatcher.utter_message(text="为您查到：" + describe(booking))
             found = get_index().kb.by_name(booking.item_name)

@@ -9,7 +9,7 @@ from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import goodbye_then_rating
-from actions.guides import about_the_booking_made, answer_question, asks_of_current, corrects_the_read_back, switches_item
+from actions.guides import about_the_booking_made, answer_question, asks_of_current, booking_followup, picks_an_offered_item, switches_item
 from actions.service_question import asks_about_a_service, is_service_question, says_nothing_more
 from bot.booking.service import names_a_booking
 
@@ -25,7 +25,9 @@ class ActionSmallTalk(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "greet"
-        if not text.startswith("/") and (asks_about_a_service(text) or asks_of_current(tracker, text)):
+        if (followup := booking_followup(tracker, text)) is not None:  # "下午那个" to the times offered for a move
+            return followup
+        if not text.startswith("/") and (asks_about_a_service(text) or asks_of_current(tracker, text) or picks_an_offered_item(tracker, text)):
             return answer_question(dispatcher, tracker)
         dispatcher.utter_message(response=RESPONSES.get(intent, "utter_greet"))
         return []
@@ -43,11 +45,10 @@ class ActionAcknowledge(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if corrects_the_read_back(tracker, text):  # "电话也错了 是177…" at the read-back, read as no
-            return [FollowupAction("action_booking_change")]
-        if about_the_booking_made(tracker, text):
-            return [FollowupAction("action_start_manage")]
-        if switches_item(text) or asks_of_current(tracker, text):  # "那护照呢", "我去交要得不" read as no or yes
+        if (followup := booking_followup(tracker, text)) is not None:  # "电话也错了 是177…" at the read-back, read as no;
+            return followup  # a booking code, "那个预约我不去了", or "七点那个" to the times offered for a move
+        if switches_item(text) or asks_of_current(tracker, text) or picks_an_offered_item(tracker, text):
+            # "那护照呢", "我去交要得不", "卡搞掉了" (a detail among the options) read as no or yes
             return answer_question(dispatcher, tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "affirm"
         if says_nothing_more(text):  # "好的没了" read as yes: done, as a goodbye

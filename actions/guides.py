@@ -10,7 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import escalate, goodbye_then_rating
 from actions.service_question import says_nothing_more
+from bot import clock
 from bot.appeals.texts import offer as appeal_offer
+from bot.booking.dates import parse_when
 from bot.booking.service import asks_to_book, changes_a_booking, gives_booking_details, moves_or_cancels, names_a_booking
 from bot.insight.outcomes import NOTE
 from bot.services import current_or_none
@@ -40,6 +42,8 @@ _ASKS_WHICH = re.compile(r"(有没有|有|能享受|可以享受|能领|可以�
 _ABOUT_THINGS = re.compile(r"的事情?|方面的?(事情?|问题)|相关的?(事情?|问题)|那些事")
 VAGUE_WHICH = 20  # longer, the message tells a situation that picks the item ("一级肢体残疾，瘫在床上…有没有啥子补贴")
 PICK_MARGIN = 2.0  # a detail picks one of the offered items when it scores this many times the next one
+# a yes, no or thanks: no detail to pick an offered item with
+_BARE_REPLY = re.compile(r"^(好的?|对的?|对头|是的?|嗯+|行|可以|要得|谢谢|多谢|没有?|不是|不用|不要|算了|ok)(了|啊|嘛|哈|呢|的)*$")
 
 
 SURE_ASPECT = 0.8  # intent confidence above which an aspect question is remembered without its words
@@ -150,12 +154,24 @@ def about_the_booking_made(tracker: Tracker, text: str) -> bool:
     return gives_booking_details(text, booked) or (booked and not text.startswith("/") and moves_or_cancels(text))
 
 
+MOVE_OFFERED = "可以改到这些时段"  # the words of action_manage_booking's offer of times for a move
+
+
+def picks_a_time_for_the_move(tracker: Tracker, text: str) -> bool:
+    """"下午那个", "七点那个" right after times for moving the booking were offered (the classifier may read it as a
+    greeting or yes): the choice of the new time."""
+    if text.startswith("/") or len(text.strip()) > 8 or tracker.get_slot("manage_op") != "reschedule":
+        return False
+    last = next((e for e in reversed(tracker.events) if e.get("event") == "bot"), None)
+    return last is not None and MOVE_OFFERED in (last.get("text") or "") and parse_when(text, clock.now().replace(tzinfo=None)) is not None
+
+
 def booking_followup(tracker: Tracker, text: str) -> list[dict[str, Any]] | None:
     """The booking flow a message given to a guide action belongs to: a correction at the read-back, or the booking
     made or named ("码FGGAS2，手机158…", "电话159…", "那个预约我不去了", "预约退了嘛"); None for a guide question."""
     if corrects_the_read_back(tracker, text):
         return [FollowupAction("action_booking_change")]
-    if names_a_booking(text) or changes_a_booking(text) or about_the_booking_made(tracker, text):
+    if names_a_booking(text) or changes_a_booking(text) or about_the_booking_made(tracker, text) or picks_a_time_for_the_move(tracker, text):
         return [FollowupAction("action_start_manage")]
     return None
 
@@ -197,17 +213,32 @@ def names_an_item(hits: list[Hit]) -> bool:
     return bool(hits) and max(hits[0].signals.get("name", 0.0), hits[0].signals.get("pinyin", 0.0)) >= NAMED
 
 
-def pick_candidate(text: str, candidates: list[str]) -> Entry | None:
-    """One of the offered items, picked by number ("第二个") or by a detail ("给孩子办的", "外地户口")."""
+def earlier_message(tracker: Tracker) -> str:
+    """The citizen's message before this one (typed, not a button), e.g. the question the options answered."""
+    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    return said[-2] if len(said) >= 2 and not said[-2].startswith("/") else ""
+
+
+def pick_candidate(text: str, candidates: list[str], earlier: str = "") -> Entry | None:
+    """One of the offered items, picked by number ("第二个") or by a detail ("给孩子办的", "外地户口"), read alone or,
+    failing that, together with the message the options answered ("问下户口的事" + "给娃办的 刚生的")."""
     index = get_index()
     match = _ORDINAL_RE.match(normalize(text)) or _STEP.search(text)
     if match and 1 <= ORDINALS[match.group(1)] <= len(candidates):
         return index.kb.by_id(candidates[ORDINALS[match.group(1)] - 1])
-    scores = {h.entry.id: h.score for h in index.search(text, top=50) if h.entry.id in candidates}
-    ranked = sorted(scores.values(), reverse=True) + [0.0, 0.0]
-    if ranked[0] >= 0.15 and ranked[0] >= PICK_MARGIN * ranked[1]:
-        return index.kb.by_id(max(scores, key=scores.__getitem__))
+    readings = [text] + ([f"{earlier}，{text}"] if earlier and not _BARE_REPLY.match(normalize(text)) else [])
+    for reading in readings:
+        scores = {h.entry.id: h.score for h in index.search(reading, top=50) if h.entry.id in candidates}
+        ranked = sorted(scores.values(), reverse=True) + [0.0, 0.0]
+        if ranked[0] >= 0.15 and ranked[0] >= PICK_MARGIN * ranked[1]:
+            return index.kb.by_id(max(scores, key=scores.__getitem__))
     return None
+
+
+def picks_an_offered_item(tracker: Tracker, text: str) -> bool:
+    """"卡搞掉了" right after options were offered (the classifier may read it as yes or a greeting): a detail that picks."""
+    candidates = tracker.get_slot("candidates") or []
+    return bool(candidates) and not text.startswith("/") and pick_candidate(text, candidates, earlier_message(tracker)) is not None
 
 
 def offer(dispatcher: CollectingDispatcher, entries: list[Entry], aspect: str, vague: bool, topic: str | None = None) -> list[dict[str, Any]]:
@@ -301,7 +332,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     follow_up = len(candidates) == 1 and len(normalize(text)) <= FOLLOW_UP_LENGTH and not (resolution and names_an_item(resolution.hits))
     if candidates and (follow_up or not (resolution and resolution.kind == "answer")):
         # a number or a detail picks one; after a single option, a short follow-up that names no item takes it
-        picked = index.kb.by_id(candidates[0]) if follow_up else pick_candidate(text, candidates)
+        picked = index.kb.by_id(candidates[0]) if follow_up else pick_candidate(text, candidates, earlier_message(tracker))
         if picked is not None:  # a detail or a number picks one of the items just offered
             if aspect == "item":
                 aspect = tracker.get_slot("aspect") or "item"
@@ -380,7 +411,7 @@ class ActionChooseItem(Action):
             say(dispatcher, gone(retired_name(chosen)))
             return [SlotSet("candidates", None)]
         if entry is None:
-            entry = pick_candidate(tracker.latest_message.get("text") or "", tracker.get_slot("candidates") or [])
+            entry = pick_candidate(tracker.latest_message.get("text") or "", tracker.get_slot("candidates") or [], earlier_message(tracker))
         if entry is None:
             candidates = [get_index().kb.by_id(i) for i in tracker.get_slot("candidates") or []]
             if not any(candidates) and get_index().resolve(tracker.latest_message.get("text") or "").entry is not None:
@@ -425,7 +456,7 @@ class ActionFallbackSearch(Action):
             say(dispatcher, answer(resolution.entry, aspect, tuple(a for a in aspects_in(text) if a != aspect)))
             return [SlotSet("item", resolution.entry.id), SlotSet("aspect", aspect)]
         candidates = tracker.get_slot("candidates") or []
-        picked = pick_candidate(text, candidates) if candidates else None
+        picked = pick_candidate(text, candidates, earlier_message(tracker)) if candidates else None
         if picked is not None:
             say(dispatcher, answer(picked, tracker.get_slot("aspect") or aspect))
             return [SlotSet("item", picked.id), SlotSet("candidates", None)]

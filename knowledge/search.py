@@ -33,6 +33,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from knowledge.loader import KnowledgeBase
 from knowledge.normalize import normalize
+from knowledge.pinyin_input import PinyinReader
 from knowledge.schema import Entry
 
 ANSWER_THRESHOLD = 0.5  # top score needed to answer about an item
@@ -138,6 +139,10 @@ class SearchIndex:
         self._build_homophones()
         self._build_bm25()
         self._build_grams()
+        # pinyin typed among characters ("yibao电子pingzheng") read as these items' words, before Rasa sees the message
+        self.pinyin_reader = PinyinReader([" ".join([e.name, *e.aliases, *e.keywords, *e.questions, *e.situations,
+                                                     str(e.get("受理条件") or "")]) if e.detailed else e.name
+                                           for e in self.entries], self.tokenizer)
         self.model: Model | None = None
         self.combiner: LogisticRegression | None = None
         if fit_model and any(e.detailed for e in self.entries):

@@ -46,6 +46,26 @@ class When:
 _CHANGE_TO = re.compile(r"改到|改成|改为|换到|换成|挪到|调到|推到|推迟到|提前到|延到|往后挪到|往前挪到")
 
 
+# "往后推一天", "推迟两天", "提前一天", "往后挪一周": a move counted from the booking's own day
+_SHIFT = re.compile(r"(往后|向后|推迟|推后|延后|延迟|顺延|提前|往前|向前)(?:推|挪|延|移|调)?(?:个)?\s*([一两二三四五六七\d])\s*(天|日|周|个?星期|个?礼拜)")
+_COUNT = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7}
+
+
+def shift_days(text: str) -> int | None:
+    """Days a booking is moved by ("往后推一天" +1, "提前两天" -2, "推迟一周" +7), or None when no such move is said."""
+    found = _SHIFT.search(text or "")
+    if found is None:
+        return None
+    count = int(found.group(2)) if found.group(2).isdigit() else _COUNT[found.group(2)]
+    days = count * (1 if found.group(3) in ("天", "日") else 7)
+    return -days if found.group(1) in ("提前", "往前", "向前") else days
+
+
+def without_shift(text: str) -> str:
+    """The text with its move phrase taken out ("往后推一天 还是中午" → " 还是中午"), for the time of day it keeps."""
+    return _SHIFT.sub(" ", text or "")
+
+
 def parse_when(text: str, now: dt.datetime) -> When | None:
     """The date/time wanted: after a change word ("改到…") if there is one with a time after it, else the first
     date/time expression in text; or None."""

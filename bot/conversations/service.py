@@ -27,6 +27,7 @@ from bot.rasa_client import RasaClient, RasaError
 from bot.security import printable
 from bot.texts import BUSY, EMPTY_REPLY, STILL_WORKING
 from knowledge.county import county
+from knowledge.service import get_index
 
 if TYPE_CHECKING:
     from bot.db import Database
@@ -319,7 +320,8 @@ class ConversationService:
                                       "outcome": outcomes.of_desk_turn(routed.status, routed.replies)})
             return routed.replies
         try:
-            raw = await self._send_to_rasa(conversation_id, text if routed is None or routed.rasa_text is None else routed.rasa_text)
+            said = get_index().pinyin_reader.read(text)  # "yibao电子pingzheng" reaches Rasa as 医保电子凭证 (the transcript keeps it)
+            raw = await self._send_to_rasa(conversation_id, said if routed is None or routed.rasa_text is None else routed.rasa_text)
             replies = replies_from_rasa(raw)
             if not any(r.text or r.buttons for r in replies):  # never leave the citizen without an answer
                 replies = [Reply(text=EMPTY_REPLY, action=next((r.action for r in replies if r.action), None))]

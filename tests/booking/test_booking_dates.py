@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from bot.booking.dates import parse_when
+from bot.booking.dates import parse_when, shift_days, without_shift
 from bot.clock import TZ
 
 NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
@@ -55,3 +55,16 @@ def test_next_week_is_a_span():
 
 def test_no_time_in_text():
     assert parse_when("我要预约办身份证", NOW) is None
+
+
+@pytest.mark.parametrize("text, days", [
+    ("那个预约往后推一天 还是中午", 1), ("推迟两天", 2), ("往后挪一周", 7), ("提前一天", -1), ("顺延1天", 1),
+    ("改到下周三", None), ("推到下周", None),
+])
+def test_a_move_by_days_is_counted_from_the_booking(text, days):
+    assert shift_days(text) == days
+
+
+def test_the_time_of_day_said_with_a_move_by_days_is_kept():
+    when = parse_when(without_shift("往后推一天 还是中午"), NOW.replace(tzinfo=None))
+    assert when is not None and not when.day_given and when.start.hour == 12

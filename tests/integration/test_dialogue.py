@@ -49,6 +49,12 @@ def test_vague_question_asks_which_one_and_the_choice_is_answered(chat):
     assert chosen in text and "收费" in text
 
 
+def test_pinyin_mixed_in_is_understood(chat):
+    item = guide("创业补贴申请")
+    text = chat("chuangye补贴多久能daozhang啊")[0]["text"]
+    assert item.name in text and f"{item.get('承诺办结时限')}个工作日" in text
+
+
 def test_unknown_item_is_not_invented(chat):
     replies = chat("我想申请火星移民签证要带什么材料")
     text = replies[0]["text"]

@@ -1,7 +1,8 @@
 """Whole conversations through the real app and the real trained Rasa model: a vague opening asked back and answered
 by a detail, an item switch that keeps the question, a life event and a question about one of its steps, a
 booking with a named time and a cancellation in one message, a goodbye with thanks, a greeting that carries a
-question."""
+question; a detail among options, the booking's details in one message, a move by days, a complaint closed with thanks."""
+import datetime as dt
 import re
 
 from knowledge.service import get_index
@@ -89,3 +90,45 @@ def test_situations_are_answered_whatever_intent_they_look_like(chat):
     assert text.startswith("【企业职工基本养老保险正常退休申请】") and "确认预约" not in text and "哪天" not in text
     text = texts(chat("我的身份证上个月到期了，现在去换一个新的要好久才拿得到"))
     assert text.startswith("【居民身份证办理（包括临时）】") and "预约码" not in text
+
+
+def test_a_detail_read_as_yes_picks_among_the_options_with_the_question_they_answered(chat):
+    replies = chat("社保卡的事情问一哈")
+    assert len(replies[0]["buttons"]) >= 2
+    card = guide("社会保障卡补领、换领、换发")
+    assert texts(chat("卡搞掉了")).startswith(f"【{card.name}】")  # the classifier reads it as yes
+    assert texts(chat("要钱不")).startswith(f"【{card.name}】")
+
+
+def test_name_mobile_and_id_number_in_one_message_fill_the_booking_at_once(chat):
+    chat("我和女朋友想约下周六上午去领结婚证")
+    read_back = texts(chat("赵磊 13699031587 身份证号511126199003084520"))
+    assert "请核对预约信息" in read_back and "姓名：赵磊" in read_back and "身份证号：511126********4520" in read_back
+
+
+def test_a_relative_named_before_the_name_is_not_the_name(chat):
+    chat("帮我妈约个号 办那个八十岁老人的高龄津贴 下下周一上午")
+    read_back = texts(chat("办事人是我妈罗素珍 电话留我的13882617745"))
+    assert "姓名：罗素珍" in read_back and "138****7745" in read_back
+
+
+def test_a_move_by_days_and_a_time_alone_to_the_offered_times(chat):
+    chat("买了套二手房要办过户 约下周三中午十二点")
+    chat("杨明 13551234567")
+    booked = re.search(r"预约码：([A-Z2-9]{6})\n(\d+)月(\d+)日 12:00", texts(chat("对头")))
+    assert booked, "booked at 12:00"
+    today = dt.date.today()
+    month = int(booked.group(2))
+    day = dt.date(today.year + (month < today.month), month, int(booked.group(3))) + dt.timedelta(days=1)
+    moved = texts(chat("那个过户的预约往后推一天 还是中午"))
+    assert "改期成功" in moved and f"{day.month}月{day.day}日 12:00" in moved  # the next day, at lunch time again
+    assert "可以改到这些时段" in texts(chat("改到下周四"))  # a whole day: its times offered
+    moved = texts(chat("下午那个"))  # read as a greeting by the classifier; here a choice among the times
+    assert "改期成功" in moved and "13:30" in moved
+
+
+def test_thanks_in_the_middle_of_a_complaint_files_it_and_invites_the_rating(chat):
+    first = texts(chat("我要投诉 漹城镇我们楼下那个烧烤摊天天搞到半夜两点 吵得睡不着"))
+    assert "地点" not in first  # 漹城镇 is the place
+    closing = texts(chat("好 谢谢"))
+    assert "工单编号" in closing and "评价" in closing

@@ -6,6 +6,7 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.booking import name_in, person_details
 from actions.guides import ActionAnswerGuide, ActionChooseItem, ActionFallbackSearch
 from actions.handoff import ActionRequestHuman
 from bot import services
@@ -201,3 +202,20 @@ def test_thanks_closes_yes_and_no_are_acknowledged_unless_they_are_a_booking_cod
     events = asyncio.run(ActionAcknowledge().run(dispatcher, t, {}))
     assert [e["name"] for e in events if e["event"] == "followup"] == ([follow] if follow else [])
     assert [m.get("response") for m in dispatcher.messages] == ([response] if response else [])
+
+
+@pytest.mark.parametrize("text, name", [
+    ("办事人是我妈罗素珍 电话留我的13882617745", "罗素珍"),
+    ("娃他爸马俊 电话15228190037", "马俊"),
+    ("名字是我爸王强", "王强"),
+    ("办事人是我妈", None),  # a relative, no name
+])
+def test_a_relative_named_before_the_name_is_not_part_of_it(text, name):
+    assert name_in(text) == name
+
+
+def test_an_id_number_is_kept_only_for_an_item_whose_booking_needs_it():
+    text = "赵磊 13699031587 身份证号511126199003084520"
+    assert person_details(text, "中国内地公民婚姻登记") == {
+        "booking_name": "赵磊", "booking_phone": "13699031587", "booking_id_number": "511126199003084520"}
+    assert person_details(text, "居民身份证办理（包括临时）") == {"booking_name": "赵磊", "booking_phone": "13699031587"}

@@ -34,6 +34,14 @@ def test_chat_round_trip_is_logged(tmp_path):
         assert logged[0].text == "身份证丢了"
 
 
+def test_pinyin_among_characters_reaches_rasa_as_words_and_the_transcript_keeps_what_was_typed(tmp_path):
+    rasa = FakeRasa()
+    with make_client(tmp_path, rasa) as client:
+        client.post("/api/chat", json={"sender": "u1", "text": "chuangye补贴多久能daozhang"})
+        assert rasa.calls == ["创业补贴多久能到账"]
+        assert rows(client)[0].text == "chuangye补贴多久能daozhang"
+
+
 @pytest.mark.parametrize("text, words", [("   ", "空的"), ("问" * 501, "超过了500字")])
 def test_empty_and_oversized_get_a_chinese_reply_and_are_logged(tmp_path, text, words):
     rasa = FakeRasa()

@@ -18,6 +18,7 @@ from actions.appeals import (
     agrees,
     appeal_type_of,
     cancels,
+    closes,
     correction,
     details_in,
     place_in,
@@ -293,3 +294,16 @@ def test_nothing_more_once_the_matter_is_told_files_it_and_a_bare_pronoun_answer
     slots = ValidateAppealForm().validate_appeal_since("我电话13890654321", CollectingDispatcher(),
                                                        tracker("我电话13890654321", {"appeal_what": "油烟太大"}), DOMAIN)
     assert slots.get("appeal_since") is None and slots.get("appeal_contact") == "13890654321"
+
+
+@pytest.mark.parametrize("text, done", [
+    ("好 谢谢", True), ("谢谢你", True), ("行，再见", True), ("就这些 谢谢", True),
+    ("在漹城镇 谢谢", False), ("昨天开始的", False), ("好", False),
+])
+def test_thanks_or_a_goodbye_with_at_most_a_yes_closes_the_intake(text, done):
+    assert closes(text) is done
+
+
+def test_a_town_whose_name_ends_in_cheng_zhen_is_a_place():
+    assert place_in("我要投诉 漹城镇我们楼下那个烧烤摊天天搞到半夜两点") == "漹城镇"
+    assert place_in("小城镇") is None
