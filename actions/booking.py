@@ -198,12 +198,18 @@ def needs_id_number(item_name: str | None) -> bool:
     return entry is not None and bool(entry.get("预约需身份证号"))
 
 
-def person_details(text: str, item_name: str | None) -> dict[str, Any]:
+def person_details(text: str, item_name: str | None, dispatcher: CollectingDispatcher | None = None) -> dict[str, Any]:
     """Name, mobile and, when the item's booking needs it, ID number, wherever in the form they come (several in one
-    message: "赵磊 136… 身份证号5111…"). An ID number the item does not need is not kept."""
+    message: "赵磊 136… 身份证号5111…"). An ID number the item does not need is not kept; one it needs that is not
+    valid is said so (to `dispatcher`), and the form asks for it again."""
     found = {k: v for k, v in details_in(text, None, None).items() if k in PERSON_SLOTS}
     if not needs_id_number(item_name):
         found.pop("booking_id_number", None)
+    elif dispatcher is not None and "booking_id_number" not in found and (typed := _ID_IN_TEXT.search(text)):
+        try:
+            service.normalize_id_number(typed.group(1))
+        except service.BookingError as exc:
+            dispatcher.utter_message(text=exc.reason + "。")
     return found
 
 
@@ -257,7 +263,7 @@ class ActionStartBooking(Action):
         events.append(SlotSet("booking_item", item))
         when = parse_when(text, now())
         events.append(SlotSet("booking_window", window_of(when)))
-        events += [SlotSet(k, v) for k, v in person_details(text, item).items() if v]  # "…约办护照，我叫袁野，电话139…"
+        events += [SlotSet(k, v) for k, v in person_details(text, item, dispatcher).items() if v]  # "…约办护照，我叫袁野，电话139…"
         if item and when and when.day_given and len(when.days) == 1:
             try:
                 free = with_session(lambda s: service.free_slots(db_session=s, schedule=current().schedule, item_name=item,
@@ -350,7 +356,7 @@ class ValidateBookingForm(FormValidationAction):
         else:
             when = parse_when(text, now())
             if when is None or not when.day_given:
-                given = person_details(text, item)
+                given = person_details(text, item, dispatcher)
                 if given:  # "我叫谢婷 手机191…" before the day: kept, the day is asked again
                     return {"booking_date": None, **given}
                 dispatcher.utter_message(text="没听明白是哪一天，可以说“明天”“周六”“下周三”或“12月5日”，也可以点下面的时段。")
@@ -396,7 +402,7 @@ class ValidateBookingForm(FormValidationAction):
         if not wanted and AFFIRM.match(text.strip()):  # "对" to the offered times: the first one in the asked window
             window = when_from(tracker, day)  # (none free in the window: the first of the day's, as offered)
             wanted = ([s for s, _ in free if window is None or window.covers(day, s.start)] or [s for s, _ in free])[:1]
-        given = person_details(text, item)
+        given = person_details(text, item, dispatcher)
         if not wanted and not given and parse_when(text, now()) is None and (name := plain_name(text)):
             given = {"booking_name": service.normalize_name(name)}  # "邓明亮" before choosing a time
         if not wanted and given:  # a name and mobile instead of a time: keep them, the time is asked again
@@ -418,9 +424,9 @@ class ValidateBookingForm(FormValidationAction):
         name = found.pop("booking_name", None) or re.sub(r"^(我叫|我是|姓名[:：]?)", "", _PHONE.sub("", text)).strip(" ，,、电话手机号:：")
         if not_a_name(name):  # "是的", "那要多久" are answers or questions, not names
             dispatcher.utter_message(text="请告诉我办事人的姓名，例如“张三”。")
-            return {**person_details(text, item), "booking_name": None}
+            return {**person_details(text, item, dispatcher), "booking_name": None}
         try:
-            return {**person_details(text, item), "booking_name": service.normalize_name(name)}
+            return {**person_details(text, item, dispatcher), "booking_name": service.normalize_name(name)}
         except service.BookingError as exc:
             dispatcher.utter_message(text=exc.reason)
             return {"booking_name": None}
@@ -433,7 +439,7 @@ class ValidateBookingForm(FormValidationAction):
         except service.BookingError as exc:
             dispatcher.utter_message(text=exc.reason)
             return {"booking_phone": None}
-        return {**person_details(text, tracker.get_slot("booking_item")), **result}
+        return {**person_details(text, tracker.get_slot("booking_item"), dispatcher), **result}
 
     def validate_booking_id_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         if not re.search(r"\d", str(value or "")):  # "确认", "要得": the request for the number was missed, not a wrong number
@@ -693,6 +699,8 @@ class ActionStartManage(Action):
             # "我约的是哪天 再跟我说一遍" while the booking waits for a yes: nothing is booked yet, it is read back again
             dispatcher.utter_message(text="这个预约还没有确认，请再核对一下。")
             return [FollowupAction("action_confirm_booking")]
+        if op == "reschedule" and tracker.get_slot("booking_request_id") and not _CODE.search(text):
+            return [FollowupAction("action_booking_change")]  # "还是明天 改到中午嘛" at the read-back: a correction, nothing booked yet
         if op == "cancel" and not cancel_said(text):  # "周六去不成了" says why, not what: cancel or move it? (asked)
             op = "cancel_or_move"
         if op == "lookup" and only_details(text) and tracker.get_slot("manage_op") in ("cancel", "reschedule"):

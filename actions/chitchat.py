@@ -12,6 +12,7 @@ from actions.desk import goodbye_then_rating
 from actions.guides import about_the_booking_made, answer_question, asks_of_current, booking_followup, picks_an_offered_item, switches_item
 from actions.service_question import asks_about_a_service, is_service_question, says_nothing_more
 from bot.booking.service import names_a_booking
+from knowledge.answers import only_an_aspect
 
 RESPONSES = {"greet": "utter_greet", "chitchat": "utter_chitchat", "out_of_scope": "utter_out_of_scope"}
 
@@ -47,8 +48,9 @@ class ActionAcknowledge(Action):
         text = tracker.latest_message.get("text") or ""
         if (followup := booking_followup(tracker, text)) is not None:  # "电话也错了 是177…" at the read-back, read as no;
             return followup  # a booking code, "那个预约我不去了", or "七点那个" to the times offered for a move
-        if switches_item(text) or asks_of_current(tracker, text) or picks_an_offered_item(tracker, text):
-            # "那护照呢", "我去交要得不", "卡搞掉了" (a detail among the options) read as no or yes
+        if switches_item(text) or asks_of_current(tracker, text) or picks_an_offered_item(tracker, text) or (
+                not text.startswith("/") and only_an_aspect(text)):
+            # "那护照呢", "我去交要得不", "卡搞掉了" (a detail among the options), "要拿些啥子去" read as no or yes
             return answer_question(dispatcher, tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "affirm"
         if says_nothing_more(text):  # "好的没了" read as yes: done, as a goodbye

@@ -9,14 +9,28 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import escalate, goodbye_then_rating
-from actions.service_question import says_nothing_more
+from actions.service_question import NOT_BOOKING, says_nothing_more
 from bot import clock
 from bot.appeals.texts import offer as appeal_offer
 from bot.booking.dates import parse_when
 from bot.booking.service import asks_to_book, changes_a_booking, gives_booking_details, moves_or_cancels, names_a_booking
 from bot.insight.outcomes import NOTE
 from bot.services import current_or_none
-from knowledge.answers import ASPECTS, MAX_OPTIONS, Answer, answer, aspect_in, aspects_in, choose, event_answer, gone, unknown
+from knowledge.answers import (
+    ASPECTS,
+    MAX_OPTIONS,
+    WHICH_ITEM_LEAD,
+    Answer,
+    answer,
+    aspect_in,
+    aspects_in,
+    choose,
+    event_answer,
+    gone,
+    only_an_aspect,
+    unknown,
+    which_item,
+)
 from knowledge.events import LifeEvent, asked_event
 from knowledge.normalize import normalize, simplified
 from knowledge.pinned import reply as pinned_reply
@@ -34,6 +48,7 @@ NAMED = 0.6  # a name or alias signal this strong: the message names an item (wi
 # a switch starts with 那 or ends a phrase with 呢 (Sichuanese 喃) or 的话: "那护照呢", "临时救助喃", "开公司的话呢 有限公司"
 _SWITCH_LEAD = re.compile(r"^(?:那|那么|还有)|(?:呢|喃|的话)(?:[？?。！!…\s]|$)")
 _STEP = re.compile(r"第([一二两三四五六1-6])(?:步|个|项|件)")  # "第二步要带什么": a step of the life event just listed
+_FIRST = re.compile(r"先办(哪|啥|什么)|先(去|跑)(哪|啥)|从(哪|啥)(里|儿|个)?开始|头一(步|个|件)")  # "先办哪个": the first step
 # "都要办些啥", "要跑哪些部门": a question about everything a life event needs, not one item
 # "有没有啥子救助", "能享受哪些补贴": which of a kind of help exist (normalised text: 啥子 → 什么)
 _ASKS_WHICH = re.compile(r"(有没有|有|能享受|可以享受|能领|可以领|能申请|可以申请)(什么|哪些|哪几种|几种)?(样的)?"
@@ -162,8 +177,7 @@ def picks_a_time_for_the_move(tracker: Tracker, text: str) -> bool:
     greeting or yes): the choice of the new time."""
     if text.startswith("/") or len(text.strip()) > 8 or tracker.get_slot("manage_op") != "reschedule":
         return False
-    last = next((e for e in reversed(tracker.events) if e.get("event") == "bot"), None)
-    return last is not None and MOVE_OFFERED in (last.get("text") or "") and parse_when(text, clock.now().replace(tzinfo=None)) is not None
+    return MOVE_OFFERED in last_said(tracker) and parse_when(text, clock.now().replace(tzinfo=None)) is not None
 
 
 def booking_followup(tracker: Tracker, text: str) -> list[dict[str, Any]] | None:
@@ -171,7 +185,8 @@ def booking_followup(tracker: Tracker, text: str) -> list[dict[str, Any]] | None
     made or named ("码FGGAS2，手机158…", "电话159…", "那个预约我不去了", "预约退了嘛"); None for a guide question."""
     if corrects_the_read_back(tracker, text):
         return [FollowupAction("action_booking_change")]
-    if names_a_booking(text) or changes_a_booking(text) or about_the_booking_made(tracker, text) or picks_a_time_for_the_move(tracker, text):
+    plain = NOT_BOOKING.sub("", text)  # "需要提前预约还是直接去": asks about booking, changes none
+    if names_a_booking(text) or changes_a_booking(plain) or about_the_booking_made(tracker, plain) or picks_a_time_for_the_move(tracker, text):
         return [FollowupAction("action_start_manage")]
     return None
 
@@ -213,6 +228,11 @@ def names_an_item(hits: list[Hit]) -> bool:
     return bool(hits) and max(hits[0].signals.get("name", 0.0), hits[0].signals.get("pinyin", 0.0)) >= NAMED
 
 
+def last_said(tracker: Tracker) -> str:
+    """The assistant's last message before this turn."""
+    return next((e.get("text") or "" for e in reversed(tracker.events) if e.get("event") == "bot"), "")
+
+
 def earlier_message(tracker: Tracker) -> str:
     """The citizen's message before this one (typed, not a button), e.g. the question the options answered."""
     said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
@@ -226,6 +246,8 @@ def pick_candidate(text: str, candidates: list[str], earlier: str = "") -> Entry
     match = _ORDINAL_RE.match(normalize(text)) or _STEP.search(text)
     if match and 1 <= ORDINALS[match.group(1)] <= len(candidates):
         return index.kb.by_id(candidates[ORDINALS[match.group(1)] - 1])
+    if _FIRST.search(simplified(text)) and candidates:  # after a life event's steps (in order), the first of them
+        return index.kb.by_id(candidates[0])
     readings = [text] + ([f"{earlier}，{text}"] if earlier and not _BARE_REPLY.match(normalize(text)) else [])
     for reading in readings:
         scores = {h.entry.id: h.score for h in index.search(reading, top=50) if h.entry.id in candidates}
@@ -316,6 +338,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         return pinned
     aspect = asked_aspect(aspect, text, tracker.get_slot("aspect"))
     asked = aspects_in(text)
+    if aspect == "item" and not asked and last_said(tracker).startswith(WHICH_ITEM_LEAD):
+        aspect = tracker.get_slot("aspect") or "item"  # "要带什么材料" → "which matter?" → "身份证补办": its materials
     more = tuple(a for a in asked if a != aspect)  # asked as well ("在哪里打？要带身份证吗？")
     in_context = index.kb.by_id(tracker.get_slot("item") or "")
     # "顺便问下 公积金取出来咋个弄": not about the item in context
@@ -334,10 +358,15 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         # a number or a detail picks one; after a single option, a short follow-up that names no item takes it
         picked = index.kb.by_id(candidates[0]) if follow_up else pick_candidate(text, candidates, earlier_message(tracker))
         if picked is not None:  # a detail or a number picks one of the items just offered
-            if aspect == "item":
+            if _FIRST.search(simplified(text)) and not asked:  # "先办哪个": that step, as a whole
+                aspect = "item"
+            elif aspect == "item":
                 aspect = tracker.get_slot("aspect") or "item"
             say(dispatcher, answer(picked, aspect, more))
-            return [SlotSet("item", picked.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
+            by_step = bool(_STEP.search(text) or _FIRST.search(simplified(text)))  # a life event's steps stay: "第二步呢"
+            return [SlotSet("item", picked.id), SlotSet("aspect", aspect)] + ([] if by_step else [SlotSet("candidates", None)])
+        if only_an_aspect(text) and current is None:  # "要好多钱" while the options wait: which of them (the aspect kept)
+            return offer(dispatcher, [e for e in (index.kb.by_id(i) for i in candidates) if e], aspect, vague=True)
     asks_which = len(normalize(text)) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(normalize(text)))
     if resolution is not None and resolution.kind == "answer" and (
             asks_which and not names_an_item(resolution.hits) or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked):
@@ -373,6 +402,9 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
         if current is not None:
             entry = current
+        elif only_an_aspect(text):  # "要带什么材料" with nothing in context: which matter? (not "not found")
+            say(dispatcher, which_item(aspect))
+            return [SlotSet("aspect", aspect)]
         else:
             not_found(dispatcher, text)
             return [SlotSet("aspect", aspect)]

@@ -14,7 +14,8 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import utter
-from actions.guides import latest_intent
+from actions.guides import answer_question, asks_of_current, latest_intent, switches_item
+from actions.service_question import asks_about_a_service
 from actions.tickets import LEAVING, QUESTION, SOMETHING_ELSE, answer_as_usual, said_this_turn, stale
 from bot.errors import AppError
 from bot.handoff import texts
@@ -62,7 +63,11 @@ class ActionOfferRating(Action):
         desk = current().desk
         try:
             if intent == "rate_service":
-                level = level_of(tracker.latest_message.get("text") or "")
+                text = tracker.latest_message.get("text") or ""
+                level = level_of(text)
+                if level is None and not text.startswith("/") and (switches_item(text) or asks_of_current(tracker, text)
+                                                                    or asks_about_a_service(text)):
+                    return not_now + answer_question(dispatcher, tracker)  # "打参保证明呢": a question, read as a rating
                 if level is not None:  # "服务很好，非常满意": rated at once, a comment invited
                     rated = await desk.rate(tracker.sender_id, level, subject)
                     utter(dispatcher, [rated.reply])

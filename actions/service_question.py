@@ -38,11 +38,11 @@ WEAK_CUES = {"complain": re.compile(r"求助|帮帮忙|差|坏|破|拖|效率|�
 # Asking how to get a service done: what to bring, how long, where, how, whether one can. A complaint, a plea or a
 # goodbye does not ask this; the classifier gives long situations to them all the same.
 _HOW_TO = re.compile("|".join(cue.pattern for cue in ASPECT_CUES.values()) + r"|(咋个?|怎么|怎样|如何)(办|弄|申请|整|搞|交|登记|报|领|提取|补|换|开)|"
-                     r"(要|该|能)办(啥|什么|哪)|来得及|(能不能|可不可以|可以|能)(办|领|申请|享受)|有没有.{0,6}(政策|补贴|补助|救助)|"
+                     r"(要|该|能)办(些|点)?(啥|什么|哪)|(啥|什么|哪些)手续|来得及|(能不能|可不可以|可以|能)(办|领|申请|享受)|有没有.{0,6}(政策|补贴|补助|救助)|"
                      r"(要|该)(先)?(去|找)哪|(办|领|申请).{0,6}(吗|不|没)[？?]?$")
 # Words with 约 that name no booking: "跑网约车的", "大约要多久", "合同约定".
 # A question whether one must book ("要先预约吗", "需要提前预约还是直接去") asks about the service, not for a booking.
-_NOT_BOOKING = re.compile(r"网约车|大约|约定|约束|约莫|节约|(要|需要|用|得)(先|提前)?预约(吗|不)|要不要(先|提前)?预约|"
+NOT_BOOKING = re.compile(r"网约车|大约|约定|约束|约莫|节约|(要|需要|用|得)(先|提前)?预约(吗|不)|要不要(先|提前)?预约|"
                           r"(需|用|要)不(需|用|要)(先|提前)?预约|(先|提前)?预约还是")
 # Leaving or escalating on a message that says neither is never right: a plausible item (even several to choose
 # from) is enough. A booking can be asked for in many ways, so it is kept unless one item is clearly meant.
@@ -61,7 +61,7 @@ def is_service_question(intent: str | None, text: str) -> bool:
     """Whether a message given `intent` is really a question about a service (see the module docstring)."""
     if intent not in _CUES or not text or text.startswith("/"):
         return False
-    stripped = _NOT_BOOKING.sub("", simplified(text).lower())  # before normalize() drops the 吗 of "要先预约吗"
+    stripped = NOT_BOOKING.sub("", simplified(text).lower())  # before normalize() drops the 吗 of "要先预约吗"
     said = normalize(stripped) + " " + stripped
     if _CUES[intent].search(said) or intent == "complain" and _CUES["request_human"].search(said):
         return False  # (a "complaint" that asks for the staff, "有没有工作人员 我直接问", is handed to a person)

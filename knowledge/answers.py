@@ -24,7 +24,7 @@ ASPECT_CUES = {
                             r"原件|复印件|要不要.{0,8}(证明|介绍信|报告|照片|户口本)|几张照片|要带.{1,8}(吗|不)|带不带|"
                             r"要.{0,8}(证明|户口本|身份证|照片|合同)(吗|不)"),
     "fee": re.compile(r"多少钱|好多钱|收费|收钱|要钱|费用|工本费"),
-    "time_limit": re.compile(r"多久|几天|好久|多长时间|多少天|几个工作日|啥时候.{0,4}(拿|好|下来)"),
+    "time_limit": re.compile(r"多久|几天|好久|多长时间|多少天|几个工作日|啥时候.{0,4}(拿|好|下来)|当天就?(能|可以)?(拿|取|办好|出)"),
     "location_hours": re.compile(r"在哪|在那(儿|里)(开|办|交|弄|打|领|拿)|(材料|资料)?(交|送|递)到哪|哪里办|哪点|哪儿|几点|上班时间|地址|几楼|哪个窗口|周末.{0,3}(上班|开门|办)|哪家|哪个(医院|银行|网点)|"
                                  r"(什么时候|啥时候|好久|几时|哪天)(开始|开放)?(报名|受理)|(什么时候|啥时候|好久|几时)(开始|开放)"),
     "online": re.compile(r"网上|手机上|线上|网办|APP|app|小程序"),
@@ -32,7 +32,7 @@ ASPECT_CUES = {
                          r"陪(起|着|同)?去|委托.{0,4}(别人|他人|家人)|(喊|让|叫).{1,6}(帮我|替我|代我)?去|代办|代领|代交|"
                          r"(我|他|她|家人|家属|屋头人|家里人|儿子|女儿|亲戚|别人)(去|来|帮|替)[^，,。？?]{0,4}(要得不|可以不|行不|得不|行吗|可以吗)"),
     # "低保咋个申请", "预防接种证咋个办" name an item and ask about it as a whole: the overview, not only the steps
-    "procedure": re.compile(r"流程|步骤|程序|怎么办理|先(找|去).{1,8}还是|(咋个|怎么|咋|如何)弄"),
+    "procedure": re.compile(r"流程|步骤|程序|怎么办理|先(找|去|在).{1,8}还是|(咋个|怎么|咋|如何)弄"),
     # who may apply: the overview, which begins with the conditions (受理条件)
     "item": re.compile(r"(满足|符合|申请|办理|什么|哪些|啥子?|有)条件|条件(是|有|要求)|够不够|符不符合|有没有资格|"
                        r"(能不能|可不可以)(领|申请|享受)"),
@@ -233,6 +233,28 @@ def unknown() -> Answer:
         "抱歉，知识库里没有找到与您的问题对应的办事事项，我不能随意回答以免误导您。" + way_onward(),
         [{"title": "转人工客服", "payload": "/request_human"}],
     )
+
+
+WHICH_ITEM_LEAD = "请问您想办哪件事？"
+
+
+def which_item(aspect: str) -> Answer:
+    """An aspect asked with no item named or in context ("要带什么材料"): which matter it is about."""
+    what = ASPECT_TITLES.get(aspect, "怎么办理").replace("所需材料", "要带的材料")
+    return Answer(f"{WHICH_ITEM_LEAD}说事项名称或说说您的情况都可以，例如“补办身份证”“给刚出生的孩子上户口”，我再告诉您{what}。", [])
+
+
+_ASPECT_ONLY_REST = 3  # characters a message may hold besides its aspect words and still name no matter
+
+
+def only_an_aspect(text: str) -> bool:
+    """"要带什么材料", "多久能办好", "要拿些啥子去": an aspect asked, nothing said of which matter."""
+    said = simplified(text)
+    if not aspects_in(said):
+        return False
+    for cue in ASPECT_CUES.values():
+        said = cue.sub("", said)
+    return len(re.findall(r"[\u4e00-\u9fff]", said)) <= _ASPECT_ONLY_REST
 
 
 def event_answer(event: LifeEvent, entries: list[Entry], link_base: str = "") -> Answer:

@@ -18,6 +18,7 @@ from knowledge.normalize import normalize
 
 EVENTS_DIR = Path(__file__).resolve().parent / "events"
 SIMILAR = 82  # rapidfuzz ratio (0-100) to an event's example question that counts as asking about the event
+_LOOSE = re.compile(r"一?[个家间]|了")
 SAME = 95  # ... and that counts as asking it whatever the wording (staff put the question there)
 # the words that ask for everything a life event needs rather than one of its items
 CUE = re.compile(r"哪些(部门|手续|事|证|地方)|办些(啥|什么)|要办(啥|什么)|要办哪些|都要(办|跑)|跑哪些|哪几(个|样|件)|一条龙|"
@@ -111,10 +112,12 @@ def match_event(text: str, candidates: tuple[LifeEvent, ...] | None = None) -> L
     text = normalize(text)
     if len(text) < 3:
         return None
+    loose = _LOOSE.sub("", text)  # "开个饭馆子", "刚生了孩子": the alias 开饭馆, 生孩子 with a measure word or 了 inside
     best, best_score = None, 0.0
     for event in candidates if candidates is not None else events():
-        if any(normalize(alias) in text for alias in event.aliases if len(normalize(alias)) >= 2):
-            score = 100.0 + max(len(normalize(a)) for a in event.aliases if normalize(a) in text)
+        said = [a for a in map(normalize, event.aliases) if len(a) >= 2 and (a in text or _LOOSE.sub("", a) in loose)]
+        if said:
+            score = 100.0 + max(len(a) for a in said)
         else:
             score = max((fuzz.ratio(text, _normalized(q)) for q in event.questions), default=0.0)
         if score > best_score:

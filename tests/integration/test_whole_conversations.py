@@ -132,3 +132,49 @@ def test_thanks_in_the_middle_of_a_complaint_files_it_and_invites_the_rating(cha
     assert "地点" not in first  # 漹城镇 is the place
     closing = texts(chat("好 谢谢"))
     assert "工单编号" in closing and "评价" in closing
+
+
+def test_an_aspect_asked_with_no_matter_is_asked_back_and_the_matter_named_next_gets_that_aspect(chat):
+    text = texts(chat("要拿些啥子去"))  # read as yes by the classifier
+    assert text.startswith("请问您想办哪件事") and "没有找到" not in text
+    card = guide("居民身份证办理（包括临时）")
+    text = texts(chat("身份证补办"))
+    assert text.startswith(f"【{card.name}】") and all(m.name in text for m in card.materials)
+
+
+def test_a_question_read_as_a_rating_is_answered(chat):
+    chat("社保卡搞掉了 补一张要钱不")
+    certificate = guide("个人参保证明查询打印")
+    text = texts(chat("打参保证明呢"))  # the classifier reads it as a rating
+    assert text.startswith(f"【{certificate.name}】") and "评价" not in text
+
+
+def test_a_situation_read_as_a_complaint_gets_the_life_event(chat):
+    text = texts(chat("我婆娘刚生了 娃娃要办些啥子手续哦 一样都不晓得"))
+    assert text.startswith("【一件事：") and "工单" not in text
+
+
+def test_the_first_step_of_a_life_event_then_the_second(chat):
+    assert texts(chat("我想开个饭馆子 卖家常炒菜的 要办哪些证照")).startswith("【一件事：开店】")
+    first, second = guide("个体工商户设立登记"), guide("食品经营许可")
+    assert texts(chat("先办哪个")).startswith(f"【{first.name}】")
+    text = texts(chat("第二步要带什么"))
+    assert text.startswith(f"【{second.name}】") and all(m.name in text for m in second.materials)
+
+
+def test_a_change_of_time_at_the_read_back_corrects_the_booking(chat):
+    chat("食品经营许可证想约个下班后的时间 下周二傍晚")
+    assert "请核对预约信息" in texts(chat("赵勇 13500004444"))
+    read_back = texts(chat("不好意思 还是下周二 改到中午嘛"))  # the classifier reads it as moving a booking
+    assert "请核对预约信息" in read_back and "12:00" in read_back and "预约码" not in read_back
+
+
+def test_an_invalid_id_number_is_said_so(chat):
+    chat("结婚证搞掉了 我要预约补办 下周一上午")
+    text = texts(chat("李梅 电话13990001234 身份证511126199003151234"))
+    assert "校验位不对" in text
+
+
+def test_asking_whether_to_book_is_a_question_not_a_booking_change(chat):
+    text = texts(chat("领结婚证收不收费？需要提前预约还是直接去就行？"))
+    assert "预约码" not in text

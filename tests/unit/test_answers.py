@@ -1,7 +1,7 @@
 """Grounded answers: every fact from a field; missing fields said plainly; catalogue items routed."""
 import pytest
 
-from knowledge.answers import ASPECTS, answer, choose, unknown
+from knowledge.answers import ASPECTS, answer, aspects_in, choose, only_an_aspect, unknown
 from knowledge.schema import Entry
 from knowledge.service import get_index
 
@@ -54,3 +54,18 @@ def test_choose_and_unknown_offer_buttons(kb):
     assert [b["title"] for b in reply.buttons] == [g.name for g in kb.guides[:3]]
     assert all(b["payload"].startswith("/choose_item{") for b in reply.buttons)
     assert "12345" in unknown().text
+
+
+@pytest.mark.parametrize("text, only", [
+    ("要带什么材料", True), ("多久能办好", True), ("要拿些啥子去", True), ("收费不", True),
+    ("身份证要带什么材料", False), ("我妈今年满八十了 要带啥", False), ("你好", False),
+])
+def test_an_aspect_asked_without_a_matter(text, only):
+    assert only_an_aspect(text) is only
+
+
+@pytest.mark.parametrize("text, aspect", [
+    ("开无犯罪证明当天能拿到吗", "time_limit"), ("低保是先在村上报还是先去民政局", "procedure"),
+])
+def test_more_ways_of_asking_an_aspect(text, aspect):
+    assert aspects_in(text)[:1] == [aspect]

@@ -86,3 +86,10 @@ def test_validate_command_exits_non_zero_and_reports(tmp_path):
     assert "bad.yaml: 实施主体: 缺少必填字段" in result.stdout
     ok = subprocess.run([sys.executable, "-m", "bot", "kb", "validate"], cwd=ROOT, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout
+
+
+def test_a_life_event_alias_is_found_with_a_measure_word_or_le_inside():
+    from knowledge.events import asked_event, events
+    assert asked_event("我想开个饭馆子 卖家常炒菜的 要办哪些证照", events()).name == "开店"
+    assert asked_event("我婆娘刚生了 娃娃要办些啥子手续哦", events()).name == "新生儿出生"
+    assert asked_event("社保卡要办些啥", events()) is None
