@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from actions.booking import explained_this_turn, name_in
 from actions.desk import WANTS_STAFF, asks_for_a_person, escalate, goodbye_then_rating, says_goodbye
-from actions.guides import answer_question, latest_intent
+from actions.guides import answer_in_passing, answer_question, latest_intent
 from actions.service_question import is_service_question, says_nothing_more
 from bot.appeals import texts
 from bot.appeals.service import Intake
@@ -90,11 +90,11 @@ DIGITS = re.compile(r"\d{4,}")
 _NO_NEED = re.compile(r"^(?:不用|不要|不需要|没有|没得|不留)(?:了|吧|嘛)*[。！!，,]*(?:谢谢)?[。！!]*$")
 
 _POLITE = r"(?:啊|吧|呀|嘛|哈|了|呢|哦|噻|哇|的嘛)*"
-_GOODBYE = re.compile(r"再见|拜拜|拜|88|谢谢(?:你|您|你们)?|多谢|感谢|辛苦(?:你|您|你们)?了?|麻烦(?:你|您|你们)了")
+_GOODBYE = re.compile(r"再见|拜拜|拜|(?<![\d\s])88(?![\d\s]*\d)|谢谢(?:你|您|你们)?|多谢|感谢|辛苦(?:你|您|你们)?了?|麻烦(?:你|您|你们)了")
 _CANCEL_WORDS = re.compile(r"^(?:(?:算了|不要了|不用了|不弄了|不办了|不说了|不登记了|不提交了?|不要提交|取消|撤回|撤销|没事了|"
                            r"不(?:投诉|举报|反映|求助|建议|提)了?|不想(?:投诉|举报|反映|说)了)(?:吧|了|嘛|哈|啊)*)+$")
 _YES = re.compile(r"^(?:确认提交|确认无误|确认|确定|提交|可以提交|没问题|没有问题|对的|对头|是的|对|是|好的|好|可以|行|就这样|这样|没错|"
-                  r"都对|嗯嗯|嗯|要得|ok|OK|Ok|麻烦提交|帮我提交|就按这个|没得问题|"
+                  r"都对|嗯嗯|嗯|要得|ok|OK|Ok|麻烦提交|帮我提交|就按这个|没得问题|(?:晓得|知道|明白)了?|"
                   # at the read-back "没得其他事了" / "就这些": nothing to change, the citizen is done
                   r"没(?:得|有)?(?:其他|别的|啥子|什么)(?:事|的|问题)?了?|就这些|就这些了)+" + _POLITE + "$")
 _CHANGE = re.compile(r"不对|不是|有错|错了|修改|改一下|改改|要改|更改|改$|重新")
@@ -347,6 +347,11 @@ class ValidateAppealForm(FormValidationAction):
             # "就这些，再见", "好 谢谢": the citizen is done and leaves; what they told is filed as it is (no phone: anonymous)
             missing = {name: "" for name in ("appeal_place", "appeal_since", "appeal_wish") if not tracker.get_slot(name)}
             return {**missing, "appeal_contact": tracker.get_slot("appeal_contact") or ANONYMOUS, "appeal_confirm": CONFIRMED}
+        if slot != "appeal_what" and is_service_question("complain", text) and (item := answer_in_passing(dispatcher, text)):
+            ask = next((cls for cls in AskAppeal.__subclasses__() if cls.slot == slot), None)
+            if ask is not None:  # "顺便问下 …咋个参保": answered, then the intake's question again
+                dispatcher.utter_message(text=ask().question(tracker))
+            return {slot: None, "item": item}
         found = details_in(text, _type(tracker))
         found.pop(slot, None)
         return found

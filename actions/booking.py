@@ -429,7 +429,7 @@ class ValidateBookingForm(FormValidationAction):
             return {**person_details(text, item, dispatcher), "booking_name": service.normalize_name(name)}
         except service.BookingError as exc:
             dispatcher.utter_message(text=exc.reason)
-            return {"booking_name": None}
+            return {**person_details(text, item), "booking_name": None}  # "180…" where the name is asked: the phone kept
 
     def validate_booking_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         text = str(value or "")
@@ -446,8 +446,9 @@ class ValidateBookingForm(FormValidationAction):
             dispatcher.utter_message(text="这项业务预约还需要办事人的身份证号（18位），请直接输入号码；不方便提供的话，可以说“不约了”，"
                                           "直接到窗口办理。")
             return {"booking_id_number": None}
+        typed = _ID_IN_TEXT.search(str(value or ""))  # "身份证号511126…": the number in the words
         try:
-            return {"booking_id_number": service.normalize_id_number(str(value or ""))}
+            return {"booking_id_number": service.normalize_id_number(typed.group(1) if typed else str(value or ""))}
         except service.BookingError as exc:
             dispatcher.utter_message(text=exc.reason)
             return {"booking_id_number": None}
@@ -570,6 +571,11 @@ class ActionBookingChange(Action):
             if any(f"{slot.start:%H:%M}" == kept for slot, _ in free):
                 found["booking_time"] = kept
                 found.pop("booking_window", None)
+        asked = tracker.get_slot("requested_slot")
+        if not found and asked == "booking_name" and (name := plain_name(text)):  # "李德明" read as a change
+            found = {"booking_name": service.normalize_name(name)}
+        if not found and asked == "booking_phone" and (digits := re.sub(r"\D", "", text)) and _PHONE.fullmatch(digits):
+            found = {"booking_phone": digits}  # "136 8812 3456"
         if not found:
             dispatcher.utter_message(text="好的，请告诉我要改成什么：日期时间、姓名还是手机号？")
         events = [SlotSet(k, v) for k, v in found.items()] + [SlotSet("booking_request_id", None)]

@@ -64,7 +64,7 @@ def asks_for_a_person(text: str) -> bool:
 
 def says_goodbye(text: str) -> bool:
     """A goodbye word ("再见", "拜拜", "拜", "88", "先这样"), in the booking form or the appeal intake alike."""
-    return bool(re.search(r"再见|拜拜|^拜[拜了啦]*$|88|先这样", text or ""))
+    return bool(re.search(r"再见|拜拜|^拜[拜了啦]*$|(?<![\d\s])88(?![\d\s]*\d)|先这样", text or ""))
 
 
 def goodbye_then_rating(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:

@@ -181,13 +181,16 @@ def picks_a_time_for_the_move(tracker: Tracker, text: str) -> bool:
 
 
 def booking_followup(tracker: Tracker, text: str) -> list[dict[str, Any]] | None:
-    """The booking flow a message given to a guide action belongs to: a correction at the read-back, or the booking
-    made or named ("码FGGAS2，手机158…", "电话159…", "那个预约我不去了", "预约退了嘛"); None for a guide question."""
+    """The booking flow a message given to a guide action belongs to: a correction at the read-back, the booking
+    made or named ("码FGGAS2，手机158…", "电话159…", "那个预约我不去了", "预约退了嘛"), or a booking asked for with the
+    question (action_start_booking answers the question first); None for a guide question."""
     if corrects_the_read_back(tracker, text):
         return [FollowupAction("action_booking_change")]
     plain = NOT_BOOKING.sub("", text)  # "需要提前预约还是直接去": asks about booking, changes none
     if names_a_booking(text) or changes_a_booking(plain) or about_the_booking_made(tracker, plain) or picks_a_time_for_the_move(tracker, text):
         return [FollowupAction("action_start_manage")]
+    if not text.startswith("/") and asks_to_book(plain):  # "户口迁移要多久办好，帮我约个明天中午": the answer, then the booking
+        return [FollowupAction("action_start_booking")]
     return None
 
 
@@ -231,6 +234,17 @@ def names_an_item(hits: list[Hit]) -> bool:
 def last_said(tracker: Tracker) -> str:
     """The assistant's last message before this turn."""
     return next((e.get("text") or "" for e in reversed(tracker.events) if e.get("event") == "bot"), "")
+
+
+def answer_in_passing(dispatcher: CollectingDispatcher, text: str) -> str | None:
+    """A question about one item asked in the middle of a form ("顺便问下 我妈还没参加城乡居民养老保险 咋个参保"):
+    answered (the form then asks its own question again); the item's id, or None when it names no one item."""
+    resolution = get_index().resolve(text)
+    if text.startswith("/") or resolution.kind != "answer" or resolution.entry is None:
+        return None
+    asked = aspects_in(text)
+    say(dispatcher, answer(resolution.entry, asked[0] if asked else "item", tuple(asked[1:])))
+    return resolution.entry.id
 
 
 def earlier_message(tracker: Tracker) -> str:

@@ -17,7 +17,7 @@ _SMALL_TALK = re.compile(r"喂+|你好|您好|在吗|在不在|有人吗|哈喽|
 
 # The words each intent is said with (traditional forms are simplified by normalize() first).
 CUES = {
-    "goodbye": r"再见|拜|88|bye|挂了|先这样|就这样|没事了|没有了|没得|晚安|告辞|走了|回见|见|不聊|撤了|溜了|结束|退出|"
+    "goodbye": r"再见|拜|(?<![\d\s])88(?![\d\s]*\d)|bye|挂了|先这样|就这样|没事了|没有了|没得|晚安|告辞|走了|回见|见|不聊|撤了|溜了|结束|退出|"
                r"有事再|后会|改天|回头|下次|下回|谢|感谢|忙了|晓得了|知道了|明白了|清楚了|好的|好嘞|行嘞|要得",
     # only the words that say a complaint whatever else the message asks; the loose ones are in WEAK_CUES
     "complain": r"投诉|举报|反映|建议|提.?意见|态度|不满|垃圾|气死|太气|骂|吼|刁难|为难|踢皮球|推来推去|扯皮|曝光|"
@@ -75,7 +75,8 @@ def is_service_question(intent: str | None, text: str) -> bool:
 
 
 # "好的没了", "没得了", "就这些 谢谢": nothing more to ask (read as yes, no or not understood), the conversation is done
-_NOTHING_MORE = re.compile(r"^(?:好的?|行|嗯+|要得|ok|OK)?[，,。 ]*(?:没(?:得|有)?(?:了|啦)|没(?:得|有)?(?:其他|别的|啥子|什么)(?:事|的|问题|要问的)?了?|"
+_NOTHING_MORE = re.compile(r"^(?:好的?|行|嗯+|要得|ok|OK)?[，,。 ]*(?:(?:晓得|知道|明白)了[，,。 ]*)?(?:谢谢[你您哈啊]?[，,。 ]*)?"
+                           r"(?:[没莫](?:得|有)?(?:了|啦)|[没莫](?:得|有)?(?:其他|别的|啥子|什么)(?:事|的|问题|要问的)?了?|"
                            r"就这些了?|就这样了?|暂时没有了?)[，,。！! ]*(?:谢谢[你您]?[。！!]*|再见[。！!]*)*$")
 
 

@@ -178,3 +178,26 @@ def test_an_invalid_id_number_is_said_so(chat):
 def test_asking_whether_to_book_is_a_question_not_a_booking_change(chat):
     text = texts(chat("领结婚证收不收费？需要提前预约还是直接去就行？"))
     assert "预约码" not in text
+
+
+def test_a_question_and_a_booking_in_one_message_get_both(chat):
+    item = guide("户口迁移审批")
+    text = texts(chat("户口迁移要多久办好，帮我约个下周一中午"))
+    assert text.startswith(f"【{item.name}】") and f"{item.get('承诺办结时限')}个工作日" in text
+    assert "姓名" in text  # and the booking goes on
+
+
+def test_a_mobile_with_88_in_it_and_a_name_read_as_a_change_fill_the_booking(chat):
+    chat("我身分证过期了 想预约去换个新的 下周二下午三点")
+    assert "手机" in texts(chat("李德明"))  # a bare name the classifier may read as a change
+    read_back = texts(chat("136 8812 3456"))  # 88 inside a number is no goodbye
+    assert "请核对预约信息" in read_back and "136****3456" in read_back
+
+
+def test_a_service_question_in_the_middle_of_a_complaint_is_answered_and_the_intake_goes_on(chat):
+    chat("反映个问题 我们村那个路灯坏了三个月了 晚上黑黢黢的 老年人走路摔了好几个了 没得人管")
+    item = guide("城乡居民基本养老保险参保登记")
+    text = texts(chat("顺便问下 我妈还没参加城乡居民养老保险 咋个参保"))
+    assert text.startswith(f"【{item.name}】") and "登记工单还需要" in text
+    closing = texts(chat("谢谢哈 没得了"))
+    assert "工单编号" in closing and "评价" in closing

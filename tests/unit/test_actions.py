@@ -7,6 +7,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.booking import name_in, person_details
+from actions.desk import says_goodbye
 from actions.guides import ActionAnswerGuide, ActionChooseItem, ActionFallbackSearch
 from actions.handoff import ActionRequestHuman
 from bot import services
@@ -219,3 +220,8 @@ def test_an_id_number_is_kept_only_for_an_item_whose_booking_needs_it():
     assert person_details(text, "中国内地公民婚姻登记") == {
         "booking_name": "赵磊", "booking_phone": "13699031587", "booking_id_number": "511126199003084520"}
     assert person_details(text, "居民身份证办理（包括临时）") == {"booking_name": "赵磊", "booking_phone": "13699031587"}
+
+
+@pytest.mark.parametrize("text, bye", [("88", True), ("好的88", True), ("136 8812 3456", False), ("电话188 1234 5678", False)])
+def test_88_is_a_goodbye_only_outside_a_number(text, bye):
+    assert says_goodbye(text) is bye

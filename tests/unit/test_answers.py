@@ -69,3 +69,8 @@ def test_an_aspect_asked_without_a_matter(text, only):
 ])
 def test_more_ways_of_asking_an_aspect(text, aspect):
     assert aspects_in(text)[:1] == [aspect]
+
+
+def test_being_sent_oneself_is_not_asking_who_may_go():
+    assert aspects_in("刚毕业 单位让我去做就业登记 网上可以弄吗") == ["online"]
+    assert aspects_in("让我妈去办可以不") == ["visits"]

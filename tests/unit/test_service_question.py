@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.service_question import CUES, is_service_question
+from actions.service_question import CUES, is_service_question, says_nothing_more
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,3 +60,10 @@ def test_a_service_question_given_another_intent_is_answered(intent, text):
 ])
 def test_the_intents_own_words_keep_it(intent, text):
     assert not is_service_question(intent, text)
+
+
+@pytest.mark.parametrize("text, done", [
+    ("好 晓得了 莫得了", True), ("谢谢哈 没得了", True), ("晓得了 谢谢 没得了", True), ("没有", False),
+])
+def test_nothing_more_in_sichuanese(text, done):
+    assert says_nothing_more(text) is done
