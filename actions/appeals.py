@@ -90,7 +90,7 @@ DIGITS = re.compile(r"\d{4,}")
 _NO_NEED = re.compile(r"^(?:不用|不要|不需要|没有|没得|不留)(?:了|吧|嘛)*[。！!，,]*(?:谢谢)?[。！!]*$")
 
 _POLITE = r"(?:啊|吧|呀|嘛|哈|了|呢|哦|噻|哇|的嘛)*"
-_GOODBYE = re.compile(r"再见|拜拜|拜|(?<![\d\s])88(?![\d\s]*\d)|谢谢(?:你|您|你们)?|多谢|感谢|辛苦(?:你|您|你们)?了?|麻烦(?:你|您|你们)了")
+_GOODBYE = re.compile(r"再见|拜拜|拜|(?<![\d\s])88(?![\d\s]*\d)|谢谢(?:你|您|你们)?[了哈啊呀]?|谢了|多谢|感谢|辛苦(?:你|您|你们)?了?|麻烦(?:你|您|你们)了")
 _CANCEL_WORDS = re.compile(r"^(?:(?:算了|不要了|不用了|不弄了|不办了|不说了|不登记了|不提交了?|不要提交|取消|撤回|撤销|没事了|"
                            r"不(?:投诉|举报|反映|求助|建议|提)了?|不想(?:投诉|举报|反映|说)了)(?:吧|了|嘛|哈|啊)*)+$")
 _YES = re.compile(r"^(?:确认提交|确认无误|确认|确定|提交|可以提交|没问题|没有问题|对的|对头|是的|对|是|好的|好|可以|行|就这样|这样|没错|"
@@ -372,6 +372,8 @@ class ValidateAppealForm(FormValidationAction):
             return found
         text = str(value or "")
         given = pick(text)
+        if not given and found.get("appeal_contact"):  # "我电话150… 莫跟他说是我投诉的": the phone, no answer to this question
+            return {**found, slot: None}
         if not given:  # the answer itself, without the other details it carried
             rest = _PHONE_PART.sub("", text)
             for other in ("appeal_place", "appeal_since", "appeal_wish"):
@@ -422,11 +424,14 @@ class ValidateAppealForm(FormValidationAction):
             return ended(PERSON)
         if cancels(text):  # "算了", "不投诉了", or only "再见": nothing is filed without a yes
             return ended(CANCELLED)
+        if agrees(text) or closes(text) or says_nothing_more(text):  # "好 没得了", "谢谢了": nothing to change
+            return {"appeal_confirm": CONFIRMED}
+        if is_service_question("complain", text) and (item := answer_in_passing(dispatcher, text)):
+            dispatcher.utter_message(text="工单还没有提交。内容没问题请说“确认提交”；要改哪一项，直接告诉我就行。", buttons=CONFIRM_BUTTONS)
+            return {"appeal_confirm": None, "item": item}  # "顺便问下 老年人优待证咋个办" at the read-back
         changes = correction(text, _type(tracker))
         if changes:
             return {**changes, "appeal_confirm": None}
-        if agrees(text):
-            return {"appeal_confirm": CONFIRMED}
         if _CHANGE.search(text):
             dispatcher.utter_message(text="好的，请问哪一项要改？可以直接说，例如“地点是黄土镇新华村”“电话改成139…”“时间是上个月”。")
         else:

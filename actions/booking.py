@@ -15,8 +15,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.desk import WANTS_STAFF, asks_for_a_person, goodbye_then_rating, says_goodbye
-from actions.guides import MOVE_OFFERED, answer_question, latest_intent
-from actions.service_question import is_service_question
+from actions.guides import (
+    MOVE_OFFERED,
+    NOT_FOUND_LEAD,
+    about_the_booking_made,
+    answer_question,
+    earlier_message,
+    last_said,
+    latest_intent,
+    picks_a_time_for_the_move,
+)
+from actions.service_question import is_service_question, says_nothing_more
 from bot import clock
 from bot.booking import service
 from bot.booking.calendar import CalendarUnknown
@@ -69,7 +78,7 @@ def item_of(text: str) -> Entry | None:
     """The item a message names: the whole message, else the message without its booking words and times, else
     the first of its parts that names one ("…办结婚登记嘛，我叫何婷婷，电话151…": the name and phone are not the item)."""
     index = get_index()
-    found = index.resolve(text).entry or index.resolve(_BOOKING_WORDS.sub(" ", text)).entry
+    found = index.resolve(_BOOKING_WORDS.sub(" ", text)).entry  # "这个可以预约不": no item is named (not 公证业务预约办理)
     if found is not None:
         return found
     for part in re.split(r"[，,。；;！!？?\s]+", _BOOKING_WORDS.sub(" ", text)):
@@ -246,8 +255,9 @@ class ActionStartBooking(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = text_of(tracker)
-        if service.names_a_booking(text) or _LOOK_UP.search(text):  # "预约码ABPCC4，电话182…，能不能往后挪到下周六",
-            return [FollowupAction("action_start_manage")]  # "我想查下预约": the booking made, not a new one
+        if service.names_a_booking(text) or _LOOK_UP.search(text) or about_the_booking_made(tracker, text) or \
+                picks_a_time_for_the_move(tracker, text):  # "预约码ABPCC4，电话182…，能不能往后挪到下周六", "我想查下预约",
+            return [FollowupAction("action_start_manage")]  # "明天下午走不开 改到后天上午十点": the booking made, not a new one
         if is_service_question(latest_intent(tracker), text):  # "我下个月满六十，办退休要拿些啥子": no booking asked for
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         item, problem = bookable_item(text, tracker.get_slot("item"))
@@ -303,8 +313,9 @@ def leaving_the_booking(tracker: Tracker) -> str | None:
     text = text_of(tracker)
     if asks_for_a_person(text) or WANTS_STAFF.search(text):
         return "action_request_human"
-    if (_GIVE_UP.search(text) or says_goodbye(text)) and not details_in(text, tracker.get_slot("booking_item"), _day_of(tracker)):
-        return "action_booking_abandon"
+    if (_GIVE_UP.search(text) or says_goodbye(text) or says_nothing_more(text) or _THANKS_ONLY.match(text.strip())) and \
+            not details_in(text, tracker.get_slot("booking_item"), _day_of(tracker)):
+        return "action_booking_abandon"  # "晓得了 谢谢" where the item is asked: done, nothing booked
     return None
 
 
@@ -604,6 +615,8 @@ class ActionRouteChange(Action):
         return [FollowupAction("action_start_manage" if existing or booked_here else "action_start_booking")]
 
 
+# thanks with at most an "I see": the citizen is done ("晓得了 谢谢", "好的谢谢")
+_THANKS_ONLY = re.compile(r"^(?:(?:好的?|行|嗯+|要得|晓得了|知道了|明白了)[，,。 ]*)?(?:谢谢|多谢|感谢|谢了)[你您哈啊了]*[。！!]*$")
 _GIVE_UP = re.compile(r"不约了|不要了|算了|取消|不用了|不办了|不预约|不想约|不去了|去不了|去不成")
 
 
@@ -625,7 +638,8 @@ class ActionBookingAbandon(Action):
                 return [SlotSet("booking_name", service.normalize_name(name)), FollowupAction("booking_form")]
         dispatcher.utter_message(text="好的，这次没有为您预约。需要时随时说“我要预约”。")
         events: list[dict[str, Any]] = [SlotSet(n, None) for n in BOOKING_SLOTS]
-        return events + goodbye_then_rating(dispatcher) if says_goodbye(text) else events
+        done = says_goodbye(text) or says_nothing_more(text) or bool(_THANKS_ONLY.match(text.strip()))
+        return events + goodbye_then_rating(dispatcher) if done else events
 
 
 class ActionConfirmBooking(Action):
@@ -686,10 +700,6 @@ class ActionSubmitBooking(Action):
                                                              SlotSet("item", booked.id if booked else None), SlotSet("candidates", None)]
 
 
-# a time alone, short ("下午那个", "七点那个嘛", "周五上午"): a choice among the times offered for a move
-_SHORT_TIME = re.compile(r"[^，,。？?]{1,8}")
-
-
 class ActionStartManage(Action):
     """Look up, cancel or reschedule: take the code and mobile from the message if given."""
 
@@ -700,7 +710,11 @@ class ActionStartManage(Action):
         text = text_of(tracker)
         if is_service_question(latest_intent(tracker), text):  # "证件到期了换个新的要多久": a question, no booking named
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
+        if says_nothing_more(text):  # "改好了哈 没得事了": done, as a goodbye
+            return goodbye_then_rating(dispatcher)
         op = manage_op(text)
+        if op == "lookup" and NOT_FOUND_LEAD in last_said(tracker):  # a correction after "not found": what was asked stays
+            op = tracker.get_slot("manage_op") or op
         if op == "lookup" and tracker.get_slot("booking_request_id") and not _CODE.search(text):
             # "我约的是哪天 再跟我说一遍" while the booking waits for a yes: nothing is booked yet, it is read back again
             dispatcher.utter_message(text="这个预约还没有确认，请再核对一下。")
@@ -719,8 +733,8 @@ class ActionStartManage(Action):
         shift = None if target else shift_days(text)
         when = None if target else parse_when(without_shift(text) if shift is not None else text, now())
         before = tracker.get_slot("manage_window") or ""
-        if op == "lookup" and when is not None and tracker.get_slot("manage_op") == "reschedule" and _SHORT_TIME.fullmatch(text.strip()):
-            op = "reschedule"  # "下午那个", "七点那个" to the times offered for the move
+        if op == "lookup" and when is not None and picks_a_time_for_the_move(tracker, text):
+            op = "reschedule"  # "下午那个", "那明天中午十二点嘛" to the times offered for the move
             events[0] = SlotSet("manage_op", op)
             if not when.day_given and before.endswith("|day"):  # on the day asked for before ("改到大后天", then "下午那个")
                 day = dt.datetime.fromisoformat(before.split("|")[0]).date()
@@ -735,6 +749,9 @@ class ActionStartManage(Action):
                                   if when else None))
         typed = not text.startswith("/")  # a button payload carries no code or phone
         code, phone = (_CODE.search(text), _PHONE.search(text)) if typed else (None, None)
+        if typed and NOT_FOUND_LEAD in last_said(tracker):  # "搞错了 电话是138…": corrects one, the other as given just before
+            before = earlier_message(tracker)
+            code, phone = code or _CODE.search(before), phone or _PHONE.search(before)
         if code:
             events.append(SlotSet("manage_code", code.group(1).upper()))
         if phone:

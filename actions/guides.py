@@ -13,7 +13,15 @@ from actions.service_question import NOT_BOOKING, says_nothing_more
 from bot import clock
 from bot.appeals.texts import offer as appeal_offer
 from bot.booking.dates import parse_when
-from bot.booking.service import asks_to_book, changes_a_booking, gives_booking_details, moves_or_cancels, names_a_booking
+from bot.booking.service import (
+    asks_to_book,
+    cancel_said,
+    changes_a_booking,
+    gives_a_code_or_mobile,
+    gives_booking_details,
+    moves_or_cancels,
+    names_a_booking,
+)
 from bot.insight.outcomes import NOTE
 from bot.services import current_or_none
 from knowledge.answers import (
@@ -169,13 +177,14 @@ def about_the_booking_made(tracker: Tracker, text: str) -> bool:
     return gives_booking_details(text, booked) or (booked and not text.startswith("/") and moves_or_cancels(text))
 
 
+NOT_FOUND_LEAD = "没有找到这个预约"  # the words of service.NotFound: a look-up whose code or mobile did not match
 MOVE_OFFERED = "可以改到这些时段"  # the words of action_manage_booking's offer of times for a move
 
 
 def picks_a_time_for_the_move(tracker: Tracker, text: str) -> bool:
-    """"下午那个", "七点那个" right after times for moving the booking were offered (the classifier may read it as a
-    greeting or yes): the choice of the new time."""
-    if text.startswith("/") or len(text.strip()) > 8 or tracker.get_slot("manage_op") != "reschedule":
+    """"下午那个", "七点那个", "晚上不得行嗦 那明天中午十二点嘛" right after times for moving the booking were offered
+    (the classifier may read it as a greeting, yes or a new booking): the choice of the new time."""
+    if text.startswith("/") or len(text.strip()) > 20 or tracker.get_slot("manage_op") != "reschedule" or cancel_said(text):
         return False
     return MOVE_OFFERED in last_said(tracker) and parse_when(text, clock.now().replace(tzinfo=None)) is not None
 
@@ -189,6 +198,8 @@ def booking_followup(tracker: Tracker, text: str) -> list[dict[str, Any]] | None
     plain = NOT_BOOKING.sub("", text)  # "需要提前预约还是直接去": asks about booking, changes none
     if names_a_booking(text) or changes_a_booking(plain) or about_the_booking_made(tracker, plain) or picks_a_time_for_the_move(tracker, text):
         return [FollowupAction("action_start_manage")]
+    if not text.startswith("/") and NOT_FOUND_LEAD in last_said(tracker) and gives_a_code_or_mobile(text):
+        return [FollowupAction("action_start_manage")]  # "搞错了 电话是138…" right after the booking was not found
     if not text.startswith("/") and asks_to_book(plain):  # "户口迁移要多久办好，帮我约个明天中午": the answer, then the booking
         return [FollowupAction("action_start_booking")]
     return None

@@ -91,6 +91,8 @@ class ValidateTicketForm(FormValidationAction):
             return {"ticket_kind": "complaint" if complaint or "投诉" in text else "message", **given}
         if CALLBACK_CHOICE.match(text) or CALLBACK_WORDS.search(text):
             return {"ticket_kind": "callback", **given}
+        if phone and not complaint:  # "我电话是139… 下午都在": the number to call back
+            return {"ticket_kind": "callback", **given}
         if complaint and len(text) >= 6 and not text.startswith("/") and not QUESTION.search(text) and not LEAVING.search(text):
             # "昨天下午三点过，公安那个窗口，一个女的，冲我吼": the citizen goes on telling what happened
             return {"ticket_kind": "complaint", "ticket_description": text}

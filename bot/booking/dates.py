@@ -43,7 +43,8 @@ class When:
 
 
 # "周三我有事，改到下周五下午", "中午走不开，改成下周一晚上六点半": the time after the last of these is the one wanted.
-_CHANGE_TO = re.compile(r"改到|改成|改为|换到|换成|挪到|调到|推到|推迟到|提前到|延到|往后挪到|往前挪到")
+_CHANGE_TO = re.compile(r"改到|改成|改为|换到|换成|挪到|调到|推到|推迟到|提前到|延到|往后挪到|往前挪到|"
+                        r"(?<![这那哪])那(?:就)?(?=这|下|明|后|大后|周|星期|礼拜|今|\d|[一二三四五六七八九十])")  # "星期天不开门嗦 那这周六上午十点嘛"
 
 
 # "往后推一天", "推迟两天", "提前一天", "往后挪一周": a move counted from the booking's own day

@@ -90,6 +90,12 @@ def only_details(text: str) -> bool:
     return not re.sub(r"预约码|码|编号|电话|手机号?|号码|是|为|[:：，,。.\s]", "", rest)
 
 
+def gives_a_code_or_mobile(text: str) -> bool:
+    """A booking code (with a digit, or in capitals) or a mobile anywhere in the message."""
+    code = CODE_IN_TEXT.search(text or "")
+    return bool(_MOBILE_IN_TEXT.search(text or "")) or code is not None and (code.group(1).isupper() or any(c.isdigit() for c in code.group(1)))
+
+
 def gives_booking_details(text: str, booked_here: bool) -> bool:
     """"XNXQD4", "码是7J52CS", "3TXS2P 139…": a booking code, alone or with the mobile (the classifier reads a code as
     yes, no or thanks); an all-letter word counts only in capitals or once a booking was made or found here ("thanks"

@@ -201,3 +201,51 @@ def test_a_service_question_in_the_middle_of_a_complaint_is_answered_and_the_int
     assert text.startswith(f"【{item.name}】") and "登记工单还需要" in text
     closing = texts(chat("谢谢哈 没得了"))
     assert "工单编号" in closing and "评价" in closing
+
+
+def book(chat, opening, person):
+    chat(opening)
+    chat(person)
+    done = texts(chat("对"))
+    return re.search(r"预约码：([A-Z2-9]{6})", done).group(1)
+
+
+def test_a_move_said_as_a_new_booking_moves_the_booking_made(chat):
+    book(chat, "我想预约办护照 下周二下午三点嘛", "李建国 13981234567")
+    moved = texts(chat("下周二下午我走不开 改到下周三上午十点"))  # read as a new booking by the classifier
+    assert "改期成功" in moved and "10:00" in moved and "姓名" not in moved
+
+
+def test_another_time_after_the_offered_ones_moves_the_booking(chat):
+    code = book(chat, "预约个人参保证明查询打印 下周二上午十一点", "何静 13990001122")
+    assert "可以改到这些时段" in texts(chat(f"预约码{code} 手机13990001122 改到下周三晚上六点 下了班过来"))
+    moved = texts(chat("晚上不得行嗦 那下周三中午十二点嘛"))
+    assert "改期成功" in moved and "12:00" in moved
+
+
+def test_a_corrected_mobile_after_a_failed_look_up_finds_the_booking(chat):
+    code = book(chat, "预约办往来港澳通行证 下周四下午四点", "黄丽 13812340001")
+    assert "没有找到这个预约" in texts(chat(f"查一哈我的预约 {code} 电话13812340010"))
+    assert code in texts(chat("搞错了 电话是13812340001"))
+
+
+def test_a_problem_for_a_department_told_without_a_complaint_word_is_taken_as_an_appeal(chat):
+    text = texts(chat("我们小区停水两天了 一点通知都莫得 屋头老年人咋个过嘛"))
+    assert "工单" in text and "哪一项" not in text
+
+
+def test_an_angry_request_for_a_person_is_handed_over(chat):
+    text = texts(chat("你这个破机器人说些废话 老子要找真人"))
+    assert "人工" in text
+
+
+def test_thanks_in_the_booking_form_ends_it_with_the_rating(chat):
+    chat("我想预约")
+    text = texts(chat("晓得了 谢谢"))
+    assert "没有为您预约" in text and "评价" in text
+
+
+def test_asking_whether_the_item_in_context_can_be_booked_names_that_item(chat):
+    chat("我们是外地来打工的 娃儿要在夹江读小学")
+    text = texts(chat("这个可以预约不"))
+    assert "进城务工人员随迁子女接受义务教育入学申请办理" in text and "暂不支持预约" in text

@@ -172,3 +172,8 @@ def test_the_agency_form_starts_only_for_an_item_sent_by_the_desk():
     dispatcher = CollectingDispatcher()
     events = asyncio.run(ActionStartAgency().run(dispatcher, tracker("/request_agency", intent="request_agency"), DOMAIN))
     assert "可以代办帮办的事项" in dispatcher.messages[0]["text"] and events[-1]["name"] == "action_listen"
+
+
+def test_a_phone_given_at_the_choice_is_a_callback():
+    found, _ = validate("ticket_kind", "我电话是13912345678 下午都在")
+    assert found == {"ticket_kind": "callback", "ticket_phone": "13912345678"}
