@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-from bot.appeals.office import PROBLEM
 from knowledge.answers import ASPECT_CUES
 from knowledge.normalize import normalize, simplified
 from knowledge.service import get_index
@@ -35,8 +34,7 @@ _CUES = {intent: re.compile(pattern) for intent, pattern in CUES.items()}
 # Words that say a complaint in a message that asks nothing of a service ("跑了三趟都没办好", "路灯坏了"), but are
 # part of a situation when the citizen asks how to get something done ("家里条件差…要准备什么", "公章边边磨坏了，
 # 要重新刻一个，需要准备哪些东西", "去马来西亚出差…现在去办来得及不").
-WEAK_CUES = {"complain": re.compile(r"求助|帮帮忙|差|坏|破|拖|效率|回音|没消息|公务员|为民|跑了.{0,3}趟|排了.{0,6}队|白来|难办|"
-                                   r"没(有)?到账|(一直|还)没(有)?(发|到|收到|下来)")}  # "补贴三个月都没到账 啥子情况"
+WEAK_CUES = {"complain": re.compile(r"求助|帮帮忙|差|坏|破|拖|效率|回音|没消息|公务员|为民|跑了.{0,3}趟|排了.{0,6}队|白来|难办")}
 # Asking how to get a service done: what to bring, how long, where, how, whether one can. A complaint, a plea or a
 # goodbye does not ask this; the classifier gives long situations to them all the same.
 _HOW_TO = re.compile("|".join(cue.pattern for cue in ASPECT_CUES.values()) + r"|(咋个?|怎么|怎样|如何)(办|弄|申请|整|搞|交|登记|报|领|提取|补|换|开)|"
@@ -71,8 +69,6 @@ def is_service_question(intent: str | None, text: str) -> bool:
     weak = intent in WEAK_CUES and bool(WEAK_CUES[intent].search(said))
     if weak and not asks_how:
         return False
-    if intent == "complain" and not asks_how and PROBLEM.search(said):
-        return False  # "我们小区停水两天了 一点通知都莫得": a problem for a department (the appeal cue words), no question
     if intent in ("complain", "goodbye") and asks_how and not weak:  # a situation told to ask what to do ("再问个，
         return True  # 公积金咋个提取"): the guides answer it, or say they can't and offer the way onward
     return asks_about_a_service(text, _ENOUGH[intent])

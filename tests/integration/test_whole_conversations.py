@@ -229,11 +229,6 @@ def test_a_corrected_mobile_after_a_failed_look_up_finds_the_booking(chat):
     assert code in texts(chat("搞错了 电话是13812340001"))
 
 
-def test_a_problem_for_a_department_told_without_a_complaint_word_is_taken_as_an_appeal(chat):
-    text = texts(chat("我们小区停水两天了 一点通知都莫得 屋头老年人咋个过嘛"))
-    assert "工单" in text and "哪一项" not in text
-
-
 def test_an_angry_request_for_a_person_is_handed_over(chat):
     text = texts(chat("你这个破机器人说些废话 老子要找真人"))
     assert "人工" in text

@@ -74,8 +74,3 @@ def test_nothing_more_in_sichuanese(text, done):
 ])
 def test_nothing_more_after_an_acknowledgement(text, done):
     assert says_nothing_more(text) is done
-
-
-def test_a_problem_for_a_department_is_no_service_question():
-    assert not is_service_question("complain", "我们小区停水两天了 一点通知都莫得 屋头老年人咋个过嘛")
-    assert not is_service_question("complain", "我爸那个重度残疾人护理补贴 这三个月都没到账 啥子情况嘛")
