@@ -197,7 +197,7 @@ def free_slots(*, db_session: Session, schedule: Schedule, item_name: str, day: 
 def suggest(*, db_session: Session, schedule: Schedule, item_name: str, when: When | None, now: dt.datetime, limit: int = 4
             ) -> tuple[list[tuple[Slot, int]], list[str]]:
     """Free slots matching `when` (or the nearest after it), and the reasons days were skipped."""
-    group_for(schedule, item_name)  # refuses an item that cannot be booked
+    group = group_for(schedule, item_name)  # refuses an item that cannot be booked
     today = now.astimezone(TZ).date()
     first = max(today, when.days[0]) if when and when.day_given else today
     wanted_days = set(when.days) if when and when.day_given else None
@@ -225,7 +225,9 @@ def suggest(*, db_session: Session, schedule: Schedule, item_name: str, when: Wh
         if len(matching) >= limit:
             break
     if wanted_days is not None and not matching and not reasons:
-        reasons.append("您选的时间已经约满了")
+        opens = any(when is None or when.covers(day, slot.start) for day in wanted_days for slot in schedule.day_slots(group, day))
+        # "改到明天晚上六点" for a counter whose "+X" hours have no evening: it never opens then, no matter of seats
+        reasons.append("您选的时间已经约满了" if opens else f"{group.name}在您选的时间不开放预约")
     return (matching or found)[:limit], reasons
 
 

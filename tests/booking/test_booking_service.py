@@ -122,6 +122,18 @@ def test_suggest_offers_extension_slots_and_nearest_alternatives(db, schedule):
     assert offers[0][0].extension and offers[0][0].start == dt.time(12, 0)
 
 
+def test_a_time_the_counter_never_opens_is_said_so_not_full(db, schedule):
+    from bot.booking.dates import parse_when
+
+    with db.session() as s:  # the social-security counter has no evening "+X" hours
+        offers, reasons = service.suggest(db_session=s, schedule=schedule, item_name="个人参保证明查询打印",
+                                          when=parse_when("明天晚上六点", NOW), now=NOW)
+    assert offers and reasons == ["人社医保综合窗口在您选的时间不开放预约"]
+    with db.session() as s:  # the police counter has: a free evening is offered, no reason needed
+        offers, reasons = service.suggest(db_session=s, schedule=schedule, item_name=ITEM, when=parse_when("明天晚上六点", NOW), now=NOW)
+    assert reasons == [] and offers[0][0].start == dt.time(18, 0)
+
+
 def test_reminder_is_queued_for_the_evening_before(db, schedule):
     with db.session() as s:
         booking = book(s, schedule, channel="webchat", conversation_id="webchat-abc")
