@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from actions.desk import WANTS_STAFF, asks_for_a_person, goodbye_then_rating, says_goodbye
 from actions.guides import (
     MOVE_OFFERED,
-    NOT_FOUND_LEAD,
     about_the_booking_made,
     answer_question,
     earlier_message,
@@ -39,7 +38,6 @@ from knowledge.answers import answer, aspect_in, aspects_in
 from knowledge.schema import Entry
 from knowledge.service import get_index
 
-PERSON_SLOTS = ("booking_name", "booking_phone", "booking_id_number")  # who comes: given together in one message or apart
 BOOKING_SLOTS = ["booking_item", "booking_date", "booking_time", "booking_name", "booking_phone", "booking_id_number",
                  "booking_window", "booking_request_id"]
 T = TypeVar("T")
@@ -182,8 +180,8 @@ def time_slots(item: str, when: When | None, day: dt.date | None) -> dict[str, A
     return found
 
 
-def details_in(text: str, item: str | None, day: dt.date | None) -> dict[str, Any]:
-    """Every booking detail a free-text message carries: name, mobile, day and time."""
+def people_in(text: str) -> dict[str, Any]:
+    """Who comes, as a free-text message says it: name, mobile, ID number (when valid)."""
     found: dict[str, Any] = {}
     phone = _PHONE.search(text)
     if phone:
@@ -195,6 +193,12 @@ def details_in(text: str, item: str | None, day: dt.date | None) -> dict[str, An
     if id_number:  # "…电话180…，身份证号511126…": kept when it is a valid number (the form asks again otherwise)
         with contextlib.suppress(service.BookingError):
             found["booking_id_number"] = service.normalize_id_number(id_number.group(1))
+    return found
+
+
+def details_in(text: str, item: str | None, day: dt.date | None) -> dict[str, Any]:
+    """Every booking detail a free-text message carries: name, mobile, ID number, day and time."""
+    found = people_in(text)
     try:
         found.update(time_slots(item or "", parse_when(text, now()), day))
     except (DateNotBookable, CalendarUnknown):
@@ -211,7 +215,7 @@ def person_details(text: str, item_name: str | None, dispatcher: CollectingDispa
     """Name, mobile and, when the item's booking needs it, ID number, wherever in the form they come (several in one
     message: "赵磊 136… 身份证号5111…"). An ID number the item does not need is not kept; one it needs that is not
     valid is said so (to `dispatcher`), and the form asks for it again."""
-    found = {k: v for k, v in details_in(text, None, None).items() if k in PERSON_SLOTS}
+    found = people_in(text)
     if not needs_id_number(item_name):
         found.pop("booking_id_number", None)
     elif dispatcher is not None and "booking_id_number" not in found and (typed := _ID_IN_TEXT.search(text)):
@@ -313,8 +317,7 @@ def leaving_the_booking(tracker: Tracker) -> str | None:
     text = text_of(tracker)
     if asks_for_a_person(text) or WANTS_STAFF.search(text):
         return "action_request_human"
-    if (_GIVE_UP.search(text) or says_goodbye(text) or says_nothing_more(text) or _THANKS_ONLY.match(text.strip())) and \
-            not details_in(text, tracker.get_slot("booking_item"), _day_of(tracker)):
+    if (_GIVE_UP.search(text) or done_talking(text)) and not details_in(text, tracker.get_slot("booking_item"), _day_of(tracker)):
         return "action_booking_abandon"  # "晓得了 谢谢" where the item is asked: done, nothing booked
     return None
 
@@ -617,6 +620,13 @@ class ActionRouteChange(Action):
 
 # thanks with at most an "I see": the citizen is done ("晓得了 谢谢", "好的谢谢")
 _THANKS_ONLY = re.compile(r"^(?:(?:好的?|行|嗯+|要得|晓得了|知道了|明白了)[，,。 ]*)?(?:谢谢|多谢|感谢|谢了)[你您哈啊了]*[。！!]*$")
+
+
+def done_talking(text: str) -> bool:
+    """A goodbye, "nothing more", or thanks with at most an "I see": the citizen is done."""
+    return says_goodbye(text) or says_nothing_more(text) or bool(_THANKS_ONLY.match(text.strip()))
+
+
 _GIVE_UP = re.compile(r"不约了|不要了|算了|取消|不用了|不办了|不预约|不想约|不去了|去不了|去不成")
 
 
@@ -638,8 +648,7 @@ class ActionBookingAbandon(Action):
                 return [SlotSet("booking_name", service.normalize_name(name)), FollowupAction("booking_form")]
         dispatcher.utter_message(text="好的，这次没有为您预约。需要时随时说“我要预约”。")
         events: list[dict[str, Any]] = [SlotSet(n, None) for n in BOOKING_SLOTS]
-        done = says_goodbye(text) or says_nothing_more(text) or bool(_THANKS_ONLY.match(text.strip()))
-        return events + goodbye_then_rating(dispatcher) if done else events
+        return events + goodbye_then_rating(dispatcher) if done_talking(text) else events
 
 
 class ActionConfirmBooking(Action):
@@ -713,7 +722,7 @@ class ActionStartManage(Action):
         if says_nothing_more(text):  # "改好了哈 没得事了": done, as a goodbye
             return goodbye_then_rating(dispatcher)
         op = manage_op(text)
-        if op == "lookup" and NOT_FOUND_LEAD in last_said(tracker):  # a correction after "not found": what was asked stays
+        if op == "lookup" and service.NOT_FOUND in last_said(tracker):  # a correction after "not found": what was asked stays
             op = tracker.get_slot("manage_op") or op
         if op == "lookup" and tracker.get_slot("booking_request_id") and not _CODE.search(text):
             # "我约的是哪天 再跟我说一遍" while the booking waits for a yes: nothing is booked yet, it is read back again
@@ -749,7 +758,7 @@ class ActionStartManage(Action):
                                   if when else None))
         typed = not text.startswith("/")  # a button payload carries no code or phone
         code, phone = (_CODE.search(text), _PHONE.search(text)) if typed else (None, None)
-        if typed and NOT_FOUND_LEAD in last_said(tracker):  # "搞错了 电话是138…": corrects one, the other as given just before
+        if typed and service.NOT_FOUND in last_said(tracker):  # "搞错了 电话是138…": corrects one, the other as given just before
             before = earlier_message(tracker)
             code, phone = code or _CODE.search(before), phone or _PHONE.search(before)
         if code:

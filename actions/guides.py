@@ -14,6 +14,7 @@ from bot import clock
 from bot.appeals.texts import offer as appeal_offer
 from bot.booking.dates import parse_when
 from bot.booking.service import (
+    NOT_FOUND,
     asks_to_book,
     cancel_said,
     changes_a_booking,
@@ -177,7 +178,6 @@ def about_the_booking_made(tracker: Tracker, text: str) -> bool:
     return gives_booking_details(text, booked) or (booked and not text.startswith("/") and moves_or_cancels(text))
 
 
-NOT_FOUND_LEAD = "没有找到这个预约"  # the words of service.NotFound: a look-up whose code or mobile did not match
 MOVE_OFFERED = "可以改到这些时段"  # the words of action_manage_booking's offer of times for a move
 
 
@@ -198,7 +198,7 @@ def booking_followup(tracker: Tracker, text: str) -> list[dict[str, Any]] | None
     plain = NOT_BOOKING.sub("", text)  # "需要提前预约还是直接去": asks about booking, changes none
     if names_a_booking(text) or changes_a_booking(plain) or about_the_booking_made(tracker, plain) or picks_a_time_for_the_move(tracker, text):
         return [FollowupAction("action_start_manage")]
-    if not text.startswith("/") and NOT_FOUND_LEAD in last_said(tracker) and gives_a_code_or_mobile(text):
+    if not text.startswith("/") and NOT_FOUND in last_said(tracker) and gives_a_code_or_mobile(text):
         return [FollowupAction("action_start_manage")]  # "搞错了 电话是138…" right after the booking was not found
     if not text.startswith("/") and asks_to_book(plain):  # "户口迁移要多久办好，帮我约个明天中午": the answer, then the booking
         return [FollowupAction("action_start_booking")]
@@ -383,12 +383,13 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         # a number or a detail picks one; after a single option, a short follow-up that names no item takes it
         picked = index.kb.by_id(candidates[0]) if follow_up else pick_candidate(text, candidates, earlier_message(tracker))
         if picked is not None:  # a detail or a number picks one of the items just offered
-            if _FIRST.search(simplified(text)) and not asked:  # "先办哪个": that step, as a whole
+            first = bool(_FIRST.search(simplified(text)))
+            if first and not asked:  # "先办哪个": that step, as a whole
                 aspect = "item"
             elif aspect == "item":
                 aspect = tracker.get_slot("aspect") or "item"
             say(dispatcher, answer(picked, aspect, more))
-            by_step = bool(_STEP.search(text) or _FIRST.search(simplified(text)))  # a life event's steps stay: "第二步呢"
+            by_step = first or bool(_STEP.search(text))  # a life event's steps stay: "第二步呢"
             return [SlotSet("item", picked.id), SlotSet("aspect", aspect)] + ([] if by_step else [SlotSet("candidates", None)])
         if only_an_aspect(text) and current is None:  # "要好多钱" while the options wait: which of them (the aspect kept)
             return offer(dispatcher, [e for e in (index.kb.by_id(i) for i in candidates) if e], aspect, vague=True)
