@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from starlette.concurrency import run_in_threadpool
 
 from actions.booking import explained_this_turn, name_in
-from actions.desk import WANTS_STAFF, asks_for_a_person, escalate, goodbye_then_rating, says_goodbye
+from actions.desk import asks_for_a_person, escalate, goodbye_then_rating, says_goodbye, wants_a_person
 from actions.guides import answer_in_passing, answer_question, latest_intent
 from actions.service_question import is_service_question, says_nothing_more
 from bot.appeals import texts
@@ -304,7 +304,7 @@ class ActionStartAppeal(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if (asks_for_a_person(text) or WANTS_STAFF.search(text)) and not _APPEAL_WORDS.search(text):  # "有没有工作人员 我直接问"
+        if wants_a_person(text) and not _APPEAL_WORDS.search(text):  # "有没有工作人员 我直接问"
             return [FollowupAction("action_request_human")]
         if is_service_question(latest_intent(tracker), text):  # a situation told, neither complaint nor plea: answered
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]

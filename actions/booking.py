@@ -14,15 +14,20 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.desk import WANTS_STAFF, asks_for_a_person, goodbye_then_rating, says_goodbye
+from actions.desk import goodbye_then_rating, says_goodbye, wants_a_person
 from actions.guides import (
     MOVE_OFFERED,
+    ORDINAL_RE,
+    ORDINALS,
     about_the_booking_made,
     answer_question,
     earlier_message,
     last_said,
     latest_intent,
+    names_an_item,
     picks_a_time_for_the_move,
+    say,
+    topic_entries,
 )
 from actions.service_question import is_service_question, says_nothing_more
 from bot import clock
@@ -35,6 +40,7 @@ from bot.booking.service import cancel_said, manage_op, only_details
 from bot.privacy import mask
 from bot.services import current
 from knowledge.answers import answer, aspect_in, aspects_in
+from knowledge.normalize import normalize
 from knowledge.schema import Entry
 from knowledge.service import get_index
 
@@ -44,8 +50,13 @@ T = TypeVar("T")
 _ISO = re.compile(r"(\d{4}-\d{2}-\d{2})(?:\s+(\d{2}:\d{2}))?")
 _HHMM = re.compile(r"^\s*(\d{1,2})[:：](\d{2})\s*$")
 _CODE = service.CODE_IN_TEXT
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+# a mobile, also as people say and type it in groups ("180 8045 7731", "139-1234-5678"); phone_of() gives its digits
+_PHONE = re.compile(r"(?<![\d-])(1[3-9]\d(?:[ -]?\d{4}){2})(?![\d-])")
 _ID_IN_TEXT = re.compile(r"(?<![\dXx])(\d{17}[\dXx])(?![\dXx])")
+
+
+def phone_of(found: re.Match[str]) -> str:
+    return re.sub(r"\D", "", found.group(1))
 
 
 def now() -> dt.datetime:
@@ -139,7 +150,7 @@ _RELATIVE = rf"(?:(?:我的?|(?:娃娃?|娃儿|孩子)的?[他她]?)?(?:{'|'.joi
 _NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN})叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?|申请人[:：是]?)\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}}?)"
                    r"(?=[，,。\s]|电话|手机|$)")
 # a name alone between separators right before the mobile: "李四，139…", "…约个办护照，冯磊，188…"
-_NAME_BEFORE_PHONE = re.compile(rf"(?:^|[，,、\s])\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*1[3-9]\d{{9}}")
+_NAME_BEFORE_PHONE = re.compile(rf"(?:^|[，,、\s])\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*1[3-9]\d(?:[ -]?\d{{4}}){{2}}")
 # words of a reply, a thanks or a goodbye: never a name ("好的，拜拜" where the name is asked)
 # "名字写错了 是张丽 美丽的丽": the name after 是 in a correction of the name
 _NAME_FIX = re.compile(r"(?:名字|姓名).{0,4}(?:错|不对).{0,3}?(?:是|叫|改成)\s*([\u4e00-\u9fa5]{2,4}?)(?=[，,。\s]|$)")
@@ -185,7 +196,7 @@ def people_in(text: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     phone = _PHONE.search(text)
     if phone:
-        found["booking_phone"] = phone.group(1)
+        found["booking_phone"] = phone_of(phone)
     name = name_in(text)
     if name:
         found["booking_name"] = name
@@ -315,7 +326,7 @@ def leaving_the_booking(tracker: Tracker) -> str | None:
     "拜拜"). Rasa's rules only see deny and cancel_appointment there; other words went to the form, which asked again
     and again."""
     text = text_of(tracker)
-    if asks_for_a_person(text) or WANTS_STAFF.search(text):
+    if wants_a_person(text):
         return "action_request_human"
     if (_GIVE_UP.search(text) or done_talking(text)) and not details_in(text, tracker.get_slot("booking_item"), _day_of(tracker)):
         return "action_booking_abandon"  # "晓得了 谢谢" where the item is asked: done, nothing booked
@@ -348,6 +359,9 @@ class ValidateBookingForm(FormValidationAction):
         return domain_slots
 
     def validate_booking_item(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        offered, picked = offered_items(tracker), ORDINAL_RE.match(normalize(str(value or "")))
+        if picked and 1 <= ORDINALS[picked.group(1)] <= len(offered):  # "2", "第二个" among the items offered
+            value = offered[ORDINALS[picked.group(1)] - 1]
         if AFFIRM.match(str(value or "").strip()):  # "确认" where the item is asked: no item (a catalogue name holds 确认);
             return {"booking_item": None}  # the form asks for it again
         item, problem = bookable_item(str(value or ""), None)
@@ -373,6 +387,8 @@ class ValidateBookingForm(FormValidationAction):
                 given = person_details(text, item, dispatcher)
                 if given:  # "我叫谢婷 手机191…" before the day: kept, the day is asked again
                     return {"booking_date": None, **given}
+                if answered_in_the_form(dispatcher, tracker, text):
+                    return {"booking_date": None}
                 dispatcher.utter_message(text="没听明白是哪一天，可以说“明天”“周六”“下周三”或“12月5日”，也可以点下面的时段。")
                 return {"booking_date": None}
             day = when.days[0]
@@ -436,6 +452,8 @@ class ValidateBookingForm(FormValidationAction):
             found.pop("booking_phone", None)  # "九点半" instead of a name: the time is corrected, the name asked again
             return {**found, "booking_name": None}
         name = found.pop("booking_name", None) or re.sub(r"^(我叫|我是|姓名[:：]?)", "", _PHONE.sub("", text)).strip(" ，,、电话手机号:：")
+        if not found and answered_in_the_form(dispatcher, tracker, text):
+            return {"booking_name": None}
         if not_a_name(name):  # "是的", "那要多久" are answers or questions, not names
             dispatcher.utter_message(text="请告诉我办事人的姓名，例如“张三”。")
             return {**person_details(text, item, dispatcher), "booking_name": None}
@@ -448,8 +466,10 @@ class ValidateBookingForm(FormValidationAction):
     def validate_booking_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         text = str(value or "")
         phone = _PHONE.search(text)
+        if phone is None and answered_in_the_form(dispatcher, tracker, text):
+            return {"booking_phone": None}
         try:
-            result = {"booking_phone": service.normalize_phone(phone.group(1) if phone else re.sub(r"[^\d+]", "", text))}
+            result = {"booking_phone": service.normalize_phone(phone_of(phone) if phone else re.sub(r"[^\d+]", "", text))}
         except service.BookingError as exc:
             dispatcher.utter_message(text=exc.reason)
             return {"booking_phone": None}
@@ -466,6 +486,20 @@ class ValidateBookingForm(FormValidationAction):
         except service.BookingError as exc:
             dispatcher.utter_message(text=exc.reason)
             return {"booking_id_number": None}
+
+
+def answered_in_the_form(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> bool:
+    """A question asked while the form waits for a detail ("等一下 我先问下要带啥子材料" where the name is asked): answered
+    about the item being booked, or about the item it names; the form then asks its question again."""
+    asked = aspects_in(text)
+    if text.startswith("/") or not asked or re.search(r"\d", text):
+        return False
+    hits = get_index().resolve(text).hits
+    entry = hits[0].entry if names_an_item(hits) else get_index().kb.by_name(tracker.get_slot("booking_item") or "")
+    if entry is None:
+        return False
+    say(dispatcher, answer(entry, asked[0], tuple(asked[1:])))
+    return True
 
 
 def explained_this_turn(tracker: Tracker, slot: str) -> bool:
@@ -495,6 +529,37 @@ class AskUnlessExplained(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         if not explained_this_turn(tracker, self.slot):
             dispatcher.utter_message(response=f"utter_ask_{self.slot}")
+        return []
+
+
+BOOKING_OPTIONS = "您想预约办理{topic}方面的哪一项？请点选，也可以直接说事项名称："
+
+
+def offered_items(tracker: Tracker) -> list[str]:
+    """The items action_ask_booking_item offered as buttons in its last question, in order (none if it did not)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot":
+            if not (event.get("text") or "").startswith(BOOKING_OPTIONS.split("{")[0]):
+                return []
+            return [b.get("payload", "") for b in (event.get("data") or {}).get("buttons") or []]
+    return []
+
+
+class ActionAskBookingItem(Action):
+    """Which item to book: for a topic ("想预约办个户口的事") its bookable items as options, else the plain question."""
+
+    def name(self) -> str:
+        return "action_ask_booking_item"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        topical = topic_entries(text_of(tracker))
+        entries = [e for e in topical[1] if bookable_item(e.name, None)[0]][:4] if topical else []
+        if not topical or not entries:
+            if not explained_this_turn(tracker, "booking_item"):
+                dispatcher.utter_message(response="utter_ask_booking_item")
+            return []
+        lines = [BOOKING_OPTIONS.format(topic=topical[0]), *(f"{n}. {e.name}" for n, e in enumerate(entries, 1))]
+        dispatcher.utter_message(text="\n".join(lines), buttons=[{"title": e.name, "payload": e.name} for e in entries])
         return []
 
 
@@ -642,6 +707,10 @@ class ActionBookingAbandon(Action):
         if item and not _GIVE_UP.search(text) and details_in(text, item, _day_of(tracker)):
             # "不对，是周五", "我妈叫田秀珍 电话打我的138…" read as no or as cancelling: a correction or the details asked for
             return [FollowupAction("action_booking_change")]
+        if not item and asked_before(tracker) == "booking_item" and not _GIVE_UP.search(text) and not cancel_said(text):
+            named, _ = bookable_item(text, None)  # "我从眉山嫁过来的 要把户口迁过来" where the item is asked, read as cancelling
+            if named:
+                return [SlotSet("booking_item", named), FollowupAction("booking_form")]
         name = plain_name(text) if item and asked_before(tracker) == "booking_name" and not _GIVE_UP.search(text) else None
         if name:  # "胡建平" where the name was asked, read as no: the name, and the form goes on
             with contextlib.suppress(service.BookingError):
@@ -764,7 +833,7 @@ class ActionStartManage(Action):
         if code:
             events.append(SlotSet("manage_code", code.group(1).upper()))
         if phone:
-            events.append(SlotSet("manage_phone", phone.group(1)))
+            events.append(SlotSet("manage_phone", phone_of(phone)))
         return events + [FollowupAction("manage_form")]
 
 

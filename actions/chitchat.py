@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk import WANTS_STAFF, asks_for_a_person, goodbye_then_rating
+from actions.desk import goodbye_then_rating, wants_a_person
 from actions.guides import about_the_booking_made, answer_question, asks_of_current, booking_followup, picks_an_offered_item, switches_item
 from actions.service_question import asks_about_a_service, is_service_question, says_nothing_more
 from bot.booking.service import names_a_booking
@@ -28,7 +28,7 @@ class ActionSmallTalk(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "greet"
         if (followup := booking_followup(tracker, text)) is not None:  # "下午那个" to the times offered for a move
             return followup
-        if not text.startswith("/") and (asks_for_a_person(text) or WANTS_STAFF.search(text)):  # "破机器人 老子要找真人"
+        if wants_a_person(text):  # "破机器人 老子要找真人"
             return [FollowupAction("action_request_human")]
         if not text.startswith("/") and (asks_about_a_service(text) or asks_of_current(tracker, text) or picks_an_offered_item(tracker, text)):
             return answer_question(dispatcher, tracker)

@@ -62,6 +62,11 @@ def asks_for_a_person(text: str) -> bool:
     return bool(PERSON.search(text or ""))
 
 
+def wants_a_person(text: str) -> bool:
+    """A person asked for in words, or the staff rather than the assistant ("有没有工作人员 我直接问"); not a button."""
+    return not (text or "").startswith("/") and (asks_for_a_person(text) or bool(WANTS_STAFF.search(text)))
+
+
 def says_goodbye(text: str) -> bool:
     """A goodbye word ("再见", "拜拜", "拜", "88", "先这样"), in the booking form or the appeal intake alike."""
     return bool(re.search(r"再见|拜拜|^拜[拜了啦]*$|(?<![\d\s])88(?![\d\s]*\d)|先这样", text or ""))

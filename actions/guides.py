@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk import escalate, goodbye_then_rating
+from actions.desk import escalate, goodbye_then_rating, wants_a_person
 from actions.service_question import NOT_BOOKING, says_nothing_more
 from bot import clock
 from bot.appeals.texts import offer as appeal_offer
@@ -49,7 +49,7 @@ from knowledge.service import get_index, retired_name
 from knowledge.topics import topic_of
 
 ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
-_ORDINAL_RE = re.compile(r"^(?:我?选|就是|是|要)?第?([一二两三四五1-5])(?:个|项|条|号)?(?:那个|这个)?(?:嘛|吧|呀|啊|哈|的|噻)?$")
+ORDINAL_RE = re.compile(r"^(?:我?选|就是|是|要)?第?([一二两三四五1-5])(?:个|项|条|号)?(?:那个|这个)?(?:嘛|吧|呀|啊|哈|的|噻)?$")
 FOLLOW_UP_LENGTH = 12  # "换一张要多久" right after a single option offered: about that option
 VAGUE_LENGTH = 4  # a normalised question this short that fits several items is vague ("办证")
 NAMED = 0.6  # a name or alias signal this strong: the message names an item (with one in context, it changes the subject)
@@ -94,7 +94,7 @@ def chosen_item_id(tracker: Tracker) -> str | None:
         if entity.get("entity") == "item_id":
             value: str | None = entity.get("value")
             return value
-    match = _ORDINAL_RE.match(normalize(tracker.latest_message.get("text") or ""))
+    match = ORDINAL_RE.match(normalize(tracker.latest_message.get("text") or ""))
     candidates = tracker.get_slot("candidates") or []
     if match and 1 <= ORDINALS[match.group(1)] <= len(candidates):
         chosen: str = candidates[ORDINALS[match.group(1)] - 1]
@@ -162,7 +162,8 @@ def only_a_topic(text: str) -> bool:
 
 
 # at the read-back of a booking: a correction of what was read ("电话打错了 是138…", "名字写错了 是张丽", "换成下周二")
-_CORRECTION = re.compile(r"错|不对|改|换|1[3-9]\d{9}|名字|姓名|周[一二三四五六日]|星期|礼拜|[上中下]午|傍晚|晚上|明天|后天|\d+[号日点]")
+_CORRECTION = re.compile(r"错|不对|改|换|1[3-9]\d[ -]?\d{4}|名字|姓名|周[一二三四五六日天]|星期|礼拜|[上中下]午|傍晚|晚上|明天|后天|"
+                         r"[\d一二两三四五六七八九十]+[号日点]")
 
 
 def corrects_the_read_back(tracker: Tracker, text: str) -> bool:
@@ -268,7 +269,7 @@ def pick_candidate(text: str, candidates: list[str], earlier: str = "") -> Entry
     """One of the offered items, picked by number ("第二个") or by a detail ("给孩子办的", "外地户口"), read alone or,
     failing that, together with the message the options answered ("问下户口的事" + "给娃办的 刚生的")."""
     index = get_index()
-    match = _ORDINAL_RE.match(normalize(text)) or _STEP.search(text)
+    match = ORDINAL_RE.match(normalize(text)) or _STEP.search(text)
     if match and 1 <= ORDINALS[match.group(1)] <= len(candidates):
         return index.kb.by_id(candidates[ORDINALS[match.group(1)] - 1])
     if _FIRST.search(simplified(text)) and candidates:  # after a life event's steps (in order), the first of them
@@ -498,6 +499,8 @@ class ActionFallbackSearch(Action):
             return followup
         if asks_to_book(text):  # "下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…"
             return [FollowupAction("action_start_booking")]
+        if wants_a_person(text):  # "你这个机器人说的啥子哦 气死人了 我要找真人", not understood as a request
+            return [FollowupAction("action_request_human")]
         if says_nothing_more(text):  # "没得了": done, as a goodbye
             return goodbye_then_rating(dispatcher)
         pinned = tell_pinned(dispatcher, text)

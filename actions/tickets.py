@@ -13,10 +13,12 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.appeals import closes
 from actions.booking import ActionRouteChange, ActionStartBooking, ActionStartManage, explained_this_turn
-from actions.chitchat import ACKNOWLEDGEMENTS, ActionGoodbye, ActionSmallTalk
-from actions.desk import TICKET_SLOTS, goodbye_then_rating, utter
+from actions.chitchat import ActionAcknowledge, ActionGoodbye, ActionSmallTalk
+from actions.desk import PERSON, TICKET_SLOTS, WANTS_STAFF, goodbye_then_rating, utter
 from actions.guides import ActionAnswerGuide, ActionChooseItem, ActionFallbackSearch, latest_intent
+from actions.service_question import says_nothing_more
 from bot.handoff import texts
 from bot.handoff.desk import CANCEL, phone_in
 from bot.services import current
@@ -107,6 +109,8 @@ class ValidateTicketForm(FormValidationAction):
             return ended(CANCELLED, "ticket_description")
         if stale(tracker):
             return ended(SOMETHING_ELSE, "ticket_description")
+        if closes(text) or says_nothing_more(text):  # "好的谢谢 就这样": done; what was told before the offer is the matter
+            return {"ticket_description": matter_told(tracker), "ticket_outcome": LEFT}
         if len(text) < 4 or text.startswith("/"):
             utter(dispatcher, [texts.too_short()])
             return {"ticket_description": None}
@@ -134,6 +138,18 @@ class ValidateTicketForm(FormValidationAction):
             return ended(GAVE_UP, "ticket_phone")
         utter(dispatcher, [texts.bad_phone()])
         return {"ticket_phone": None, "ticket_tries": tries}
+
+
+def matter_told(tracker: Tracker) -> str | None:
+    """What the citizen said they needed in the message that asked for a person ("我妈的养老金这个月没到账 帮我转人工查一下"),
+    when it says more than the request itself; None otherwise."""
+    offered = max((n for n, e in enumerate(tracker.events)
+                   if e.get("event") == "slot" and e.get("name") == "ticket_offered" and e.get("value")), default=None)
+    asked = [e.get("text") or "" for e in tracker.events[:offered] if e.get("event") == "user"] if offered is not None else []
+    if not asked or asked[-1].startswith("/"):
+        return None
+    rest = re.sub(r"[^\u4e00-\u9fa5]", "", PERSON.sub("", WANTS_STAFF.sub("", asked[-1])))
+    return asked[-1] if len(re.sub(r"^(那|请|麻烦|你|您|帮我|给我|我要|我想)+|(一下|嘛|吧|哈|好不好|可以不)+$", "", rest)) >= 6 else None
 
 
 def said_this_turn(tracker: Tracker) -> bool:
@@ -188,6 +204,7 @@ _AS_USUAL: dict[str, tuple[Action, ...]] = {
     "book_appointment": (ActionStartBooking(),),
     "cancel_appointment": (ActionStartManage(),),
     "change_booking": (ActionRouteChange(),),
+    **{intent: (ActionAcknowledge(),) for intent in ("thanks", "affirm", "deny")},  # "行 谢谢了": the goodbye and the rating
 }
 
 _FOLLOW = {"complain": "action_start_appeal", "request_human": "action_request_human", "rate_service": "action_offer_rating"}
@@ -203,9 +220,6 @@ async def answer_as_usual(dispatcher: CollectingDispatcher, tracker: Tracker, do
         if not said:  # said goodbye: the rating invitation follows, as in the goodbye rule
             return [FollowupAction("action_offer_rating")]
         return said
-    if intent in ACKNOWLEDGEMENTS:
-        dispatcher.utter_message(response=ACKNOWLEDGEMENTS[intent])
-        return [FollowupAction("action_listen")]
     events: list[dict[str, Any]] = []
     for action in _AS_USUAL.get(intent, (ActionFallbackSearch(),)):
         events += await action.run(dispatcher, tracker, domain)
@@ -233,12 +247,16 @@ class ActionFinishTicket(Action):
         if outcome == GAVE_UP:
             utter(dispatcher, [texts.gave_up()])
             return reset
-        if outcome == LEFT and category == "callback":
+        if outcome == LEFT and category == "callback" and not slot("ticket_phone"):
             utter(dispatcher, [texts.callback_dropped()])
+            return reset + goodbye_then_rating(dispatcher)
+        if outcome == LEFT and category != "callback" and not slot("ticket_description"):  # a message with nothing in it
+            utter(dispatcher, [texts.nothing_left()])
             return reset + goodbye_then_rating(dispatcher)
         phone = slot("ticket_phone") or ""
         try:
-            created = await current().desk.file_ticket(tracker.sender_id, category, slot("ticket_description") or "",
+            created = await current().desk.file_ticket(tracker.sender_id, category,
+                                                       slot("ticket_description") or texts.MATTER_NOT_SAID,
                                                        "" if phone == NO_PHONE_GIVEN else phone)
         except Exception:  # noqa: BLE001  (whatever failed, the citizen is told and the hotline still takes it)
             logger.exception("work order could not be filed in conversation %s", tracker.sender_id)

@@ -5,7 +5,7 @@ import logging
 import re
 
 _ID = re.compile(r"(?<![0-9A-Za-z])([1-9]\d{5})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d[ -]?)(\d{4})([ -]?\d{4})(?!\d)")  # also typed in groups: "139 1234 5678"
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?)(\d{3,4})(\d{4})(?!\d)")
 _E164 = re.compile(r"\+(\d{2})(\d{3,11})(\d{4})(?!\d)")  # a caller's number as phone networks send it
 _NAME = re.compile(r"(我叫|我是|姓名[:：]?|名字[是叫]?)([\u4e00-\u9fa5])([\u4e00-\u9fa5]{1,3})")

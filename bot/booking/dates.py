@@ -67,15 +67,31 @@ def without_shift(text: str) -> str:
     return _SHIFT.sub(" ", text or "")
 
 
+# a character of a name spelled out by a word it starts ("是高明 明天的明", "李丽 美丽的丽" has none): no date
+_SPELLED = re.compile(r"([\u4e00-\u9fa5])[\u4e00-\u9fa5]{1,2}的\1(?![\u4e00-\u9fa5])")
+
+
+# a time said to be impossible ("后天晚上临时要加班", "明天下午我走不开", "晚上不得行嗦"): its clause is no time wanted
+_CONFLICT = re.compile(r"有事|加班|要上班|走不开|走不脱|[去来](?:不了|不成|不到)|不得空|没空|没时间|(?<![行可])不行|不得行|不方便|赶不[到上]|冲突")
+_CLAUSE = re.compile(r"[^，,。；;！!？?\s]+")
+
+
 def parse_when(text: str, now: dt.datetime) -> When | None:
     """The date/time wanted: after a change word ("改到…") if there is one with a time after it, else the first
-    date/time expression in text; or None."""
-    marks = list(_CHANGE_TO.finditer(text or ""))
-    if marks:
-        wanted = _parse_first(text[marks[-1].end():], now)
-        if wanted is not None:
-            return wanted
-    return _parse_first(text, now)
+    date/time expression in text; a clause that says a time is impossible is left out, though its day counts for a
+    time said without one ("下周一上午有事，下午可以"); or None."""
+    text = _SPELLED.sub(" ", text or "")
+    ruled_out = [c.group() for c in _CLAUSE.finditer(text) if _CONFLICT.search(c.group())]
+    text = _CLAUSE.sub(lambda clause: " " if _CONFLICT.search(clause.group()) else clause.group(), text)
+    marks = list(_CHANGE_TO.finditer(text))
+    wanted = _parse_first(text[marks[-1].end():], now) if marks else None
+    wanted = wanted or _parse_first(text, now)
+    if wanted is not None and not wanted.day_given and ruled_out:
+        said = _parse_first(" ".join(ruled_out), now)
+        if said is not None and said.day_given and said.start.date() == said.end.date():
+            day = said.start.date()
+            return When(dt.datetime.combine(day, wanted.start.time()), dt.datetime.combine(day, wanted.end.time()), True)
+    return wanted
 
 
 def _parse_first(text: str, now: dt.datetime) -> When | None:
@@ -108,6 +124,8 @@ def _parse_first(text: str, now: dt.datetime) -> When | None:
                 return found_when
             day = found_when.start.date()
             return When(dt.datetime.combine(day, first.start.time()), dt.datetime.combine(day, first.end.time()), True)
+        elif not first.day_given and not found_when.day_given:
+            continue  # "白天要上班 晚上能去办不 帮我约下周三晚上": a day may still come
         elif first.day_given and not found_when.day_given and (
                 first.whole_day or found_when.end - found_when.start <= dt.timedelta(hours=1) < first.end - first.start
                 and first.start.time() <= found_when.start.time() <= first.end.time()):

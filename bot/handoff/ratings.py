@@ -22,6 +22,10 @@ from bot.handoff.work_orders import create_work_order
 _LEVEL_WORDS = sorted(RATING_LEVELS, key=len, reverse=True)  # "非常不满意" before "不满意" before "满意"
 _MIDDLING = re.compile(r"^(一般般?|还行|还可以|凑合|马马虎虎|过得去)[嘛吧啊哈了。！!～~]*$")
 _DIGIT_LEVEL = {"1": "非常满意", "2": "满意", "3": "基本满意", "4": "不满意", "5": "非常不满意"}  # the order offered
+# a score said as one ("5分", "打五星", "满分"): five is the best, whatever the order of the offered list
+_SCORE = re.compile(r"^(?:给|打)?(?:你|您|你们)?(?:打)?(?:个)?(?:([1-5一二两三四五])(?:分|星|颗星)|(满分))[嘛吧啊哈了。！!～~]*$")
+_SCORE_LEVEL = {score: level for level, score in RATING_LEVELS.items()}
+_SCORES = {**{str(n): n for n in range(1, 6)}, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 
 
 def level_of(text: str, allow_number: bool = False) -> str | None:
@@ -32,6 +36,8 @@ def level_of(text: str, allow_number: bool = False) -> str | None:
             return word
     if _MIDDLING.match(text):  # "一般嘛", "还行": the middle of the five levels
         return "基本满意"
+    if score := _SCORE.match(text):
+        return _SCORE_LEVEL[5 if score.group(2) else _SCORES[score.group(1)]]
     if allow_number and text in _DIGIT_LEVEL:
         return _DIGIT_LEVEL[text]
     return None

@@ -98,6 +98,14 @@ def callback_dropped() -> Reply:
     return Reply(text="没有留下电话，这次回电登记先取消了。需要时请再说“回电”，或直接拨打" + hotline() + "热线。")
 
 
+def nothing_left() -> Reply:
+    return Reply(text="好的，这次没有登记留言。需要时请再说“留言”，或直接拨打" + hotline() + "热线。")
+
+
+# a callback's work order when the citizen ended the form before saying what it is about (operators read it)
+MATTER_NOT_SAID = "市民未说明具体事项，请回电时询问（对话记录见本会话）。"
+
+
 def cancelled() -> Reply:
     return Reply(text="好的，已取消。还有什么需要帮忙的，请直接告诉我。")
 

@@ -34,6 +34,10 @@ NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
         ("那天要加班，改到下周二", "2026-12-01", None, None),
         # a part of the day, then the clock time inside it: that time on that day
         ("我下周五中午过来开，帮我约十二点", "2026-12-04", "12:00", "12:59"),
+        # a time said to be impossible is not the one wanted, though its day holds for a time said without one
+        ("下周一上午有事，下午可以", "2026-11-30", "13:00", "17:59"),
+        # a time of day asked about before the day is said ("晚上能去办不"), then the day with its time
+        ("我白天要上班 晚上能去办不 帮我约下周三晚上", "2026-12-02", "18:00", "23:59"),
     ],
 )
 def test_expressions(text, day, start, end):
@@ -55,6 +59,8 @@ def test_next_week_is_a_span():
 
 def test_no_time_in_text():
     assert parse_when("我要预约办身份证", NOW) is None
+    assert parse_when("后天晚上临时要加班 帮我改个时间", NOW) is None  # the time given up, no time wanted
+    assert parse_when("名字写错了 是高明 明天的明", NOW) is None  # 明 spelled out by 明天
 
 
 @pytest.mark.parametrize("text, days", [

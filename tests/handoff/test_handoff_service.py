@@ -193,6 +193,9 @@ def test_work_order_assign_reply_and_status(db):
 @pytest.mark.parametrize("text, allow_number, level", [
     ("非常满意", False, "非常满意"), ("我觉得不满意", False, "不满意"), ("非常不满意！", False, "非常不满意"),
     ("基本满意吧", False, "基本满意"), ("2", True, "满意"), ("5", True, "非常不满意"), ("5", False, None), ("你好", True, None),
+    # a score is a score, five the best, whatever the order of the list offered
+    ("5分", True, "非常满意"), ("给你打五星", False, "非常满意"), ("满分", False, "非常满意"), ("1分", True, "非常不满意"),
+    ("两分", False, "不满意"), ("5分钟", True, None),
 ])
 def test_rating_levels_from_text(text, allow_number, level):
     assert ratings.level_of(text, allow_number) == level

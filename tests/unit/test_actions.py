@@ -225,3 +225,76 @@ def test_an_id_number_is_kept_only_for_an_item_whose_booking_needs_it():
 @pytest.mark.parametrize("text, bye", [("88", True), ("好的88", True), ("136 8812 3456", False), ("电话188 1234 5678", False)])
 def test_88_is_a_goodbye_only_outside_a_number(text, bye):
     assert says_goodbye(text) is bye
+
+
+@pytest.mark.parametrize("text, found", [
+    ("何勇 电话198 1234 0587", {"booking_name": "何勇", "booking_phone": "19812340587"}),  # a mobile typed in groups
+    ("电话 139-1234-5678", {"booking_phone": "13912345678"}),
+    ("身份证尾号 1234 5678", {}),  # no mobile
+])
+def test_a_mobile_typed_in_groups_is_read(text, found):
+    assert person_details(text, "居民身份证办理（包括临时）") == found
+
+
+def test_a_request_for_a_person_the_classifier_missed_is_handed_over():
+    dispatcher = CollectingDispatcher()
+    text = "你这个机器人说的啥子哦 气死人了 我要找真人"
+    events = asyncio.run(ActionFallbackSearch().run(dispatcher, tracker(text, "nlu_fallback"), {}))
+    assert dispatcher.messages == [] and events == [{"event": "followup", "name": "action_request_human", "timestamp": None}]
+
+
+def booking_tracker(text, intent, asked, slots=None, bot_said=None):
+    events = [{"event": "slot", "name": "requested_slot", "value": asked}]
+    if bot_said:
+        events.append({"event": "bot", **bot_said})
+    events.append({"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}})
+    return Tracker("test", {"requested_slot": asked, **(slots or {})}, {"text": text, "intent": {"name": intent}, "entities": []},
+                   events, False, None, {"name": "booking_form"}, "action_listen")
+
+
+def test_a_question_where_a_booking_detail_is_asked_is_answered_and_the_detail_asked_again():
+    from actions.booking import ValidateBookingForm
+
+    text = "等一下 我先问下要带啥子材料"
+    t = booking_tracker(text, "ask_materials", "booking_name", {"booking_item": "无犯罪记录证明"})
+    dispatcher = CollectingDispatcher()
+    assert ValidateBookingForm().validate_booking_name(text, dispatcher, t, {}) == {"booking_name": None}
+    assert dispatcher.messages[0]["text"].startswith("【无犯罪记录证明】") and "需要准备以下材料" in dispatcher.messages[0]["text"]
+    dispatcher = CollectingDispatcher()
+    assert ValidateBookingForm().validate_booking_phone("收费不", dispatcher, booking_tracker(
+        "收费不", "ask_fee", "booking_phone", {"booking_item": "无犯罪记录证明"}), {}) == {"booking_phone": None}
+    assert "收费" in dispatcher.messages[0]["text"]
+
+
+def test_a_topic_where_the_item_to_book_is_asked_offers_its_bookable_items_and_a_number_picks_one(monkeypatch):
+    from actions import booking
+
+    monkeypatch.setattr(booking, "bookable_item", lambda text, context: (text if text != "学前教育、义务教育阶段入学办理" else None, None))
+    dispatcher = CollectingDispatcher()
+    asyncio.run(booking.ActionAskBookingItem().run(dispatcher, booking_tracker("想预约办个户口的事", "book_appointment", "booking_item"), {}))
+    offer = dispatcher.messages[0]
+    assert offer["text"].startswith("您想预约办理户口方面的哪一项？") and "户口迁移审批" in [b["title"] for b in offer["buttons"]]
+    second = offer["buttons"][1]["payload"]
+    t = booking_tracker("2", "choose_item", "booking_item", bot_said={"text": offer["text"], "data": {"buttons": offer["buttons"]}})
+    assert booking.ValidateBookingForm().validate_booking_item("2", CollectingDispatcher(), t, {})["booking_item"] == second
+    dispatcher = CollectingDispatcher()  # no topic: the plain question
+    asyncio.run(booking.ActionAskBookingItem().run(dispatcher, booking_tracker("我要预约", "book_appointment", "booking_item"), {}))
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_ask_booking_item"]
+
+
+def test_the_item_named_where_it_is_asked_is_no_change_of_mind(monkeypatch):
+    from actions import booking
+
+    monkeypatch.setattr(booking, "bookable_item", lambda text, context: ("户口迁移审批", None))
+    t = booking_tracker("我从眉山嫁过来的 要把户口迁过来", "cancel_appointment", "booking_item")
+    messages, slots = run(booking.ActionBookingAbandon(), t)
+    assert messages == [] and slots == {"booking_item": "户口迁移审批"}
+    messages, slots = run(booking.ActionBookingAbandon(), booking_tracker("算了不约了", "cancel_appointment", "booking_item"))
+    assert messages[0]["text"].startswith("好的，这次没有为您预约") and slots["booking_item"] is None
+
+
+@pytest.mark.parametrize("text, corrects", [("七点那个嘛", True), ("改成下午", True), ("电话是139 1234 5678", True), ("对 确认", False)])
+def test_a_time_in_chinese_numerals_at_the_read_back_corrects_it(text, corrects):
+    from actions.guides import corrects_the_read_back
+
+    assert corrects_the_read_back(tracker(text, "nlu_fallback", {"booking_request_id": "r1"}), text) is corrects

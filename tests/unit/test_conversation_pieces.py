@@ -177,6 +177,7 @@ def test_cancelling_said_in_words_or_only_a_reason(text, said):
     ("预约码ABPCC4，电话18208135566，能不能往后挪到下周六上午十点", True), ("预约码：BK94MM", True), ("码是 k7pq2m", True),
     ("帮我约下周一上午十点办身份证，我叫张伟，电话13900002222", False),  # a new booking: no code
     ("我的手机号 13900002222", False), ("WECHAT 上能办不", False), ("/cancel_appointment", False),
+    ("AZVKMS 180 8045 7731 帮我查下约起没得", True),  # the mobile typed in groups: a look-up, not a new booking
 ])
 def test_a_message_with_a_booking_code_is_about_that_booking(text, about_a_booking):
     from bot.booking.service import names_a_booking

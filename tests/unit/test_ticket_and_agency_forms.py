@@ -177,3 +177,34 @@ def test_the_agency_form_starts_only_for_an_item_sent_by_the_desk():
 def test_a_phone_given_at_the_choice_is_a_callback():
     found, _ = validate("ticket_kind", "我电话是13912345678 下午都在")
     assert found == {"ticket_kind": "callback", "ticket_phone": "13912345678"}
+
+
+def test_thanks_where_the_matter_is_asked_files_what_was_told_before_the_offer():
+    # "我妈的养老金这个月没到账 帮我转人工查一下", the offer, a phone at the choice, then "好的谢谢 就这样": the callback is filed
+    # about the first message, and the citizen is said goodbye to (the rating follows)
+    told = "我在外地 我妈的养老金这个月没到账 帮我转人工查一下"
+    t = tracker("好的谢谢 就这样", {"ticket_kind": "callback", "ticket_phone": "13890611274"}, asked="ticket_description")
+    t.events[:0] = [{"event": "user", "text": told}, {"event": "slot", "name": "ticket_offered", "value": True}]
+    found = ValidateTicketForm().validate_ticket_description("好的谢谢 就这样", CollectingDispatcher(), t, DOMAIN)
+    assert found == {"ticket_description": told, "ticket_outcome": "left"}
+    t.events[0] = {"event": "user", "text": "那你帮我转个人工嘛"}  # only the request: nothing told, nothing kept
+    found = ValidateTicketForm().validate_ticket_description("谢谢哈", CollectingDispatcher(), t, DOMAIN)
+    assert found == {"ticket_description": None, "ticket_outcome": "left"}
+    desk = StandInDesk()
+    said, events = finish({"ticket_kind": "callback", "ticket_phone": "13890611274", "ticket_outcome": "left"}, desk, "谢谢哈")
+    assert desk.filed == [("callback", "市民未说明具体事项，请回电时询问（对话记录见本会话）。", "13890611274")]
+    assert said[1:] == ["utter_goodbye"] and events[-1]["name"] == "action_offer_rating"
+    said, _ = finish({"ticket_kind": "message", "ticket_outcome": "left"}, desk, "谢谢哈")  # a message with nothing in it
+    assert len(desk.filed) == 1 and said == ["好的，这次没有登记留言。需要时请再说“留言”，或直接拨打12345热线。", "utter_goodbye"]
+
+
+def test_thanks_at_the_choice_ends_the_conversation_with_the_rating():
+    services.use(SimpleNamespace(desk=StandInDesk()))
+    try:
+        dispatcher = CollectingDispatcher()
+        t = tracker("行 谢谢了", {"ticket_outcome": "something_else"}, intent="thanks", asked=None)
+        events = asyncio.run(ActionFinishTicket().run(dispatcher, t, DOMAIN))
+    finally:
+        services.use(None)
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_goodbye"]
+    assert events[-1]["event"] == "followup" and events[-1]["name"] == "action_offer_rating"
