@@ -41,7 +41,7 @@ RATING_INVITE = re.compile(r"做个评价|满意")
 GOODBYE = re.compile(r"再见|祝您办事顺利")
 BOOKING_DONE = re.compile(r"预约成功！预约码：(?P<code>[A-Z2-9]{6})\n(?P<month>\d+)月(?P<day>\d+)日 (?P<start>\d\d:\d\d)")
 BOOKING_ASKS = re.compile(r"预约办理|请问您想约哪天|可以约这些时段|请问办事人的姓名|请留一个手机号|身份证号|请核对预约信息|"
-                          r"要预约办理哪一项|这个时间没有空位|没听明白是哪一天|已经约满|请重新选择时间|可以改到这些时段")
+                          r"要预约办理哪一项|这个时间没有空位|没听明白是哪一天|已经约满|请重新选择时间|可以改到这些时段|请告诉我预约码|请告诉我预约时留的手机号")
 FOUND = re.compile(r"^为您查到：|您现在的预约：")
 CANCELLED = re.compile(r"已为您取消预约")
 RESCHEDULED = re.compile(r"改期成功")

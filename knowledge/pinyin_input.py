@@ -23,7 +23,8 @@ ASKING_WORDS = (
     "办理 申请 需要 什么 怎么 怎么办 可以 能不能 要不要 到账 发放 领取 预约 本人 代办 几趟 跑 办 交 领 补 换 开 查 问 "
     "身份证 户口本 社保 医保 补贴 证明 登记 注销 认定 审批"
 ).split()
-_RUN = re.compile(r"(?<![A-Za-z0-9])[a-z]+(?![A-Za-z0-9])")  # a whole word of lowercase letters (not part of a code)
+# whole words of lowercase letters (not part of a code), syllables typed apart joined: "hu zhao"
+_RUN = re.compile(r"(?<![A-Za-z0-9])[a-z]+(?: [a-z]+)*(?![A-Za-z0-9])")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _CODE_LETTERS = re.compile(r"[^oi]{6}")  # a booking code has no O or I: such a 6-letter run may be one ("码是bahuan")
 
@@ -67,10 +68,14 @@ class PinyinReader:
             return text
         mentions_a_code = "码" in text
 
-        def replace(match: re.Match[str]) -> str:
-            run = match.group(0)
+        def word(run: str) -> str:
             if len(run) < 2 or mentions_a_code and len(run) == 6 and _CODE_LETTERS.fullmatch(run):
                 return run
             return self.read_run(run) or run
+
+        def replace(match: re.Match[str]) -> str:
+            words = match.group(0).split(" ")
+            joined = self.read_run("".join(words)) if len(words) > 1 else None  # "hu zhao": one word typed apart
+            return joined or " ".join(word(w) for w in words)
 
         return _RUN.sub(replace, text)

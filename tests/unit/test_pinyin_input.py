@@ -16,6 +16,7 @@ def reader():
     ("我想shenqing法律yuanzhu，要不要交qian", "我想申请法律援助，要不要交钱"),  # a part of a longer word (法律援助)
     ("qiye简易zhuxiao可以wangshang办吗", "企业简易注销可以网上办吗"),
     ("shebao卡丢了咋办", "社保卡丢了咋办"),
+    ("我想办个 hu zhao 去泰国耍", "我想办个 护照 去泰国耍"),  # the syllables of one word typed apart
 ])
 def test_pinyin_among_characters_is_read_as_the_items_words(reader, typed, read):
     assert reader.read(typed) == read
