@@ -51,6 +51,14 @@ STOPWORDS = set(
 
 
 # Words that make a question generic rather than about one item: 我要办证 → 证.
+# Words that tell a neighbouring service from the one a guide is for: another action on the same thing (变更, 注销,
+# 考试 rather than 认定) or another thing (a car rather than a home, 公积金, a visa). A short question saying one that an
+# item's guide never says is not answered as that item ("个体户要变更经营地址" is no 个体工商户设立登记, "车子过户" no
+# 不动产转移登记): the likely items are offered instead, with the way onward when none of them fits. Only short questions:
+# a citizen's story mentions such words in passing ("免得每年还要年报", "在村口开个修摩托车的铺子").
+_DISTINCT = re.compile(r"变更|更正|更改|注销|设立|考试|考研|年报|年检|提取|挂失|续期|驾驶证|驾照|公积金|签证|退役军人|"
+                       r"(?:车辆|车子|汽车|机动车|摩托车|电动车)(?:过户|转让|上牌|年检|登记|挂牌)")
+DISTINCT_MAX_CHARS = 36
 _GENERIC = re.compile("我要|我想|想要|想|要|怎么|如何|什么|哪里|在|去|到|办理|办个|办一个|办|申请|弄个|弄|一个|个|一下|的|了|吗|呢|不|多久|多少|钱")
 
 
@@ -463,6 +471,18 @@ class SearchIndex:
         scores = {h.entry.id: h.score for h in self.search(question, top=50)}
         return sorted(options, key=lambda e: -scores.get(e.id, 0.0))[:limit]
 
+    @cached_property
+    def _guide_words(self) -> dict[str, str]:
+        """Per detailed guide, everything it says (normalised): its names, example questions, materials, conditions."""
+        return {e.id: normalize(" ".join([e.name, *e.aliases, *e.keywords, *e.questions, *e.situations,
+                                          *(m.name for m in e.materials), str(e.get("受理条件") or "")]))
+                for e in self.entries if e.detailed}
+
+    def says_what_the_guide_does_not(self, question: str, entry: Entry) -> bool:
+        """Whether a short question names a distinguishing word (_DISTINCT) that the entry's guide never says."""
+        said, text = self._guide_words.get(entry.id), normalize(question)
+        return said is not None and len(text) <= DISTINCT_MAX_CHARS and any(w not in said for w in _DISTINCT.findall(text))
+
     def _resolve(self, question: str, top: int = 4) -> Resolution:
         """Answer one item, offer several, or say none fits."""
         if not _GENERIC.sub("", normalize(question)):  # only generic words ("要钱不"): no item named
@@ -483,7 +503,9 @@ class SearchIndex:
         # 补贴): the model's preference among them comes from example questions, not from what was said; asked back
         same_name = (len(hits) > 1 and hits[1].matched and hits[1].score >= SAME_NAME_RATIO * hits[0].score
                      and hits[1].signals.get("name", 0.0) >= hits[0].signals.get("name", 0.0) > 0)
-        if hits[0].matched and not same_name and (len(hits) < 2 or hits[0].score - hits[1].score >= AMBIGUITY_MARGIN or not hits[1].matched):
+        clear = hits[0].matched and not same_name and (
+            len(hits) < 2 or hits[0].score - hits[1].score >= AMBIGUITY_MARGIN or not hits[1].matched)
+        if clear and not self.says_what_the_guide_does_not(question, hits[0].entry):
             return Resolution("answer", hits[:1])
         floor = max(SUGGEST_THRESHOLD, hits[0].score * 0.3)
         return Resolution("choose", [h for h in hits if h.score >= floor])

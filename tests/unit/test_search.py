@@ -121,3 +121,22 @@ def test_the_catalogue_class_weighs_the_same_however_large_the_catalogue(index, 
     small, large = weights
     assert sum(small) == pytest.approx(500)  # a catalogue smaller than the budget weighs fully
     assert sum(large) == pytest.approx(search.CATALOGUE_WEIGHT)
+
+
+@pytest.mark.parametrize("question, near", [
+    ("车子过户咋个办", "不动产转移登记"),  # a car, not a home
+    ("我的个体户营业执照要变更经营地址，要带啥材料？", "个体工商户设立登记"),  # a change, not the setting up
+    ("户口本上我的出生日期登记错了，要更正咋个办？", "出生登记"),
+])
+def test_a_short_question_naming_what_the_guide_never_says_is_not_answered_as_it(index, question, near):
+    resolution = index.resolve(question)
+    assert resolution.kind != "answer" and index.says_what_the_guide_does_not(question, index.kb.by_name(near))
+
+
+@pytest.mark.parametrize("question, item", [
+    ("二手房过户要带哪些资料", "不动产转移登记"), ("个体户注销要带啥", "个体工商户注销登记"),
+    # a story mentioning such a word in passing is still answered
+    ("我的公司成立以后就没开展过业务，也没欠啥子钱，想快点把它关掉免得每年还要年报，最快好久能搞完", "企业简易注销登记"),
+])
+def test_the_words_a_guide_says_or_a_story_mentions_in_passing_do_not_hold_it_back(index, question, item):
+    assert not index.says_what_the_guide_does_not(question, index.kb.by_name(item))
