@@ -66,9 +66,15 @@ def test_an_aspect_asked_without_a_matter(text, only):
 
 @pytest.mark.parametrize("text, aspect", [
     ("开无犯罪证明当天能拿到吗", "time_limit"), ("低保是先在村上报还是先去民政局", "procedure"),
+    ("设置户外广告牌审批要不要交费？帮我约周二上午", "fee"), ("在夹江补身份证一次能办完不？", "visits"), ("跑一趟能办好不", "visits"),
 ])
 def test_more_ways_of_asking_an_aspect(text, aspect):
     assert aspects_in(text)[:1] == [aspect]
+
+
+@pytest.mark.parametrize("text", ["娃娃读书要社保缴费记录，去哪里打", "听说政府可以免费派律师，要准备什么"])
+def test_fee_words_in_a_story_ask_no_fee(text):
+    assert "fee" not in aspects_in(text)
 
 
 def test_being_sent_oneself_is_not_asking_who_may_go():
