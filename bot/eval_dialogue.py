@@ -298,10 +298,11 @@ def main(base_url: str, splits: tuple[str, ...] = ("tune", "held_out"), show_mis
         q_results = run_questions(http, questions, today)
         c_results = run_conversations(http, conversations, today)
     figures = {}
-    for split in splits:  # the dev split has conversations only; dev2 has both
+    for split in splits:  # the dev split has conversations only, dev10 questions only; dev2 has both
         asked = any(q["split"] == split for q in questions)
+        talked = any(c["split"] == split for c in conversations)
         figures[split] = {"questions": report_questions(q_results, split) if asked else None,
-                          "conversations": report_conversations(c_results, split)}
+                          "conversations": report_conversations(c_results, split) if talked else None}
     if show_misses:
         for split in (show_misses, *DEV_SPLITS):
             print(f"\n{split} 集中未通过的（只在调优集上看，留出集不看）：")
