@@ -452,7 +452,7 @@ class ValidateBookingForm(FormValidationAction):
             found.pop("booking_phone", None)  # "九点半" instead of a name: the time is corrected, the name asked again
             return {**found, "booking_name": None}
         name = found.pop("booking_name", None) or re.sub(r"^(我叫|我是|姓名[:：]?)", "", _PHONE.sub("", text)).strip(" ，,、电话手机号:：")
-        if not found and answered_in_the_form(dispatcher, tracker, text):
+        if not found and answered_in_the_form(dispatcher, tracker, text, "utter_ask_booking_name"):
             return {"booking_name": None}
         if not_a_name(name):  # "是的", "那要多久" are answers or questions, not names
             dispatcher.utter_message(text="请告诉我办事人的姓名，例如“张三”。")
@@ -466,7 +466,7 @@ class ValidateBookingForm(FormValidationAction):
     def validate_booking_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         text = str(value or "")
         phone = _PHONE.search(text)
-        if phone is None and answered_in_the_form(dispatcher, tracker, text):
+        if phone is None and answered_in_the_form(dispatcher, tracker, text, "utter_ask_booking_phone"):
             return {"booking_phone": None}
         try:
             result = {"booking_phone": service.normalize_phone(phone_of(phone) if phone else re.sub(r"[^\d+]", "", text))}
@@ -488,9 +488,10 @@ class ValidateBookingForm(FormValidationAction):
             return {"booking_id_number": None}
 
 
-def answered_in_the_form(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> bool:
+def answered_in_the_form(dispatcher: CollectingDispatcher, tracker: Tracker, text: str, ask_again: str | None = None) -> bool:
     """A question asked while the form waits for a detail ("等一下 我先问下要带啥子材料" where the name is asked): answered
-    about the item being booked, or about the item it names; the form then asks its question again."""
+    about the item being booked, or about the item it names, then the form's question again (`ask_again`, a response
+    of domain.yml: the form's own ask action sees this turn explained and says nothing more)."""
     asked = aspects_in(text)
     if text.startswith("/") or not asked or re.search(r"\d", text):
         return False
@@ -499,6 +500,8 @@ def answered_in_the_form(dispatcher: CollectingDispatcher, tracker: Tracker, tex
     if entry is None:
         return False
     say(dispatcher, answer(entry, asked[0], tuple(asked[1:])))
+    if ask_again:
+        dispatcher.utter_message(response=ask_again)
     return True
 
 

@@ -37,6 +37,9 @@ CALLBACK_WORDS = re.compile(r"回.{0,2}电话?|打.{0,2}电话给我|给我打.{
 QUESTION = re.compile(r"[？?]|吗|怎么|咋|如何|多久|多少|哪[里儿个些]|什么|啥|能不能|可不可以|可以.{0,6}不|要不要|是不是|有没有")
 LEAVING = re.compile(r"再见|拜拜|就这样|就这些|没有了|不用了谢谢|先这样")
 
+# the words around a request for a person ("那你帮我转个人工嘛"): what is left beyond them is the matter, if long enough
+_REQUEST_FILLER = re.compile(r"^(那|请|麻烦|你|您|帮我|给我|我要|我想)+|(一下|嘛|吧|哈|好不好|可以不)+$")
+MATTER_MIN_CHARS = 6
 OPEN_MINUTES = 30  # how long a form's question stays open: a later message is a new matter (stale)
 NO_PHONE_GIVEN = "不留"  # ticket_phone when the citizen leaves a message without a phone (the answer comes here)
 # How the form ends (ticket_outcome); without one it ends with everything filled and the work order is filed.
@@ -148,8 +151,8 @@ def matter_told(tracker: Tracker) -> str | None:
     asked = [e.get("text") or "" for e in tracker.events[:offered] if e.get("event") == "user"] if offered is not None else []
     if not asked or asked[-1].startswith("/"):
         return None
-    rest = re.sub(r"[^\u4e00-\u9fa5]", "", PERSON.sub("", WANTS_STAFF.sub("", asked[-1])))
-    return asked[-1] if len(re.sub(r"^(那|请|麻烦|你|您|帮我|给我|我要|我想)+|(一下|嘛|吧|哈|好不好|可以不)+$", "", rest)) >= 6 else None
+    rest = _REQUEST_FILLER.sub("", re.sub(r"[^\u4e00-\u9fa5]", "", PERSON.sub("", WANTS_STAFF.sub("", asked[-1]))))
+    return asked[-1] if len(rest) >= MATTER_MIN_CHARS else None
 
 
 def said_this_turn(tracker: Tracker) -> bool:

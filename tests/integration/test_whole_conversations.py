@@ -1,7 +1,9 @@
 """Whole conversations through the real app and the real trained Rasa model: a vague opening asked back and answered
 by a detail, an item switch that keeps the question, a life event and a question about one of its steps, a
 booking with a named time and a cancellation in one message, a goodbye with thanks, a greeting that carries a
-question; a detail among options, the booking's details in one message, a move by days, a complaint closed with thanks."""
+question; a detail among options, the booking's details in one message, a move by days, a complaint closed with thanks;
+a question in the middle of the booking form, a topic where the item to book is asked, a time said to be impossible,
+a short question about a neighbouring service, a score as the rating."""
 import datetime as dt
 import re
 
@@ -244,3 +246,35 @@ def test_asking_whether_the_item_in_context_can_be_booked_names_that_item(chat):
     chat("我们是外地来打工的 娃儿要在夹江读小学")
     text = texts(chat("这个可以预约不"))
     assert "进城务工人员随迁子女接受义务教育入学申请办理" in text and "暂不支持预约" in text
+
+
+def test_a_question_while_the_booking_asks_for_the_name_is_answered_and_the_booking_goes_on(chat):
+    item = guide("无犯罪记录证明")
+    assert "姓名" in texts(chat("我想预约开无犯罪记录证明 下周二上午十点"))
+    text = texts(chat("等一下 我先问下要带啥子材料"))
+    assert text.startswith(f"【{item.name}】") and all(m.name in text for m in item.materials) and "姓名" in text
+    assert "请核对预约信息" in texts(chat("何勇 电话198 1234 0587"))  # the mobile typed in groups
+
+
+def test_a_topic_where_the_item_to_book_is_asked_offers_its_items(chat):
+    replies = chat("想预约办个户口的事")
+    titles = [b["title"] for r in replies for b in r.get("buttons") or []]
+    assert "户口方面的哪一项" in texts(replies) and "户口迁移审批" in titles
+    assert "请问您想约哪天" in texts(chat(str(titles.index("户口迁移审批") + 1)))  # a number picks it
+
+
+def test_a_time_said_to_be_impossible_is_not_where_the_booking_moves(chat):
+    code = book(chat, "预约办往来港澳通行证 下周四晚上七点", "吴大华 13308134529")
+    text = texts(chat(f"下周四晚上临时要加班 {code} 133 0813 4529 帮我改个时间"))
+    assert "可以改到这些时段" in text and "改期成功" not in text
+
+
+def test_a_short_question_about_a_car_is_not_answered_as_the_property_transfer(chat):
+    text = texts(chat("车子过户咋个办"))
+    assert not text.startswith("【不动产转移登记】") and "四川政务服务网" in text
+
+
+def test_a_score_rates_the_service(chat):
+    chat("社保卡补办要带什么")
+    assert "评价" in texts(chat("好 谢谢 再见"))
+    assert "感谢您的评价（非常满意）" in texts(chat("5分"))

@@ -260,6 +260,7 @@ def test_a_question_where_a_booking_detail_is_asked_is_answered_and_the_detail_a
     dispatcher = CollectingDispatcher()
     assert ValidateBookingForm().validate_booking_name(text, dispatcher, t, {}) == {"booking_name": None}
     assert dispatcher.messages[0]["text"].startswith("【无犯罪记录证明】") and "需要准备以下材料" in dispatcher.messages[0]["text"]
+    assert dispatcher.messages[-1]["response"] == "utter_ask_booking_name"  # and the name is asked again
     dispatcher = CollectingDispatcher()
     assert ValidateBookingForm().validate_booking_phone("收费不", dispatcher, booking_tracker(
         "收费不", "ask_fee", "booking_phone", {"booking_item": "无犯罪记录证明"}), {}) == {"booking_phone": None}
