@@ -1,5 +1,7 @@
 """Start the real trained Rasa model and the app once for the integration tests, and stop them."""
 
+import uuid
+
 import httpx
 import pytest
 
@@ -16,7 +18,7 @@ def stack(tmp_path_factory):
 @pytest.fixture
 def chat(stack):
     """A new citizen: chat(text) → replies."""
-    sender = f"citizen-{free_port()}"
+    sender = f"citizen-{uuid.uuid4().hex[:16]}"  # a port number was reused across a long run: two tests shared a conversation
     client = httpx.Client(base_url=stack.url, timeout=30)
 
     def send(text: str) -> list[dict]:
