@@ -50,8 +50,7 @@ T = TypeVar("T")
 _ISO = re.compile(r"(\d{4}-\d{2}-\d{2})(?:\s+(\d{2}:\d{2}))?")
 _HHMM = re.compile(r"^\s*(\d{1,2})[:：](\d{2})\s*$")
 _CODE = service.CODE_IN_TEXT
-# a mobile, also as people say and type it in groups ("180 8045 7731", "139-1234-5678"); phone_of() gives its digits
-_PHONE = re.compile(r"(?<![\d-])(1[3-9]\d(?:[ -]?\d{4}){2})(?![\d-])")
+_PHONE = re.compile(rf"(?<![\d-])({service.MOBILE})(?![\d-])")  # phone_of() gives its digits
 _ID_IN_TEXT = re.compile(r"(?<![\dXx])(\d{17}[\dXx])(?![\dXx])")
 
 
@@ -104,9 +103,13 @@ def bookable_item(text: str, context_item_id: str | None) -> tuple[str | None, s
     entry = item_of(text) or index.kb.by_id(context_item_id or "")
     if entry is None:
         return None, None
-    if not entry.detailed or not entry.get("是否支持预约办理") or current().schedule.group_for(entry.name) is None:
+    if not is_bookable(entry):
         return None, f"“{entry.name}”暂不支持预约办理，可以直接到窗口办理，或拨打12345咨询。"
     return entry.name, None
+
+
+def is_bookable(entry: Entry) -> bool:
+    return entry.detailed and bool(entry.get("是否支持预约办理")) and current().schedule.group_for(entry.name) is not None
 
 
 AFFIRM = re.compile(r"^(对|对的|对头|是|是的|好|好的|可以|行|没问题|要得|嗯|嗯嗯|确认|确定|就这个|就它|没错|随便|都行|都可以|哪个都行|无所谓)[。！!啊嘛哈的了]*$")
@@ -150,7 +153,7 @@ _RELATIVE = rf"(?:(?:我的?|(?:娃娃?|娃儿|孩子)的?[他她]?)?(?:{'|'.joi
 _NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN})叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?|申请人[:：是]?)\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}}?)"
                    r"(?=[，,。\s]|电话|手机|$)")
 # a name alone between separators right before the mobile: "李四，139…", "…约个办护照，冯磊，188…"
-_NAME_BEFORE_PHONE = re.compile(rf"(?:^|[，,、\s])\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*1[3-9]\d(?:[ -]?\d{{4}}){{2}}")
+_NAME_BEFORE_PHONE = re.compile(rf"(?:^|[，,、\s])\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*{service.MOBILE}")
 # words of a reply, a thanks or a goodbye: never a name ("好的，拜拜" where the name is asked)
 # "名字写错了 是张丽 美丽的丽": the name after 是 in a correction of the name
 _NAME_FIX = re.compile(r"(?:名字|姓名).{0,4}(?:错|不对).{0,3}?(?:是|叫|改成)\s*([\u4e00-\u9fa5]{2,4}?)(?=[，,。\s]|$)")
@@ -556,7 +559,7 @@ class ActionAskBookingItem(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         topical = topic_entries(text_of(tracker))
-        entries = [e for e in topical[1] if bookable_item(e.name, None)[0]][:4] if topical else []
+        entries = [e for e in topical[1] if is_bookable(e)][:4] if topical else []
         if not topical or not entries:
             if not explained_this_turn(tracker, "booking_item"):
                 dispatcher.utter_message(response="utter_ask_booking_item")

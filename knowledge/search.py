@@ -427,9 +427,7 @@ class SearchIndex:
     @cached_property
     def guides_text(self) -> str:
         """Everything the detailed guides say (normalised), for telling a thing none of them names ("驾驶证")."""
-        return normalize(" ".join(" ".join([e.name, *e.aliases, *e.keywords, *e.questions, *e.situations,
-                                            *(m.name for m in e.materials), str(e.get("受理条件") or "")])
-                                  for e in self.entries if e.detailed))
+        return " ".join(self._guide_words.values())
 
     def clear_cache(self) -> None:
         """Forget remembered questions (the benchmark measures searching itself)."""

@@ -80,9 +80,15 @@ def parse_when(text: str, now: dt.datetime) -> When | None:
     """The date/time wanted: after a change word ("改到…") if there is one with a time after it, else the first
     date/time expression in text; a clause that says a time is impossible is left out, though its day counts for a
     time said without one ("下周一上午有事，下午可以"); or None."""
-    text = _SPELLED.sub(" ", text or "")
-    ruled_out = [c.group() for c in _CLAUSE.finditer(text) if _CONFLICT.search(c.group())]
-    text = _CLAUSE.sub(lambda clause: " " if _CONFLICT.search(clause.group()) else clause.group(), text)
+    ruled_out: list[str] = []
+
+    def unless_ruled_out(clause: re.Match[str]) -> str:
+        if _CONFLICT.search(clause.group()):
+            ruled_out.append(clause.group())
+            return " "
+        return clause.group()
+
+    text = _CLAUSE.sub(unless_ruled_out, _SPELLED.sub(" ", text or ""))
     marks = list(_CHANGE_TO.finditer(text))
     wanted = _parse_first(text[marks[-1].end():], now) if marks else None
     wanted = wanted or _parse_first(text, now)

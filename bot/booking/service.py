@@ -30,7 +30,8 @@ from bot.privacy import mask
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
 CODE_LENGTH = 6
 CODE_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([A-HJ-NP-Za-hj-np-z2-9]{6})(?![A-Za-z0-9])")  # CODE_ALPHABET, either case
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")  # also in groups: "180 8045 7731"
+MOBILE = r"1[3-9]\d(?:[ -]?\d{4}){2}"  # a mobile in a message, also typed in groups: "180 8045 7731", "139-1234-5678"
+_MOBILE_IN_TEXT = re.compile(rf"(?<!\d){MOBILE}(?!\d)")
 _CODE_WORD = re.compile(r"预约码|码[是为:：\s]|编号")
 
 

@@ -271,6 +271,7 @@ def test_a_topic_where_the_item_to_book_is_asked_offers_its_bookable_items_and_a
     from actions import booking
 
     monkeypatch.setattr(booking, "bookable_item", lambda text, context: (text if text != "学前教育、义务教育阶段入学办理" else None, None))
+    monkeypatch.setattr(booking, "is_bookable", lambda entry: entry.name != "学前教育、义务教育阶段入学办理")
     dispatcher = CollectingDispatcher()
     asyncio.run(booking.ActionAskBookingItem().run(dispatcher, booking_tracker("想预约办个户口的事", "book_appointment", "booking_item"), {}))
     offer = dispatcher.messages[0]
