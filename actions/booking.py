@@ -39,7 +39,7 @@ from bot.booking.schedule import DateNotBookable, Slot
 from bot.booking.service import cancel_said, manage_op, only_details
 from bot.privacy import mask
 from bot.services import current
-from knowledge.answers import answer, aspect_in, aspects_in
+from knowledge.answers import answer, asks_how, aspect_in, aspects_in
 from knowledge.normalize import normalize
 from knowledge.schema import Entry
 from knowledge.service import get_index
@@ -76,10 +76,6 @@ def with_session(fn: Callable[[Session], T]) -> T:
 _BOOKING_WORDS = re.compile(r"(帮我|给我|能不能|能否|可不可以|麻烦|请)?(预约|约个?号?|挂个?号|登记一个)(一下)?|"
                             r"(这|下下?|本)?(周|星期|礼拜)[一二三四五六日天]|明天|后天|今天|上午|下午|中午|晚上|傍晚|"
                             r"[一二三四五六七八九十两\d]+点(半|钟)?|的?预约|去政务中心|过去")
-
-
-# "残疾证咋个办，帮我约下周去残联": how it is done is asked too, besides the booking (the overview, as in actions/guides)
-_HOW = re.compile(r"(咋个?|怎么|怎样|如何)(办|弄|申请|注销|登记|报名|整)")
 
 
 def item_of(text: str) -> Entry | None:
@@ -280,7 +276,8 @@ class ActionStartBooking(Action):
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         item, problem = bookable_item(text, tracker.get_slot("item"))
         events = [SlotSet(name, None) for name in BOOKING_SLOTS]
-        asked = aspects_in(text) or (["item"] if _HOW.search(text) else [])
+        # "残疾证咋个办，帮我约下周去残联": how it is done is asked too, besides the booking
+        asked = aspects_in(text) or (["item", "procedure"] if asks_how(text) else [])
         entry = get_index().kb.by_name(item or "") or item_of(text)
         if asked and entry is not None:  # "要带啥子？帮我约个周六": the question first, then the booking
             guide = answer(entry, asked[0], tuple(asked[1:]))

@@ -30,6 +30,7 @@ from knowledge.answers import (
     MAX_OPTIONS,
     WHICH_ITEM_LEAD,
     Answer,
+    also_asked,
     answer,
     aspect_in,
     aspects_in,
@@ -255,7 +256,8 @@ def answer_in_passing(dispatcher: CollectingDispatcher, text: str) -> str | None
     if text.startswith("/") or resolution.kind != "answer" or resolution.entry is None:
         return None
     asked = aspects_in(text)
-    say(dispatcher, answer(resolution.entry, asked[0] if asked else "item", tuple(asked[1:])))
+    aspect = asked[0] if asked else "item"
+    say(dispatcher, answer(resolution.entry, aspect, also_asked(text, aspect)))
     return resolution.entry.id
 
 
@@ -366,7 +368,6 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     asked = aspects_in(text)
     if aspect == "item" and not asked and last_said(tracker).startswith(WHICH_ITEM_LEAD):
         aspect = tracker.get_slot("aspect") or "item"  # "要带什么材料" → "which matter?" → "身份证补办": its materials
-    more = tuple(a for a in asked if a != aspect)  # asked as well ("在哪里打？要带身份证吗？")
     in_context = index.kb.by_id(tracker.get_slot("item") or "")
     # "顺便问下 公积金取出来咋个弄": not about the item in context
     current = None if in_context is None or opens_new_topic(in_context, text) else in_context
@@ -389,7 +390,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
                 aspect = "item"
             elif aspect == "item":
                 aspect = tracker.get_slot("aspect") or "item"
-            say(dispatcher, answer(picked, aspect, more))
+            say(dispatcher, answer(picked, aspect, also_asked(text, aspect)))
             by_step = first or bool(_STEP.search(text))  # a life event's steps stay: "第二步呢"
             return [SlotSet("item", picked.id), SlotSet("aspect", aspect)] + ([] if by_step else [SlotSet("candidates", None)])
         if only_an_aspect(text) and current is None:  # "要好多钱" while the options wait: which of them (the aspect kept)
@@ -435,7 +436,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         else:
             not_found(dispatcher, text)
             return [SlotSet("aspect", aspect)]
-    say(dispatcher, answer(entry, aspect, more))
+    say(dispatcher, answer(entry, aspect, also_asked(text, aspect)))
     return [SlotSet("item", entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
 
 
@@ -514,7 +515,7 @@ class ActionFallbackSearch(Action):
         if event is not None:
             return tell_event(dispatcher, event, aspect)
         if resolution.entry is not None:  # the resolution is an answer
-            say(dispatcher, answer(resolution.entry, aspect, tuple(a for a in aspects_in(text) if a != aspect)))
+            say(dispatcher, answer(resolution.entry, aspect, also_asked(text, aspect)))
             return [SlotSet("item", resolution.entry.id), SlotSet("aspect", aspect)]
         candidates = tracker.get_slot("candidates") or []
         picked = pick_candidate(text, candidates, earlier_message(tracker)) if candidates else None

@@ -25,14 +25,14 @@ ASPECT_CUES = {
                             r"要.{0,8}(证明|户口本|身份证|照片|合同)(吗|不)"),
     # "要不要交费" asks the fee; "缴费记录", "免费派律师" in a story do not
     "fee": re.compile(r"多少钱|好多钱|收费|收钱|要钱|费用|工本费|(要不要|需不需要|用不用|要)[交缴](费|钱)|[交缴](费|钱)(不|吗)"),
-    "time_limit": re.compile(r"多久|几天|好久|多长时间|多少天|几个工作日|啥时候.{0,4}(拿|好|下来)|当天就?(能|可以)?(拿|取|办好|出)"),
+    "time_limit": re.compile(r"多久|几天|好久|好多天|多长时间|多少天|几个工作日|啥时候.{0,4}(拿|好|下来)|当天就?(能|可以)?(拿|取|办好|出)"),
     "location_hours": re.compile(r"在哪|在那(儿|里)(开|办|交|弄|打|领|拿)|(材料|资料)?(交|送|递)到哪|哪里办|哪点|哪儿|几点|上班时间|地址|几楼|哪个窗口|周末.{0,3}(上班|开门|办)|哪家|哪个(医院|银行|网点)|"
                                  r"(什么时候|啥时候|好久|几时|哪天)(开始|开放)?(报名|受理)|(什么时候|啥时候|好久|几时)(开始|开放)"),
     "online": re.compile(r"网上|手机上|线上|网办|APP|app|小程序"),
-    "visits": re.compile(r"跑几|几趟|几次|几回|一(次|趟)(就|都)?(能|可以)?(办|搞|弄)(完|好|结|成|得完|得好)|跑一趟|本人要不要|要本人|本人(去|来|到)|亲自|到场|两个(人)?都.{0,4}去|都要去|一起去|"
+    "visits": re.compile(r"跑几|几趟|几次|几回|(?<!第)一(次|趟)(就|都)?(能|可以)?(办|搞|弄)(完|好|结|成|得完|得好)|跑一趟|本人要不要|要本人|本人(去|来|到)|亲自|到场|两个(人)?都.{0,4}去|都要去|一起去|"
                          r"陪(起|着|同)?去|委托.{0,4}(别人|他人|家人)|(喊|让|叫)(?!我去|我来|我自己).{1,6}(帮我|替我|代我)?去|代办|代领|代交|"
                          r"(我|他|她|家人|家属|屋头人|家里人|儿子|女儿|亲戚|别人)(去|来|帮|替)[^，,。？?]{0,4}(要得不|可以不|行不|得不|行吗|可以吗)"),
-    # "低保咋个申请", "预防接种证咋个办" name an item and ask about it as a whole: the overview, not only the steps
+    # "低保咋个申请", "预防接种证咋个办" name an item and ask about it as a whole: the overview and the steps (_HOW below)
     "procedure": re.compile(r"流程|步骤|程序|怎么办理|先(找|去|在).{1,8}还是|(咋个|怎么|咋|如何)弄"),
     # who may apply: the overview, which begins with the conditions (受理条件)
     "item": re.compile(r"(满足|符合|申请|办理|什么|哪些|啥子?|有)条件|条件(是|有|要求)|够不够|符不符合|有没有资格|"
@@ -40,11 +40,28 @@ ASPECT_CUES = {
 }
 
 
+# "低保咋个申请", "身份证丢了怎么办": how to get it done
+_HOW = re.compile(r"(咋个?|怎么|怎样|如何|啷个)样?(去|来|才能)?(办|申请|申领|登记|报名|参保|开通|注销|操作|走|领|补|交|开|换|报|搞|整)"
+                  r"(?![完好了])|咋办")
+# "交了材料好久能到账", "资料交齐以后几天": materials already handed in are told, not asked for
+_TOLD = re.compile(r"(?<=[交报递送])(了|的|上去?的?)?(申请)?(材料|资料)|(材料|资料)(?=(都|已经|也)?(准备好|交|报|递|送))")
+_CLAUSE = re.compile(r"[^，,。？?！!；;\s]+[，,。？?！!；;\s]*")
+# a clause that asks: a question mark, a question's last word, or a question word ("要去哪儿重新弄一本")
+_ASKING = re.compile(r"[？?]|(吗|不|没|呢|么|没有|不了|得不)[，,。！!；;\s]*$|什么|啥|哪|多少|多久|好久|多长|咋|怎么|如何|要不要|能不能|"
+                     r"可不可以|是不是|有没有|需不需要|用不用|够不够|行不行|可以不|收不收|几(天|趟|个|点|楼|时)")
+
+
 def aspects_in(text: str) -> list[str]:
     """Every aspect a message asks for in words, in the order asked ("在哪里打？要带身份证吗？" → location_hours,
-    materials); where two cues overlap the longer one counts ("好久开始报名" asks when, not how long)."""
+    materials); where two cues overlap the longer one counts ("好久开始报名" asks when, not how long). In a story the
+    question is what is asked, not what is told on the way ("在网上卖自家做的竹编，…，收不收费？" asks the fee): cues in
+    clauses that ask come first, and only they count when there are any."""
+    said = _TOLD.sub(lambda m: "＿" * len(m.group(0)), simplified(text))
+    clauses = list(_CLAUSE.finditer(said))
+    asking = [(m.start(), m.end()) for n, m in enumerate(clauses) if n == len(clauses) - 1 or _ASKING.search(m.group(0))]
     spans = sorted((m.start(), m.start() - m.end(), m.end(), aspect)
-                   for aspect, cue in ASPECT_CUES.items() for m in cue.finditer(simplified(text)))
+                   for aspect, cue in ASPECT_CUES.items() for m in cue.finditer(said))
+    spans = [s for s in spans if any(start <= s[0] < end for start, end in asking)] or spans
     taken: list[tuple[int, int]] = []
     order: list[str] = []
     for start, _, end, aspect in spans:
@@ -54,6 +71,22 @@ def aspects_in(text: str) -> list[str]:
         if aspect not in order:
             order.append(aspect)
     return order
+
+
+def also_asked(text: str, aspect: str) -> tuple[str, ...]:
+    """The aspects a message asks besides the one answered first ("在哪里打？要带身份证吗？" → materials after the place).
+    "低保咋个申请", nothing more specific asked, wants both the overview and the steps: the one of them not answered
+    first. (The question sets' writers read such a question as the steps, the conversations' writers as the overview:
+    docs/evaluation.md.)"""
+    asked = aspects_in(text)
+    if not asked and aspect in ("item", "procedure") and asks_how(text):
+        asked = ["item", "procedure"]
+    return tuple(a for a in asked if a != aspect)
+
+
+def asks_how(text: str) -> bool:
+    """"残疾证咋个办", "身份证丢了怎么办": how to get it done."""
+    return bool(_HOW.search(simplified(text)))
 
 
 def aspect_in(text: str) -> str | None:

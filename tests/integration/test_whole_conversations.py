@@ -278,3 +278,14 @@ def test_a_score_rates_the_service(chat):
     chat("社保卡补办要带什么")
     assert "评价" in texts(chat("好 谢谢 再见"))
     assert "感谢您的评价（非常满意）" in texts(chat("5分"))
+
+
+def test_how_to_apply_gets_the_conditions_and_the_steps(chat):
+    text = texts(chat("低保咋个申请"))
+    assert text.startswith("【最低生活保障】") and "受理条件" in text and "办理流程：" in text
+
+
+def test_a_story_is_answered_with_what_its_question_asks(chat):
+    # what is told on the way (the materials handed in, the app) is not what is asked (how long)
+    text = texts(chat("我老婆生了娃，单位已经把材料交上去申请产假那段时间的补助了，一般要多久钱才能打到卡上？"))
+    assert text.startswith("【生育津贴支付】") and "承诺办结时限" in text.split("\n")[1]

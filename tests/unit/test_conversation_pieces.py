@@ -13,7 +13,7 @@ from actions.chitchat import ActionSmallTalk
 from actions.guides import ActionAnswerGuide, asked_aspect, pick_candidate
 from bot.booking.dates import When
 from bot.booking.schedule import Slot
-from knowledge.answers import MAX_OPTIONS, answer, aspect_in, aspects_in, event_answer
+from knowledge.answers import MAX_OPTIONS, also_asked, answer, aspect_in, aspects_in, event_answer
 from knowledge.events import EventError, events, load_events, match_event
 from knowledge.service import get_index
 from knowledge.topics import topic_of, topics
@@ -30,6 +30,34 @@ from knowledge.topics import topic_of, topics
 ])
 def test_aspect_words(text, aspect):
     assert aspect_in(text) == aspect
+
+
+@pytest.mark.parametrize("text, asked", [
+    # a story tells things on the way; what its question asks is what counts
+    ("老婆生完娃儿休了产假，单位说那笔钱要去医保局申请，交了材料好久能到账？", ["time_limit"]),
+    ("我在网上卖自家做的竹编，现在想在街上租个铺面正式开张，用我个人名义办那个开店的照，收不收费？", ["fee"]),
+    ("我爸妈搬了几次家那个红本本找不到了，要去哪儿重新弄一本，几点上班？", ["location_hours"]),
+    ("中介说要开一个证明我没坐过牢的材料，在哪里开？", ["location_hours"]),
+    ("材料都准备好了，交上去几天能拿到营业执照？", ["time_limit"]),
+    ("第一次办好久能拿到？", ["time_limit"]), ("从交材料到办下来要好多天？", ["time_limit"]),
+    # several questions, each asked: all of them, in order
+    ("参保证明在哪里打？要带身份证吗？", ["location_hours", "materials"]),
+    ("社保卡丢了能在手机上先挂失吗？补卡要几天", ["online", "time_limit"]),
+    ("要带什么材料", ["materials"]),  # a short question's word is asked
+])
+def test_what_a_message_asks(text, asked):
+    assert aspects_in(text) == asked
+
+
+@pytest.mark.parametrize("text, first, more", [
+    ("低保咋个申请嘛", "item", ("procedure",)),  # how: the overview and the steps, whichever comes first
+    ("低保咋个申请嘛", "procedure", ("item",)),
+    ("医保码在微信上怎么领", "online", ()),  # the classifier's other aspect stays alone
+    ("身份证过期了要怎么换要带什么", "materials", ()),  # something more specific asked: that
+    ("在哪里打？要带身份证吗？", "location_hours", ("materials",)),
+])
+def test_what_is_answered_besides(text, first, more):
+    assert also_asked(text, first) == more
 
 
 @pytest.mark.parametrize("text, aspects", [
