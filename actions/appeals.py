@@ -90,7 +90,7 @@ DIGITS = re.compile(r"\d{4,}")
 _NO_NEED = re.compile(r"^(?:不用|不要|不需要|没有|没得|不留)(?:了|吧|嘛)*[。！!，,]*(?:谢谢)?[。！!]*$")
 
 _POLITE = r"(?:啊|吧|呀|嘛|哈|了|呢|哦|噻|哇|的嘛)*"
-_GOODBYE = re.compile(r"再见|拜拜|拜|(?<![\d\s])88(?![\d\s]*\d)|谢谢(?:你|您|你们)?[了哈啊呀]?|谢了|多谢|感谢|辛苦(?:你|您|你们)?了?|麻烦(?:你|您|你们)了")
+_GOODBYE = re.compile(r"再见|拜拜|拜|(?<![\d\s])88(?![\d\s]*\d)|谢谢(?:你们|您|你)?[了哈啊呀]?|谢了|多谢|感谢|辛苦(?:你|您|你们)?了?|麻烦(?:你|您|你们)了")
 _CANCEL_WORDS = re.compile(r"^(?:(?:算了|不要了|不用了|不弄了|不办了|不说了|不登记了|不提交了?|不要提交|取消|撤回|撤销|没事了|"
                            r"不(?:投诉|举报|反映|求助|建议|提)了?|不想(?:投诉|举报|反映|说)了)(?:吧|了|嘛|哈|啊)*)+$")
 _YES = re.compile(r"^(?:确认提交|确认无误|确认|确定|提交|可以提交|没问题|没有问题|对的|对头|是的|对|是|好的|好|可以|行|就这样|这样|没错|"
@@ -229,9 +229,14 @@ def agrees(text: str) -> bool:
     return bool(tokens) and all(_YES.match(token) for token in tokens)
 
 
+# "那等你们回话": the citizen waits for the answer, nothing more to tell
+_WAITING = re.compile(r"^(那|好|就)?等(你们|您|你)?(的)?(回话|消息|答复|回复|通知|电话)(了|哈|嘛)?$")
+
+
 def closes(text: str) -> bool:
     """"好 谢谢", "行，再见", "谢谢你": thanks or a goodbye, with at most a yes: the citizen is done."""
-    return (says_goodbye(text) or bool(re.search(r"谢谢|多谢|感谢", text or ""))) and (not _tokens(text) or agrees(text))
+    thanks = says_goodbye(text) or bool(re.search(r"谢谢|谢了|谢啦|多谢|感谢", text or ""))
+    return thanks and all(_YES.match(token) or _WAITING.match(token) for token in _tokens(text))
 
 
 # the words of an appeal itself: with them a request for a person is part of the complaint ("我要投诉窗口工作人员")

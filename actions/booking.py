@@ -21,6 +21,7 @@ from actions.guides import (
     ORDINALS,
     about_the_booking_made,
     answer_question,
+    corrects_the_read_back,
     earlier_message,
     last_said,
     latest_intent,
@@ -108,7 +109,9 @@ def is_bookable(entry: Entry) -> bool:
     return entry.detailed and bool(entry.get("是否支持预约办理")) and current().schedule.group_for(entry.name) is not None
 
 
-AFFIRM = re.compile(r"^(对|对的|对头|是|是的|好|好的|可以|行|没问题|要得|嗯|嗯嗯|确认|确定|就这个|就它|没错|随便|都行|都可以|哪个都行|无所谓)[。！!啊嘛哈的了]*$")
+# a yes, or several ("对 确认", "好的，没问题")
+AFFIRM = re.compile(r"^(?:(?:对|对的|对头|是|是的|好|好的|可以|行|没问题|要得|嗯|嗯嗯|确认|确定|就这个|就它|没错|随便|都行|都可以|哪个都行|无所谓)"
+                    r"[。！!啊嘛哈的了]*[\s，,、]*)+$")
 
 
 def exact_slot(free: list[tuple[Slot, int]], when: When | None) -> Slot | None:
@@ -269,6 +272,8 @@ class ActionStartBooking(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = text_of(tracker)
+        if corrects_the_read_back(tracker, text):  # "等一下 时间改成后天下午两点半" read as a new booking at the read-back
+            return [FollowupAction("action_booking_change")]
         if service.names_a_booking(text) or _LOOK_UP.search(text) or about_the_booking_made(tracker, text) or \
                 picks_a_time_for_the_move(tracker, text):  # "预约码ABPCC4，电话182…，能不能往后挪到下周六", "我想查下预约",
             return [FollowupAction("action_start_manage")]  # "明天下午走不开 改到后天上午十点": the booking made, not a new one

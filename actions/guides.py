@@ -32,6 +32,7 @@ from knowledge.answers import (
     Answer,
     also_asked,
     answer,
+    asks_something,
     aspect_in,
     aspects_in,
     choose,
@@ -252,8 +253,10 @@ def last_said(tracker: Tracker) -> str:
 def answer_in_passing(dispatcher: CollectingDispatcher, text: str) -> str | None:
     """A question about one item asked in the middle of a form ("顺便问下 我妈还没参加城乡居民养老保险 咋个参保"):
     answered (the form then asks its own question again); the item's id, or None when it names no one item."""
+    if text.startswith("/") or not asks_something(text):  # "我是昨天下午去办社保卡遇到的": told, not asked
+        return None
     resolution = get_index().resolve(text)
-    if text.startswith("/") or resolution.kind != "answer" or resolution.entry is None:
+    if resolution.kind != "answer" or resolution.entry is None:
         return None
     asked = aspects_in(text)
     aspect = asked[0] if asked else "item"

@@ -84,6 +84,11 @@ def also_asked(text: str, aspect: str) -> tuple[str, ...]:
     return tuple(a for a in asked if a != aspect)
 
 
+def asks_something(text: str) -> bool:
+    """Whether a message asks at all ("顺便问下 咋个参保", "要带啥"), not only tells ("我是昨天去办社保卡遇到的")."""
+    return bool(_ASKING.search(simplified(text)) or aspects_in(text) or asks_how(text))
+
+
 def asks_how(text: str) -> bool:
     """"残疾证咋个办", "身份证丢了怎么办": how to get it done."""
     return bool(_HOW.search(simplified(text)))

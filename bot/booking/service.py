@@ -47,16 +47,20 @@ def manage_op(text: str) -> str:
     """What a booking message wants done: reschedule, cancel, or (default) look it up. "去不成了，改到周五" moves it."""
     if re.search(r"改(到|成|个|时间)|挪(到|一下)|换(到|成|个时间)|推(到|迟|后)|延(到|后|期)|顺延|往后|提前|调整", text):
         return "reschedule"
-    if re.search(r"取消|取小|不去了|去不(成|了)了?|来不了|不约了|退(掉|了|号)|给我退|不要了|作废|撤销", text):  # 取小: speech
+    if re.search(rf"{_CANCEL_WORDS}|去不(成|了)了?|来不了", text):
         return "cancel"
     if re.search(r"改|换|挪", text):
         return "reschedule"
     return "lookup"
 
 
+_CANCEL_WORDS = r"取消|取小|不约了|不去了|退(掉|了|号)|给我退|不要了|作废|撤(销|了|掉|回)"  # 取小: speech for 取消
+
+
 def cancel_said(text: str) -> bool:
-    """Cancelling said in words ("取消", "退了", "不约了", "我不去了"), not only a reason ("周六去不成了": cancel or move it?)."""
-    return bool(re.search(r"取消|取小|不约了|不去了|退(掉|了|号)|给我退|不要了|作废|撤销", text))
+    """Cancelling said in words ("取消", "退了", "不约了", "我不去了", "撤了"), not only a reason ("周六去不成了": cancel or
+    move it?)."""
+    return bool(re.search(_CANCEL_WORDS, text))
 
 
 _BOOKING_REFERENCE = re.compile(r"预约|约的|约了|约好|那个号|挂的号")

@@ -20,6 +20,10 @@ from bot.handoff.queue import conversation_channel
 from bot.handoff.work_orders import create_work_order
 
 _LEVEL_WORDS = sorted(RATING_LEVELS, key=len, reverse=True)  # "非常不满意" before "不满意" before "满意"
+# degrees said around a level: "不太满意" is 不满意 (not 满意), "很不满意" 非常不满意, "特别满意" 非常满意
+_DEGREES = [(re.compile(r"不(?:太|大|怎么|咋|是很|是太|是特别|够|是那么)满意"), "不满意"),
+            (re.compile(r"(?:很|特别|太|超|相当|十分|极其|一点都)不满意"), "非常不满意"),
+            (re.compile(r"(?:很|特别|太|超|相当|十分|极其|超级)满意"), "非常满意")]
 _MIDDLING = re.compile(r"^(一般般?|还行|还可以|凑合|马马虎虎|过得去)[嘛吧啊哈了。！!～~]*$")
 _DIGIT_LEVEL = {"1": "非常满意", "2": "满意", "3": "基本满意", "4": "不满意", "5": "非常不满意"}  # the order offered
 # a score said as one ("5分", "打五星", "满分"): five is the best, whatever the order of the offered list
@@ -31,6 +35,8 @@ _SCORES = {**{str(n): n for n in range(1, 6)}, "一": 1, "二": 2, "两": 2, "�
 def level_of(text: str, allow_number: bool = False) -> str | None:
     """The rating level a text names ("非常满意", "不满意"...; "1"-"5" in the offered order when allowed)."""
     text = (text or "").strip().replace("滿", "满").replace("見", "见")
+    for degree, level in _DEGREES:
+        text = degree.sub(level, text)
     for word in _LEVEL_WORDS:
         if word in text:
             return word

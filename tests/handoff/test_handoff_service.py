@@ -196,6 +196,9 @@ def test_work_order_assign_reply_and_status(db):
     # a score is a score, five the best, whatever the order of the list offered
     ("5分", True, "非常满意"), ("给你打五星", False, "非常满意"), ("满分", False, "非常满意"), ("1分", True, "非常不满意"),
     ("两分", False, "不满意"), ("5分钟", True, None),
+    # a degree said around a level
+    ("不太满意 说得不够细", False, "不满意"), ("不是很满意", False, "不满意"), ("很不满意", False, "非常不满意"),
+    ("特别满意", False, "非常满意"), ("比较满意", False, "满意"),
 ])
 def test_rating_levels_from_text(text, allow_number, level):
     assert ratings.level_of(text, allow_number) == level

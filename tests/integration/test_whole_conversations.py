@@ -289,3 +289,21 @@ def test_a_story_is_answered_with_what_its_question_asks(chat):
     # what is told on the way (the materials handed in, the app) is not what is asked (how long)
     text = texts(chat("我老婆生了娃，单位已经把材料交上去申请产假那段时间的补助了，一般要多久钱才能打到卡上？"))
     assert text.startswith("【生育津贴支付】") and "承诺办结时限" in text.split("\n")[1]
+
+
+def test_a_change_at_the_read_back_read_as_a_new_booking_corrects_it(chat):
+    chat("我和我对象想约个结婚登记 后天上午十点")
+    chat("刘洋")
+    chat("18628190066")
+    assert "请核对预约信息" in texts(chat("511126199503062619"))
+    text = texts(chat("等一下 时间改成后天下午两点半"))
+    assert "请核对预约信息" in text and "14:30" in text
+    assert "预约成功" in texts(chat("对 确认"))
+
+
+def test_thanks_while_a_complaint_asks_files_it_and_a_degree_rates(chat):
+    chat("我要投诉政务中心那个窗口的工作人员 态度差得很 问两句就不耐烦")
+    assert "【社会保障卡" not in texts(chat("我是昨天下午去办社保卡遇到的"))  # the time, told: no guide in reply
+    text = texts(chat("谢了 就这样"))
+    assert "工单编号" in text and "评价" in text
+    assert "（不满意）" in texts(chat("不太满意"))

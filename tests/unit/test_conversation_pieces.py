@@ -13,7 +13,7 @@ from actions.chitchat import ActionSmallTalk
 from actions.guides import ActionAnswerGuide, asked_aspect, pick_candidate
 from bot.booking.dates import When
 from bot.booking.schedule import Slot
-from knowledge.answers import MAX_OPTIONS, also_asked, answer, aspect_in, aspects_in, event_answer
+from knowledge.answers import MAX_OPTIONS, also_asked, answer, asks_something, aspect_in, aspects_in, event_answer
 from knowledge.events import EventError, events, load_events, match_event
 from knowledge.service import get_index
 from knowledge.topics import topic_of, topics
@@ -58,6 +58,14 @@ def test_what_a_message_asks(text, asked):
 ])
 def test_what_is_answered_besides(text, first, more):
     assert also_asked(text, first) == more
+
+
+@pytest.mark.parametrize("text, asks", [
+    ("顺便问下 我妈还没参加城乡居民养老保险 咋个参保", True), ("社保卡补办要带什么", True), ("能网上办不", True),
+    ("我是昨天下午去办社保卡遇到的", False),  # where a complaint's time is asked: told, not asked
+])
+def test_whether_a_message_asks_at_all(text, asks):
+    assert asks_something(text) is asks
 
 
 @pytest.mark.parametrize("text, aspects", [
@@ -187,13 +195,15 @@ def test_opening_a_company_lists_the_four_steps_of_the_county_policy():
     ("去不成了，改到下周五下午", "reschedule"), ("往后挪一下", "reschedule"), ("我约的是几点", "lookup"),
     ("6DDTML 17612349087 推到下周五晚上六点半", "reschedule"), ("能不能延到下周", "reschedule"),
     ("那个预约帮我取小了", "cancel"),  # a speech recogniser's 取消
+    ("去不成了 把预约撤了嘛 码N58CM8 电话15984416270", "cancel"),
 ])
 def test_what_a_booking_message_wants(text, op):
     assert manage_op(text) == op
 
 
 @pytest.mark.parametrize("text, said", [("取消预约", True), ("不约了，退掉", True), ("那个预约我不去了", True),
-                                        ("周六去不成了", False), ("那天有事来不了", False)])
+                                        ("周六去不成了", False), ("那天有事来不了", False),
+                                        ("屋头临时有事 去不成了 把预约撤了嘛", True)])
 def test_cancelling_said_in_words_or_only_a_reason(text, said):
     from bot.booking.service import cancel_said
 
@@ -237,6 +247,7 @@ def test_a_named_time_picks_its_slot_and_yes_accepts_the_offer():
     quarter_past = When(dt.datetime(2026, 12, 7, 10, 15), dt.datetime(2026, 12, 7, 10, 16), True)
     assert exact_slot(free, quarter_past).start == dt.time(10, 0)  # "十点一刻": the slot it falls in
     assert AFFIRM.match("对的") and AFFIRM.match("要得") and not AFFIRM.match("不对")
+    assert AFFIRM.match("对 确认") and AFFIRM.match("好的，没问题") and not AFFIRM.match("对 但是改下午")
 
 
 def test_a_part_of_day_books_its_earliest_time_and_lunch_is_the_lunch_service():
