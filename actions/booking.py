@@ -160,7 +160,8 @@ _NAME_FIX = re.compile(r"(?:名字|姓名).{0,4}(?:错|不对).{0,3}?(?:是|叫|
 _NAME_ALONE = re.compile(r"(?:^|\s)([\u4e00-\u9fa5]{2,4})\s+(?=电话|手机)")
 # characters of words around a name, never in one given as the name ("写我妈的", "写错了")
 _NOT_IN_A_NAME = re.compile(r"[我你他她的了写错是不要对就这那吗呢嘛]")
-NOT_A_NAME = re.compile(r"个人|人工|客服|拜拜|再见|谢谢|多谢|感谢|麻烦|好的|好嘞|算了|不用|不要|没问题|可以|确认|是的|对的|晓得|知道|明白|预约|约个|电话|手机")
+NOT_A_NAME = re.compile(r"个人|人工|客服|拜拜|再见|谢谢|多谢|感谢|麻烦|好的|好嘞|算了|不用|不要|没问题|可以|确认|是的|对的|晓得|知道|明白|预约|约个|电话|手机|"
+                        r"那个")  # "一点那个": a time picked, no name
 
 
 def name_in(text: str) -> str | None:

@@ -223,10 +223,12 @@ def switches_item(text: str) -> bool:
 
 
 def still_about(current: Entry, other: Entry, text: str) -> bool:
-    """Whether a follow-up resolved to `other` still means the item in context: the words it shares with an item's
-    name are the current item's only ("补领要带啥子" right after 补领结婚证, though 补领 also fits the ID card)."""
+    """Whether a follow-up resolved to `other` still means the item in context: it says a word of the current item's
+    name and no word of the other's names the current item's lack ("补领要带啥子" right after 补领结婚证, though 补领 also
+    fits the ID card)."""
     words = [w for w in get_index().tokens(normalize(text)) if len(w) >= 2]
-    return any(w in current.name for w in words) and not any(w in other.name and w not in current.name for w in words)
+    mine, theirs = _words_of(current), _words_of(other)  # "第一次申领社保卡的话呢": 社保卡 is the other's alias
+    return any(w in current.name for w in words) and not any(w in theirs and w not in mine for w in words)
 
 
 def _words_of(entry: Entry) -> str:

@@ -59,6 +59,8 @@ STOPWORDS = set(
 _DISTINCT = re.compile(r"变更|更正|更改|注销|设立|考试|考研|年报|年检|提取|挂失|续期|驾驶证|驾照|公积金|签证|退役军人|"
                        r"(?:车辆|车子|汽车|机动车|摩托车|电动车)(?:过户|转让|上牌|年检|登记|挂牌)")
 DISTINCT_MAX_CHARS = 36
+# a document lost or to be replaced: a guide that never says so is for getting one, not for replacing it
+_LOST = re.compile(r"补办|补领|补发|补证|补一张|补一个|补个|遗失|丢失|丢了|搞丢|弄丢|掉了|搞掉|弄掉|找不到了|不见了|损毁|重新补")
 _GENERIC = re.compile("我要|我想|想要|想|要|怎么|如何|什么|哪里|在|去|到|办理|办个|办一个|办|申请|弄个|弄|一个|个|一下|的|了|吗|呢|不|多久|多少|钱")
 
 
@@ -477,9 +479,12 @@ class SearchIndex:
                 for e in self.entries if e.detailed}
 
     def says_what_the_guide_does_not(self, question: str, entry: Entry) -> bool:
-        """Whether a short question names a distinguishing word (_DISTINCT) that the entry's guide never says."""
+        """Whether a short question names a distinguishing word (_DISTINCT) that the entry's guide never says, or a
+        lost document to replace ("出生医学证明搞丢了 补一张") where the guide never speaks of replacing one."""
         said, text = self._guide_words.get(entry.id), normalize(question)
-        return said is not None and len(text) <= DISTINCT_MAX_CHARS and any(w not in said for w in _DISTINCT.findall(text))
+        if said is None or len(text) > DISTINCT_MAX_CHARS:
+            return False
+        return any(w not in said for w in _DISTINCT.findall(text)) or bool(_LOST.search(text)) and not _LOST.search(said)
 
     def _resolve(self, question: str, top: int = 4) -> Resolution:
         """Answer one item, offer several, or say none fits."""

@@ -100,9 +100,14 @@ def parse_when(text: str, now: dt.datetime) -> When | None:
     return wanted
 
 
+# "一点那个", "一点钟": one o'clock, which the parser reads as "a little" ("晚一点", "快一点" stay so)
+_ONE_OCLOCK = re.compile(r"(?<![早晚快慢多少好些等差有十百零〇一二三四五六七八九两\d])一点(?=那个|的那个|钟|半|整|左右|嘛|吧|$)")
+
+
 def _parse_first(text: str, now: dt.datetime) -> When | None:
     """The first date/time expression in text, or None."""
     text = _DOTTED.sub(lambda m: f"{int(m.group(1))}月{int(m.group(2))}日", text or "")
+    text = _ONE_OCLOCK.sub("1点", text)
     now = now.astimezone(TZ)
     base = {"year": now.year, "month": now.month, "day": now.day, "hour": now.hour, "minute": now.minute, "second": now.second}
     try:

@@ -33,6 +33,7 @@ from bot.handoff.models import Handoff, Operator, WorkOrder
 from bot.messages import Reply
 from bot.privacy import mask
 from bot.rasa_client import RasaClient, RasaError
+from knowledge.answers import aspects_in
 from knowledge.service import get_index
 
 if TYPE_CHECKING:
@@ -219,6 +220,8 @@ class Desk:
     def _agency(self, session: Session, conversation_id: str, text: str, asked: bool) -> Routed | None:
         """A request for 代办/帮办: for an item the knowledge base marks 代办, Rasa's agency_form asks the village and
         the contact (actions/agency.py); other requests are answered here, a question about proxies by Rasa."""
+        if not asked and aspects_in(text):  # "他出门不方便，我去代办要带啥子": what to bring, answered by Rasa
+            return None
         kb = get_index().kb
         agency = [entry for entry in kb.guides if entry.get("代办")]
         resolution = get_index().resolve(re.sub(r"申请代办|代办服务|帮办服务|申请|代办|帮办|可以|能不能|能否|吗|[？?]", "", text) or text)

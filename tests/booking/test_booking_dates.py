@@ -74,3 +74,14 @@ def test_a_move_by_days_is_counted_from_the_booking(text, days):
 def test_the_time_of_day_said_with_a_move_by_days_is_kept():
     when = parse_when(without_shift("往后推一天 还是中午"), NOW.replace(tzinfo=None))
     assert when is not None and not when.day_given and when.start.hour == 12
+
+
+@pytest.mark.parametrize("text, hour", [("一点那个", 13), ("一点半那个", 13), ("十一点那个", 11), ("十一点", 11), ("二十一点", 21)])
+def test_one_oclock_is_a_time_and_eleven_stays_eleven(text, hour):
+    when = parse_when(text, dt.datetime(2026, 12, 8, 9, 30))
+    assert when is not None and when.start.hour == hour
+
+
+@pytest.mark.parametrize("text", ["快一点嘛", "等一点"])
+def test_a_little_is_no_time(text):
+    assert parse_when(text, dt.datetime(2026, 12, 8, 9, 30)) is None

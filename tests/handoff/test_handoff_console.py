@@ -369,6 +369,12 @@ def test_agency_for_items_not_on_the_list_and_questions_about_proxies(app_client
     assert "机器人答复" in texts(citizen.say("我人在广东打工 屋头人能不能帮我代办无犯罪记录证明"))
 
 
+def test_the_citizen_as_the_proxy_asking_what_to_bring_gets_the_guide_not_the_agency_form(app_client, fake_rasa):
+    citizen = Citizen(app_client)
+    citizen.say("申领老年人优待证 他本人出门不方便 我去代办要带啥子")
+    assert fake_rasa.logged[citizen.id] == ["申领老年人优待证 他本人出门不方便 我去代办要带啥子"]
+
+
 def test_agency_items_offer_the_service_in_their_answers(app_client, fake_rasa):
     citizen = Citizen(app_client)
     answered = citizen.say("低保要什么材料")
