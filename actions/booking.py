@@ -603,6 +603,14 @@ class ActionAskBookingDate(Action):
         return []
 
 
+def said_time(window: When) -> str:
+    """A time asked for, as said back: "09:30" for a moment, "18:00-19:00" for an hour ("六点" is kept as 18:00-18:59)."""
+    if window.end - window.start < dt.timedelta(minutes=1):
+        return f"{window.start:%H:%M}"
+    end = window.end + dt.timedelta(minutes=1) if window.end.minute == 59 else window.end
+    return f"{window.start:%H:%M}-{end:%H:%M}"
+
+
 class ActionAskBookingTime(Action):
     """Ask which time on the chosen day, offering that day's free slots."""
 
@@ -617,13 +625,13 @@ class ActionAskBookingTime(Action):
         inside = [(s, n) for s, n in free if window is None or window.covers(day, s.start)]
         lead = f"{day.month}月{day.day}日可以约这些时段，请选一个："
         if window is not None and not inside:  # "下周二傍晚" when that day has no free time then: say so, offer the rest
-            lead = f"{day.month}月{day.day}日{window.start:%H:%M}-{window.end:%H:%M}没有空位，当天可以约这些时段，请选一个："
+            lead = f"{day.month}月{day.day}日{said_time(window)}没有空位，当天可以约这些时段，请选一个："
             schedule = current().schedule
             group = schedule.group_for(item)
             if group is not None and not any(window.covers(day, s.start) for s in schedule.day_slots(group, day)):
                 # "生育津贴 这周四傍晚": that window never opens for this item's counter (the evening "+X" hours are the
                 # police and business counters' only); not a matter of seats
-                lead = (f"“{item}”在{group.name}办理，{day.month}月{day.day}日{window.start:%H:%M}-{window.end:%H:%M}"
+                lead = (f"“{item}”在{group.name}办理，{day.month}月{day.day}日{said_time(window)}"
                         f"不开放预约，当天可以约这些时段，请选一个：")
         dispatcher.utter_message(text=lead, buttons=offer_buttons((inside or free)[:6]))
         return []

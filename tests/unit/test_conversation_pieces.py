@@ -499,8 +499,12 @@ def test_an_evening_the_items_counter_never_opens_is_said_so(tmp_path):
                                                      "booking_window": "17:00-18:59"})
             messages, _ = run(ActionAskBookingTime(), t)
             assert ("不开放预约" in messages[0]["text"]) is closed, messages[0]["text"]
-        assert "人社医保综合窗口" in run(ActionAskBookingTime(), tracker("那天傍晚", "book_appointment", {
+        closed = run(ActionAskBookingTime(), tracker("那天傍晚", "book_appointment", {
             "booking_item": "生育津贴支付", "booking_date": day.isoformat(), "booking_window": "17:00-18:59"}))[0][0]["text"]
+        assert "人社医保综合窗口" in closed and "17:00-19:00不开放预约" in closed  # the hour said back whole
+        moment = run(ActionAskBookingTime(), tracker("晚上七点半", "book_appointment", {
+            "booking_item": "生育津贴支付", "booking_date": day.isoformat(), "booking_window": "19:30-19:30"}))[0][0]["text"]
+        assert "19:30不开放预约" in moment  # a moment said as one time, not "19:30-19:30"
     finally:
         services.use(None)
 
