@@ -479,12 +479,14 @@ class SearchIndex:
                 for e in self.entries if e.detailed}
 
     def says_what_the_guide_does_not(self, question: str, entry: Entry) -> bool:
-        """Whether a short question names a distinguishing word (_DISTINCT) that the entry's guide never says, or a
-        lost document to replace ("出生医学证明搞丢了 补一张") where the guide never speaks of replacing one."""
+        """Whether a question tells of a lost document to replace ("出生医学证明搞丢了 补一张") where the entry's guide
+        never speaks of replacing one, or, short, names a distinguishing word (_DISTINCT) the guide never says."""
         said, text = self._guide_words.get(entry.id), normalize(question)
-        if said is None or len(text) > DISTINCT_MAX_CHARS:
+        if said is None:
             return False
-        return any(w not in said for w in _DISTINCT.findall(text)) or bool(_LOST.search(text)) and not _LOST.search(said)
+        if _LOST.search(text) and not _LOST.search(said):  # at any length: a story's loss is what it is about
+            return True
+        return len(text) <= DISTINCT_MAX_CHARS and any(w not in said for w in _DISTINCT.findall(text))
 
     def _resolve(self, question: str, top: int = 4) -> Resolution:
         """Answer one item, offer several, or say none fits."""

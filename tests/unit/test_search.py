@@ -129,6 +129,8 @@ def test_the_catalogue_class_weighs_the_same_however_large_the_catalogue(index, 
     ("户口本上我的出生日期登记错了，要更正咋个办？", "出生登记"),
     ("娃儿的出生医学证明搞丢了，现在要补一张，咋个办？", "《出生医学证明》首次签发"),  # replacing, not the first issue
     ("房产证搞丢了，在不动产中心补办要带啥子？", "不动产转移登记"),
+    ("娃儿五岁了，当初医院开的那张证明他出生的纸搬家时弄丢了，现在办事要用，要去医院重新补一张，要带啥子？",
+     "《出生医学证明》首次签发"),  # a story's loss too
 ])
 def test_a_short_question_naming_what_the_guide_never_says_is_not_answered_as_it(index, question, near):
     resolution = index.resolve(question)
@@ -138,6 +140,7 @@ def test_a_short_question_naming_what_the_guide_never_says_is_not_answered_as_it
 @pytest.mark.parametrize("question, item", [
     ("二手房过户要带哪些资料", "不动产转移登记"), ("个体户注销要带啥", "个体工商户注销登记"),
     ("社保卡掉了咋个补", "社会保障卡补领、换领、换发"), ("身份证丢了补办要带啥", "居民身份证办理（包括临时）"),  # guides of replacing
+    ("我爸妈是八几年结的婚，搬了几次家那个红本本找不到了，现在两个老人办事要用，要去哪儿重新弄一本", "补领结婚证"),
     # a story mentioning such a word in passing is still answered
     ("我的公司成立以后就没开展过业务，也没欠啥子钱，想快点把它关掉免得每年还要年报，最快好久能搞完", "企业简易注销登记"),
 ])
