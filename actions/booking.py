@@ -40,7 +40,7 @@ from bot.booking.schedule import DateNotBookable, Slot
 from bot.booking.service import cancel_said, manage_op, only_details
 from bot.privacy import mask
 from bot.services import current
-from knowledge.answers import answer, asks_how, aspect_in, aspects_in
+from knowledge.answers import answer, aspect_in, aspects_in, how_asked
 from knowledge.normalize import normalize
 from knowledge.schema import Entry
 from knowledge.service import get_index
@@ -283,7 +283,7 @@ class ActionStartBooking(Action):
         item, problem = bookable_item(text, tracker.get_slot("item"))
         events = [SlotSet(name, None) for name in BOOKING_SLOTS]
         # "残疾证咋个办，帮我约下周去残联": how it is done is asked too, besides the booking
-        asked = aspects_in(text) or (["item", "procedure"] if asks_how(text) else [])
+        asked = aspects_in(text) or how_asked(text)
         entry = get_index().kb.by_name(item or "") or item_of(text)
         if asked and entry is not None:  # "要带啥子？帮我约个周六": the question first, then the booking
             guide = answer(entry, asked[0], tuple(asked[1:]))

@@ -78,10 +78,13 @@ def also_asked(text: str, aspect: str) -> tuple[str, ...]:
     "低保咋个申请", nothing more specific asked, wants both the overview and the steps: the one of them not answered
     first. (The question sets' writers read such a question as the steps, the conversations' writers as the overview:
     docs/evaluation.md.)"""
-    asked = aspects_in(text)
-    if not asked and aspect in ("item", "procedure") and asks_how(text):
-        asked = ["item", "procedure"]
+    asked = aspects_in(text) or (how_asked(text) if aspect in ("item", "procedure") else [])
     return tuple(a for a in asked if a != aspect)
+
+
+def how_asked(text: str) -> list[str]:
+    """"残疾证咋个办": how to get it done asks the overview and the steps (empty when not asked so)."""
+    return ["item", "procedure"] if asks_how(text) else []
 
 
 def asks_something(text: str) -> bool:

@@ -43,6 +43,9 @@ def names_a_booking(text: str) -> bool:
     return bool(CODE_IN_TEXT.search(text)) and bool(_MOBILE_IN_TEXT.search(text) or _CODE_WORD.search(text))
 
 
+_CANCEL_WORDS = r"取消|取小|不约了|不去了|退(掉|了|号)|给我退|不要了|作废|撤(销|了|掉|回)"  # 取小: speech for 取消
+
+
 def manage_op(text: str) -> str:
     """What a booking message wants done: reschedule, cancel, or (default) look it up. "去不成了，改到周五" moves it."""
     if re.search(r"改(到|成|个|时间)|挪(到|一下)|换(到|成|个时间)|推(到|迟|后)|延(到|后|期)|顺延|往后|提前|调整", text):
@@ -52,9 +55,6 @@ def manage_op(text: str) -> str:
     if re.search(r"改|换|挪", text):
         return "reschedule"
     return "lookup"
-
-
-_CANCEL_WORDS = r"取消|取小|不约了|不去了|退(掉|了|号)|给我退|不要了|作废|撤(销|了|掉|回)"  # 取小: speech for 取消
 
 
 def cancel_said(text: str) -> bool:
