@@ -51,6 +51,12 @@
    weights the prediction uses, each restored from the checkpoint as it is created; a weight missing from the
    checkpoint stops the start (`assert_existing_objects_matched`). Fine-tuning (`rasa train --finetune`) and a model
    without a prediction example load as before.
+13. The states of a tracker's history are read once per tracker and shared by the policies. Each policy (rules,
+   memoization, TED) asks the domain for the states of the whole history (`Domain.states_for_tracker_history`),
+   and the rule policy asks twice after a message (by text, then by intent): Rasa replays every event of the
+   tracker each time, about a quarter of its CPU per turn. The replay is done once for a tracker whose events
+   have not changed, and each call builds its states from it with Rasa's own steps (hidden rule turns, rule-only
+   features), on copies, so a caller that changes its states changes no other caller's.
 
 Executed by path with the Rasa environment's interpreter (`.venv-rasa/bin/python bot/rasa_server.py run ...`),
 so it imports nothing from the app. Rasa 3.6 has no setting for this; a fork would be far more to keep.
@@ -100,6 +106,7 @@ def install() -> None:
     _retry_redis_lock_store()
     _mark_failed_rest_turns()
     _load_models_without_a_training_step()
+    _share_tracker_states()
 
 
 # Idle pooled connections are dropped before the app's server (uvicorn, 5 s keep-alive by default) would close
@@ -435,6 +442,59 @@ def _load_models_without_a_training_step() -> None:
         return model
 
     RasaModel.load = classmethod(load)
+
+
+STATES_READ = {"replayed": 0, "shared": 0}  # how often a history was replayed, and how often a replay was reused
+
+
+def _share_tracker_states() -> None:
+    """See 13. above."""
+    from rasa.shared.core.constants import PREVIOUS_ACTION
+    from rasa.shared.core.domain import Domain
+
+    last: dict[str, Any] = {}  # the one tracker replayed last, kept alive so that the ids in its key stay its own
+
+    def replay(domain: Any, tracker: Any, omit_unset_slots: bool) -> list[tuple[Any, Any, bool, bool]]:
+        """Per prior tracker, as `generate_all_prior_trackers` yields it: its state, its latest action, whether its
+        hidden flag carries over (a follow-up action or the active loop's own turn), and the turn's hide flag."""
+        events = list(tracker.events)
+        key = (id(domain), id(tracker), omit_unset_slots, tuple(map(id, events)))
+        if last.get("key") == key:
+            STATES_READ["shared"] += 1
+            shared: list[tuple[Any, Any, bool, bool]] = last["records"]
+            return shared
+        records = [(domain.get_active_state(tr, omit_unset_slots=omit_unset_slots), tr.latest_action,
+                    bool(tr.followup_action) or tr.latest_action_name == tr.active_loop_name, hide)
+                   for tr, hide in tracker.generate_all_prior_trackers()]
+        last.update(key=key, records=records, alive=(domain, tracker, events))
+        STATES_READ["replayed"] += 1
+        return records
+
+    def states_for_tracker_history(self: Any, tracker: Any, omit_unset_slots: bool = False, ignore_rule_only_turns: bool = False,
+                                   rule_only_data: dict[str, Any] | None = None) -> list[Any]:
+        """Rasa's `Domain.states_for_tracker_history`, step for step, on the shared replay."""
+        states: list[Any] = []
+        last_ml_action_sub_state = None
+        turn_was_hidden = False
+        for active, latest_action, keeps_hidden, hide_rule_turn in replay(self, tracker, omit_unset_slots):
+            if ignore_rule_only_turns:
+                if not turn_was_hidden:  # the previous ML action: that of the last turn not hidden
+                    last_ml_action_sub_state = dict(latest_action) if latest_action is not None else None
+                if not keeps_hidden:
+                    turn_was_hidden = hide_rule_turn
+                if turn_was_hidden:
+                    continue
+            state = {kind: dict(sub_state) for kind, sub_state in active.items()}  # values are strings and tuples
+            if ignore_rule_only_turns:
+                self._remove_rule_only_features(state, rule_only_data)
+                if states:
+                    self._substitute_rule_only_user_input(state, states[-1])
+                if last_ml_action_sub_state:
+                    state[PREVIOUS_ACTION] = last_ml_action_sub_state
+            states.append(self._clean_state(state))
+        return states
+
+    Domain.states_for_tracker_history = states_for_tracker_history
 
 
 def block_jax() -> None:

@@ -156,15 +156,30 @@ PREDICTIONS = textwrap.dedent("""
     own_parses = [parse_summary(processor._parse_message_with_graph(UserMessage(t), DialogueStateTracker("s", []))) for t in texts]
     own = [summary(MessageProcessor._predict_next_with_tracker(processor, tracker)) for tracker in trackers_()]
     own_json = [json.loads(json.dumps(tracker.as_dialogue().as_dict())) for tracker in trackers_()[::10]]
+
+    def one_tracker_growing():  # as Rasa serves a turn: one tracker object, updated and asked again
+        found = []
+        for training in trackers:
+            tracker = DialogueStateTracker("g", slots=domain.slots)
+            for event in training.events:
+                if isinstance(event, ActionExecuted) and event.action_name == RULE_SNIPPET_ACTION_NAME:
+                    continue
+                if isinstance(event, ActionExecuted) and tracker.events:
+                    found.append(summary(MessageProcessor._predict_next_with_tracker(processor, tracker)))
+                tracker.update(event)
+        return found
+    own_growing = one_tracker_growing()
     event_types = {cls.type_name: Event.resolve_by_type(cls.type_name) for cls in all_subclasses(Event)}
 
     plain_runner, plain_resolve = DaskGraphRunner.run, Event.resolve_by_type
     server["_skip_ted_when_decided"]()
     server["_run_graphs_without_dask"]()
     server["_index_event_types"]()
+    server["_share_tracker_states"]()
     assert DaskGraphRunner.run is not plain_runner and Event.resolve_by_type is not plain_resolve
     parses = [parse_summary(processor._parse_message_with_graph(UserMessage(t), DialogueStateTracker("s", []))) for t in texts]
     ours = [summary(MessageProcessor._predict_next_with_tracker(processor, tracker)) for tracker in trackers_()]
+    growing = one_tracker_growing()
     ujson_json = [json.loads(server["dumps"](tracker.as_dialogue().as_dict())) for tracker in trackers_()[::10]]
     differ = [[str(events[-3:]), a[:2], b[:2]] for events, a, b in zip(points_, own, ours) if a != b]
     unknown = []
@@ -174,6 +189,7 @@ PREDICTIONS = textwrap.dedent("""
         except ValueError as error:
             unknown.append(f"ValueError: {error}")
     print(json.dumps({"compared": len(points_), "differ": differ[:5], "n_differ": len(differ), **server["TED_SKIPS"],
+                      "growing": len(own_growing), "growing_same": own_growing == growing, **server["STATES_READ"],
                       "parses": len(texts), "parses_differ": [t for t, a, b in zip(texts, own_parses, parses) if a != b],
                       "event_types_same": all(Event.resolve_by_type(n) is c for n, c in event_types.items()),
                       "event_types": len(event_types), "unknown": unknown,
@@ -184,7 +200,7 @@ PREDICTIONS = textwrap.dedent("""
 
 def test_predictions_and_parses_on_the_patched_paths_are_rasas_own():
     """Rasa's own results first, then with the patches that touch predictions and parses (TED skip, the graph run
-    without dask, event types by table): every prediction point of the training stories and rules gets the same
+    without dask, event types by table, the history's states shared): every prediction point of the training stories and rules gets the same
     prediction (action, confidences, policy, events), and every seventh NLU example the same parse. Most points
     skip TED. Also: ujson writes the same JSON as Rasa's json.dumps, and the Rasa process runs without JAX."""
     result = subprocess.run([str(RASA_PY), "-c", PREDICTIONS, str(RASA_SERVER), str(MODEL)],
@@ -193,9 +209,12 @@ def test_predictions_and_parses_on_the_patched_paths_are_rasas_own():
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["compared"] > 500
     assert found["n_differ"] == 0, found["differ"]
-    assert found["skipped"] + found["run"] + found["rasa"] == found["compared"]
+    assert found["skipped"] + found["run"] + found["rasa"] == found["compared"] + found["growing"]
     assert found["skipped"] > found["compared"] / 2  # what the patch saves: TED is not run at these points
     assert found["run"] > 0  # and TED still decides where rules and memory are not certain
+    # A tracker's history is replayed once and shared by the policies (13.), also when one tracker grows turn by turn
+    assert found["growing"] > 100 and found["growing_same"]
+    assert found["shared"] > found["replayed"] > 0
     assert found["parses"] > 100 and found["parses_differ"] == []
     assert found["event_types_same"] and found["event_types"] > 20
     assert found["unknown"] == ["ValueError: Unknown event name 'no_such_event'.", "None"]  # Rasa's own answers
