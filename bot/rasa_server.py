@@ -57,6 +57,10 @@
    tracker each time, about a quarter of its CPU per turn. The replay is done once for a tracker whose events
    have not changed, and each call builds its states from it with Rasa's own steps (hidden rule turns, rule-only
    features), on copies, so a caller that changes its states changes no other caller's.
+14. The rule policy matches its rules against a conversation's states with each rule's states reversed once, not on
+   every check: Rasa builds the reversed list of a rule's states for every rule at every turn of the history it
+   checks, and keeps checking every remaining turn after the longest remaining rule is behind it, where every check
+   answers yes. Here it stops there, with the same rules left.
 
 Executed by path with the Rasa environment's interpreter (`.venv-rasa/bin/python bot/rasa_server.py run ...`),
 so it imports nothing from the app. Rasa 3.6 has no setting for this; a fork would be far more to keep.
@@ -107,6 +111,7 @@ def install() -> None:
     _mark_failed_rest_turns()
     _load_models_without_a_training_step()
     _share_tracker_states()
+    _match_rules_with_reversed_states()
 
 
 # Idle pooled connections are dropped before the app's server (uvicorn, 5 s keep-alive by default) would close
@@ -495,6 +500,46 @@ def _share_tracker_states() -> None:
         return states
 
     Domain.states_for_tracker_history = states_for_tracker_history
+
+
+def _match_rules_with_reversed_states() -> None:
+    """See 14. above."""
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.shared.core.constants import PREVIOUS_ACTION
+
+    reversed_states: dict[str, list[Any]] = {}
+
+    def reversed_rule(self: Any, rule_key: str) -> list[Any]:
+        found = reversed_states.get(rule_key)
+        if found is None:
+            found = reversed_states[rule_key] = list(reversed(self._rule_key_to_state(rule_key)))
+        return found
+
+    def is_rule_applicable(self: Any, rule_key: str, turn_index: int, conversation_state: Any) -> bool:
+        """Rasa's `RulePolicy._is_rule_applicable`, step for step, on the rule's states reversed once."""
+        rule_states = reversed_rule(self, rule_key)
+        if turn_index >= len(rule_states):
+            return True
+        current_previous_action = conversation_state.get(PREVIOUS_ACTION)
+        rule_previous_action = rule_states[turn_index].get(PREVIOUS_ACTION)
+        if not rule_previous_action and not current_previous_action:
+            return True
+        if not rule_previous_action or not current_previous_action:
+            return False
+        return bool(self._does_rule_match_state(rule_states[turn_index], conversation_state))
+
+    def get_possible_keys(self: Any, lookup: dict[str, str], states: list[Any]) -> set[str]:
+        """Rasa's `RulePolicy._get_possible_keys`: the rules that match the states from the last one back, until every
+        rule left is shorter than the turns checked (each further check would keep it)."""
+        possible_keys = set(lookup.keys())
+        for i, state in enumerate(reversed(states)):
+            if i >= max((len(reversed_rule(self, key)) for key in possible_keys), default=0):
+                break
+            possible_keys = {key for key in possible_keys if self._is_rule_applicable(key, i, state)}
+        return possible_keys
+
+    RulePolicy._is_rule_applicable = is_rule_applicable
+    RulePolicy._get_possible_keys = get_possible_keys
 
 
 def block_jax() -> None:

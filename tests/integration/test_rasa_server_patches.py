@@ -176,6 +176,7 @@ PREDICTIONS = textwrap.dedent("""
     server["_run_graphs_without_dask"]()
     server["_index_event_types"]()
     server["_share_tracker_states"]()
+    server["_match_rules_with_reversed_states"]()
     assert DaskGraphRunner.run is not plain_runner and Event.resolve_by_type is not plain_resolve
     parses = [parse_summary(processor._parse_message_with_graph(UserMessage(t), DialogueStateTracker("s", []))) for t in texts]
     ours = [summary(MessageProcessor._predict_next_with_tracker(processor, tracker)) for tracker in trackers_()]
@@ -200,7 +201,8 @@ PREDICTIONS = textwrap.dedent("""
 
 def test_predictions_and_parses_on_the_patched_paths_are_rasas_own():
     """Rasa's own results first, then with the patches that touch predictions and parses (TED skip, the graph run
-    without dask, event types by table, the history's states shared): every prediction point of the training stories and rules gets the same
+    without dask, event types by table, the history's states shared, rules matched
+    on reversed states): every prediction point of the training stories and rules gets the same
     prediction (action, confidences, policy, events), and every seventh NLU example the same parse. Most points
     skip TED. Also: ujson writes the same JSON as Rasa's json.dumps, and the Rasa process runs without JAX."""
     result = subprocess.run([str(RASA_PY), "-c", PREDICTIONS, str(RASA_SERVER), str(MODEL)],
