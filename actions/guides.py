@@ -222,6 +222,24 @@ def switches_item(text: str) -> bool:
             and get_index().resolve(raw).kind == "answer")
 
 
+# a document taken along ("要不要带结婚证哦", "户口本要带不"): a material of the item in context, not another item
+_DOCUMENT = r"[^，。？?！!、\s]{1,10}?(?:证|卡|照|本|簿|书|明|件|章)"
+_BRINGS = (re.compile(rf"带(?:上|着|起)?({_DOCUMENT})"),  # "要不要带结婚证哦"
+           re.compile(rf"({_DOCUMENT})(?:原件|复印件)?(?:要不要|需不需要|用不用|要|需要|得)带(?:上|着)?(?:不|吗|么|没|嘛|哦|[？?]|$)"))  # "户口本要带不"
+
+
+def brings_a_document(text: str) -> bool:
+    """Whether the message asks about taking a document along and names no item besides it: the document ("结婚证")
+    may be another item's name (补领结婚证), but what is asked is whether the item in context needs it."""
+    said = simplified(text)
+    found = _BRINGS[0].search(said) or _BRINGS[1].search(said)
+    if found is None:
+        return False
+    rest = said.replace(found.group(1), "")
+    resolution = get_index().resolve(rest)
+    return not (resolution.kind == "answer" and names_an_item(resolution.hits))
+
+
 def still_about(current: Entry, other: Entry, text: str) -> bool:
     """Whether a follow-up resolved to `other` still means the item in context: it says a word of the current item's
     name and no word of the other's names the current item's lack ("补领要带啥子" right after 补领结婚证, though 补领 also
@@ -374,6 +392,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     if aspect == "item" and not asked and last_said(tracker).startswith(WHICH_ITEM_LEAD):
         aspect = tracker.get_slot("aspect") or "item"  # "要带什么材料" → "which matter?" → "身份证补办": its materials
     in_context = index.kb.by_id(tracker.get_slot("item") or "")
+    if in_context is None and not tracker.get_slot("item") and tracker.get_slot("booking_item"):
+        in_context = index.kb.by_name(tracker.get_slot("booking_item"))  # "要带啥" after booking it: the item booked
     # "顺便问下 公积金取出来咋个弄": not about the item in context
     current = None if in_context is None or opens_new_topic(in_context, text) else in_context
     resolution = index.resolve(text) if not text.startswith("/") else None
@@ -410,7 +430,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     if resolution is not None and resolution.kind == "answer":
         entry = resolution.entry
         assert entry is not None  # an answer has its entry
-        if current is not None and entry.id != current.id and (still_about(current, entry, text) or (
+        if current is not None and entry.id != current.id and (still_about(current, entry, text) or brings_a_document(text) or (
                 len(normalize(text)) <= FOLLOW_UP_LENGTH and asked and not names_an_item(resolution.hits)
                 and not says_a_word_of(entry, current, text))):
             entry = current  # "换一张要多久" right after 社保卡补领: a follow-up, though 换 fits the ID card better

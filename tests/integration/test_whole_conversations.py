@@ -285,6 +285,12 @@ def test_how_to_apply_gets_the_conditions_and_the_steps(chat):
     assert text.startswith("【最低生活保障】") and "受理条件" in text and "办理流程：" in text
 
 
+def test_a_document_to_take_along_is_asked_of_the_item_in_context(chat):
+    assert texts(chat("生育津贴咋个领")).startswith("【生育津贴支付】")
+    text = texts(chat("要不要带结婚证哦"))  # 结婚证 is also in the name of 补领结婚证
+    assert text.startswith("【生育津贴支付】") and "需要准备以下材料" in text
+
+
 def test_a_story_is_answered_with_what_its_question_asks(chat):
     # what is told on the way (the materials handed in, the app) is not what is asked (how long)
     text = texts(chat("我老婆生了娃，单位已经把材料交上去申请产假那段时间的补助了，一般要多久钱才能打到卡上？"))

@@ -10,7 +10,7 @@ from test_actions import item_id, run, tracker
 
 from actions.booking import AFFIRM, earliest_in_part, exact_slot, item_of, manage_op
 from actions.chitchat import ActionSmallTalk
-from actions.guides import ActionAnswerGuide, asked_aspect, pick_candidate
+from actions.guides import ActionAnswerGuide, asked_aspect, brings_a_document, pick_candidate
 from bot.booking.dates import When
 from bot.booking.schedule import Slot
 from knowledge.answers import MAX_OPTIONS, also_asked, answer, asks_something, aspect_in, aspects_in, event_answer
@@ -101,6 +101,28 @@ def test_two_aspects_asked_are_both_answered_the_first_first():
 ])
 def test_an_item_switch_keeps_the_question(intent_aspect, text, previous, expected):
     assert asked_aspect(intent_aspect, text, previous) == expected
+
+
+@pytest.mark.parametrize("text, brings", [
+    ("要不要带结婚证哦", True), ("户口本要带不", True), ("结婚证要不要带", True), ("带身份证就行了吗", True),
+    ("办护照要带身份证不", False),  # another item named besides the document: a switch
+    ("补办结婚证要带啥", False), ("补领结婚证要带身份证吗", False), ("要带啥子", False),
+])
+def test_a_document_to_take_along_is_no_other_item(text, brings):
+    assert brings_a_document(text) is brings
+
+
+def test_whether_to_take_a_document_that_names_another_item_stays_with_the_item_in_context():
+    current = item_id("生育津贴支付")
+    messages, slots = run(ActionAnswerGuide(), tracker("要不要带结婚证哦", "ask_materials", {"item": current, "aspect": "item"}))
+    assert messages[0]["text"].startswith("【生育津贴支付】") and "需要准备以下材料" in messages[0]["text"]
+    assert slots["item"] == current
+
+
+def test_a_follow_up_after_a_booking_is_about_the_item_booked():
+    messages, slots = run(ActionAnswerGuide(), tracker("要好久", "ask_time_limit", {"booking_item": "生育津贴支付"}))
+    assert messages[0]["text"].startswith("【生育津贴支付】") and "承诺办结时限" in messages[0]["text"]
+    assert slots["item"] == item_id("生育津贴支付")
 
 
 def test_item_switch_in_the_dialogue_keeps_the_fee_question():
