@@ -352,7 +352,8 @@ class ValidateAppealForm(FormValidationAction):
             # "就这些，再见", "好 谢谢": the citizen is done and leaves; what they told is filed as it is (no phone: anonymous)
             missing = {name: "" for name in ("appeal_place", "appeal_since", "appeal_wish") if not tracker.get_slot(name)}
             return {**missing, "appeal_contact": tracker.get_slot("appeal_contact") or ANONYMOUS, "appeal_confirm": CONFIRMED}
-        if slot != "appeal_what" and is_service_question("complain", text) and (item := answer_in_passing(dispatcher, text)):
+        if slot != "appeal_what" and is_service_question("complain", text) and (
+                item := answer_in_passing(dispatcher, text, tracker.get_slot("item"))):
             ask = next((cls for cls in AskAppeal.__subclasses__() if cls.slot == slot), None)
             if ask is not None:  # "顺便问下 …咋个参保": answered, then the intake's question again
                 dispatcher.utter_message(text=ask().question(tracker))
@@ -431,7 +432,7 @@ class ValidateAppealForm(FormValidationAction):
             return ended(CANCELLED)
         if agrees(text) or closes(text) or says_nothing_more(text):  # "好 没得了", "谢谢了": nothing to change
             return {"appeal_confirm": CONFIRMED}
-        if is_service_question("complain", text) and (item := answer_in_passing(dispatcher, text)):
+        if is_service_question("complain", text) and (item := answer_in_passing(dispatcher, text, tracker.get_slot("item"))):
             dispatcher.utter_message(text="工单还没有提交。内容没问题请说“确认提交”；要改哪一项，直接告诉我就行。", buttons=CONFIRM_BUTTONS)
             return {"appeal_confirm": None, "item": item}  # "顺便问下 老年人优待证咋个办" at the read-back
         changes = correction(text, _type(tracker))

@@ -270,18 +270,23 @@ def last_said(tracker: Tracker) -> str:
     return next((e.get("text") or "" for e in reversed(tracker.events) if e.get("event") == "bot"), "")
 
 
-def answer_in_passing(dispatcher: CollectingDispatcher, text: str) -> str | None:
-    """A question about one item asked in the middle of a form ("顺便问下 我妈还没参加城乡居民养老保险 咋个参保"):
-    answered (the form then asks its own question again); the item's id, or None when it names no one item."""
+def answer_in_passing(dispatcher: CollectingDispatcher, text: str, in_context: str | None = None) -> str | None:
+    """A question about one item asked in the middle of a form ("顺便问下 我妈还没参加城乡居民养老保险 咋个参保"), or
+    an aspect of the item answered in passing just before ("正常要跑几趟才办得完"): answered (the form then asks its own
+    question again); the item's id, or None when it names no one item."""
     if text.startswith("/") or not asks_something(text):  # "我是昨天下午去办社保卡遇到的": told, not asked
         return None
-    resolution = get_index().resolve(text)
-    if resolution.kind != "answer" or resolution.entry is None:
-        return None
+    index = get_index()
+    resolution = index.resolve(text)
     asked = aspects_in(text)
+    entry = resolution.entry if resolution.kind == "answer" else None
+    if entry is None and resolution.kind == "none" and asked and in_context:
+        entry = index.kb.by_id(in_context)
+    if entry is None:
+        return None
     aspect = asked[0] if asked else "item"
-    say(dispatcher, answer(resolution.entry, aspect, also_asked(text, aspect)))
-    return resolution.entry.id
+    say(dispatcher, answer(entry, aspect, also_asked(text, aspect)))
+    return entry.id
 
 
 def earlier_message(tracker: Tracker) -> str:

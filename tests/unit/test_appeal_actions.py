@@ -122,6 +122,17 @@ def test_a_service_question_is_answered_not_taken_as_an_appeal():
     assert "工单" not in messages[0]["text"] and events[-1]["name"] == "action_listen"
 
 
+def test_an_aspect_of_the_item_answered_in_passing_is_answered_and_the_intake_asks_again():
+    from knowledge.service import get_index
+    transfer = get_index().kb.by_name("不动产转移登记")
+    dispatcher = CollectingDispatcher()
+    text = "正常要跑几趟才办得完"  # right after the intake answered the transfer's materials in passing
+    slots = ValidateAppealForm().validate_appeal_place(text, dispatcher, tracker(text, {"item": transfer.id}), DOMAIN)
+    assert slots == {"appeal_place": None, "item": transfer.id}
+    assert dispatcher.messages[0]["text"].startswith("【不动产转移登记】") and "办事现场" in dispatcher.messages[0]["text"]
+    assert "地点" in dispatcher.messages[-1]["text"]
+
+
 def test_an_answer_takes_every_detail_it_carries():
     slots = ValidateAppealForm().validate_appeal_place("黄土镇新华村，上个月开始的，希望尽快修好", CollectingDispatcher(),
                                                        tracker("黄土镇新华村，上个月开始的，希望尽快修好"), DOMAIN)
