@@ -372,10 +372,17 @@ class ValidateBookingForm(FormValidationAction):
             return {"booking_item": None}  # the form asks for it again
         item, problem = bookable_item(str(value or ""), None)
         if item is None:
-            dispatcher.utter_message(text=problem or "没有找到这个事项，请说一下您要办理的事项名称，例如“身份证”“社保卡”。")
+            if offered and problem is None:  # "那后天中午12点半嘛" while the items wait: which one first (the time is kept)
+                dispatcher.utter_message(text=REOFFER, buttons=[{"title": name, "payload": name} for name in offered])
+            else:
+                dispatcher.utter_message(text=problem or "没有找到这个事项，请说一下您要办理的事项名称，例如“身份证”“社保卡”。")
             return {"booking_item": None}
-        # "那帮我约个失业登记 也是下周一上午": the day, time, name and mobile said with the item are kept too
-        given = {k: v for k, v in details_in(text_of(tracker), item, None).items() if not tracker.get_slot(k)}
+        # "那帮我约个失业登记 也是下周一上午": the day, time, name and mobile said with the item are kept too, and so are
+        # those said before the item was picked from options ("预约补办社保卡 后天晚上6点" → options → "2")
+        given: dict[str, Any] = {}
+        for said in [text_of(tracker), *said_while_the_item_was_asked(tracker)]:
+            given = {**{k: v for k, v in details_in(said, item, None).items() if v is not None}, **given}
+        given = {k: v for k, v in given.items() if not tracker.get_slot(k)}
         if given.get("booking_time") is None:
             given.pop("booking_time", None)
         return {**given, "booking_item": item}
@@ -542,6 +549,25 @@ class AskUnlessExplained(Action):
 
 
 BOOKING_OPTIONS = "您想预约办理{topic}方面的哪一项？请点选，也可以直接说事项名称："
+REOFFER = "您想预约办理的是下面哪一项？请先选一项（点选或回复编号），您说的时间我记着："  # starts as BOOKING_OPTIONS does
+
+
+def said_while_the_item_was_asked(tracker: Tracker) -> list[str]:
+    """The citizen's messages before this one, latest first, each answered with the item options, back to the one the
+    first options answered ("预约补办社保卡 后天晚上6点行不行" → options → "那后天中午12点半嘛" → options → this one)."""
+    said: list[str] = []
+    users = [n for n, event in enumerate(tracker.events) if event.get("event") == "user"]
+    events = tracker.events[:users[-1]] if users else []  # before this message
+    options = False  # whether the assistant's answer to the user message reached next held item options
+    for event in reversed(events):
+        if event.get("event") == "bot":
+            options = options or (event.get("text") or "").startswith(BOOKING_OPTIONS.split("{")[0])
+        elif event.get("event") == "user":
+            if not options:
+                break
+            said.append(event.get("text") or "")
+            options = False
+    return said
 
 
 def offered_items(tracker: Tracker) -> list[str]:
@@ -672,7 +698,10 @@ class ActionBookingChange(Action):
             found = {"booking_name": service.normalize_name(name)}
         if not found and asked == "booking_phone" and (digits := re.sub(r"\D", "", text)) and _PHONE.fullmatch(digits):
             found = {"booking_phone": digits}  # "136 8812 3456"
-        if not found:
+        offered = offered_items(tracker) if asked == "booking_item" else []
+        if not found and offered and parse_when(text, now()) is not None:  # "那下周四中午12点半嘛" while the items wait
+            dispatcher.utter_message(text=REOFFER, buttons=[{"title": name, "payload": name} for name in offered])
+        elif not found:
             dispatcher.utter_message(text="好的，请告诉我要改成什么：日期时间、姓名还是手机号？")
         events = [SlotSet(k, v) for k, v in found.items()] + [SlotSet("booking_request_id", None)]
         return events if tracker.active_loop_name else events + [FollowupAction("booking_form")]

@@ -263,6 +263,16 @@ def test_a_topic_where_the_item_to_book_is_asked_offers_its_items(chat):
     assert "请问您想约哪天" in texts(chat(str(titles.index("户口迁移审批") + 1)))  # a number picks it
 
 
+def test_a_time_said_while_the_item_options_wait_is_kept_for_the_item_picked(chat):
+    first = chat("想预约办个户口的事 下周四上午十点")
+    titles = [b["title"] for r in first for b in r.get("buttons") or []]
+    again = chat("哦 还是下周四中午12点半嘛")  # a time, not yet the item: the options again, the time kept
+    assert "请先选一项" in texts(again) and [b["title"] for r in again for b in r.get("buttons") or []] == titles
+    assert "姓名" in texts(chat(str(titles.index("户口迁移审批") + 1)))  # not "which day?"
+    chat("周丽")
+    assert "12:30" in texts(chat("13912340077"))  # the later time said wins
+
+
 def test_a_time_said_to_be_impossible_is_not_where_the_booking_moves(chat):
     code = book(chat, "预约办往来港澳通行证 下周四晚上七点", "吴大华 13308134529")
     text = texts(chat(f"下周四晚上临时要加班 {code} 133 0813 4529 帮我改个时间"))
