@@ -12,6 +12,7 @@ calibrated score, the probability that the entry is the one asked about.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import random
 import re
@@ -61,6 +62,14 @@ _DISTINCT = re.compile(r"变更|更正|更改|注销|设立|考试|考研|年报
 DISTINCT_MAX_CHARS = 36
 # a document lost or to be replaced: a guide that never says so is for getting one, not for replacing it
 _LOST = re.compile(r"补办|补领|补发|补证|补一张|补一个|补个|遗失|丢失|丢了|搞丢|弄丢|掉了|搞掉|弄掉|找不到了|不见了|损毁|重新补")
+
+
+def _shared_length(a: str, b: str) -> int:
+    """The length of the longest run of characters two names share ("社会保障卡申领", "社会保障卡补领、换领、换发": 5)."""
+    match = difflib.SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
+    return match.size
+
+
 _GENERIC = re.compile("我要|我想|想要|想|要|怎么|如何|什么|哪里|在|去|到|办理|办个|办一个|办|申请|弄个|弄|一个|个|一下|的|了|吗|呢|不|多久|多少|钱")
 
 
@@ -488,6 +497,19 @@ class SearchIndex:
             return True
         return len(text) <= DISTINCT_MAX_CHARS and any(w not in said for w in _DISTINCT.findall(text))
 
+    def replacement_of(self, question: str, hits: list[Hit]) -> Hit | None:
+        """For a question about replacing a lost document whose first hit is the guide for getting one (which never
+        speaks of replacing), the guide among the other hits that replaces the same document: it speaks of replacing,
+        and its name shares the document's name (at least 3 characters) with the first's."""
+        if not _LOST.search(normalize(question)):
+            return None
+        first = hits[0].entry.name
+        for hit in hits[1:]:
+            said = self._guide_words.get(hit.entry.id, "")
+            if hit.score >= SUGGEST_THRESHOLD and _LOST.search(said) and _shared_length(first, hit.entry.name) >= 3:
+                return hit
+        return None
+
     def _resolve(self, question: str, top: int = 4) -> Resolution:
         """Answer one item, offer several, or say none fits."""
         if not _GENERIC.sub("", normalize(question)):  # only generic words ("要钱不"): no item named
@@ -512,6 +534,8 @@ class SearchIndex:
             len(hits) < 2 or hits[0].score - hits[1].score >= AMBIGUITY_MARGIN or not hits[1].matched)
         if clear and not self.says_what_the_guide_does_not(question, hits[0].entry):
             return Resolution("answer", hits[:1])
+        if clear and (twin := self.replacement_of(question, hits)) is not None:
+            return Resolution("answer", [twin])  # "补办社保卡": not the first issue (社会保障卡申领) but its replacement
         floor = max(SUGGEST_THRESHOLD, hits[0].score * 0.3)
         return Resolution("choose", [h for h in hits if h.score >= floor])
 

@@ -146,3 +146,19 @@ def test_a_short_question_naming_what_the_guide_never_says_is_not_answered_as_it
 ])
 def test_the_words_a_guide_says_or_a_story_mentions_in_passing_do_not_hold_it_back(index, question, item):
     assert not index.says_what_the_guide_does_not(question, index.kb.by_name(item))
+
+
+@pytest.mark.parametrize("question, item", [
+    ("补办社保卡", "社会保障卡补领、换领、换发"),  # first hit 社会保障卡申领 (its alias 办社保卡), which never speaks of replacing
+    ("补办社保卡要带啥", "社会保障卡补领、换领、换发"), ("我想补办社保卡", "社会保障卡补领、换领、换发"),
+])
+def test_a_lost_document_goes_to_the_guide_that_replaces_the_same_document(index, question, item):
+    assert index.search(question, top=1)[0].entry.name != item  # what the words alone rank first
+    resolution = index.resolve(question)
+    assert resolution.kind == "answer" and resolution.entry.name == item
+
+
+def test_no_replacement_guide_of_another_document_is_taken_for_a_lost_one(index):
+    # nothing in the guides replaces a birth certificate: the first issue is offered (with the way onward), not 补领结婚证
+    resolution = index.resolve("出生医学证明搞丢了补一张")
+    assert resolution.kind == "choose" and [h.entry.name for h in resolution.hits] == ["《出生医学证明》首次签发"]
