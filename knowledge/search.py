@@ -63,6 +63,10 @@ DISTINCT_MAX_CHARS = 36
 # a document lost or to be replaced: a guide that never says so is for getting one, not for replacing it
 _LOST = re.compile(r"补办|补领|补发|补证|补一张|补一个|补个|遗失|丢失|丢了|搞丢|弄丢|掉了|搞掉|弄掉|找不到了|不见了|损毁|重新补")
 
+# a guide for doing something away from home, and a question that says the citizen is away (or from elsewhere)
+_AWAY = re.compile(r"跨省|异地")
+_ELSEWHERE = re.compile(r"异地|外地|外省|跨省|省外|(?:户口|户籍)(?:不在|在外)|不是(?:本地|夹江)|非本地|在外(?:地|省|面|头)")
+
 
 def _shared_length(a: str, b: str) -> int:
     """The length of the longest run of characters two names share ("社会保障卡申领", "社会保障卡补领、换领、换发": 5)."""
@@ -497,6 +501,19 @@ class SearchIndex:
             return True
         return len(text) <= DISTINCT_MAX_CHARS and any(w not in said for w in _DISTINCT.findall(text))
 
+    @staticmethod
+    def _without_elsewhere_variants(question: str, hits: list[Hit]) -> list[Hit]:
+        """The hits without a guide for doing a thing away from home (居民身份证跨省异地办理) that ties with the guide for
+        the same document at home (居民身份证办理), when the question says nothing of being away ("身份证快过期了 换身份证
+        在哪里办"): its example questions share every word with the home guide's, so the model cannot tell them apart."""
+        if len(hits) < 2 or _ELSEWHERE.search(normalize(question)):
+            return hits
+        def shadowed(hit: Hit) -> bool:
+            return bool(_AWAY.search(hit.entry.name)) and any(
+                other is not hit and not _AWAY.search(other.entry.name) and other.score >= hit.score - AMBIGUITY_MARGIN
+                and _shared_length(other.entry.name, hit.entry.name) >= 3 for other in hits)
+        return [hit for hit in hits if not shadowed(hit)]
+
     def replacement_of(self, question: str, hits: list[Hit]) -> Hit | None:
         """For a question about replacing a lost document whose first hit is the guide for getting one (which never
         speaks of replacing), the guide among the other hits that replaces the same document: it speaks of replacing,
@@ -514,7 +531,7 @@ class SearchIndex:
         """Answer one item, offer several, or say none fits."""
         if not _GENERIC.sub("", normalize(question)):  # only generic words ("要钱不"): no item named
             return Resolution("none", [])
-        hits = self.search(question, top=top)
+        hits = self._without_elsewhere_variants(question, self.search(question, top=top))
         if len(normalize(question)) <= 4 or not (hits and hits[0].matched):
             options = self.vague_options(question)
             if options:

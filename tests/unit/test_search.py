@@ -162,3 +162,13 @@ def test_no_replacement_guide_of_another_document_is_taken_for_a_lost_one(index)
     # nothing in the guides replaces a birth certificate: the first issue is offered (with the way onward), not 补领结婚证
     resolution = index.resolve("出生医学证明搞丢了补一张")
     assert resolution.kind == "choose" and [h.entry.name for h in resolution.hits] == ["《出生医学证明》首次签发"]
+
+
+@pytest.mark.parametrize("question, item", [
+    ("身份证也快过期了 换身份证在哪里办", "居民身份证办理（包括临时）"),  # tied with 居民身份证跨省异地办理 by the model
+    ("身份证掉了要补办 我是夹江本地户口 要带啥子", "居民身份证办理（包括临时）"),
+    ("身份证异地办理", "居民身份证跨省异地办理"), ("异地就医备案要带啥", "异地就医备案"),  # said: kept
+])
+def test_a_guide_for_doing_it_away_from_home_does_not_tie_with_the_home_guide_unless_said(index, question, item):
+    resolution = index.resolve(question)
+    assert resolution.kind == "answer" and resolution.entry.name == item
