@@ -44,6 +44,8 @@ def test_aspect_words(text, aspect):
     ("参保证明在哪里打？要带身份证吗？", ["location_hours", "materials"]),
     ("社保卡丢了能在手机上先挂失吗？补卡要几天", ["online", "time_limit"]),
     ("要带什么材料", ["materials"]),  # a short question's word is asked
+    ("在村上能办不 还是要跑县城", ["location_hours"]), ("我在乡镇就能办吗", ["location_hours"]),  # near home or in town
+    ("村上说可以申请", []),  # told, not asked
     # "是真的不" asks whether what was told is so: the told clause's aspect ("听说在手机上就能弄完，是真的不")
     ("朋友说现在成立公司在手机上就能全部弄完，不用跑大厅，是真的不？", ["online"]),
 ])
