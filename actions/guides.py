@@ -32,6 +32,7 @@ from knowledge.answers import (
     Answer,
     also_asked,
     answer,
+    asks_how,
     asks_something,
     aspect_in,
     aspects_in,
@@ -55,6 +56,7 @@ ORDINAL_RE = re.compile(r"^(?:我?选|就是|是|要)?第?([一二两三四五1-
 FOLLOW_UP_LENGTH = 12  # "换一张要多久" right after a single option offered: about that option
 VAGUE_LENGTH = 4  # a normalised question this short that fits several items is vague ("办证")
 NAMED = 0.6  # a name or alias signal this strong: the message names an item (with one in context, it changes the subject)
+FULL_NAME = 0.9  # ... and this strong: it names the item in full
 # "那港澳通行证呢", "身份证的话": a new item, the same question as before
 # a switch starts with 那 or ends a phrase with 呢 (Sichuanese 喃) or 的话: "那护照呢", "临时救助喃", "开公司的话呢 有限公司"
 _SWITCH_LEAD = re.compile(r"^(?:那|那么|还有)|(?:呢|喃|的话)(?:[？?。！!…\s]|$)")
@@ -265,6 +267,11 @@ def names_an_item(hits: list[Hit]) -> bool:
     return bool(hits) and max(hits[0].signals.get("name", 0.0), hits[0].signals.get("pinyin", 0.0)) >= NAMED
 
 
+def names_in_full(hits: list[Hit]) -> bool:
+    """Whether the best hit's whole name or a long alias is in the message ("企业职工退休", not "社保卡", which two share)."""
+    return bool(hits) and max(hits[0].signals.get("name", 0.0), hits[0].signals.get("pinyin", 0.0)) >= FULL_NAME
+
+
 def last_said(tracker: Tracker) -> str:
     """The assistant's last message before this turn."""
     return next((e.get("text") or "" for e in reversed(tracker.events) if e.get("event") == "bot"), "")
@@ -427,7 +434,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             return offer(dispatcher, [e for e in (index.kb.by_id(i) for i in candidates) if e], aspect, vague=True)
     asks_which = len(normalize(text)) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(normalize(text)))
     if resolution is not None and resolution.kind == "answer" and (
-            asks_which and not names_an_item(resolution.hits) or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked):
+            asks_which and not names_an_item(resolution.hits) or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked
+            and not (asks_how(text) and names_in_full(resolution.hits))):  # "企业职工退休的事 到年龄了咋个申请": asked
         # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
         topical = topic_entries(text)
         if topical:

@@ -127,6 +127,13 @@ def test_a_follow_up_after_a_booking_is_about_the_item_booked():
     assert slots["item"] == item_id("生育津贴支付")
 
 
+def test_a_matter_named_in_full_and_asked_how_is_answered_a_shared_word_is_asked_back():
+    messages, _ = run(ActionAnswerGuide(), tracker("我想咨询企业职工退休的事 到年龄了咋个申请", "ask_item"))
+    assert messages[0]["text"].startswith("【企业职工基本养老保险正常退休申请】")
+    messages, _ = run(ActionAnswerGuide(), tracker("社保卡的事咋个办", "ask_item"))  # 社保卡: two items' word
+    assert "哪一项" in messages[0]["text"] and len(messages[0]["buttons"]) >= 2
+
+
 def test_item_switch_in_the_dialogue_keeps_the_fee_question():
     current = item_id("居民身份证办理（包括临时）")
     messages, slots = run(ActionAnswerGuide(), tracker("那港澳通行证呢", "ask_procedure", {"item": current, "aspect": "fee"}))
