@@ -170,12 +170,14 @@ def test_transfer_can_enqueue_instead(tmp_path):
         assert root.find("Enqueue").text == "12345-operators"
 
 
-@pytest.mark.parametrize("assistant", [Assistant(delay=3.0), Assistant(down=True)], ids=["slow", "down"])
+@pytest.mark.parametrize("assistant", [Assistant(delay=6.0), Assistant(down=True)], ids=["slow", "down"])
 def test_a_slow_or_failing_assistant_gets_an_apology_and_a_transfer_in_time(tmp_path, assistant):
     with client_for(tmp_path, assistant, voice_assistant_timeout=0.5) as client:
         started = time.monotonic()
         root = Caller(client, PUBLIC).twiml("/channels/voice/gather", SpeechResult="社保卡怎么办", Confidence="0.9")
-        assert time.monotonic() - started < 2.0
+        # answered long before the assistant would have (6 s) and Twilio gives up (15 s); the margin over the 0.5 s
+        # timeout is for a loaded CI machine (2.07 s once in the whole suite on 2 cores)
+        assert time.monotonic() - started < 4.0
         assert check_transfer(root) == voice.SLOW
 
 
