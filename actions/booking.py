@@ -373,7 +373,7 @@ class ValidateBookingForm(FormValidationAction):
         item, problem = bookable_item(str(value or ""), None)
         if item is None:
             if offered and problem is None:  # "那后天中午12点半嘛" while the items wait: which one first (the time is kept)
-                dispatcher.utter_message(text=REOFFER, buttons=[{"title": name, "payload": name} for name in offered])
+                dispatcher.utter_message(text=REOFFER, buttons=item_buttons(offered))
             else:
                 dispatcher.utter_message(text=problem or "没有找到这个事项，请说一下您要办理的事项名称，例如“身份证”“社保卡”。")
             return {"booking_item": None}
@@ -550,6 +550,11 @@ class AskUnlessExplained(Action):
 
 BOOKING_OPTIONS = "您想预约办理{topic}方面的哪一项？请点选，也可以直接说事项名称："
 REOFFER = "您想预约办理的是下面哪一项？请先选一项（点选或回复编号），您说的时间我记着："  # starts as BOOKING_OPTIONS does
+_OPTIONS_LEAD = BOOKING_OPTIONS.split("{")[0]  # how every question offering items to book begins
+
+
+def item_buttons(names: list[str]) -> list[dict[str, str]]:
+    return [{"title": name, "payload": name} for name in names]
 
 
 def said_while_the_item_was_asked(tracker: Tracker) -> list[str]:
@@ -561,7 +566,7 @@ def said_while_the_item_was_asked(tracker: Tracker) -> list[str]:
     options = False  # whether the assistant's answer to the user message reached next held item options
     for event in reversed(events):
         if event.get("event") == "bot":
-            options = options or (event.get("text") or "").startswith(BOOKING_OPTIONS.split("{")[0])
+            options = options or (event.get("text") or "").startswith(_OPTIONS_LEAD)
         elif event.get("event") == "user":
             if not options:
                 break
@@ -574,7 +579,7 @@ def offered_items(tracker: Tracker) -> list[str]:
     """The items action_ask_booking_item offered as buttons in its last question, in order (none if it did not)."""
     for event in reversed(tracker.events):
         if event.get("event") == "bot":
-            if not (event.get("text") or "").startswith(BOOKING_OPTIONS.split("{")[0]):
+            if not (event.get("text") or "").startswith(_OPTIONS_LEAD):
                 return []
             return [b.get("payload", "") for b in (event.get("data") or {}).get("buttons") or []]
     return []
@@ -594,7 +599,7 @@ class ActionAskBookingItem(Action):
                 dispatcher.utter_message(response="utter_ask_booking_item")
             return []
         lines = [BOOKING_OPTIONS.format(topic=topical[0]), *(f"{n}. {e.name}" for n, e in enumerate(entries, 1))]
-        dispatcher.utter_message(text="\n".join(lines), buttons=[{"title": e.name, "payload": e.name} for e in entries])
+        dispatcher.utter_message(text="\n".join(lines), buttons=item_buttons([e.name for e in entries]))
         return []
 
 
@@ -700,7 +705,7 @@ class ActionBookingChange(Action):
             found = {"booking_phone": digits}  # "136 8812 3456"
         offered = offered_items(tracker) if asked == "booking_item" else []
         if not found and offered and parse_when(text, now()) is not None:  # "那下周四中午12点半嘛" while the items wait
-            dispatcher.utter_message(text=REOFFER, buttons=[{"title": name, "payload": name} for name in offered])
+            dispatcher.utter_message(text=REOFFER, buttons=item_buttons(offered))
         elif not found:
             dispatcher.utter_message(text="好的，请告诉我要改成什么：日期时间、姓名还是手机号？")
         events = [SlotSet(k, v) for k, v in found.items()] + [SlotSet("booking_request_id", None)]

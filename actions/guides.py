@@ -262,14 +262,10 @@ def says_a_word_of(other: Entry, current: Entry, text: str) -> bool:
     return any(w in theirs and w not in mine for w in get_index().tokens(normalize(text)) if len(w) >= 2)
 
 
-def names_an_item(hits: list[Hit]) -> bool:
-    """Whether the best hit is named in the message (not just loosely related to its words)."""
-    return bool(hits) and max(hits[0].signals.get("name", 0.0), hits[0].signals.get("pinyin", 0.0)) >= NAMED
-
-
-def names_in_full(hits: list[Hit]) -> bool:
-    """Whether the best hit's whole name or a long alias is in the message ("企业职工退休", not "社保卡", which two share)."""
-    return bool(hits) and max(hits[0].signals.get("name", 0.0), hits[0].signals.get("pinyin", 0.0)) >= FULL_NAME
+def names_an_item(hits: list[Hit], strength: float = NAMED) -> bool:
+    """Whether the best hit is named in the message (not just loosely related to its words); with FULL_NAME, its whole
+    name or a long alias ("企业职工退休", not "社保卡", which two items share)."""
+    return bool(hits) and max(hits[0].signals.get("name", 0.0), hits[0].signals.get("pinyin", 0.0)) >= strength
 
 
 def last_said(tracker: Tracker) -> str:
@@ -435,7 +431,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     asks_which = len(normalize(text)) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(normalize(text)))
     if resolution is not None and resolution.kind == "answer" and (
             asks_which and not names_an_item(resolution.hits) or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked
-            and not (asks_how(text) and names_in_full(resolution.hits))):  # "企业职工退休的事 到年龄了咋个申请": asked
+            and not (asks_how(text) and names_an_item(resolution.hits, FULL_NAME))):  # "企业职工退休的事 到年龄了咋个申请": asked
         # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
         topical = topic_entries(text)
         if topical:
