@@ -61,6 +61,11 @@
    every check: Rasa builds the reversed list of a rule's states for every rule at every turn of the history it
    checks, and keeps checking every remaining turn after the longest remaining rule is behind it, where every check
    answers yes. Here it stops there, with the same rules left.
+15. A tracker's slots are copied by copying each slot's attributes, where Rasa calls `copy.copy` on each of the
+   domain's 43 slots every time it makes a tracker (reading one from the store, before every action, replaying the
+   history): the same new objects by a shorter road (`copy.copy` of a plain object goes through `__reduce_ex__` and
+   `copyreg`); those copies were about 6% of Rasa's CPU per turn, a third of that is left. A slot class with its own way of copying or pickling, or with
+   slots named in `__slots__`, is copied by `copy.copy` as before.
 
 Executed by path with the Rasa environment's interpreter (`.venv-rasa/bin/python bot/rasa_server.py run ...`),
 so it imports nothing from the app. Rasa 3.6 has no setting for this; a fork would be far more to keep.
@@ -112,6 +117,7 @@ def install() -> None:
     _load_models_without_a_training_step()
     _share_tracker_states()
     _match_rules_with_reversed_states()
+    _copy_slots_by_attributes()
 
 
 # Idle pooled connections are dropped before the app's server (uvicorn, 5 s keep-alive by default) would close
@@ -540,6 +546,40 @@ def _match_rules_with_reversed_states() -> None:
 
     RulePolicy._is_rule_applicable = is_rule_applicable
     RulePolicy._get_possible_keys = get_possible_keys
+
+
+def copies_by_attributes(cls: type) -> bool:
+    """Whether `copy.copy` of an instance of `cls` makes a new instance with the same `__dict__` and nothing else:
+    no `__copy__`, no pickling hooks of its own, no slot named in a `__slots__` of its classes (see 15. above)."""
+    hooks = ("__copy__", "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__getnewargs__", "__getnewargs_ex__")
+    return all(not any(hook in vars(c) for hook in hooks) and not vars(c).get("__slots__")  # `abc.ABC`'s are ()
+               for c in cls.__mro__ if c is not object)
+
+
+def _copy_slots_by_attributes() -> None:
+    """See 15. above. `DialogueStateTracker.__init__` is Rasa's own; only the `copy` it calls is this one."""
+    import copy
+    import types
+
+    import rasa.shared.core.trackers as trackers
+
+    plain: dict[type, bool] = {}
+
+    def copy_slot(value: Any) -> Any:
+        cls = type(value)
+        known = plain.get(cls)
+        if known is None:
+            known = plain[cls] = copies_by_attributes(cls)
+        if not known:
+            return copy.copy(value)
+        new = object.__new__(cls)
+        new.__dict__.update(value.__dict__)
+        return new
+
+    module = types.ModuleType("copy", "The copy module, with `copy` for a tracker's slots (bot/rasa_server.py, 15.).")
+    module.__dict__.update({k: v for k, v in vars(copy).items() if not k.startswith("__")})
+    module.copy = copy_slot  # type: ignore[attr-defined]
+    trackers.copy = module
 
 
 def block_jax() -> None:

@@ -169,18 +169,42 @@ PREDICTIONS = textwrap.dedent("""
                 tracker.update(event)
         return found
     own_growing = one_tracker_growing()
+
+    import asyncio
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    import rasa.shared.core.trackers as tracker_module
+
+    def stored_and_read():  # each tracker saved to the in-memory store and read back: its events and its state
+        async def main():
+            store, found = InMemoryTrackerStore(domain), []
+            for tracker in trackers_()[::10]:
+                await store.save(tracker)
+                read = await store.retrieve("s")
+                found.append([read.as_dialogue().as_dict()["events"], read.current_state()])
+            return found
+        return asyncio.run(main())
+    own_stored = stored_and_read()
     event_types = {cls.type_name: Event.resolve_by_type(cls.type_name) for cls in all_subclasses(Event)}
 
     plain_runner, plain_resolve = DaskGraphRunner.run, Event.resolve_by_type
+    from copy import copy as copy_module_copy
     server["_skip_ted_when_decided"]()
     server["_run_graphs_without_dask"]()
     server["_index_event_types"]()
     server["_share_tracker_states"]()
     server["_match_rules_with_reversed_states"]()
+    server["_copy_slots_by_attributes"]()
     assert DaskGraphRunner.run is not plain_runner and Event.resolve_by_type is not plain_resolve
     parses = [parse_summary(processor._parse_message_with_graph(UserMessage(t), DialogueStateTracker("s", []))) for t in texts]
     ours = [summary(MessageProcessor._predict_next_with_tracker(processor, tracker)) for tracker in trackers_()]
     growing = one_tracker_growing()
+    stored = stored_and_read()
+
+    class OwnCopy(type(domain.slots[0])):
+        def __copy__(self):
+            return "own copy"
+    slot_copies = [[type(slot).__name__, copied is not slot and type(copied) is type(slot) and vars(copied) == vars(slot)]
+                   for slot in domain.slots for copied in [tracker_module.copy.copy(slot)]]
     ujson_json = [json.loads(server["dumps"](tracker.as_dialogue().as_dict())) for tracker in trackers_()[::10]]
     differ = [[str(events[-3:]), a[:2], b[:2]] for events, a, b in zip(points_, own, ours) if a != b]
     unknown = []
@@ -194,7 +218,12 @@ PREDICTIONS = textwrap.dedent("""
                       "parses": len(texts), "parses_differ": [t for t, a, b in zip(texts, own_parses, parses) if a != b],
                       "event_types_same": all(Event.resolve_by_type(n) is c for n, c in event_types.items()),
                       "event_types": len(event_types), "unknown": unknown,
-                      "trackers_json_same": own_json == ujson_json, "trackers_json": len(own_json),
+                      "trackers_json_same": own_json == ujson_json,
+                      "stored": len(own_stored), "stored_same": own_stored == stored, "slot_copies": slot_copies,
+                      "by_attributes": sorted({type(slot).__name__ for slot in domain.slots
+                                               if server["copies_by_attributes"](type(slot))}),
+                      "own_copy_kept": tracker_module.copy.copy(OwnCopy(domain.slots[0].name, [])) == "own copy",
+                      "slot_copy_patched": tracker_module.copy.copy is not copy_module_copy, "trackers_json": len(own_json),
                       "jax": "jax" in sys.modules and sys.modules["jax"] is not None, "tensorflow": "tensorflow" in sys.modules}))
 """)
 
@@ -204,7 +233,8 @@ def test_predictions_and_parses_on_the_patched_paths_are_rasas_own():
     without dask, event types by table, the history's states shared, rules matched
     on reversed states): every prediction point of the training stories and rules gets the same
     prediction (action, confidences, policy, events), and every seventh NLU example the same parse. Most points
-    skip TED. Also: ujson writes the same JSON as Rasa's json.dumps, and the Rasa process runs without JAX."""
+    skip TED. Also: slots copied by their attributes (15.) give Rasa's own trackers;
+    ujson writes the same JSON as Rasa's json.dumps, and the Rasa process runs without JAX."""
     result = subprocess.run([str(RASA_PY), "-c", PREDICTIONS, str(RASA_SERVER), str(MODEL)],
                             capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -221,6 +251,14 @@ def test_predictions_and_parses_on_the_patched_paths_are_rasas_own():
     assert found["event_types_same"] and found["event_types"] > 20
     assert found["unknown"] == ["ValueError: Unknown event name 'no_such_event'.", "None"]  # Rasa's own answers
     assert found["trackers_json_same"] and found["trackers_json"] > 50
+    # Slots copied by their attributes (15.): every slot of the domain, a new object of its class with the same
+    # attributes; a slot class that copies itself keeps its own way. Trackers read back from the in-memory store have
+    # the same events and state.
+    assert found["slot_copy_patched"] and len(found["slot_copies"]) > 30
+    assert all(same for _, same in found["slot_copies"]), found["slot_copies"]
+    assert found["own_copy_kept"]
+    assert found["by_attributes"] == ["AnySlot", "BooleanSlot", "FloatSlot", "ListSlot", "TextSlot"]  # the short road is taken for them
+    assert found["stored"] > 50 and found["stored_same"]
     assert found["tensorflow"] and not found["jax"]
 
 

@@ -187,6 +187,15 @@ def test_deeply_nested_json_is_refused_before_parsing(tmp_path, body):
         assert response.status_code == 400 and "嵌套" in response.json()["error"]
 
 
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b"[" * 100_000, b'{"next_action": "x",', b"\xff\xfe"])
+def test_malformed_or_deeply_nested_action_calls_get_a_clear_400(tmp_path, body):
+    # The action endpoint parses without a depth scan (bot/action_webhook.py): nesting past the parser's limit is
+    # refused like any malformed body, never a crash of the request
+    with app_for(tmp_path, peer=LOOPBACK) as client:
+        response = client.post("/webhook", content=body, headers={"X-Action-Token": TOKEN, "Content-Type": "application/json"})
+        assert response.status_code == 400 and response.json() == {"error": "请求体不是有效的 JSON"}
+
+
 def test_compressed_bodies_are_refused_on_public_routes_and_bad_deflate_on_the_webhook(tmp_path):
     with app_for(tmp_path, peer=LOOPBACK) as client:
         chat = client.post("/api/chat", content=b"not zlib at all", headers={"Content-Encoding": "deflate", "Content-Type": "application/json"})
