@@ -514,6 +514,17 @@ class SearchIndex:
                 and _shared_length(other.entry.name, hit.entry.name) >= 3 for other in hits)
         return [hit for hit in hits if not shadowed(hit)]
 
+    @staticmethod
+    def away_variant_of(question: str, hits: list[Hit]) -> Hit | None:
+        """For a question that says the citizen is away or from elsewhere ("跨省办身份证收费吗") whose first hit is the
+        guide for doing a thing at home, the guide among the other hits for doing the same thing away from home
+        (居民身份证跨省异地办理): its name says so (_AWAY) and shares the document's name (at least 3 characters) with
+        the first's. The mirror of `_without_elsewhere_variants`."""
+        if not _ELSEWHERE.search(normalize(question)) or _AWAY.search(hits[0].entry.name):
+            return None
+        return next((hit for hit in hits[1:] if hit.score >= SUGGEST_THRESHOLD and _AWAY.search(hit.entry.name)
+                     and _shared_length(hits[0].entry.name, hit.entry.name) >= 3), None)
+
     def replacement_of(self, question: str, hits: list[Hit]) -> Hit | None:
         """For a question about replacing a lost document whose first hit is the guide for getting one (which never
         speaks of replacing), the guide among the other hits that replaces the same document: it speaks of replacing,
@@ -549,6 +560,8 @@ class SearchIndex:
                      and hits[1].signals.get("name", 0.0) >= hits[0].signals.get("name", 0.0) > 0)
         clear = hits[0].matched and not same_name and (
             len(hits) < 2 or hits[0].score - hits[1].score >= AMBIGUITY_MARGIN or not hits[1].matched)
+        if clear and (away := self.away_variant_of(question, hits)) is not None:
+            return Resolution("answer", [away])  # "跨省办身份证": not the home guide but the one for doing it away
         if clear and not self.says_what_the_guide_does_not(question, hits[0].entry):
             return Resolution("answer", hits[:1])
         if clear and (twin := self.replacement_of(question, hits)) is not None:

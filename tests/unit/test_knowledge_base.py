@@ -93,3 +93,11 @@ def test_a_life_event_alias_is_found_with_a_measure_word_or_le_inside():
     assert asked_event("我想开个饭馆子 卖家常炒菜的 要办哪些证照", events()).name == "开店"
     assert asked_event("我婆娘刚生了 娃娃要办些啥子手续哦", events()).name == "新生儿出生"
     assert asked_event("社保卡要办些啥", events()) is None
+
+
+def test_the_documents_to_take_for_one_item_are_not_a_life_event():
+    from knowledge.events import asked_event, events
+    # "要带哪些证件": what to take along for 失业登记 (one item's materials), though 失业 names a life event
+    assert asked_event("失业登记要带哪些证件？在哪里办？", events()) is None
+    assert asked_event("开店要准备哪些证明", events()) is None
+    assert asked_event("失业了要办哪些证", events()).name == "失业和创业"  # the papers to get: the whole event

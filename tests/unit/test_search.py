@@ -172,3 +172,11 @@ def test_no_replacement_guide_of_another_document_is_taken_for_a_lost_one(index)
 def test_a_guide_for_doing_it_away_from_home_does_not_tie_with_the_home_guide_unless_said(index, question, item):
     resolution = index.resolve(question)
     assert resolution.kind == "answer" and resolution.entry.name == item
+
+
+@pytest.mark.parametrize("question", ["跨省办身份证收费吗", "在外省办身份证要钱不"])
+def test_a_question_said_from_away_goes_to_the_guide_for_doing_it_away(index, question):
+    # the words rank the home guide first (its name holds 身份证); the question says the citizen is away
+    assert index.search(question, top=1)[0].entry.name == "居民身份证办理（包括临时）"
+    resolution = index.resolve(question)
+    assert resolution.kind == "answer" and resolution.entry.name == "居民身份证跨省异地办理"
