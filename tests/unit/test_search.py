@@ -174,9 +174,42 @@ def test_a_guide_for_doing_it_away_from_home_does_not_tie_with_the_home_guide_un
     assert resolution.kind == "answer" and resolution.entry.name == item
 
 
-@pytest.mark.parametrize("question", ["跨省办身份证收费吗", "在外省办身份证要钱不"])
+@pytest.mark.parametrize("question", ["跨省办身份证在哪里办", "跨省补办身份证在哪里办", "跨省办个身份证要带啥"])
 def test_a_question_said_from_away_goes_to_the_guide_for_doing_it_away(index, question):
     # the words rank the home guide first (its name holds 身份证); the question says the citizen is away
     assert index.search(question, top=1)[0].entry.name == "居民身份证办理（包括临时）"
     resolution = index.resolve(question)
     assert resolution.kind == "answer" and resolution.entry.name == "居民身份证跨省异地办理"
+
+
+def test_a_sound_alike_of_a_word_inside_a_guide_name_is_read_as_that_word(index):
+    # "护照" is no alias of 普通护照签发 on its own (办护照, 护照办理 are); speech recognition writes 护找, 户照
+    assert "护照" in index.correct("请问护找在哪点办") and "护照" in index.correct("想办个户照出国")
+    resolution = index.resolve("请问护找在哪点办")
+    assert resolution.kind == "answer" and resolution.entry.name == "普通护照签发"
+    # a generic word inside a name (办结 of 一次办结…) corrects nothing: 办接种证 is not 办结种证
+    assert index.correct("给娃办接种证") == "给娃办接种证"
+
+
+def test_the_question_model_does_not_depend_on_how_its_examples_were_shuffled(index, monkeypatch):
+    """Fitted to the end (search.FIT_PASSES), two shuffles of the same examples answer the same: stopped early, the
+    seed alone moved about one question in forty to another item (docs/evaluation.md)."""
+    import numpy as np
+    import yaml
+
+    from knowledge import search
+    from knowledge.normalize import normalize
+
+    questions = [index.correct(normalize(q["text"])) for q in yaml.safe_load((ROOT / "tests/eval/situations.yml").read_text(
+        encoding="utf-8"))["questions"] if q["split"] == "tune"]
+    examples = index._training_examples() + index._questions()
+    new_model = search.SearchIndex._new_model
+    firsts = []
+    for seed in (0, 1):
+        def seeded(seed=seed):
+            vectorizer, classifier = new_model()
+            return vectorizer, classifier.set_params(random_state=seed)
+        monkeypatch.setattr(search.SearchIndex, "_new_model", staticmethod(seeded))
+        vectorizer, classifier = index._fit(examples)
+        firsts.append(classifier.classes_[np.argmax(classifier.predict_proba(vectorizer.transform(questions)), axis=1)])
+    assert len(questions) > 300 and float(np.mean(firsts[0] == firsts[1])) >= 0.995
