@@ -336,7 +336,8 @@ class SearchIndex:
         # Run to its full 100 passes (no early stop): stopped early at tol=1e-3 the fit depended on the order the
         # examples were shuffled in, and the same tuning questions were answered right 1,418 to 1,433 times of 1,520
         # with the shuffle's seed alone (0-3); at 100 passes 1,426-1,427, so a change to the guides is measured by what
-        # it changes, not by a new shuffle (2026-12-05, docs/evaluation.md). Fitting takes twice as long (9 → 18 s).
+        # it changes, not by a new shuffle (2026-12-05, docs/evaluation.md). A fit takes 2.7 s instead of 0.4 s here, and
+        # an index build fits five times (a published version carries its fitted model: knowledge/fitted.py).
         return (
             TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1),
             SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=FIT_PASSES, tol=None, random_state=0),
@@ -526,7 +527,7 @@ class SearchIndex:
 
     @staticmethod
     def away_variant_of(question: str, hits: list[Hit]) -> Hit | None:
-        """For a question that says the citizen is away or from elsewhere ("跨省办身份证收费吗") whose first hit is the
+        """For a question that says the citizen is away or from elsewhere ("跨省办个身份证要带啥") whose first hit is the
         guide for doing a thing at home, the guide among the other hits for doing the same thing away from home
         (居民身份证跨省异地办理): its name says so (_AWAY) and shares the document's name (at least 3 characters) with
         the first's. The mirror of `_without_elsewhere_variants`."""
