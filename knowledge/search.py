@@ -334,10 +334,9 @@ class SearchIndex:
         # SGD with log loss: as accurate here as lbfgs logistic regression, ten times faster to fit
         # over the ~1,200 item names (the index is rebuilt at every start and knowledge update).
         # Run to its full 100 passes (no early stop): stopped early at tol=1e-3 the fit depended on the order the
-        # examples were shuffled in, and the same tuning questions were answered right 1,418 to 1,433 times of 1,520
-        # with the shuffle's seed alone (0-3); at 100 passes 1,426-1,427, so a change to the guides is measured by what
-        # it changes, not by a new shuffle (2026-12-05, docs/evaluation.md). A fit takes 2.7 s instead of 0.4 s here, and
-        # an index build fits five times (a published version carries its fitted model: knowledge/fitted.py).
+        # examples were shuffled in (two seeds gave another first choice for 1-2.3% of the tune half's questions; at 100
+        # passes 0-0.3%), and a change to the guides reshuffles (2026-12-05, docs/evaluation.md). A fit takes 2.7 s
+        # instead of 0.4 s here, and an index build fits five times (a published version carries its fitted model: knowledge/fitted.py).
         return (
             TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1),
             SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=FIT_PASSES, tol=None, random_state=0),

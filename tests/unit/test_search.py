@@ -192,8 +192,8 @@ def test_a_sound_alike_of_a_word_inside_a_guide_name_is_read_as_that_word(index)
 
 
 def test_the_question_model_does_not_depend_on_how_its_examples_were_shuffled(index, monkeypatch):
-    """Fitted to the end (search.FIT_PASSES), two shuffles of the same examples answer the same: stopped early, the
-    seed alone moved about one question in forty to another item (docs/evaluation.md)."""
+    """Fitted to the end (search.FIT_PASSES), two shuffles of the same examples give the same first choice: stopped
+    early, the seed alone moved one question in 40 to 100 to another item (docs/evaluation.md)."""
     import numpy as np
     import yaml
 
