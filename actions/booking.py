@@ -563,7 +563,7 @@ def said_while_the_item_was_asked(tracker: Tracker) -> list[str]:
     said: list[str] = []
     users = [n for n, event in enumerate(tracker.events) if event.get("event") == "user"]
     events = tracker.events[:users[-1]] if users else []  # before this message
-    options = False  # whether the assistant's answer to the user message reached next held item options
+    options = False  # whether the assistant answered the next user message back (seen so far) with item options
     for event in reversed(events):
         if event.get("event") == "bot":
             options = options or (event.get("text") or "").startswith(_OPTIONS_LEAD)

@@ -64,8 +64,8 @@
 15. A tracker's slots are copied by copying each slot's attributes, where Rasa calls `copy.copy` on each of the
    domain's 43 slots every time it makes a tracker (reading one from the store, before every action, replaying the
    history): the same new objects by a shorter road (`copy.copy` of a plain object goes through `__reduce_ex__` and
-   `copyreg`); those copies were about 6% of Rasa's CPU per turn, a third of that is left. A slot class with its own way of copying or pickling, or with
-   slots named in `__slots__`, is copied by `copy.copy` as before.
+   `copyreg`); those copies were about 6% of Rasa's CPU per turn, a third of that is left. A slot class with its own
+   way of copying or pickling, or with slots named in `__slots__`, is copied by `copy.copy` as before.
 
 Executed by path with the Rasa environment's interpreter (`.venv-rasa/bin/python bot/rasa_server.py run ...`),
 so it imports nothing from the app. Rasa 3.6 has no setting for this; a fork would be far more to keep.

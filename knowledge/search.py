@@ -18,6 +18,7 @@ import random
 import re
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -184,9 +185,9 @@ class SearchIndex:
         for entry in self.entries:
             words = {normalize(w) for w in [entry.name, *entry.aliases, *entry.keywords]}
             if entry.detailed:  # and the words inside a guide's names ("护照" of 办护照: "护找在哪里办" is about it too),
-                with self._lock:  # but no generic word ("办结" would turn "办接种证" into 办结种证)
-                    words |= {t for w in [entry.name, *entry.aliases] for t in self.tokenizer.lcut_for_search(normalize(w))
-                              if len(t) >= 2 and _GENERIC.sub("", t) == t}
+                # but no generic word ("办结" would turn "办接种证" into 办结种证)
+                words |= {t for w in [entry.name, *entry.aliases] for t in self.tokenizer.lcut_for_search(normalize(w))
+                          if len(t) >= 2 and _GENERIC.sub("", t) == t}
             for word in words:
                 if 2 <= len(word) <= 10 and (len(word) >= 3 or entry.detailed):
                     sounds[_syllables(word)].add(word)
@@ -336,7 +337,8 @@ class SearchIndex:
         # Run to its full 100 passes (no early stop): stopped early at tol=1e-3 the fit depended on the order the
         # examples were shuffled in (two seeds gave another first choice for 1-2.3% of the tune half's questions; at 100
         # passes 0-0.3%), and a change to the guides reshuffles (2026-12-05, docs/evaluation.md). A fit takes 2.7 s
-        # instead of 0.4 s here, and an index build fits five times (a published version carries its fitted model: knowledge/fitted.py).
+        # instead of 0.4 s here, and an index build fits five times (a published version carries its fitted model:
+        # knowledge/fitted.py).
         return (
             TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1),
             SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=FIT_PASSES, tol=None, random_state=0),
@@ -525,28 +527,26 @@ class SearchIndex:
         return [hit for hit in hits if not shadowed(hit)]
 
     @staticmethod
-    def away_variant_of(question: str, hits: list[Hit]) -> Hit | None:
+    def _sibling(hits: list[Hit], fits: Callable[[Hit], bool]) -> Hit | None:
+        """The first of the other hits worth offering that `fits` and is a guide for the same document as the first
+        hit: their names share the document's name (at least 3 characters)."""
+        return next((hit for hit in hits[1:] if hit.score >= SUGGEST_THRESHOLD and fits(hit)
+                     and _shared_length(hits[0].entry.name, hit.entry.name) >= 3), None)
+
+    def away_variant_of(self, question: str, hits: list[Hit]) -> Hit | None:
         """For a question that says the citizen is away or from elsewhere ("跨省办个身份证要带啥") whose first hit is the
-        guide for doing a thing at home, the guide among the other hits for doing the same thing away from home
-        (居民身份证跨省异地办理): its name says so (_AWAY) and shares the document's name (at least 3 characters) with
-        the first's. The mirror of `_without_elsewhere_variants`."""
+        guide for doing a thing at home, the guide for doing the same thing away from home (居民身份证跨省异地办理): its
+        name says so (_AWAY). The mirror of `_without_elsewhere_variants`."""
         if not _ELSEWHERE.search(normalize(question)) or _AWAY.search(hits[0].entry.name):
             return None
-        return next((hit for hit in hits[1:] if hit.score >= SUGGEST_THRESHOLD and _AWAY.search(hit.entry.name)
-                     and _shared_length(hits[0].entry.name, hit.entry.name) >= 3), None)
+        return self._sibling(hits, lambda hit: bool(_AWAY.search(hit.entry.name)))
 
     def replacement_of(self, question: str, hits: list[Hit]) -> Hit | None:
         """For a question about replacing a lost document whose first hit is the guide for getting one (which never
-        speaks of replacing), the guide among the other hits that replaces the same document: it speaks of replacing,
-        and its name shares the document's name (at least 3 characters) with the first's."""
+        speaks of replacing), the guide that replaces the same document: it speaks of replacing."""
         if not _LOST.search(normalize(question)):
             return None
-        first = hits[0].entry.name
-        for hit in hits[1:]:
-            said = self._guide_words.get(hit.entry.id, "")
-            if hit.score >= SUGGEST_THRESHOLD and _LOST.search(said) and _shared_length(first, hit.entry.name) >= 3:
-                return hit
-        return None
+        return self._sibling(hits, lambda hit: bool(_LOST.search(self._guide_words.get(hit.entry.id, ""))))
 
     def _resolve(self, question: str, top: int = 4) -> Resolution:
         """Answer one item, offer several, or say none fits."""
