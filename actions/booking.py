@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from actions.desk import goodbye_then_rating, says_goodbye, wants_a_person
 from actions.guides import (
     MOVE_OFFERED,
+    MOVED_TO_EARLIEST,
     ORDINAL_RE,
     ORDINALS,
     about_the_booking_made,
@@ -981,7 +982,7 @@ class ActionManageBooking(Action):
                     moved = with_session(lambda s: service.reschedule(db_session=s, schedule=schedule, code=code, phone=phone,
                                                                       day=slot.day, start=f"{slot.start:%H:%M}"))
                     dispatcher.utter_message(text="改期成功，预约码不变。" + describe(moved) + (
-                        "这是您说的时段里最早能约的时间，要换别的时间可以再告诉我。" if earliest is not None else ""))
+                        MOVED_TO_EARLIEST + "，要换别的时间可以再告诉我。" if earliest is not None else ""))
                     return [SlotSet("manage_target", None), SlotSet("manage_window", None), SlotSet("manage_op", "lookup")]
                 note = note_same + (("；".join(reasons) + "。") if reasons else "")
                 buttons = [{"title": b["title"], "payload": '/cancel_appointment{"manage_target":"' + b["payload"] + '"}'}

@@ -184,14 +184,18 @@ def about_the_booking_made(tracker: Tracker, text: str) -> bool:
 
 
 MOVE_OFFERED = "可以改到这些时段"  # the words of action_manage_booking's offer of times for a move
+MOVED_TO_EARLIEST = "这是您说的时段里最早能约的时间"  # ... and of its move to the earliest time of a part of the day
 
 
 def picks_a_time_for_the_move(tracker: Tracker, text: str) -> bool:
     """"下午那个", "七点那个", "晚上不得行嗦 那明天中午十二点嘛" right after times for moving the booking were offered
-    (the classifier may read it as a greeting, yes or a new booking): the choice of the new time."""
-    if text.startswith("/") or len(text.strip()) > 20 or tracker.get_slot("manage_op") != "reschedule" or cancel_said(text):
+    (the classifier may read it as a greeting, yes or a new booking), or right after it was moved to the earliest time
+    of the part of the day asked for ("六点半那个" after "下周一晚上还有没得" took 18:00): the choice of the new time."""
+    if text.startswith("/") or len(text.strip()) > 20 or cancel_said(text):
         return False
-    return MOVE_OFFERED in last_said(tracker) and parse_when(text, clock.now().replace(tzinfo=None)) is not None
+    said = last_said(tracker)
+    offered = tracker.get_slot("manage_op") == "reschedule" and MOVE_OFFERED in said
+    return (offered or MOVED_TO_EARLIEST in said) and parse_when(text, clock.now().replace(tzinfo=None)) is not None
 
 
 def booking_followup(tracker: Tracker, text: str) -> list[dict[str, Any]] | None:

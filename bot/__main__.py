@@ -218,7 +218,7 @@ def run_eval(args: argparse.Namespace) -> int:
         env = {"DATABASE_URL": f"sqlite:///{scratch}/eval.db", "CLOCK_START": args.clock_start}
         with Stack(free_port(), free_port(), extra_env=env, tag="-eval") as stack:
             figures = eval_dialogue.main(stack.url, splits=("tune", *eval_dialogue.DEV_SPLITS, "held_out"), show_misses="tune" if args.misses else None,
-                                         today=start.date())
+                                         today=start.date(), database_url=env["DATABASE_URL"])
     out = ROOT / "var" / "eval-dialogue.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({**figures, "knowledge_scale": scale, "appeals": appeals}, ensure_ascii=False, indent=2))

@@ -76,6 +76,10 @@ _CONFLICT = re.compile(r"有事|加班|要上班|走不开|走不脱|[去来](?:
 _CLAUSE = re.compile(r"[^，,。；;！!？?\s]+")
 
 
+# a booking code, a mobile or an ID number said with the time ("改成下午三点 7XMNB6 199…"): no minutes or day in them
+_NO_TIME = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{6,}(?![A-Za-z0-9])|\d{7,}")
+
+
 def parse_when(text: str, now: dt.datetime) -> When | None:
     """The date/time wanted: after a change word ("改到…") if there is one with a time after it, else the first
     date/time expression in text; a clause that says a time is impossible is left out, though its day counts for a
@@ -88,7 +92,7 @@ def parse_when(text: str, now: dt.datetime) -> When | None:
             return " "
         return clause.group()
 
-    text = _CLAUSE.sub(unless_ruled_out, _SPELLED.sub(" ", text or ""))
+    text = _CLAUSE.sub(unless_ruled_out, _SPELLED.sub(" ", _NO_TIME.sub(" ", text or "")))
     marks = list(_CHANGE_TO.finditer(text))
     wanted = _parse_first(text[marks[-1].end():], now) if marks else None
     wanted = wanted or _parse_first(text, now)

@@ -85,3 +85,11 @@ def test_one_oclock_is_a_time_and_eleven_stays_eleven(text, hour):
 @pytest.mark.parametrize("text", ["快一点嘛", "等一点"])
 def test_a_little_is_no_time(text):
     assert parse_when(text, dt.datetime(2026, 12, 8, 9, 30)) is None
+
+
+@pytest.mark.parametrize("text", ["能不能改成下午三点 7XMNB6 19912345678", "下午三点 码是7XMNB6", "下午三点 手机13812345678",
+                                  "下午三点 身份证511126199601270665"])
+def test_a_code_mobile_or_id_number_said_with_the_time_adds_no_minutes(text):
+    # a booking code beginning with a digit right after "三点" had been read as its minutes (15:07)
+    when = parse_when(text, dt.datetime(2026, 12, 8, 9, 30))
+    assert when is not None and (when.start.hour, when.start.minute) == (15, 0)

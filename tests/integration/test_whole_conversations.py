@@ -3,7 +3,8 @@ by a detail, an item switch that keeps the question, a life event and a question
 booking with a named time and a cancellation in one message, a goodbye with thanks, a greeting that carries a
 question; a detail among options, the booking's details in one message, a move by days, a complaint closed with thanks;
 a question in the middle of the booking form, a topic where the item to book is asked, a time said to be impossible,
-a short question about a neighbouring service, a score as the rating."""
+a short question about a neighbouring service, a score as the rating, a time alone after a move to an evening's
+earliest time."""
 import datetime as dt
 import re
 
@@ -223,6 +224,16 @@ def test_another_time_after_the_offered_ones_moves_the_booking(chat):
     assert "可以改到这些时段" in texts(chat(f"预约码{code} 手机13990001122 改到下周三晚上六点 下了班过来"))
     moved = texts(chat("晚上不得行嗦 那下周三中午十二点嘛"))
     assert "改期成功" in moved and "12:00" in moved
+
+
+def test_a_time_alone_after_a_move_to_the_earliest_time_of_an_evening_moves_it_again(chat):
+    chat("我要办港澳通行证 下周二晚上七点 我叫吴大华 电话13308134529")
+    code = re.search(r"预约码：([A-Z2-9]{6})", texts(chat("对 确认"))).group(1)
+    chat(f"那天临时要加班 {code} 13308134529 帮我改个时间")
+    first = texts(chat("下周三晚上还有没得"))
+    assert "改期成功" in first and "最早能约" in first  # the evening's earliest time, said so
+    moved = texts(chat("六点半那个"))
+    assert "改期成功" in moved and "18:30" in moved
 
 
 def test_a_corrected_mobile_after_a_failed_look_up_finds_the_booking(chat):
