@@ -276,7 +276,7 @@ class ActionStartBooking(Action):
         text = text_of(tracker)
         if corrects_the_read_back(tracker, text):  # "等一下 时间改成后天下午两点半" read as a new booking at the read-back
             return [FollowupAction("action_booking_change")]
-        if service.names_a_booking(text) or _LOOK_UP.search(text) or about_the_booking_made(tracker, text) or \
+        if service.names_a_booking(text) or service.looks_up_a_booking(text) or about_the_booking_made(tracker, text) or \
                 picks_a_time_for_the_move(tracker, text):  # "预约码ABPCC4，电话182…，能不能往后挪到下周六", "我想查下预约",
             return [FollowupAction("action_start_manage")]  # "明天下午走不开 改到后天上午十点": the booking made, not a new one
         if is_service_question(latest_intent(tracker), text):  # "我下个月满六十，办退休要拿些啥子": no booking asked for
@@ -425,7 +425,7 @@ class ValidateBookingForm(FormValidationAction):
                 if exact is None:  # a part of the day: say which time was chosen
                     dispatcher.utter_message(text=chosen_note(named))
                 result["booking_time"] = f"{named.start:%H:%M}"
-        return result
+        return {**result, **person_details(text, item, dispatcher)}  # "明天上午10点 王晓东 139…": who comes, said with the day
 
     def validate_booking_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         text = str(value or "")
@@ -713,8 +713,6 @@ class ActionBookingChange(Action):
         return events if tracker.active_loop_name else events + [FollowupAction("booking_form")]
 
 
-# asking after a booking already made
-_LOOK_UP = re.compile(r"查.{0,3}(我的|那个)?预约|我的预约|约的是(哪|几|什么)|预约.{0,2}(查|看)一?下")
 _EXISTING = re.compile(r"预约码|码是|我的预约|约的|约好的|那个预约|已经约")
 
 

@@ -20,6 +20,7 @@ from bot.booking.service import (
     changes_a_booking,
     gives_a_code_or_mobile,
     gives_booking_details,
+    looks_up_a_booking,
     moves_or_cancels,
     names_a_booking,
 )
@@ -115,7 +116,7 @@ def asked_aspect(intent_aspect: str, text: str, previous: str | None) -> str:
         return asked[0]
     cue = aspect_in(text)
     raw = text.strip()
-    if previous and previous != "item" and not cue and len(raw) <= 26 and _SWITCH_LEAD.search(raw):
+    if previous and not cue and len(raw) <= 26 and _SWITCH_LEAD.search(raw):
         return previous  # the message only names another item: whatever the classifier guessed, the question stays
     # the words asked beat the classifier's one guess ("申请公租房要啥子条件" came out as ask_materials)
     return cue or intent_aspect
@@ -200,12 +201,14 @@ def picks_a_time_for_the_move(tracker: Tracker, text: str) -> bool:
 
 def booking_followup(tracker: Tracker, text: str) -> list[dict[str, Any]] | None:
     """The booking flow a message given to a guide action belongs to: a correction at the read-back, the booking
-    made or named ("码FGGAS2，手机158…", "电话159…", "那个预约我不去了", "预约退了嘛"), or a booking asked for with the
+    made, named or asked after ("码FGGAS2，手机158…", "电话159…", "那个预约我不去了", "预约退了嘛", "查下现在约的是星期几"),
+    or a booking asked for with the
     question (action_start_booking answers the question first); None for a guide question."""
     if corrects_the_read_back(tracker, text):
         return [FollowupAction("action_booking_change")]
     plain = NOT_BOOKING.sub("", text)  # "需要提前预约还是直接去": asks about booking, changes none
-    if names_a_booking(text) or changes_a_booking(plain) or about_the_booking_made(tracker, plain) or picks_a_time_for_the_move(tracker, text):
+    if names_a_booking(text) or changes_a_booking(plain) or looks_up_a_booking(plain) or about_the_booking_made(tracker, plain) or \
+            picks_a_time_for_the_move(tracker, text):
         return [FollowupAction("action_start_manage")]
     if not text.startswith("/") and NOT_FOUND in last_said(tracker) and gives_a_code_or_mobile(text):
         return [FollowupAction("action_start_manage")]  # "搞错了 电话是138…" right after the booking was not found
@@ -340,6 +343,13 @@ def remembered_aspect(tracker: Tracker, text: str, aspect: str) -> str:
     return aspect if (tracker.latest_message.get("intent") or {}).get("confidence", 1.0) >= SURE_ASPECT else "item"
 
 
+def a_topic_and_an_aspect(text: str) -> bool:
+    """"港澳的要好多钱": a topic's word and an aspect asked, nothing else named ("今年城乡居民医保一个人交好多钱" names more)."""
+    topic, said = topic_of(text), normalize(text)
+    words = [w for w in topic.words if w in said] if topic is not None else []
+    return bool(words) and only_an_aspect(said.replace(max(words, key=len), ""))
+
+
 def topic_entries(text: str) -> tuple[str, list[Entry]] | None:
     """The vague opening's topic and its items, best match to the text first."""
     topic = topic_of(text)
@@ -449,6 +459,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             entry = current  # "换一张要多久" right after 社保卡补领: a follow-up, though 换 fits the ID card better
         if entry.id in candidates and aspect == "item":  # the answer to our clarifying question: what was asked stays
             aspect = tracker.get_slot("aspect") or "item"
+    elif resolution is not None and resolution.kind == "choose" and current is not None and resolution.hits[0].entry.id == current.id:
+        entry = current  # "港澳的要好多钱", "接种证要钱不" right after that item: the options would lead with it
     elif resolution is not None and resolution.kind == "choose" and (current is None or names_an_item(resolution.hits)):
         topical = topic_entries(text) if only_a_topic(text) or not names_an_item(resolution.hits) else None
         if topical:
@@ -464,6 +476,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         entry = current
     else:
         topical = topic_entries(text) if resolution is not None else None
+        if topical and current is not None and any(e.id == current.id for e in topical[1]) and a_topic_and_an_aspect(text):
+            topical = None  # "港澳的要好多钱" right after 港澳通行证: a question about it
         if topical:
             return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
         if current is not None:

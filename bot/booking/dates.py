@@ -76,8 +76,9 @@ _CONFLICT = re.compile(r"有事|加班|要上班|走不开|走不脱|[去来](?:
 _CLAUSE = re.compile(r"[^，,。；;！!？?\s]+")
 
 
-# a booking code, a mobile or an ID number said with the time ("改成下午三点 7XMNB6 199…"): no minutes or day in them
-_NO_TIME = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{6,}(?![A-Za-z0-9])|\d{7,}")
+# a booking code, a mobile or an ID number said with the time ("改成下午三点 7XMNB6 199…"): no minutes or day in them;
+# "现在" is when the citizen speaks, not a time wanted ("帮我查下现在约的是哪天")
+_NO_TIME = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{6,}(?![A-Za-z0-9])|\d{7,}|现在|目前")
 
 
 def parse_when(text: str, now: dt.datetime) -> When | None:

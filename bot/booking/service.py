@@ -46,8 +46,14 @@ def names_a_booking(text: str) -> bool:
 _CANCEL_WORDS = r"取消|取小|不约了|不去了|退(掉|了|号)|给我退|不要了|作废|撤(销|了|掉|回)"  # 取小: speech for 取消
 
 
+_DONE_YET = re.compile(r"(改|换|挪|取消|退)(好|完|成功|过来)了?(吗|没有?|不|哇|哦)?(?![\u4e00-\u9fa5])|(改|换|挪|取消|退)了(吗|没有?)")
+
+
 def manage_op(text: str) -> str:
-    """What a booking message wants done: reschedule, cancel, or (default) look it up. "去不成了，改到周五" moves it."""
+    """What a booking message wants done: reschedule, cancel, or (default) look it up. "去不成了，改到周五" moves it;
+    "改好了吗？", "取消了没" ask whether it was done: a look-up."""
+    if _DONE_YET.search(text):
+        return "lookup"
     if re.search(r"改(到|成|个|时间)|挪(到|一下)|换(到|成|个时间)|推(到|迟|后)|延(到|后|期)|顺延|往后|提前|调整", text):
         return "reschedule"
     if re.search(rf"{_CANCEL_WORDS}|去不(成|了)了?|来不了", text):
@@ -64,6 +70,15 @@ def cancel_said(text: str) -> bool:
 
 
 _BOOKING_REFERENCE = re.compile(r"预约|约的|约了|约好|那个号|挂的号")
+
+
+# asking after a booking already made: "查下我的预约", "我约的是哪天", "查下现在约的是星期几"
+_LOOK_UP = re.compile(r"查.{0,3}(我的|那个)?预约|我的预约|约的是.{0,2}(哪|几|什么|星期|礼拜|周几|好久|啥时候)|"
+                      r"约(的|在)(哪天|几号|几点|星期几|礼拜几|周几|好久|啥时候|什么时候)|预约.{0,2}(查|看)一?下")
+
+
+def looks_up_a_booking(text: str) -> bool:
+    return bool(_LOOK_UP.search(text))
 
 
 def changes_a_booking(text: str) -> bool:

@@ -93,3 +93,7 @@ def test_a_code_mobile_or_id_number_said_with_the_time_adds_no_minutes(text):
     # a booking code beginning with a digit right after "三点" had been read as its minutes (15:07)
     when = parse_when(text, dt.datetime(2026, 12, 8, 9, 30))
     assert when is not None and (when.start.hour, when.start.minute) == (15, 0)
+
+
+def test_now_is_no_time_wanted():
+    assert parse_when("改好了吗？帮我查下现在约的是哪天", dt.datetime(2026, 12, 8, 9, 30)) is None

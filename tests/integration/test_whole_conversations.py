@@ -4,7 +4,7 @@ booking with a named time and a cancellation in one message, a goodbye with than
 question; a detail among options, the booking's details in one message, a move by days, a complaint closed with thanks;
 a question in the middle of the booking form, a topic where the item to book is asked, a time said to be impossible,
 a short question about a neighbouring service, a score as the rating, a time alone after a move to an evening's
-earliest time."""
+earliest time, a follow-up naming the item's topic, the person said with the day, a look-up after a move."""
 import datetime as dt
 import re
 
@@ -234,6 +234,24 @@ def test_a_time_alone_after_a_move_to_the_earliest_time_of_an_evening_moves_it_a
     assert "改期成功" in first and "最早能约" in first  # the evening's earliest time, said so
     moved = texts(chat("六点半那个"))
     assert "改期成功" in moved and "18:30" in moved
+
+
+def test_a_follow_up_with_the_items_topic_word_or_short_name_stays_with_it(chat):
+    chat("办护照要带啥子材料")
+    chat("那港澳通行证呢")
+    assert texts(chat("港澳的要好多钱")).startswith("【往来港澳通行证及签注签发】")  # not the 出入境 options
+    chat("那预防接种证呢")
+    assert texts(chat("接种证要钱不")).startswith("【《预防接种证》办理】")  # not a single option to click
+
+
+def test_the_name_and_mobile_said_with_the_day_fill_the_booking_and_a_look_up_after_a_move_moves_nothing(chat):
+    chat("我要预约开无犯罪纪录证明")
+    read_back = texts(chat("下周三上午10点 王晓东 13980614427"))
+    assert "请核对预约信息" in read_back and "王晓东" in read_back
+    code = re.search(r"预约码：([A-Z2-9]{6})", texts(chat("确认"))).group(1)
+    assert "改期成功" in texts(chat(f"改到下周四上午十点 预约码{code} 手机13980614427"))
+    looked_up = texts(chat("改好了吗？帮我查下现在约的是星期几"))
+    assert looked_up.startswith("为您查到") and "10:00" in looked_up
 
 
 def test_a_corrected_mobile_after_a_failed_look_up_finds_the_booking(chat):

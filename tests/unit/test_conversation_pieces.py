@@ -10,9 +10,10 @@ from test_actions import item_id, run, tracker
 
 from actions.booking import AFFIRM, earliest_in_part, exact_slot, item_of, manage_op
 from actions.chitchat import ActionSmallTalk
-from actions.guides import ActionAnswerGuide, asked_aspect, brings_a_document, pick_candidate
+from actions.guides import ActionAnswerGuide, a_topic_and_an_aspect, asked_aspect, brings_a_document, pick_candidate
 from bot.booking.dates import When
 from bot.booking.schedule import Slot
+from bot.booking.service import looks_up_a_booking
 from knowledge.answers import MAX_OPTIONS, also_asked, answer, asks_something, aspect_in, aspects_in, event_answer
 from knowledge.events import EventError, events, load_events, match_event
 from knowledge.service import get_index
@@ -96,6 +97,7 @@ def test_two_aspects_asked_are_both_answered_the_first_first():
 
 @pytest.mark.parametrize("intent_aspect, text, previous, expected", [
     ("procedure", "那港澳通行证呢", "fee", "fee"),  # the classifier's guess does not override a switch
+    ("procedure", "特困供养呢", "item", "item"),  # "低保要啥条件" → "那临时救助呢" → "特困供养呢": the conditions again
     ("item", "护照的话", "time_limit", "time_limit"),
     ("item", "那护照要带什么", "fee", "materials"),  # a switch that asks its own question
     ("item", "办护照", "fee", "item"),
@@ -229,9 +231,24 @@ def test_opening_a_company_lists_the_four_steps_of_the_county_policy():
     ("6DDTML 17612349087 推到下周五晚上六点半", "reschedule"), ("能不能延到下周", "reschedule"),
     ("那个预约帮我取小了", "cancel"),  # a speech recogniser's 取消
     ("去不成了 把预约撤了嘛 码N58CM8 电话15984416270", "cancel"),
+    # asking whether it was done is a look-up (it had moved the booking again): "改好了吗", "取消了没"
+    ("改好了吗？帮我查下现在约的是哪天", "lookup"), ("那个预约取消了吗", "lookup"), ("改过来了不", "lookup"),
+    ("能改不", "reschedule"), ("帮我取消嘛", "cancel"), ("退了嘛", "cancel"),
 ])
 def test_what_a_booking_message_wants(text, op):
     assert manage_op(text) == op
+
+
+@pytest.mark.parametrize("text, looks_up", [("查下现在约的是星期几", True), ("我约的是几点", True), ("帮我查下我的预约", True),
+                                            ("约在哪天来着", True), ("预约要带什么", False), ("可以预约不", False)])
+def test_asking_after_a_booking_in_words(text, looks_up):
+    assert looks_up_a_booking(text) == looks_up
+
+
+@pytest.mark.parametrize("text, only", [("港澳的要好多钱", True), ("户口的要带啥", True),
+                                        ("今年城乡居民医保一个人交好多钱", False), ("港澳", False)])
+def test_a_topic_word_and_an_aspect_and_nothing_else(text, only):
+    assert a_topic_and_an_aspect(text) == only
 
 
 @pytest.mark.parametrize("text, said", [("取消预约", True), ("不约了，退掉", True), ("那个预约我不去了", True),
