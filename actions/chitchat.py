@@ -9,9 +9,8 @@ from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import goodbye_then_rating, wants_a_person
-from actions.guides import about_the_booking_made, answer_question, asks_of_current, booking_followup, picks_an_offered_item, switches_item
+from actions.guides import answer_question, asks_of_current, booking_followup, picks_an_offered_item, switches_item
 from actions.service_question import asks_about_a_service, is_service_question, says_nothing_more
-from bot.booking.service import names_a_booking
 from knowledge.answers import only_an_aspect
 
 RESPONSES = {"greet": "utter_greet", "chitchat": "utter_chitchat", "out_of_scope": "utter_out_of_scope"}
@@ -75,8 +74,8 @@ class ActionGoodbye(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if names_a_booking(text) or about_the_booking_made(tracker, text):
-            return [FollowupAction("action_start_manage")]  # "不约了，退掉，A92TUS，180…", "E6BGU5": about that booking
+        if (followup := booking_followup(tracker, text)) is not None:  # "不约了，退掉，A92TUS，180…", "E6BGU5": about that
+            return followup  # booking; "不是周四 搞错了 是周五 其他不变" at the read-back: a correction
         if is_service_question("goodbye", tracker.latest_message.get("text") or ""):
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         dispatcher.utter_message(response="utter_goodbye")

@@ -71,8 +71,9 @@ def without_shift(text: str) -> str:
 _SPELLED = re.compile(r"([\u4e00-\u9fa5])[\u4e00-\u9fa5]{1,2}的\1(?![\u4e00-\u9fa5])")
 
 
-# a time said to be impossible ("后天晚上临时要加班", "明天下午我走不开", "晚上不得行嗦"): its clause is no time wanted
-_CONFLICT = re.compile(r"有事|加班|要上班|走不开|走不脱|[去来](?:不了|不成|不到)|不得空|没空|没时间|(?<![行可])不行|不得行|不方便|赶不[到上]|冲突")
+# a time said to be impossible ("后天晚上临时要加班", "明天下午我走不开", "晚上不得行嗦") or said wrong ("不是周四 是周五"):
+# its clause is no time wanted
+_CONFLICT = re.compile(r"^不是|有事|加班|要上班|走不开|走不脱|[去来](?:不了|不成|不到)|不得空|没空|没时间|(?<![行可])不行|不得行|不方便|赶不[到上]|冲突")
 _CLAUSE = re.compile(r"[^，,。；;！!？?\s]+")
 
 

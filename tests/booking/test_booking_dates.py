@@ -97,3 +97,8 @@ def test_a_code_mobile_or_id_number_said_with_the_time_adds_no_minutes(text):
 
 def test_now_is_no_time_wanted():
     assert parse_when("改好了吗？帮我查下现在约的是哪天", dt.datetime(2026, 12, 8, 9, 30)) is None
+
+
+def test_the_day_said_wrong_is_not_the_day_wanted():
+    when = parse_when("不是周四 搞错了 是周五 其他不变", dt.datetime(2026, 12, 8, 9, 30))
+    assert when is not None and when.start.date() == dt.date(2026, 12, 11)  # the Friday, not the Thursday

@@ -4,7 +4,8 @@ booking with a named time and a cancellation in one message, a goodbye with than
 question; a detail among options, the booking's details in one message, a move by days, a complaint closed with thanks;
 a question in the middle of the booking form, a topic where the item to book is asked, a time said to be impossible,
 a short question about a neighbouring service, a score as the rating, a time alone after a move to an evening's
-earliest time, a follow-up naming the item's topic, the person said with the day, a look-up after a move."""
+earliest time, a follow-up naming the item's topic, the person said with the day, a look-up after a move, a correction
+read as a goodbye, a follow-up about a thing the guide never speaks of, a short switch with one close item."""
 import datetime as dt
 import re
 
@@ -252,6 +253,32 @@ def test_the_name_and_mobile_said_with_the_day_fill_the_booking_and_a_look_up_af
     assert "改期成功" in texts(chat(f"改到下周四上午十点 预约码{code} 手机13980614427"))
     looked_up = texts(chat("改好了吗？帮我查下现在约的是星期几"))
     assert looked_up.startswith("为您查到") and "10:00" in looked_up
+
+
+def test_a_correction_at_the_read_back_that_sounds_like_a_goodbye_corrects_the_booking(chat):
+    chat("我们想预约结婚登记")
+    chat("下周四上午十点")
+    chat("赵磊 13518275406")
+    read_back = texts(chat("身份证号511126199503120014"))
+    assert "请核对预约信息" in read_back
+    corrected = texts(chat("不是下周四 搞错了 是下周五 其他不变"))  # the classifier reads a goodbye
+    assert "请核对预约信息" in corrected and "再见" not in corrected
+    done = texts(chat("对 确认"))
+    day = re.search(r"预约成功！预约码：[A-Z2-9]{6}\n(\d+)月(\d+)日", done)
+    assert day and dt.date(dt.date.today().year + (int(day.group(1)) < dt.date.today().month), int(day.group(1)),
+                           int(day.group(2))).isoweekday() == 5
+
+
+def test_a_follow_up_about_a_thing_the_guide_never_speaks_of_is_not_answered_as_it(chat):
+    chat("房子卖了 过户要准备些啥子资料")
+    reply = texts(chat("顺便问下 车子过户在你们这办得到不"))
+    assert not reply.startswith("【不动产转移登记】")
+
+
+def test_a_short_switch_with_one_close_item_answers_it(chat):
+    chat("第一次办社保卡在哪儿办")
+    reply = texts(chat("卡掉了补办的话呢"))  # one option close: answered, the place still asked
+    assert reply.startswith("【社会保障卡补领、换领、换发】") and "办理地点" in reply
 
 
 def test_a_corrected_mobile_after_a_failed_look_up_finds_the_booking(chat):

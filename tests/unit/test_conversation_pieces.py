@@ -636,3 +636,12 @@ def test_looking_up_while_the_booking_waits_for_a_yes_reads_it_back_again():
     # nothing waiting: the look-up of a booking made asks for its code and mobile, as before
     events = asyncio.run(ActionStartManage().run(CollectingDispatcher(), tracker("我约的是哪天", "cancel_appointment", {}), {}))
     assert [e["name"] for e in events if e.get("event") == "followup"] == ["manage_form"]
+
+
+def test_a_correction_at_the_read_back_read_as_a_goodbye_corrects_the_booking():
+    from actions.chitchat import ActionGoodbye
+
+    t = tracker("不是周四 搞错了 是周五 其他不变", "goodbye", slots={"booking_request_id": "r1", "booking_item": "中国内地公民婚姻登记"})
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionGoodbye().run(dispatcher, t, {}))
+    assert not dispatcher.messages and events == [{"event": "followup", "name": "action_booking_change", "timestamp": None}]

@@ -64,7 +64,7 @@ def test_the_intents_own_words_keep_it(intent, text):
 
 @pytest.mark.parametrize("text, done", [
     ("好 晓得了 莫得了", True), ("谢谢哈 没得了", True), ("晓得了 谢谢 没得了", True), ("没有", False),
-    ("没得了 谢谢你们", True), ("谢谢你们 没得了", True),
+    ("没得了 谢谢你们", True), ("谢谢你们 没得了", True), ("莫得了 谢谢你哈", True),
 ])
 def test_nothing_more_in_sichuanese(text, done):
     assert says_nothing_more(text) is done
