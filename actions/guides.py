@@ -202,8 +202,8 @@ def picks_a_time_for_the_move(tracker: Tracker, text: str) -> bool:
 def booking_followup(tracker: Tracker, text: str) -> list[dict[str, Any]] | None:
     """The booking flow a message given to a guide action belongs to: a correction at the read-back, the booking
     made, named or asked after ("码FGGAS2，手机158…", "电话159…", "那个预约我不去了", "预约退了嘛", "查下现在约的是星期几"),
-    or a booking asked for with the
-    question (action_start_booking answers the question first); None for a guide question."""
+    or a booking asked for with the question (action_start_booking answers the question first); None for a guide
+    question."""
     if corrects_the_read_back(tracker, text):
         return [FollowupAction("action_booking_change")]
     plain = NOT_BOOKING.sub("", text)  # "需要提前预约还是直接去": asks about booking, changes none
@@ -227,15 +227,18 @@ def switches_item(text: str) -> bool:
     """"那护照呢", "港澳通行证的话": a short message that only names another item (the classifier may read "那…呢" as
     no or yes)."""
     raw = text.strip()
-    return (not raw.startswith("/") and len(raw) <= 16 and bool(_SWITCH_LEAD.search(raw))
-            and get_index().resolve(raw).kind == "answer")
+    return not raw.startswith("/") and _short_switch(raw) and get_index().resolve(raw).kind == "answer"
+
+
+def _short_switch(raw: str) -> bool:
+    """A short message led or ended as a switch of item ("那…呢", "…的话")."""
+    return len(raw) <= 16 and bool(_SWITCH_LEAD.search(raw))
 
 
 def the_one_item_switched_to(tracker: Tracker, text: str, hits: list[Hit]) -> Entry | None:
     """"卡掉了补办的话呢" after 社保卡申领: a short switch ("…的话呢", "那…呢") from an item in context with a single
     item close enough to offer: that item (a list of one option would only ask for a click)."""
-    raw = text.strip()
-    if len(hits) == 1 and tracker.get_slot("item") and len(raw) <= 16 and _SWITCH_LEAD.search(raw):
+    if len(hits) == 1 and tracker.get_slot("item") and _short_switch(text.strip()):
         return hits[0].entry
     return None
 
