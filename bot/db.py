@@ -1,7 +1,9 @@
 """Database engine and sessions (SQLAlchemy 2): SQLite file by default, PostgreSQL when scaled out."""
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -66,6 +68,23 @@ def import_models() -> None:
     import knowledge.models  # noqa: F401  (knowledge_versions)
 
 
+def _set_wal(cursor: Any, patience: float = 30.0) -> None:
+    """Put the file in WAL mode (it stays so). Changing the mode of a new file while another process's connection is
+    changing it too fails at once with "database is locked": SQLite's busy timeout does not cover it. So the mode is
+    read first (a file already in WAL needs nothing) and the change retried for as long as the busy timeout would."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +94,7 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _set_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

@@ -1,15 +1,17 @@
 """Alembic migrations (bot/migrations/): they build exactly the models' schema, run once, and adopt a database
 made before migrations existed."""
 import shutil
+import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from bot.db import MIGRATIONS, Base, Database, import_models
+from bot.db import MIGRATIONS, Base, Database, _set_wal, import_models
 
 LATER_TABLES = {"knowledge_versions", "turn_outcomes", "booking_attendance"}  # added by migrations after 0001: never made by create_all
 LATER_INDEXES = ["ix_work_orders_department", "ix_work_orders_hot_group"]  # 0005 (appeals)
@@ -149,3 +151,22 @@ def test_stored_knowledge_versions_get_the_life_events_they_were_served_with(tmp
         assert digests[1] == first.digest()
         assert session.execute(text("SELECT seed_hash FROM knowledge_versions WHERE number = 1")).scalar_one() == seed_hash()
     assert len(first.to_kb().events) == len(seed.events) >= 12
+
+
+def test_wal_mode_waits_for_another_connection_changing_the_file(tmp_path):
+    """Two processes opening a new file at once both set WAL mode; the loser's "database is locked" comes at once,
+    outside SQLite's busy timeout (the cause of this file's concurrent-migration test failing now and then)."""
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")  # as the other process is, mid-change
+    other = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)  # no busy handler
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        other.execute("PRAGMA journal_mode=WAL")
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    _set_wal(other.cursor())
+    release.join()
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    holder.close()
+    other.close()
