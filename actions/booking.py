@@ -266,6 +266,12 @@ def materials_of(item_name: str) -> list[str]:
     return [m.name for m in entry.materials] if entry else []
 
 
+def about_a_booking(tracker: Tracker, text: str) -> bool:
+    """The message is about a booking made (named, looked up, moved, cancelled), not a new one."""
+    return service.names_a_booking(text) or service.looks_up_a_booking(text) or about_the_booking_made(tracker, text) or \
+        picks_a_time_for_the_move(tracker, text)
+
+
 class ActionStartBooking(Action):
     """Booking asked for: take the item, day and time of day from the message before the form asks."""
 
@@ -276,10 +282,10 @@ class ActionStartBooking(Action):
         text = text_of(tracker)
         if corrects_the_read_back(tracker, text):  # "等一下 时间改成后天下午两点半" read as a new booking at the read-back
             return [FollowupAction("action_booking_change")]
-        if service.names_a_booking(text) or service.looks_up_a_booking(text) or about_the_booking_made(tracker, text) or \
-                picks_a_time_for_the_move(tracker, text):  # "预约码ABPCC4，电话182…，能不能往后挪到下周六", "我想查下预约",
+        if about_a_booking(tracker, text):  # "预约码ABPCC4，电话182…，能不能往后挪到下周六", "我想查下预约",
             return [FollowupAction("action_start_manage")]  # "明天下午走不开 改到后天上午十点": the booking made, not a new one
-        if is_service_question(latest_intent(tracker), text):  # "我下个月满六十，办退休要拿些啥子": no booking asked for
+        if not service.asks_to_book(text) and is_service_question(latest_intent(tracker), text):
+            # "我下个月满六十，办退休要拿些啥子": no booking asked for
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         item, problem = bookable_item(text, tracker.get_slot("item"))
         events = [SlotSet(name, None) for name in BOOKING_SLOTS]
@@ -841,6 +847,8 @@ class ActionStartManage(Action):
         if says_nothing_more(text):  # "改好了哈 没得事了": done, as a goodbye
             return goodbye_then_rating(dispatcher)
         op = manage_op(text)
+        if op == "lookup" and service.books_in_words(text) and not about_a_booking(tracker, text):
+            return [FollowupAction("action_start_booking")]  # "那帮我约一个吧" read as a cancellation: a new booking
         if op == "lookup" and service.NOT_FOUND in last_said(tracker):  # a correction after "not found": what was asked stays
             op = tracker.get_slot("manage_op") or op
         if op == "lookup" and tracker.get_slot("booking_request_id") and not _CODE.search(text):

@@ -49,11 +49,12 @@ class ActionAcknowledge(Action):
         text = tracker.latest_message.get("text") or ""
         if (followup := booking_followup(tracker, text)) is not None:  # "电话也错了 是177…" at the read-back, read as no;
             return followup  # a booking code, "那个预约我不去了", or "七点那个" to the times offered for a move
-        if switches_item(text) or asks_of_current(tracker, text) or picks_an_offered_item(tracker, text) or (
-                not text.startswith("/") and only_an_aspect(text)):
-            # "那护照呢", "我去交要得不", "卡搞掉了" (a detail among the options), "要拿些啥子去" read as no or yes
-            return answer_question(dispatcher, tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "affirm"
+        if switches_item(text) or asks_of_current(tracker, text) or picks_an_offered_item(tracker, text) or (
+                not text.startswith("/") and (only_an_aspect(text) or intent == "deny" and asks_about_a_service(text))):
+            # "那护照呢", "我去交要得不", "卡搞掉了" (a detail among the options), "要拿些啥子去" read as no or yes;
+            # "不是这个，我是社保卡掉了要补办": no to the answer given, and what was meant
+            return answer_question(dispatcher, tracker)
         if says_nothing_more(text):  # "好的没了" read as yes: done, as a goodbye
             return goodbye_then_rating(dispatcher)
         if intent == "thanks" and not text.startswith("/"):

@@ -72,7 +72,9 @@ _ABOUT_THINGS = re.compile(r"的事情?|方面的?(事情?|问题)|相关的?(�
 VAGUE_WHICH = 20  # longer, the message tells a situation that picks the item ("一级肢体残疾，瘫在床上…有没有啥子补贴")
 PICK_MARGIN = 2.0  # a detail picks one of the offered items when it scores this many times the next one
 # a yes, no or thanks: no detail to pick an offered item with
-_BARE_REPLY = re.compile(r"^(好的?|对的?|对头|是的?|嗯+|行|可以|要得|谢谢|多谢|没有?|不是|不用|不要|算了|ok)(了|啊|嘛|哈|呢|的)*$")
+# a reply that adds nothing to the message the options answered, in one or more words: "好的", "好的 晓得了 谢谢"
+_BARE_REPLY = re.compile(r"^(?:(?:好的?|对的?|对头|是的?|嗯+|行|可以|要得|谢谢|多谢|没有?|不是|不用|不要|算了|ok|晓得|知道|明白|收到)"
+                         r"(?:了|啊|嘛|哈|呢|的|你|您)*[，,。.！!\s]*)+$")
 
 
 SURE_ASPECT = 0.8  # intent confidence above which an aspect question is remembered without its words
@@ -160,10 +162,13 @@ def only_a_topic(text: str) -> bool:
     for word in said:
         rest = rest.replace(normalize(word), "")
     rest = _TOPIC_FILLER.sub("", rest)  # "老年人那方面的", "社保方面的": the topic said, nothing more
-    if rest or not said:
+    if not said:
         return False
-    names = [[normalize(n) for n in [e.name, *e.aliases]] for e in get_index().kb.guides]
-    return sum(said[0] in " ".join(n) for n in names) >= 2 and not any(said[0] in n for n in names)
+    names = [" ".join(normalize(n) for n in [e.name, *e.aliases]) for e in get_index().kb.guides]
+    sharing = [n for n in names if said[0] in n]
+    # "不动产登记": besides the topic's word, only a word that its items' names share (抵押登记, 转移登记)
+    return len(sharing) >= 2 and (not rest or sum(rest in n for n in sharing) >= 2) and \
+        not any(said[0] in n.split() or rest and said[0] + rest in n.split() for n in names)
 
 
 # at the read-back of a booking: a correction of what was read ("电话打错了 是138…", "名字写错了 是张丽", "换成下周二")

@@ -64,6 +64,9 @@ DISTINCT_MAX_CHARS = 36
 # a document lost or to be replaced: a guide that never says so is for getting one, not for replacing it
 _LOST = re.compile(r"补办|补领|补发|补证|补一张|补一个|补个|遗失|丢失|丢了|搞丢|弄丢|掉了|搞掉|弄掉|找不到了|不见了|损毁|重新补")
 
+# a document the citizen says is already in hand ("出生医学证明已经拿到了 现在想给娃儿上户口"): a step done, not the need
+_HAD = re.compile(r"(?:已经|已|都)?(?:拿到|办好|办完|领到|领了|拿了|办了|办下来|弄好|搞定|有)了(?![吗没不嘛])")
+
 # a guide for doing something away from home, and a question that says the citizen is away (or from elsewhere)
 _AWAY = re.compile(r"跨省|异地")
 _ELSEWHERE = re.compile(r"异地|外地|外省|跨省|省外|(?:户口|户籍)(?:不在|在外)|不是(?:本地|夹江)|非本地|在外(?:地|省|面|头)")
@@ -465,10 +468,29 @@ class SearchIndex:
         """Best entries for a question, best first, with calibrated scores."""
         return list(self._ranked(question)[:top])
 
+    @cached_property
+    def _document_names(self) -> list[str]:
+        """The detailed guides' names and aliases (normalised, 3 characters or more), longest first."""
+        names = {normalize(n) for e in self.entries if e.detailed for n in [e.name, *e.aliases]}
+        return sorted((n for n in names if len(n) >= 3), key=len, reverse=True)
+
+    def _without_what_is_had(self, text: str) -> str:
+        """The question without a guide's name said as already in hand ("出生医学证明已经拿到了现在想给孩子上户口": the
+        birth certificate is done, the household registration is asked), when something else is left to ask."""
+        if not _HAD.search(text):
+            return text
+        for name in self._document_names:
+            at = text.find(name)
+            if at >= 0 and _HAD.match(text, at + len(name)):
+                rest = text[:at] + text[at + len(name):]
+                if len(_GENERIC.sub("", rest)) >= 6:
+                    return rest
+        return text
+
     def _rank(self, question: str) -> tuple[Hit, ...]:
         """The RANKED_HITS best entries (remembered per question like `resolve`: one turn's actions search the same
         text several times, for the item, the topic and the options)."""
-        text = self.correct(normalize(question))
+        text = self._without_what_is_had(self.correct(normalize(question)))
         if not text:
             return ()
         signals = self._signals(text)

@@ -92,12 +92,24 @@ def moves_or_cancels(text: str) -> bool:
     return cancel_said(text) or bool(re.search(r"改(到|成)|挪(到|一下)|换(到|成)|推(到|迟|后)|延(到|后)|往后推|提前到", text))
 
 
+# asking for a booking in so many words: "帮我约明天上午十一点", "那帮我约一个吧", "好 预约一下"
+_BOOK_FOR_ME = re.compile(r"(帮我|给我|替我|帮忙)(预约|约|订)|^(那|那就|就|好的?|行|要得|可以)?[，,\s]*(我?(想|要))?(预约|约)(一?个|一?下)(号|时间)?"
+                          r"[吧嘛哈呗啊]?[。！!]?$")
+
+
+def books_in_words(text: str) -> bool:
+    """"帮我约明天上午", "那帮我约一个吧": a new booking asked for in so many words, whatever the classifier read (a
+    mobile or a day alone do not say it: "我电话158… 帮我查下约的啥子时候" looks a booking up)."""
+    return bool(_BOOK_FOR_ME.search(text.strip())) and not changes_a_booking(text) and not names_a_booking(text)
+
+
 def asks_to_book(text: str) -> bool:
-    """"下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…", "我想约下周四晚上六点去换身份证": a booking asked
-    for, with the citizen's mobile or a day named; not a question about booking ("约个号要带什么")."""
+    """"下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…", "我想约下周四晚上六点去换身份证", "那帮我约一个吧": a
+    booking asked for, with the citizen's mobile or a day named or in so many words; not a question about booking
+    ("约个号要带什么")."""
     if "约" not in text or changes_a_booking(text) or names_a_booking(text):
         return False
-    if _MOBILE_IN_TEXT.search(text):
+    if _MOBILE_IN_TEXT.search(text) or _BOOK_FOR_ME.search(text.strip()):
         return True
     when = parse_when(text, clock.now().replace(tzinfo=None))
     return when is not None and when.day_given

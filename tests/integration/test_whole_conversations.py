@@ -5,7 +5,9 @@ question; a detail among options, the booking's details in one message, a move b
 a question in the middle of the booking form, a topic where the item to book is asked, a time said to be impossible,
 a short question about a neighbouring service, a score as the rating, a time alone after a move to an evening's
 earliest time, a follow-up naming the item's topic, the person said with the day, a look-up after a move, a correction
-read as a goodbye, a follow-up about a thing the guide never speaks of, a short switch with one close item."""
+read as a goodbye, a follow-up about a thing the guide never speaks of, a short switch with one close item; a booking
+asked for after the materials or inside a story, no to an answer with what was meant, thanks after options, a name several
+items share, a document already in hand."""
 import datetime as dt
 import re
 
@@ -379,3 +381,46 @@ def test_thanks_while_a_complaint_asks_files_it_and_a_degree_rates(chat):
     text = texts(chat("谢了 就这样"))
     assert "工单编号" in text and "评价" in text
     assert "（不满意）" in texts(chat("不太满意"))
+
+
+def test_asking_to_book_one_after_the_materials_books_that_item(chat):
+    assert texts(chat("老年人优待证要带什么材料")).startswith("【申领《四川省老年人优待证》】")
+    text = texts(chat("那帮我约一个吧"))  # the classifier reads "那…" as a cancellation
+    assert "预约码" not in text and ("日期" in text or "哪天" in text)
+    chat("下周二上午九点")
+    chat("董玉珍 15981234567")
+    done = texts(chat("确认"))
+    assert "预约成功" in done and "老年人优待证" in done
+
+
+def test_a_story_that_asks_for_a_booking_is_booked(chat):
+    text = texts(chat("我在成都上班，医保在夹江，想在成都看病能直接报销，要办个备案，帮我约一个"))
+    assert "异地就医备案" in text and "哪天" in text  # the booking goes on (the classifier reads a complaint)
+    chat("下周二上午十一点")
+    chat("钟思雨，15828376105")
+    done = texts(chat("确认"))
+    assert "预约成功" in done and "异地就医备案" in done and "11:00" in done
+
+
+def test_no_to_an_answer_with_what_was_meant_answers_that(chat):
+    chat("问下社保的事")
+    assert texts(chat("第一个")).startswith("【个人参保证明查询打印】")
+    assert texts(chat("不是这个，我是社保卡掉了要补办")).startswith("【社会保障卡补领、换领、换发】")
+
+
+def test_thanks_after_options_is_no_choice(chat):
+    chat("车辆过户又要带啥")
+    text = texts(chat("好的，晓得了，谢谢"))
+    assert not text.startswith("【") and "评价" in text
+
+
+def test_a_name_several_items_share_is_asked_back_and_a_detail_picks(chat):
+    replies = chat("问一下不动产登记")
+    names = [b["title"] for b in replies[0]["buttons"]]
+    assert "不动产抵押登记" in names and "不动产转移登记" in names
+    assert texts(chat("买二手房过户那种")).startswith("【不动产转移登记】")
+
+
+def test_a_document_already_in_hand_is_not_what_is_asked(chat):
+    text = texts(chat("我老婆上个月在县医院生了个儿子出生医学证明已经拿到了现在想给娃儿上户口要怎么弄"))
+    assert text.startswith("【出生登记】")

@@ -181,6 +181,8 @@ def test_a_detail_or_a_number_picks_among_the_offered_items():
     assert pick_candidate("第二个嘛", offered).name == "户口迁移审批"
     assert pick_candidate("给刚出生的娃儿上户口", offered).name == "出生登记"
     assert pick_candidate("随便", offered) is None
+    # thanks is no choice, even read together with the question the options answered
+    assert pick_candidate("好的，晓得了，谢谢", offered, "给刚出生的娃儿上户口") is None
     messages, slots = run(ActionAnswerGuide(), tracker("给刚出生的娃儿上户口", "ask_item", {"candidates": offered, "aspect": "materials"}))
     assert messages[0]["text"].startswith("【出生登记】") and "需要准备以下材料" in messages[0]["text"]
 
@@ -280,11 +282,24 @@ def test_a_message_with_a_booking_code_is_about_that_booking(text, about_a_booki
     ("我想约下周四晚上六点去换身份证", False, True), ("帮我约个明天下午的号补社保卡", False, True),  # a day named
     ("晚上六点能约不", False, False),  # a time without a day: a question about the hours
     ("预约码ABPCC4，电话18208135566，取消", True, False),  # names the booking: not a new one
+    ("那帮我约一个吧", False, True), ("好 预约一下", False, True),  # asked for in so many words
+    ("帮我约的那个取消掉", True, False), ("约一个号要多久", False, False),
 ])
 def test_a_change_of_a_booking_made_and_a_booking_asked_for_with_the_details(text, changes, books):
     from bot.booking.service import asks_to_book, changes_a_booking
 
     assert changes_a_booking(text) is changes and asks_to_book(text) is books
+
+
+@pytest.mark.parametrize("text, books", [
+    ("那帮我约一个吧", True), ("帮我约明天上午十一点", True), ("好 预约一下", True),
+    ("我电话15883621740 帮我查下约的啥子时候", False), ("我想查一下我约的 手机号是135-4120-7788", False),  # a look-up
+    ("帮我约的那个取消掉", False),
+])
+def test_a_new_booking_asked_for_in_words(text, books):
+    from bot.booking.service import books_in_words
+
+    assert books_in_words(text) is books
 
 
 def test_a_named_time_picks_its_slot_and_yes_accepts_the_offer():
@@ -434,6 +449,8 @@ def test_a_topic_alone_is_asked_back_and_an_items_own_alias_is_answered():
     assert only_a_topic("我想问哈养老保险") and only_a_topic("社保卡")  # several items share the word
     assert not only_a_topic("低保")  # 最低生活保障's own alias
     assert not only_a_topic("养老保险要交好多钱")  # a question is asked: the search answers it
+    assert only_a_topic("问一下不动产登记")  # the topic's word and a word its items' names share (抵押登记, 转移登记)
+    assert not only_a_topic("不动产继承")  # a word of one item (继承过户)
 
 
 @pytest.mark.parametrize("text, name", [

@@ -213,3 +213,16 @@ def test_the_question_model_does_not_depend_on_how_its_examples_were_shuffled(in
         vectorizer, classifier = index._fit(examples)
         firsts.append(classifier.classes_[np.argmax(classifier.predict_proba(vectorizer.transform(questions)), axis=1)])
     assert len(questions) > 300 and float(np.mean(firsts[0] == firsts[1])) >= 0.995
+
+
+@pytest.mark.parametrize("question, item", [
+    ("我老婆上个月在县医院生了个儿子出生医学证明已经拿到了现在想给娃儿上户口要怎么弄", "出生登记"),
+    ("营业执照已经办好了，现在要刻章", "印章刻制备案"),
+])
+def test_a_document_said_to_be_in_hand_is_a_step_done_not_the_need(index, question, item):
+    resolution = index.resolve(question)
+    assert resolution.kind == "answer" and resolution.entry.name == item
+
+
+def test_a_document_in_hand_asked_about_is_still_that_document(index):
+    assert index.search("护照已经拿到了 要激活吗", 1)[0].entry.name == "普通护照签发"  # nothing else is asked
