@@ -44,11 +44,11 @@ from knowledge.answers import (
     unknown,
     which_item,
 )
-from knowledge.events import LifeEvent, asked_event
+from knowledge.events import LifeEvent, asked_event, event_begun_by
 from knowledge.normalize import normalize, simplified
 from knowledge.pinned import reply as pinned_reply
 from knowledge.schema import Entry
-from knowledge.search import Hit
+from knowledge.search import Hit, Resolution
 from knowledge.service import get_index, retired_name
 from knowledge.topics import topic_of
 
@@ -280,9 +280,11 @@ def _words_of(entry: Entry) -> str:
 
 
 def says_a_word_of(other: Entry, current: Entry, text: str) -> bool:
-    """Whether the message says a word of `other`'s name, aliases or keywords that `current`'s lack ("给娃上户口要带啥子"
-    right after 出生医学证明: 上户口 is 出生登记's word), so a short follow-up is about `other` after all."""
-    mine, theirs = _words_of(current), _words_of(other)
+    """Whether the message says a word of `other`'s name, aliases or keywords that `current`'s lack, nor its example
+    questions ("给娃上户口要带啥子" right after 出生医学证明: 上户口 is 出生登记's word; "网上能报名不" right after the
+    migrant children's school entry, whose questions say 报名 too, is about it), so a short follow-up is about `other`."""
+    mine = _words_of(current) + " " + " ".join(normalize(q) for q in current.questions)
+    theirs = _words_of(other)
     return any(w in theirs and w not in mine for w in get_index().tokens(normalize(text)) if len(w) >= 2)
 
 
@@ -378,6 +380,16 @@ def topic_entries(text: str) -> tuple[str, list[Entry]] | None:
     return topic.name, sorted(entries, key=lambda e: -scores.get(e.id, 0.0))
 
 
+def wanted_event(text: str, resolution: Resolution) -> LifeEvent | None:
+    """The life event a question asks for as a whole: named or asked as its example questions, or, naming no item,
+    asking for everything about the situation that the event's first step is for."""
+    events = get_index().kb.events
+    event = asked_event(text, events)
+    if event is None and resolution.hits and not names_an_item(resolution.hits):
+        event = event_begun_by(text, resolution.hits[0].entry.name, events)
+    return event
+
+
 def tell_event(dispatcher: CollectingDispatcher, event: LifeEvent, aspect: str) -> list[dict[str, Any]]:
     """List a life event's steps; its items become the candidates, so "第二步要带什么" answers that step."""
     kb = get_index().kb
@@ -442,7 +454,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         say(dispatcher, gone(retired_name(tracker.get_slot("item"))))  # the item asked about left the knowledge base
         return [SlotSet("item", None), SlotSet("aspect", aspect)]
     # everything a life event needs, not one of its items
-    event = asked_event(text, index.kb.events) if resolution is not None else None
+    event = wanted_event(text, resolution) if resolution is not None else None
     if event is not None:
         return tell_event(dispatcher, event, aspect)
     candidates = tracker.get_slot("candidates") or []
@@ -585,7 +597,7 @@ class ActionFallbackSearch(Action):
         # the intent classifier's best guess below the threshold still tells which aspect was likely asked
         aspect = asked_aspect(aspect_of(tracker.get_intent_of_latest_message(skip_fallback_intent=True)), text,
                               tracker.get_slot("aspect"))
-        event = asked_event(text, get_index().kb.events)  # "生了二胎，要给娃办些啥", not understood
+        event = wanted_event(text, resolution)  # "生了二胎，要给娃办些啥", not understood
         if event is not None:
             return tell_event(dispatcher, event, aspect)
         if resolution.entry is not None:  # the resolution is an answer
@@ -596,6 +608,8 @@ class ActionFallbackSearch(Action):
         if picked is not None:
             say(dispatcher, answer(picked, tracker.get_slot("aspect") or aspect))
             return [SlotSet("item", picked.id), SlotSet("candidates", None)]
+        if resolution.kind == "none" and asks_of_current(tracker, text):  # "他走不动路，我帮他办行不行，要他本人去不"
+            return answer_question(dispatcher, tracker)
         topical = topic_entries(text) if not names_an_item(resolution.hits) else None
         if topical:
             return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])

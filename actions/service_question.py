@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.answers import ASPECT_CUES
+from knowledge.answers import ASPECT_CUES, asks_something
 from knowledge.normalize import normalize, simplified
 from knowledge.service import get_index
 
@@ -31,6 +31,9 @@ CUES = {
                       r"周[一二三四五六日末]|星期|礼拜|明天|后天|电话|手机|名字|姓名|\d{11}",
 }
 _CUES = {intent: re.compile(pattern) for intent, pattern in CUES.items()}
+_FAREWELL = re.compile(r"再见|拜拜|bye|(?<![\d\s])88|晚安|回见|挂了")
+_WANTS = re.compile(r"想|要|打算|准备|需要|问|咨询|了解|打听")  # "户口想从乐山市中区迁过来": a service wanted, not asked about
+STORY_LENGTH = 15  # a message this long (normalised) that asks how to get something done tells a story
 # Words that say a complaint in a message that asks nothing of a service ("跑了三趟都没办好", "路灯坏了"), but are
 # part of a situation when the citizen asks how to get something done ("家里条件差…要准备什么", "公章边边磨坏了，
 # 要重新刻一个，需要准备哪些东西", "去马来西亚出差…现在去办来得及不").
@@ -63,9 +66,13 @@ def is_service_question(intent: str | None, text: str) -> bool:
         return False
     stripped = NOT_BOOKING.sub("", simplified(text).lower())  # before normalize() drops the 吗 of "要先预约吗"
     said = normalize(stripped) + " " + stripped
-    if _CUES[intent].search(said) or intent == "complain" and _CUES["request_human"].search(said):
-        return False  # (a "complaint" that asks for the staff, "有没有工作人员 我直接问", is handed to a person)
     asks_how = bool(_HOW_TO.search(normalize(text)))
+    # "我爸上个月走了，他名下有套房子，要转到我妈名下，咋个办": a goodbye's word in a story that asks how, no farewell
+    told_in_passing = intent == "goodbye" and asks_how and len(normalize(text)) >= STORY_LENGTH and not _FAREWELL.search(said)
+    if _CUES[intent].search(said) and not told_in_passing or intent == "complain" and _CUES["request_human"].search(said):
+        return False  # (a "complaint" that asks for the staff, "有没有工作人员 我直接问", is handed to a person)
+    if intent == "complain" and len(normalize(text)) >= STORY_LENGTH and not asks_something(text) and not _WANTS.search(text):
+        return False  # "停水停了两天了，也没得通知，屋头老人娃儿都不方便": nothing asked or wanted, the complaint it was read as
     weak = intent in WEAK_CUES and bool(WEAK_CUES[intent].search(said))
     if weak and not asks_how:
         return False

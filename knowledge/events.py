@@ -126,6 +126,16 @@ def match_event(text: str, candidates: tuple[LifeEvent, ...] | None = None) -> L
     return best if best_score >= SIMILAR else None
 
 
+def event_begun_by(text: str, first_item: str, candidates: tuple[LifeEvent, ...]) -> LifeEvent | None:
+    """The life event a question asking for everything (CUE) is about when it names no event but describes the
+    situation its first step is for ("生了个儿子，要给娃儿办些啥子手续": the birth certificate, so the new-born's steps)."""
+    if not CUE.search(text):
+        return None
+    # a first step for everyone in the event (not one of alternatives: 本地户口 or 外地户口 at school entry)
+    found = [event for event in candidates if event.steps and event.steps[0].item == first_item and not event.steps[0].condition]
+    return found[0] if len(found) == 1 else None
+
+
 @lru_cache(maxsize=4096)
 def _normalized(question: str) -> str:
     return normalize(question)

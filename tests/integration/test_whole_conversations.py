@@ -7,7 +7,9 @@ a short question about a neighbouring service, a score as the rating, a time alo
 earliest time, a follow-up naming the item's topic, the person said with the day, a look-up after a move, a correction
 read as a goodbye, a follow-up about a thing the guide never speaks of, a short switch with one close item; a booking
 asked for after the materials or inside a story, no to an answer with what was meant, thanks after options, a name several
-items share, a document already in hand."""
+items share, a document already in hand; a story asking for everything about a birth, a death told in a question, a
+grievance told without a question, an aspect the classifier did not understand asked of the item in context, a follow-up
+with a word the item's own questions say."""
 import datetime as dt
 import re
 
@@ -424,3 +426,30 @@ def test_a_name_several_items_share_is_asked_back_and_a_detail_picks(chat):
 def test_a_document_already_in_hand_is_not_what_is_asked(chat):
     text = texts(chat("我老婆上个月在县医院生了个儿子出生医学证明已经拿到了现在想给娃儿上户口要怎么弄"))
     assert text.startswith("【出生登记】")
+
+
+def test_a_story_asking_for_everything_about_a_birth_gets_the_new_borns_steps(chat):
+    text = texts(chat("我老婆上个礼拜在县医院生了个儿子，现在要给娃儿办些啥子手续哦"))
+    assert text.startswith("【一件事：新生儿出生】")
+
+
+def test_a_death_told_in_a_question_is_no_goodbye(chat):
+    text = texts(chat("我爸上个月走了，他名下有套房子，要转到我妈名下，咋个办"))
+    assert text.startswith("【不动产转移登记】") and "评价" not in text
+
+
+def test_a_grievance_told_without_a_question_is_taken_as_a_complaint(chat):
+    text = texts(chat("我们这边停水停了两天了，也没得通知，屋头老人娃儿都不方便"))
+    assert "工单" in text and not text.startswith("【") and "哪一项" not in text
+
+
+def test_an_aspect_not_understood_is_asked_of_the_item_in_context(chat):
+    assert texts(chat("我爷爷今年满80了，听说有高龄津贴，咋个领")).startswith("【80周岁以上老年人高龄津贴发放】")
+    text = texts(chat("他走不动路，我帮他办行不行，要他本人去不"))
+    assert text.startswith("【80周岁以上老年人高龄津贴发放】") and "到办事现场" in text
+
+
+def test_a_follow_up_with_a_word_the_items_own_questions_say_stays_with_it(chat):
+    item = "【进城务工人员随迁子女接受义务教育入学申请办理】"
+    assert texts(chat("我在夹江打工，娃儿户口在老家，明年想在夹江读小学，咋个办")).startswith(item)
+    assert texts(chat("网上能报名不")).startswith(item)  # 报名 is a keyword of local school entry, and said by this one's questions

@@ -662,3 +662,22 @@ def test_a_correction_at_the_read_back_read_as_a_goodbye_corrects_the_booking():
     dispatcher = CollectingDispatcher()
     events = asyncio.run(ActionGoodbye().run(dispatcher, t, {}))
     assert not dispatcher.messages and events == [{"event": "followup", "name": "action_booking_change", "timestamp": None}]
+
+
+def test_asking_for_everything_about_the_situation_an_events_first_step_is_for_gets_the_event():
+    from knowledge.events import event_begun_by
+
+    events = get_index().kb.events
+    story = "我老婆上个礼拜在县医院生了个儿子，现在要给娃儿办些啥子手续哦"
+    assert event_begun_by(story, "《出生医学证明》首次签发", events).name == "新生儿出生"
+    assert event_begun_by("出生医学证明在哪里领", "《出生医学证明》首次签发", events) is None  # one thing asked
+    assert event_begun_by(story, "出生登记", events) is None  # not the event's first step
+    # school entry's first step is for local children only: a step of its own, not the start of every school entry
+    assert event_begun_by("孩子今年小学毕业要上初中了，我们家住在县城，按片区读初中要办哪些手续？", "学前教育、义务教育阶段入学办理",
+                          events) is None
+
+
+def test_a_time_limit_asked_by_its_name_is_that_aspect():
+    from knowledge.answers import aspects_in
+
+    assert aspects_in("办理时限呢") == ["time_limit"]

@@ -39,6 +39,9 @@ def test_every_training_example_keeps_its_intent():
     ("complain", "我们公司的公章用了好多年，边边都磨坏了，要重新刻一个，需要准备哪些东西"),  # 坏: part of the situation
     ("complain", "公司派我下个月去马来西亚出差，我还没有出国的证件，现在去办来得及不"),  # 出差 is no 差
     ("book_appointment", "那个嗯 我想问一下港澳通行证 港澳通行证怎么办 要先预约吗"),  # asks whether to book
+    ("goodbye", "我爸上个月走了，他名下有套房子，要转到我妈名下，咋个办"),  # 走了 in a story that asks how
+    ("complain", "我们一家搬到夹江来住了，户口想从乐山市中区迁过来"),  # nothing asked, but a service wanted
+    ("complain", "娃儿读书报名的事"),  # a topic named: too short to be a grievance told
 ])
 def test_a_service_question_given_another_intent_is_answered(intent, text):
     assert is_service_question(intent, text)
@@ -57,6 +60,9 @@ def test_a_service_question_given_another_intent_is_answered(intent, text):
     ("goodbye", "好的，身份证的事晓得了，再见"),
     ("ask_materials", "社保卡丢了补办要带什么材料"),  # intents without a second look are never touched
     ("goodbye", "/goodbye"),  # a button's payload
+    ("goodbye", "好的谢谢 我知道咋个办了"),  # short: knowing how is no question
+    ("goodbye", "我晓得咋个办这个残疾证了 谢谢你 再见"),  # a farewell said
+    ("complain", "我们这边停水停了两天了，也没得通知，屋头老人娃儿都不方便"),  # told, nothing asked or wanted
 ])
 def test_the_intents_own_words_keep_it(intent, text):
     assert not is_service_question(intent, text)
