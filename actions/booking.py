@@ -75,7 +75,7 @@ def with_session(fn: Callable[[Session], T]) -> T:
 
 
 # Booking words and times, left out when the rest of a booking message is searched for the item it names.
-_BOOKING_WORDS = re.compile(r"(帮我|给我|能不能|能否|可不可以|麻烦|请)?(预约|约个?号?|挂个?号|登记一个)(一下)?|"
+_BOOKING_WORDS = re.compile(r"(重新|再)?(帮我|给我|能不能|能否|可不可以|麻烦|请)?(预约|约个?号?|挂个?号|登记一个)(一下)?|"
                             r"(这|下下?|本)?(周|星期|礼拜)[一二三四五六日天]|明天|后天|今天|上午|下午|中午|晚上|傍晚|"
                             r"[一二三四五六七八九十两\d]+点(半|钟)?|的?预约|去政务中心|过去")
 

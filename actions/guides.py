@@ -44,7 +44,7 @@ from knowledge.answers import (
     unknown,
     which_item,
 )
-from knowledge.events import LifeEvent, asked_event, event_begun_by
+from knowledge.events import LifeEvent, asked_event, chosen_step, event_begun_by
 from knowledge.normalize import normalize, simplified
 from knowledge.pinned import reply as pinned_reply
 from knowledge.schema import Entry
@@ -118,7 +118,7 @@ def asked_aspect(intent_aspect: str, text: str, previous: str | None) -> str:
         return asked[0]
     cue = aspect_in(text)
     raw = text.strip()
-    if previous and not cue and len(raw) <= 26 and _SWITCH_LEAD.search(raw):
+    if previous and not cue and len(raw) <= 26 and _SWITCH_LEAD.search(raw) and not asks_how(raw):  # ("…咋个领钱": how)
         return previous  # the message only names another item: whatever the classifier guessed, the question stays
     # the words asked beat the classifier's one guess ("申请公租房要啥子条件" came out as ask_materials)
     return cue or intent_aspect
@@ -339,7 +339,18 @@ def pick_candidate(text: str, candidates: list[str], earlier: str = "") -> Entry
         ranked = sorted(scores.values(), reverse=True) + [0.0, 0.0]
         if ranked[0] >= 0.15 and ranked[0] >= PICK_MARGIN * ranked[1]:
             return index.kb.by_id(max(scores, key=scores.__getitem__))
+    said = normalize(text)
+    for detail, in_name in _KIND_OF_ITEM:  # "领钱的那个" between a card and an allowance: the one whose name says money
+        if detail.search(said) and not aspects_in(text):  # ("要收钱不" asks the fee of them all)
+            fitting = [e for e in (index.kb.by_id(c) for c in candidates) if e is not None and in_name.search(e.name)]
+            if len(fitting) == 1:
+                return fitting[0]
     return None
+
+
+# a detail that says what kind of thing the item gives, and the words of the names of items that give it
+_KIND_OF_ITEM = [(re.compile(r"钱|补贴|津贴|补助"), re.compile(r"津贴|补贴|补助|待遇|救助|贷款")),
+                 (re.compile(r"证|卡|本本"), re.compile(r"证|卡"))]
 
 
 def picks_an_offered_item(tracker: Tracker, text: str) -> bool:
@@ -390,9 +401,15 @@ def wanted_event(text: str, resolution: Resolution) -> LifeEvent | None:
     return event
 
 
-def tell_event(dispatcher: CollectingDispatcher, event: LifeEvent, aspect: str) -> list[dict[str, Any]]:
-    """List a life event's steps; its items become the candidates, so "第二步要带什么" answers that step."""
+def tell_event(dispatcher: CollectingDispatcher, event: LifeEvent, aspect: str, text: str = "") -> list[dict[str, Any]]:
+    """List a life event's steps; its items become the candidates, so "第二步要带什么" answers that step. A question
+    that says the condition of one of its alternative steps ("去香港耍要办啥子证件") gets that step's guide."""
     kb = get_index().kb
+    step = chosen_step(event, text)
+    chosen = kb.by_name(step.item) if step is not None else None
+    if chosen is not None:
+        say(dispatcher, answer(chosen, aspect, also_asked(text, aspect)))
+        return [SlotSet("item", chosen.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
     found = [kb.by_name(step.item) for step in event.steps]
     if None in found:  # a newer knowledge version no longer holds one of its steps
         say(dispatcher, gone(event.steps[found.index(None)].item))
@@ -456,7 +473,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     # everything a life event needs, not one of its items
     event = wanted_event(text, resolution) if resolution is not None else None
     if event is not None:
-        return tell_event(dispatcher, event, aspect)
+        return tell_event(dispatcher, event, aspect, text)
     candidates = tracker.get_slot("candidates") or []
     follow_up = len(candidates) == 1 and len(normalize(text)) <= FOLLOW_UP_LENGTH and not (resolution and names_an_item(resolution.hits))
     if candidates and (follow_up or not (resolution and resolution.kind == "answer")):
@@ -466,7 +483,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             first = bool(_FIRST.search(simplified(text)))
             if first and not asked:  # "先办哪个": that step, as a whole
                 aspect = "item"
-            elif aspect == "item":
+            elif aspect == "item" and not asks_how(text):  # ("咋个申请": the overview and the steps, whatever was asked before)
                 aspect = tracker.get_slot("aspect") or "item"
             say(dispatcher, answer(picked, aspect, also_asked(text, aspect)))
             by_step = first or bool(_STEP.search(text))  # a life event's steps stay: "第二步呢"
@@ -599,10 +616,10 @@ class ActionFallbackSearch(Action):
                               tracker.get_slot("aspect"))
         event = wanted_event(text, resolution)  # "生了二胎，要给娃办些啥", not understood
         if event is not None:
-            return tell_event(dispatcher, event, aspect)
-        if resolution.entry is not None:  # the resolution is an answer
+            return tell_event(dispatcher, event, aspect, text)
+        if resolution.entry is not None:  # the resolution is an answer (of the options offered before, if any)
             say(dispatcher, answer(resolution.entry, aspect, also_asked(text, aspect)))
-            return [SlotSet("item", resolution.entry.id), SlotSet("aspect", aspect)]
+            return [SlotSet("item", resolution.entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
         candidates = tracker.get_slot("candidates") or []
         picked = pick_candidate(text, candidates, earlier_message(tracker)) if candidates else None
         if picked is not None:

@@ -33,6 +33,9 @@ CUES = {
 _CUES = {intent: re.compile(pattern) for intent, pattern in CUES.items()}
 _FAREWELL = re.compile(r"再见|拜拜|bye|(?<![\d\s])88|晚安|回见|挂了")
 _WANTS = re.compile(r"想|要|打算|准备|需要|问|咨询|了解|打听")  # "户口想从乐山市中区迁过来": a service wanted, not asked about
+# Words that name a booking or a time to move it to; a long story asking a service's aspect without any of them
+# ("老汉想把房子送给我，要去把房产证上的名字改成我的，要交好多费用"), read as changing or cancelling a booking, is a question
+_MANAGE_SAID = re.compile(r"约|号|码|时间|时段|周[一二三四五六日末]|星期|礼拜|今天|明天|后天|上午|中午|下午|傍晚|晚上|\d{11}")
 STORY_LENGTH = 15  # a message this long (normalised) that asks how to get something done tells a story
 # Words that say a complaint in a message that asks nothing of a service ("跑了三趟都没办好", "路灯坏了"), but are
 # part of a situation when the citizen asks how to get something done ("家里条件差…要准备什么", "公章边边磨坏了，
@@ -41,6 +44,7 @@ WEAK_CUES = {"complain": re.compile(r"求助|帮帮忙|差|坏|破|拖|效率|�
 # Asking how to get a service done: what to bring, how long, where, how, whether one can. A complaint, a plea or a
 # goodbye does not ask this; the classifier gives long situations to them all the same.
 _HOW_TO = re.compile("|".join(cue.pattern for cue in ASPECT_CUES.values()) + r"|(咋个?|怎么|怎样|如何)(办|弄|申请|整|搞|交|登记|报|领|提取|补|换|开)|"
+                     r"(政府|国家|民政).{0,8}(帮|扶|救|补)|"  # "政府能不能给点应急的帮扶": help asked for
                      r"(要|该|能)办(些|点)?(啥|什么|哪)|(啥|什么|哪些)手续|来得及|(能不能|可不可以|可以|能)(办|领|申请|享受)|有没有.{0,6}(政策|补贴|补助|救助)|"
                      r"(要|该)(先)?(去|找)哪|(办|领|申请).{0,6}(吗|不|没)[？?]?$")
 # Words with 约 that name no booking: "跑网约车的", "大约要多久", "合同约定".
@@ -69,6 +73,9 @@ def is_service_question(intent: str | None, text: str) -> bool:
     asks_how = bool(_HOW_TO.search(normalize(text)))
     # "我爸上个月走了，他名下有套房子，要转到我妈名下，咋个办": a goodbye's word in a story that asks how, no farewell
     told_in_passing = intent == "goodbye" and asks_how and len(normalize(text)) >= STORY_LENGTH and not _FAREWELL.search(said)
+    if intent in ("cancel_appointment", "change_booking") and asks_how and len(normalize(text)) >= STORY_LENGTH \
+            and not _MANAGE_SAID.search(stripped):
+        told_in_passing = True  # "…把房产证上的名字改成我的，要交好多费用": 改 of a name, not of a booking
     if _CUES[intent].search(said) and not told_in_passing or intent == "complain" and _CUES["request_human"].search(said):
         return False  # (a "complaint" that asks for the staff, "有没有工作人员 我直接问", is handed to a person)
     if intent == "complain" and len(normalize(text)) >= STORY_LENGTH and not asks_something(text) and not _WANTS.search(text):

@@ -25,6 +25,9 @@ SITUATIONS = ROOT / "tests" / "eval" / "situations.yml"
 CONVERSATIONS = ROOT / "tests" / "eval" / "conversations.yml"
 
 _DETAILED = re.compile(r"^【(?P<name>[^】\n]{1,80})】")
+# a life event's list of steps (knowledge/events.py): its steps are the items offered, each a button "第2步：事项名称"
+_EVENT = re.compile(r"^【一件事：")
+_STEP_BUTTON = re.compile(r"^第\d+步：")
 _CATALOGUE = re.compile(r"^“(?P<name>[^”\n]{1,80})”由")
 ASPECT_MARKS = [  # first line of an answer's body -> aspect (knowledge/answers.py)
     ("materials", re.compile(r"^需要准备以下材料|^知识库里暂时没有这项的申请材料")),
@@ -57,6 +60,7 @@ class Turn:
 
     texts: list[str]
     buttons: list[str]
+    event: bool = False  # a life event's steps were listed (its steps are the options)
     answered: str | None = None  # item named by an answer
     detailed: bool = False
     aspect: str | None = None
@@ -77,6 +81,11 @@ def classify(replies: list[dict[str, Any]], today: dt.date) -> Turn:
     buttons = [b.get("title", "") for r in replies for b in r.get("buttons") or []]
     turn = Turn(texts, buttons)
     for text in texts:
+        if _EVENT.match(text):  # the steps of a life event: the items offered to choose from, not an answer
+            turn.event = True
+            turn.options = [_STEP_BUTTON.sub("", b.get("title", "")) for r in replies if r.get("text") == text
+                            for b in r.get("buttons") or []]
+            continue
         detailed, catalogue = _DETAILED.match(text), _CATALOGUE.match(text)
         named = detailed or catalogue
         if named and turn.answered is None:
@@ -121,7 +130,7 @@ def outcome(question: dict[str, Any], turn: Turn) -> str:
     not_found, other; for out-of-knowledge questions: rejected or answered_detailed / answered_catalogue."""
     ok = {question["item"], *(question.get("also_ok") or [])} if question.get("item") else set()
     if not ok:
-        if turn.answered and turn.detailed:
+        if turn.answered and turn.detailed or turn.event:  # a life event's steps are detailed guides too
             return "answered_detailed"
         return "answered_catalogue" if turn.answered else "rejected"
     if turn.answered in ok:
@@ -192,7 +201,9 @@ def check_turn(expect: dict[str, Any], turn: Turn) -> list[str]:
         return ["empty reply"]
     kind = expect["kind"]
     if kind == "answer":
-        if turn.answered is None:
+        if turn.event and not expect.get("item"):
+            pass  # a life event asked as a whole ("娃娃要办些啥子手续"): its steps are the answer (no one item was expected)
+        elif turn.answered is None:
             problems.append("no answer")
         elif expect.get("item") and turn.answered != expect["item"]:
             problems.append(f"item {turn.answered}")

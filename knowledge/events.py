@@ -136,6 +136,28 @@ def event_begun_by(text: str, first_item: str, candidates: tuple[LifeEvent, ...]
     return found[0] if len(found) == 1 else None
 
 
+_TERM_SPLIT = re.compile(r"[、，,。；;（）()/\s]|或者?|和|及|与")
+_TERM_LEAD = re.compile(r"^(去|到|在|是|开的是|前往)")
+
+
+def condition_terms(condition: str) -> list[str]:
+    """The words a step's condition is said with: "去香港、澳门" -> 香港, 澳门."""
+    terms = (_TERM_LEAD.sub("", normalize(part)).removesuffix("的") for part in _TERM_SPLIT.split(condition))
+    return [term for term in terms if len(term) >= 2]
+
+
+def chosen_step(event: LifeEvent, text: str) -> Step | None:
+    """The one step of an event of alternatives (every step under a condition) whose condition the question says,
+    when the condition narrows the event rather than restating it: "去香港耍要办啥子证件" is the Hong Kong and Macau
+    permit of 出国出境, "出国打工要办些啥" still the whole event (出国 is the event's own name)."""
+    if not event.steps or not all(step.condition for step in event.steps):
+        return None
+    said, name = normalize(text), normalize(event.name)
+    chosen = [step for step in event.steps
+              if any(term in said and term not in name for term in condition_terms(step.condition))]
+    return chosen[0] if len(chosen) == 1 else None
+
+
 @lru_cache(maxsize=4096)
 def _normalized(question: str) -> str:
     return normalize(question)

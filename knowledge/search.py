@@ -34,7 +34,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import StratifiedKFold
 
 from knowledge.loader import KnowledgeBase
-from knowledge.normalize import normalize
+from knowledge.normalize import normalize, simplified
 from knowledge.pinyin_input import PinyinReader
 from knowledge.schema import Entry
 
@@ -61,6 +61,8 @@ STOPWORDS = set(
 _DISTINCT = re.compile(r"变更|更正|更改|注销|设立|考试|考研|年报|年检|提取|挂失|续期|驾驶证|驾照|公积金|签证|退役军人|"
                        r"(?:车辆|车子|汽车|机动车|摩托车|电动车)(?:过户|转让|上牌|年检|登记|挂牌)")
 DISTINCT_MAX_CHARS = 36
+# a registration's details changed ("要改股东信息", "换法人"): 变更, whatever the story's length
+_REGISTRATION_CHANGED = re.compile(r"(改|换|变更|变)(一下)?(股东|法人|法定代表人|经营范围|注册资本|注册地址|经营场所|公司名|字号)")
 # a document lost or to be replaced: a guide that never says so is for getting one, not for replacing it
 _LOST = re.compile(r"补办|补领|补发|补证|补一张|补一个|补个|遗失|丢失|丢了|搞丢|弄丢|掉了|搞掉|弄掉|找不到了|不见了|损毁|重新补")
 
@@ -70,6 +72,13 @@ _HAD = re.compile(r"(?:已经|已|都)?(?:拿到|办好|办完|领到|领了|拿
 # a guide for doing something away from home, and a question that says the citizen is away (or from elsewhere)
 _AWAY = re.compile(r"跨省|异地")
 _ELSEWHERE = re.compile(r"异地|外地|外省|跨省|省外|(?:户口|户籍)(?:不在|在外)|不是(?:本地|夹江)|非本地|在外(?:地|省|面|头)")
+# ... and a question that says the citizen is from here ("我是夹江本地户口", "户口就在夹江")
+_AT_HOME = re.compile(r"本地(?:户口|户籍|人)|(?:户口|户籍)(?:就|也|都)?(?:在|落在|是)(?:夹江|本地|这边|这里|县上|本县)|"
+                      r"夹江(?:本地)?(?:户口|户籍|人)|本县(?:户口|户籍)")
+
+
+# "那补卡呢" (normalised "那补卡"): the 那 of a switch, which the tokenizer glues to the next word ("那补"); not 那里, 那边…
+_LEADING_THAT = re.compile(r"^那么?(?![里边儿些样会天时就])(?=..)")  # (not 那就: "那就业登记呢")
 
 
 def _shared_length(a: str, b: str) -> int:
@@ -490,7 +499,7 @@ class SearchIndex:
     def _rank(self, question: str) -> tuple[Hit, ...]:
         """The RANKED_HITS best entries (remembered per question like `resolve`: one turn's actions search the same
         text several times, for the item, the topic and the options)."""
-        text = self._without_what_is_had(self.correct(normalize(question)))
+        text = _LEADING_THAT.sub("", self._without_what_is_had(self.correct(normalize(question))))
         if not text:
             return ()
         signals = self._signals(text)
@@ -533,6 +542,8 @@ class SearchIndex:
             return False
         if _LOST.search(text) and not _LOST.search(said):  # at any length: a story's loss is what it is about
             return True
+        if _REGISTRATION_CHANGED.search(text) and "变更" not in said:  # "工商那边要改股东信息": a change, not a setting up
+            return True
         return len(text) <= DISTINCT_MAX_CHARS and any(w not in said for w in _DISTINCT.findall(text))
 
     @staticmethod
@@ -562,6 +573,17 @@ class SearchIndex:
         if not _ELSEWHERE.search(normalize(question)) or _AWAY.search(hits[0].entry.name):
             return None
         return self._sibling(hits, lambda hit: bool(_AWAY.search(hit.entry.name)))
+
+    def home_variant_of(self, question: str, hits: list[Hit]) -> Hit | None:
+        """For a question that says the citizen is from here ("我是夹江本地户口，身份证搞掉了") whose first hit is the
+        guide for doing a thing away from home, the guide for the same thing at home: the away guide's example
+        questions say 户口 (外地户口, 不是本地户口) and draw the word to it."""
+        said = normalize(question)  # (read with its punctuation: "我是贵州户口，在夹江打工" is not 户口在夹江)
+        if not _AT_HOME.search(simplified(question)) or _ELSEWHERE.search(said) or not _AWAY.search(hits[0].entry.name):
+            return None
+        # at any score: the away guide is for people from elsewhere, so the home guide of the same document is meant
+        return next((hit for hit in hits[1:] if not _AWAY.search(hit.entry.name)
+                     and _shared_length(hits[0].entry.name, hit.entry.name) >= 3), None)
 
     def replacement_of(self, question: str, hits: list[Hit]) -> Hit | None:
         """For a question about replacing a lost document whose first hit is the guide for getting one (which never
@@ -594,6 +616,8 @@ class SearchIndex:
             len(hits) < 2 or hits[0].score - hits[1].score >= AMBIGUITY_MARGIN or not hits[1].matched)
         if clear and (away := self.away_variant_of(question, hits)) is not None:
             return Resolution("answer", [away])  # "跨省办身份证": not the home guide but the one for doing it away
+        if hits[0].matched and (home := self.home_variant_of(question, hits)) is not None:
+            return Resolution("answer", [home])  # "我是夹江本地户口，身份证搞掉了": the home guide
         if clear and not self.says_what_the_guide_does_not(question, hits[0].entry):
             return Resolution("answer", hits[:1])
         twin = self.replacement_of(question, hits) if hits[0].matched else None

@@ -33,20 +33,28 @@ CODE_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([A-HJ-NP-Za-hj-np-z2-9]{6})(?![A-Za
 MOBILE = r"1[3-9]\d(?:[ -]?\d{4}){2}"  # a mobile in a message, also typed in groups: "180 8045 7731", "139-1234-5678"
 _MOBILE_IN_TEXT = re.compile(rf"(?<!\d){MOBILE}(?!\d)")
 _CODE_WORD = re.compile(r"预约码|码[是为:：\s]|编号")
+_MANAGE_VERB = re.compile(r"查|改|挪|推迟|取消|退")  # "再帮我查一下 F2WB5Q": a code with what to do with it
 
 
 def names_a_booking(text: str) -> bool:
-    """A code with the mobile, or called a code ("预约码：BK94MM", "码是…"): the message is about that booking, whatever
+    """A code with the mobile, called a code ("预约码：BK94MM", "码是…") or with what to do ("再帮我查一下 F2WB5Q"): the message is about that booking, whatever
     else it says ("顺便查一下嘛，LHKSZ6，188…", "不约了，退掉，A92TUS，180…")."""
     if not text or text.startswith("/"):
         return False
-    return bool(CODE_IN_TEXT.search(text)) and bool(_MOBILE_IN_TEXT.search(text) or _CODE_WORD.search(text))
+    code = CODE_IN_TEXT.search(text)
+    # with a verb alone, a code that looks like one (a digit, or typed in capitals), not an English word
+    return code is not None and bool(_MOBILE_IN_TEXT.search(text) or _CODE_WORD.search(text) or _MANAGE_VERB.search(text)
+                                     and (any(c.isdigit() for c in code.group(1)) or code.group(1).isupper()))
 
 
 _CANCEL_WORDS = r"取消|取小|不约了|不去了|退(掉|了|号)|给我退|不要了|作废|撤(销|了|掉|回)"  # 取小: speech for 取消
 
 
 _DONE_YET = re.compile(r"(改|换|挪|取消|退)(好|完|成功|过来)了?(吗|没有?|不|哇|哦)?(?![\u4e00-\u9fa5])|(改|换|挪|取消|退)了(吗|没有?)")
+
+
+# changing a document or a name, not a booking: "换身份证", "补换社保卡", "改名字"
+_A_DOCUMENT_CHANGED = re.compile(r"(改|换)[^，,。？?！!\s约号码]{0,4}?(证|卡|照|本|名)")
 
 
 def manage_op(text: str) -> str:
@@ -58,7 +66,7 @@ def manage_op(text: str) -> str:
         return "reschedule"
     if re.search(rf"{_CANCEL_WORDS}|去不(成|了)了?|来不了", text):
         return "cancel"
-    if re.search(r"改|换|挪", text):
+    if re.search(r"改|换|挪", _A_DOCUMENT_CHANGED.sub("", text)):
         return "reschedule"
     return "lookup"
 
@@ -73,7 +81,7 @@ _BOOKING_REFERENCE = re.compile(r"预约|约的|约了|约好|那个号|挂的�
 
 
 # asking after a booking already made: "查下我的预约", "我约的是哪天", "查下现在约的是星期几"
-_LOOK_UP = re.compile(r"查.{0,3}(我的|那个)?预约|我的预约|约的是.{0,2}(哪|几|什么|星期|礼拜|周几|好久|啥时候)|"
+_LOOK_UP = re.compile(r"查.{0,3}(我的|那个)?预约|查.{0,16}(我|\d)约的|我的预约|约的是.{0,2}(哪|几|什么|星期|礼拜|周几|好久|啥时候)|"
                       r"约(的|在)(哪天|几号|几点|星期几|礼拜几|周几|好久|啥时候|什么时候)|预约.{0,2}(查|看)一?下")
 
 

@@ -453,3 +453,62 @@ def test_a_follow_up_with_a_word_the_items_own_questions_say_stays_with_it(chat)
     item = "【进城务工人员随迁子女接受义务教育入学申请办理】"
     assert texts(chat("我在夹江打工，娃儿户口在老家，明年想在夹江读小学，咋个办")).startswith(item)
     assert texts(chat("网上能报名不")).startswith(item)  # 报名 is a keyword of local school entry, and said by this one's questions
+
+
+def test_a_condition_of_one_step_of_a_life_event_answers_that_step(chat):
+    assert texts(chat("去香港耍要办啥子证件")).startswith("【往来港澳通行证及签注签发】")
+    assert texts(chat("我要出国去打工，要办些啥子")).startswith("【一件事：出国出境】")  # 出国 is the event's own name
+
+
+def test_a_local_citizen_gets_the_home_guide_not_the_one_for_people_from_elsewhere(chat):
+    assert texts(chat("我是夹江本地户口，身份证昨天赶场的时候搞掉了，咋个补哦")).startswith("【居民身份证办理（包括临时）】")
+
+
+def test_whether_the_counter_opens_in_the_evening_gets_the_hours_then_the_booking(chat):
+    text = texts(chat("换身份证晚上能办不 我白天要上班 户口就在夹江"))  # the hours asked, then the "5+X" times offered
+    assert text.startswith("【居民身份证办理（包括临时）】") and "办理时间" in text.split("\n")[2] and "请问您想约哪天" in text
+
+
+def test_a_code_with_what_to_do_with_it_looks_the_booking_up(chat):
+    chat("约后天上午十点去办居住证，吴敏，18728561234")
+    code = re.search(r"预约码：([A-Z2-9]{6})", texts(chat("确认"))).group(1)
+    assert texts(chat(f"再帮我查一下 {code}")).startswith("为您查到")
+    assert texts(chat("帮我查一下18728561234约的")).startswith("为您查到")
+
+
+def test_a_detail_of_what_the_item_gives_picks_among_the_options(chat):
+    names = [b["title"] for b in chat("我妈今年82了，老年人有啥子福利可以办")[0]["buttons"]]
+    assert "80周岁以上老年人高龄津贴发放" in names
+    assert texts(chat("领钱的那个")).startswith("【80周岁以上老年人高龄津贴发放】")
+
+
+def test_a_story_that_changes_a_name_on_a_deed_is_no_booking_change(chat):
+    text = texts(chat("老汉想把他名下的房子送给我，要去把房产证上的名字改成我的，要交好多费用？"))
+    assert text.startswith("【不动产转移登记】") and "收费" in text
+
+
+def test_a_plea_for_the_governments_help_after_a_fire_is_no_goodbye(chat):
+    text = texts(chat("屋头突然失火了，房子烧了，一家人没得地方住，生活一下子过不走了，政府能不能给点应急的帮扶？"))
+    assert text.startswith("【临时救助】") and "评价" not in text
+
+
+def test_a_switch_to_the_replacement_keeps_the_aspect(chat):
+    chat("社保卡的事问下")
+    chat("从来没办过 第一次办")
+    assert texts(chat("收不收钱")).startswith("【社会保障卡申领】")
+    text = texts(chat("那补卡呢"))
+    assert text.startswith("【社会保障卡补领、换领、换发】") and "收费" in text.split("\n")[1]
+
+
+def test_how_to_apply_after_an_option_picked_with_a_money_word_gets_the_steps(chat):
+    chat("屋头困难得很，政府有啥子救助没得")
+    assert texts(chat("屋头房子着火烧了 急需用钱 就是临时救急那种")).startswith("【临时救助】")
+    text = texts(chat("咋个申请"))
+    assert text.startswith("【临时救助】") and "办理流程" in text
+
+
+def test_a_switch_that_asks_how_gets_the_steps_not_the_aspect_before(chat):
+    chat("我在厂里头交的职工社保，到年龄了退休申请咋个办")
+    chat("能在网上申请不")
+    text = texts(chat("那我老汉是农村的，交的城乡居民养老，满60了咋个领钱"))
+    assert text.startswith("【城乡居民基本养老保险待遇申领】") and "办理流程" in text

@@ -236,12 +236,15 @@ def test_opening_a_company_lists_the_four_steps_of_the_county_policy():
     # asking whether it was done is a look-up (it had moved the booking again): "改好了吗", "取消了没"
     ("改好了吗？帮我查下现在约的是哪天", "lookup"), ("那个预约取消了吗", "lookup"), ("改过来了不", "lookup"),
     ("能改不", "reschedule"), ("帮我取消嘛", "cancel"), ("退了嘛", "cancel"),
+    ("外省户口在夹江换身份证要带什么？能预约吗？", "lookup"), ("预约改名字了", "lookup"),  # a document or a name changed
+    ("约的那个换个时间", "reschedule"),
 ])
 def test_what_a_booking_message_wants(text, op):
     assert manage_op(text) == op
 
 
 @pytest.mark.parametrize("text, looks_up", [("查下现在约的是星期几", True), ("我约的是几点", True), ("帮我查下我的预约", True),
+                                            ("帮我查一下13508139876约的", True), ("查下我约的", True),
                                             ("约在哪天来着", True), ("预约要带什么", False), ("可以预约不", False)])
 def test_asking_after_a_booking_in_words(text, looks_up):
     assert looks_up_a_booking(text) == looks_up
@@ -268,6 +271,8 @@ def test_cancelling_said_in_words_or_only_a_reason(text, said):
     ("帮我约下周一上午十点办身份证，我叫张伟，电话13900002222", False),  # a new booking: no code
     ("我的手机号 13900002222", False), ("WECHAT 上能办不", False), ("/cancel_appointment", False),
     ("AZVKMS 180 8045 7731 帮我查下约起没得", True),  # the mobile typed in groups: a look-up, not a new booking
+    ("再帮我查一下 F2WB5Q", True), ("BDMQCX 查下", True),  # a code with what to do with it
+    ("wechat 查一下", False),  # a word in small letters, no digit: no code
 ])
 def test_a_message_with_a_booking_code_is_about_that_booking(text, about_a_booking):
     from bot.booking.service import names_a_booking

@@ -21,3 +21,24 @@ def test_a_line_of_the_overview_is_no_answer_to_its_aspect():
     turn = classify([{"text": HOW_TO.split("\n\n")[0]}], TODAY)  # the overview names the time limit in a line
     assert turn.aspects == ["item"]
     assert check_turn({"kind": "answer", "item": "最低生活保障", "aspect": "time_limit"}, turn) == ["aspect item"]
+
+
+EVENT = [{"text": "【一件事：买二手房贷款】买二手房办理不动产转移登记……\n1. 不动产转移登记：……\n2. 不动产抵押登记（贷款买房）：……",
+          "buttons": [{"title": "第1步：不动产转移登记", "payload": "/choose_item"}, {"title": "第2步：不动产抵押登记", "payload": "/choose_item"}]}]
+
+
+def test_a_life_events_steps_are_the_items_offered():
+    turn = classify(EVENT, TODAY)
+    assert turn.event and turn.answered is None and turn.options == ["不动产转移登记", "不动产抵押登记"]
+    assert check_turn({"kind": "clarify", "options_include": ["不动产抵押登记"]}, turn) == []
+    assert check_turn({"kind": "clarify", "options_include": ["户口迁移审批"]}, turn) == ["options lack ['户口迁移审批']"]
+    assert check_turn({"kind": "answer"}, turn) == []  # the whole event asked: its steps are the answer
+    assert check_turn({"kind": "answer", "item": "不动产转移登记"}, turn) == ["no answer"]  # one item expected
+
+
+def test_a_life_event_given_to_a_question_outside_the_knowledge_base_is_an_answer():
+    from bot.eval_dialogue import outcome
+
+    turn = classify(EVENT, TODAY)
+    assert outcome({"item": None}, turn) == "answered_detailed"
+    assert outcome({"item": "不动产抵押登记"}, turn) == "offered"

@@ -226,3 +226,25 @@ def test_a_document_said_to_be_in_hand_is_a_step_done_not_the_need(index, questi
 
 def test_a_document_in_hand_asked_about_is_still_that_document(index):
     assert index.search("护照已经拿到了 要激活吗", 1)[0].entry.name == "普通护照签发"  # nothing else is asked
+
+
+@pytest.mark.parametrize("question, item", [
+    ("我是夹江本地户口，身份证昨天赶场的时候搞掉了，咋个补哦", "居民身份证办理（包括临时）"),  # the away guide's 户口 words
+    ("我是贵州户口，在夹江打工，身份证到期了，能在这儿换不", "居民身份证跨省异地办理"),  # 户口，在夹江: not a local's
+])
+def test_a_citizen_who_says_where_the_household_is_gets_that_guide(index, question, item):
+    resolution = index.resolve(question)
+    assert resolution.kind == "answer" and resolution.entry.name == item
+
+
+@pytest.mark.parametrize("question, item", [("那补卡呢", "社会保障卡补领、换领、换发"), ("那护照呢", "普通护照签发"),
+                                            ("那就业登记呢", "就业登记"), ("那里能办身份证不", "居民身份证办理（包括临时）")])
+def test_the_that_of_a_switch_is_not_read_as_part_of_the_next_word(index, question, item):
+    resolution = index.resolve(question)
+    assert resolution.kind == "answer" and resolution.entry.name == item
+
+
+def test_a_change_of_a_companys_registration_is_not_answered_as_setting_one_up(index):
+    question = "我跟朋友合伙开的公司，他要退出，把他的股份全部转给我，工商那边要改股东信息，要带啥子？"
+    assert index.resolve(question).kind != "answer"
+    assert index.resolve("开公司要带啥子").entry.name == "有限责任公司设立登记"

@@ -42,6 +42,10 @@ def test_every_training_example_keeps_its_intent():
     ("goodbye", "我爸上个月走了，他名下有套房子，要转到我妈名下，咋个办"),  # 走了 in a story that asks how
     ("complain", "我们一家搬到夹江来住了，户口想从乐山市中区迁过来"),  # nothing asked, but a service wanted
     ("complain", "娃儿读书报名的事"),  # a topic named: too short to be a grievance told
+    # a long story asking a service's aspect, no booking or time named: 改 of a name on a deed, not of a booking
+    ("cancel_appointment", "老汉想把他名下的房子送给我，要去把房产证上的名字改成我的，要交好多费用？"),
+    # help asked of the government in a story whose 走了 (过不走了) is no goodbye
+    ("goodbye", "屋头突然失火了，房子烧了，一家人没得地方住，生活一下子过不走了，政府能不能给点应急的帮扶？"),
 ])
 def test_a_service_question_given_another_intent_is_answered(intent, text):
     assert is_service_question(intent, text)
@@ -63,6 +67,7 @@ def test_a_service_question_given_another_intent_is_answered(intent, text):
     ("goodbye", "好的谢谢 我知道咋个办了"),  # short: knowing how is no question
     ("goodbye", "我晓得咋个办这个残疾证了 谢谢你 再见"),  # a farewell said
     ("complain", "我们这边停水停了两天了，也没得通知，屋头老人娃儿都不方便"),  # told, nothing asked or wanted
+    ("change_booking", "我约的那个身份证要改到下周五下午，能改不，要带啥子"),  # a booking and a time named
 ])
 def test_the_intents_own_words_keep_it(intent, text):
     assert not is_service_question(intent, text)

@@ -1,0 +1,27 @@
+"""Life events whose steps are alternatives (knowledge/events.py: chosen_step): a question that says one step's
+condition is about that step; one that says only what the event itself is called is about the whole event."""
+import pytest
+
+from knowledge.events import chosen_step, condition_terms, events
+
+
+def event(event_id):
+    return next(e for e in events() if e.id == event_id)
+
+
+def test_a_conditions_words_are_its_parts_without_the_verb():
+    assert condition_terms("去香港、澳门") == ["香港", "澳门"]
+
+
+@pytest.mark.parametrize("question, item", [
+    ("去香港耍要办啥子证件", "往来港澳通行证及签注签发"), ("去澳门要办哪些证", "往来港澳通行证及签注签发"),
+    ("我要出国去打工，要办些啥子", None),  # 出国 is the event's own name: the whole event
+    ("出境旅游要准备啥", None),
+])
+def test_a_question_that_says_one_steps_condition_chooses_it(question, item):
+    step = chosen_step(event("travel-abroad"), question)
+    assert (step.item if step else None) == item
+
+
+def test_an_event_whose_steps_are_all_needed_chooses_none():
+    assert chosen_step(event("open-company"), "开公司要办哪些手续") is None  # its steps have no conditions
