@@ -539,7 +539,10 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         else:
             not_found(dispatcher, text)
             return [SlotSet("aspect", aspect)]
-    say(dispatcher, answer(entry, aspect, also_asked(text, aspect)))
+    more = also_asked(text, aspect)
+    if not more and current is not None and entry.id != current.id and not aspects_in(text) and _short_switch(text.strip()):
+        more = also_asked(earlier_message(tracker), aspect)  # "公司社保开户咋个办", "员工的就业登记呢": the steps too, again
+    say(dispatcher, answer(entry, aspect, more))
     return [SlotSet("item", entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
 
 

@@ -61,6 +61,9 @@ STOPWORDS = set(
 _DISTINCT = re.compile(r"变更|更正|更改|注销|设立|考试|考研|年报|年检|提取|挂失|续期|驾驶证|驾照|公积金|签证|退役军人|"
                        r"(?:车辆|车子|汽车|机动车|摩托车|电动车)(?:过户|转让|上牌|年检|登记|挂牌)")
 DISTINCT_MAX_CHARS = 36
+# a document no county office issues, which guides name only as what their own document is for ("出国签证要无犯罪记录
+# 证明"): a question about it that does not name the guide's own document is not about the guide
+_ISSUED_ELSEWHERE = re.compile(r"签证")
 # a registration's details changed ("要改股东信息", "换法人"): 变更, whatever the story's length
 _REGISTRATION_CHANGED = re.compile(r"(改|换|变更|变)(一下)?(股东|法人|法定代表人|经营范围|注册资本|注册地址|经营场所|公司名|字号)")
 # a document lost or to be replaced: a guide that never says so is for getting one, not for replacing it
@@ -79,6 +82,14 @@ _AT_HOME = re.compile(r"本地(?:户口|户籍|人)|(?:户口|户籍)(?:就|也|
 
 # "那补卡呢" (normalised "那补卡"): the 那 of a switch, which the tokenizer glues to the next word ("那补"); not 那里, 那边…
 _LEADING_THAT = re.compile(r"^那么?(?![里边儿些样会天时就])(?=..)")  # (not 那就: "那就业登记呢")
+
+
+def _says_only_the_first_name(text: str, first: str, second: str) -> bool:
+    """"城乡居民养老保险待遇咋个领": the question says a part of the first name (待遇) that the second's lacks, and no part
+    of the second's that the first's lacks (参保): it names the first, however alike the two names are."""
+    def own(name: str, other: str) -> bool:
+        return any(name[i:i + 2] in text and name[i:i + 2] not in other for i in range(len(name) - 1))
+    return own(first, second) and not own(second, first)
 
 
 def _shared_length(a: str, b: str) -> int:
@@ -544,6 +555,9 @@ class SearchIndex:
             return True
         if _REGISTRATION_CHANGED.search(text) and "变更" not in said:  # "工商那边要改股东信息": a change, not a setting up
             return True
+        if _ISSUED_ELSEWHERE.search(text) and not any(name[i:i + 2] in text for name in (normalize(entry.name), *map(normalize, entry.aliases))
+                                                     for i in range(len(name) - 1)):
+            return True  # "签证在夹江能办不": a visa, which a guide names only as what its document is for
         return len(text) <= DISTINCT_MAX_CHARS and any(w not in said for w in _DISTINCT.findall(text))
 
     @staticmethod
@@ -611,7 +625,8 @@ class SearchIndex:
         # the words naming an item fit the runner-up as well as the first ("残疾人补贴": 困难残疾人生活补贴 or 重度残疾人护理
         # 补贴): the model's preference among them comes from example questions, not from what was said; asked back
         same_name = (len(hits) > 1 and hits[1].matched and hits[1].score >= SAME_NAME_RATIO * hits[0].score
-                     and hits[1].signals.get("name", 0.0) >= hits[0].signals.get("name", 0.0) > 0)
+                     and hits[1].signals.get("name", 0.0) >= hits[0].signals.get("name", 0.0) > 0
+                     and not _says_only_the_first_name(normalize(question), hits[0].entry.name, hits[1].entry.name))
         clear = hits[0].matched and not same_name and (
             len(hits) < 2 or hits[0].score - hits[1].score >= AMBIGUITY_MARGIN or not hits[1].matched)
         if clear and (away := self.away_variant_of(question, hits)) is not None:

@@ -512,3 +512,14 @@ def test_a_switch_that_asks_how_gets_the_steps_not_the_aspect_before(chat):
     chat("能在网上申请不")
     text = texts(chat("那我老汉是农村的，交的城乡居民养老，满60了咋个领钱"))
     assert text.startswith("【城乡居民基本养老保险待遇申领】") and "办理流程" in text
+
+
+def test_a_switch_after_a_how_question_gets_the_overview_and_the_steps_again(chat):
+    assert "办理流程" in texts(chat("我公司刚招了两个人，公司社保开户咋个办"))
+    text = texts(chat("员工的就业登记呢"))
+    assert text.startswith("【就业登记】") and "受理条件" in text and "办理流程" in text
+
+
+def test_a_visa_after_the_passport_is_not_answered_as_the_passport(chat):
+    assert texts(chat("护照要带啥子")).startswith("【普通护照签发】")
+    assert not texts(chat("签证在夹江能办不")).startswith("【")

@@ -248,3 +248,22 @@ def test_a_change_of_a_companys_registration_is_not_answered_as_setting_one_up(i
     question = "我跟朋友合伙开的公司，他要退出，把他的股份全部转给我，工商那边要改股东信息，要带啥子？"
     assert index.resolve(question).kind != "answer"
     assert index.resolve("开公司要带啥子").entry.name == "有限责任公司设立登记"
+
+
+def test_a_part_only_one_of_two_alike_names_has_names_that_one(index):
+    # both names are 城乡居民基本养老保险…; 待遇 is only in the first
+    resolution = index.resolve("城乡居民养老保险待遇咋个领")
+    assert resolution.kind == "answer" and resolution.entry.name == "城乡居民基本养老保险待遇申领"
+
+
+@pytest.mark.parametrize("question, guide", [("签证在夹江能办不", "普通护照签发"), ("新加坡的工作签证你们这里能办不", "无犯罪记录证明"),
+                                             ("那去泰国要办签证不 签证在哪儿弄", "普通护照签发")])
+def test_a_visa_is_not_answered_as_a_guide_that_names_it_only_as_a_purpose(index, question, guide):
+    assert index.says_what_the_guide_does_not(question, index.kb.by_name(guide))  # (so no follow-up stays with it)
+    assert index.resolve(question).kind != "answer"
+
+
+@pytest.mark.parametrize("question, item", [("出国签证要无犯罪记录证明咋个办", "无犯罪记录证明"),
+                                            ("护照签证页快用完了咋个办", "普通护照签发")])
+def test_a_visa_said_with_the_guides_own_document_keeps_the_guide(index, question, item):
+    assert index.resolve(question).entry.name == item
