@@ -64,6 +64,10 @@ DISTINCT_MAX_CHARS = 36
 # a document no county office issues, which guides name only as what their own document is for ("出国签证要无犯罪记录
 # 证明"): a question about it that does not name the guide's own document is not about the guide
 _ISSUED_ELSEWHERE = re.compile(r"签证")
+# who pays the citizen's pension insurance: an employer (企业职工…) or the citizen as a rural or urban resident (城乡居民…)
+_EMPLOYED = re.compile(r"厂|单位|公司|企业|职工|超市|老板|员工|上班")
+_RESIDENT = re.compile(r"农村|种地|种了.{0,4}地|务农|农民|村上|村里|城乡居民|没(有|得|在)?.{0,2}(单位|厂|上过班)|在家")
+_INSURED = [("企业职工", _EMPLOYED, _RESIDENT), ("城乡居民", _RESIDENT, _EMPLOYED)]
 # a registration's details changed ("要改股东信息", "换法人"): 变更, whatever the story's length
 _REGISTRATION_CHANGED = re.compile(r"(改|换|变更|变)(一下)?(股东|法人|法定代表人|经营范围|注册资本|注册地址|经营场所|公司名|字号)")
 # a document lost or to be replaced: a guide that never says so is for getting one, not for replacing it
@@ -599,6 +603,19 @@ class SearchIndex:
         return next((hit for hit in hits[1:] if not _AWAY.search(hit.entry.name)
                      and _shared_length(hits[0].entry.name, hit.entry.name) >= 3), None)
 
+    @staticmethod
+    def insured_variant_of(question: str, hits: list[Hit]) -> Hit | None:
+        """For a question that says who pays the citizen's insurance ("在水泥厂上了三十年班，社保一直是单位交的"), the
+        guide for that scheme when the first hit is the same service under the other one (企业职工 / 城乡居民基本养老保险):
+        the two guides share every word of a pension question but for who is insured, which the story tells in its own
+        words."""
+        said = normalize(question)
+        for scheme, cue, other in _INSURED:
+            if cue.search(said) and not other.search(said) and scheme not in hits[0].entry.name:
+                return next((hit for hit in hits[1:] if scheme in hit.entry.name
+                             and _shared_length(hits[0].entry.name, hit.entry.name) >= 4), None)
+        return None
+
     def replacement_of(self, question: str, hits: list[Hit]) -> Hit | None:
         """For a question about replacing a lost document whose first hit is the guide for getting one (which never
         speaks of replacing), the guide that replaces the same document: it speaks of replacing."""
@@ -633,6 +650,8 @@ class SearchIndex:
             return Resolution("answer", [away])  # "跨省办身份证": not the home guide but the one for doing it away
         if hits[0].matched and (home := self.home_variant_of(question, hits)) is not None:
             return Resolution("answer", [home])  # "我是夹江本地户口，身份证搞掉了": the home guide
+        if hits[0].matched and (insured := self.insured_variant_of(question, hits)) is not None:
+            return Resolution("answer", [insured])  # "社保一直是厂里帮我交的，满六十了": the employees' pension
         if clear and not self.says_what_the_guide_does_not(question, hits[0].entry):
             return Resolution("answer", hits[:1])
         twin = self.replacement_of(question, hits) if hits[0].matched else None

@@ -267,3 +267,14 @@ def test_a_visa_is_not_answered_as_a_guide_that_names_it_only_as_a_purpose(index
                                             ("护照签证页快用完了咋个办", "普通护照签发")])
 def test_a_visa_said_with_the_guides_own_document_keeps_the_guide(index, question, item):
     assert index.resolve(question).entry.name == item
+
+
+@pytest.mark.parametrize("question, item", [
+    ("我在水泥厂干了二十几年，社保一直是厂里帮我交的，下个月就满六十岁了，退下来领养老金的手续要咋个办？", "企业职工基本养老保险正常退休申请"),
+    ("我是企业的人事，有个老员工下个月到龄了，单位帮他把到龄的手续交上去，大概多久能审完开始领钱？", "企业职工基本养老保险正常退休申请"),
+    ("我老汉种了一辈子地，没在单位上过班，交了十五年村上收的那种养老，下个月满六十，开始按月领钱的手续要跑几趟？", "城乡居民基本养老保险待遇申领"),
+    ("我妈是农村户口，交了十几年的农村养老保险，今年满六十了，是不是可以开始领钱了，要咋个办？", "城乡居民基本养老保险待遇申领"),
+])
+def test_who_pays_the_pension_insurance_picks_the_scheme(index, question, item):
+    resolution = index.resolve(question)
+    assert resolution.kind == "answer" and resolution.entry.name == item
