@@ -1,6 +1,7 @@
 """Guide answers: which item, which aspect, answered only from the knowledge base."""
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -374,10 +375,35 @@ def remembered_aspect(tracker: Tracker, text: str, aspect: str) -> str:
 
 
 def a_topic_and_an_aspect(text: str) -> bool:
-    """"港澳的要好多钱": a topic's word and an aspect asked, nothing else named ("今年城乡居民医保一个人交好多钱" names more)."""
+    """"港澳的要好多钱", "不动产中心几点上班": a topic's word (with the office that runs it) and an aspect asked, nothing
+    else named ("今年城乡居民医保一个人交好多钱" names more)."""
     topic, said = topic_of(text), normalize(text)
     words = [w for w in topic.words if w in said] if topic is not None else []
-    return bool(words) and only_an_aspect(said.replace(max(words, key=len), ""))
+    return bool(words) and only_an_aspect(_OFFICE.sub("", said.replace(max(words, key=len), "")))
+
+
+_OFFICE = re.compile(r"^(登记)?(中心|大厅|窗口|那边|那里|这边)")  # the office of the topic said: "不动产(登记)中心"
+
+
+def earlier_item_among(tracker: Tracker, ids: list[str], current: str | None) -> Entry | None:
+    """"身份证呢" after 居民身份证办理 and then 居住证: of the items a topic's word names, the one the conversation was
+    about before (the latest), if any."""
+    said = [e.get("value") for e in tracker.events if e.get("event") == "slot" and e.get("name") == "item" and e.get("value")]
+    return next((get_index().kb.by_id(i) for i in reversed(said) if i in ids and i != current), None)
+
+
+def sibling_switched_to(current: Entry, text: str) -> Entry | None:
+    """"注销的话呢" after 个体工商户设立登记: the one guide whose name says the switch's word (注销) and shares the
+    current item's subject (个体工商户, three characters or more), not the company's 企业简易注销登记."""
+    rest = _SWITCH_WORDS.sub("", normalize(text))
+    if len(rest) < 2:
+        return None
+    found = [e for e in get_index().kb.guides if e.id != current.id and any(rest[i:i + 2] in e.name for i in range(len(rest) - 1))
+             and difflib.SequenceMatcher(None, e.name, current.name).find_longest_match(0, len(e.name), 0, len(current.name)).size >= 3]
+    return found[0] if len(found) == 1 else None
+
+
+_SWITCH_WORDS = re.compile(r"^(那么?|还有)|(的话|呢|喃|嘞|咧|哦)+$|的话")
 
 
 def topic_entries(text: str) -> tuple[str, list[Entry]] | None:
@@ -497,7 +523,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
         topical = topic_entries(text)
         if topical:
-            return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
+            return offer_topic(dispatcher, tracker, topical, aspect, text)
     if resolution is not None and resolution.kind == "answer":
         entry = resolution.entry
         assert entry is not None  # an answer has its entry
@@ -512,7 +538,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     elif resolution is not None and resolution.kind == "choose" and (current is None or names_an_item(resolution.hits)):
         topical = topic_entries(text) if only_a_topic(text) or not names_an_item(resolution.hits) else None
         if topical:
-            return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
+            return offer_topic(dispatcher, tracker, topical, aspect, text)
         switched = the_one_item_switched_to(tracker, text, resolution.hits)
         if switched is None:
             return offer(dispatcher, [h.entry for h in resolution.hits], remembered_aspect(tracker, text, aspect),
@@ -530,7 +556,10 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         if topical and current is not None and any(e.id == current.id for e in topical[1]) and a_topic_and_an_aspect(text):
             topical = None  # "港澳的要好多钱" right after 港澳通行证: a question about it
         if topical:
-            return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
+            return offer_topic(dispatcher, tracker, topical, aspect, text)
+        sibling = sibling_switched_to(in_context, text) if in_context is not None and _short_switch(text.strip()) else None
+        if sibling is not None:
+            return _answered(dispatcher, sibling, aspect, text)  # "注销的话呢" after the sole proprietor's registration
         if current is not None:
             entry = current
         elif only_an_aspect(text):  # "要带什么材料" with nothing in context: which matter? (not "not found")
@@ -543,6 +572,22 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     if not more and current is not None and entry.id != current.id and not aspects_in(text) and _short_switch(text.strip()):
         more = also_asked(earlier_message(tracker), aspect)  # "公司社保开户咋个办", "员工的就业登记呢": the steps too, again
     say(dispatcher, answer(entry, aspect, more))
+    return [SlotSet("item", entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
+
+
+def offer_topic(dispatcher: CollectingDispatcher, tracker: Tracker, topical: tuple[str, list[Entry]], aspect: str,
+                text: str) -> list[dict[str, Any]]:
+    """A topic's items to choose from; a short switch to a topic ("身份证呢") whose item the conversation was about
+    before answers that item instead."""
+    recalled = earlier_item_among(tracker, [e.id for e in topical[1]], tracker.get_slot("item")) \
+        if _short_switch(text.strip()) else None
+    if recalled is not None and not get_index().says_what_the_guide_does_not(text, recalled):  # (not "那车子过户呢")
+        return _answered(dispatcher, recalled, aspect, text)
+    return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
+
+
+def _answered(dispatcher: CollectingDispatcher, entry: Entry, aspect: str, text: str) -> list[dict[str, Any]]:
+    say(dispatcher, answer(entry, aspect, also_asked(text, aspect)))
     return [SlotSet("item", entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
 
 
@@ -632,7 +677,7 @@ class ActionFallbackSearch(Action):
             return answer_question(dispatcher, tracker)
         topical = topic_entries(text) if not names_an_item(resolution.hits) else None
         if topical:
-            return offer(dispatcher, topical[1], remembered_aspect(tracker, text, aspect), vague=True, topic=topical[0])
+            return offer_topic(dispatcher, tracker, topical, aspect, text)
         switched = the_one_item_switched_to(tracker, text, resolution.hits) if resolution.kind == "choose" else None
         if switched is not None:
             say(dispatcher, answer(switched, aspect, also_asked(text, aspect)))

@@ -523,3 +523,24 @@ def test_a_switch_after_a_how_question_gets_the_overview_and_the_steps_again(cha
 def test_a_visa_after_the_passport_is_not_answered_as_the_passport(chat):
     assert texts(chat("护照要带啥子")).startswith("【普通护照签发】")
     assert not texts(chat("签证在夹江能办不")).startswith("【")
+
+
+def test_a_switch_back_to_a_topic_answers_the_item_asked_about_before(chat):
+    chat("身分证补办要带啥子材料")
+    chat("那居住证呢")
+    assert texts(chat("居住证要好久")).startswith("【居住证办理】")
+    text = texts(chat("身份证呢"))  # the ID card of the first question, its time limit (not the topic's options)
+    assert text.startswith("【居民身份证办理（包括临时）】") and "办结时限" in text.split("\n")[1]
+    assert not texts(chat("那车子过户呢")).startswith("【")  # a thing no guide in the conversation speaks of
+
+
+def test_a_switch_to_a_sibling_of_the_item_in_context(chat):
+    assert texts(chat("个体户注册要带啥子")).startswith("【个体工商户设立登记】")
+    text = texts(chat("注销的话呢"))
+    assert text.startswith("【个体工商户注销登记】") and "需要准备以下材料" in text
+
+
+def test_the_hours_of_the_office_of_the_item_in_context(chat):
+    assert texts(chat("房子卖了 过户要准备些啥子资料")).startswith("【不动产转移登记】")
+    text = texts(chat("不动产中心几点上班"))
+    assert text.startswith("【不动产转移登记】") and "办理时间" in text
