@@ -289,6 +289,18 @@ def says_a_word_of(other: Entry, current: Entry, text: str) -> bool:
     return any(w in theirs and w not in mine for w in get_index().tokens(normalize(text)) if len(w) >= 2)
 
 
+_NAME_SUFFIX = re.compile(r"(申请|登记|办理|签发|审批|认定)$")
+
+
+def says_every_word_of(entry: Entry, text: str) -> bool:
+    """"我想自己开个店创业 有没得补贴": every word of the item's name (创业, 补贴; not the 申请 that ends it) is said,
+    apart: the message names the item, not the kind of help ("有没有啥子救助")."""
+    core = normalize(_NAME_SUFFIX.sub("", entry.name))
+    words = [core[i:i + 2] for i in range(0, len(core) - 1, 2)]  # "创业补贴": 创业, 补贴 (the tokenizer keeps it whole)
+    said = normalize(text)
+    return 2 <= len(words) <= 3 and all(w in said for w in words)
+
+
 def names_an_item(hits: list[Hit], strength: float = NAMED) -> bool:
     """Whether the best hit is named in the message (not just loosely related to its words); with FULL_NAME, its whole
     name or a long alias ("企业职工退休", not "社保卡", which two items share)."""
@@ -518,7 +530,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             return offer(dispatcher, [e for e in (index.kb.by_id(i) for i in candidates) if e], aspect, vague=True)
     asks_which = len(normalize(text)) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(normalize(text)))
     if resolution is not None and resolution.kind == "answer" and (
-            asks_which and not names_an_item(resolution.hits) or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked
+            asks_which and not names_an_item(resolution.hits) and not says_every_word_of(resolution.hits[0].entry, text)
+            or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked
             and not (asks_how(text) and names_an_item(resolution.hits, FULL_NAME))):  # "企业职工退休的事 到年龄了咋个申请": asked
         # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
         topical = topic_entries(text)

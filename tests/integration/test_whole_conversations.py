@@ -544,3 +544,14 @@ def test_the_hours_of_the_office_of_the_item_in_context(chat):
     assert texts(chat("房子卖了 过户要准备些啥子资料")).startswith("【不动产转移登记】")
     text = texts(chat("不动产中心几点上班"))
     assert text.startswith("【不动产转移登记】") and "办理时间" in text
+
+
+def test_every_word_of_an_items_name_said_apart_names_it(chat):
+    text = texts(chat("我想自己开个店创业 有没得补贴"))  # not the open-a-shop topic's items
+    assert text.startswith("【创业补贴申请】")
+
+
+def test_whether_it_can_be_done_after_work_asks_the_hours(chat):
+    assert texts(chat("我是外省户口 在夹江打工 身份证快到期了 能在这边换不")).startswith("【居民身份证跨省异地办理】")
+    text = texts(chat("我白天上班 晚上下班了去办得到不"))
+    assert text.startswith("【居民身份证跨省异地办理】") and "办理时间" in text
