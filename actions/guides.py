@@ -244,7 +244,8 @@ def _short_switch(raw: str) -> bool:
 def the_one_item_switched_to(tracker: Tracker, text: str, hits: list[Hit]) -> Entry | None:
     """"卡掉了补办的话呢" after 社保卡申领: a short switch ("…的话呢", "那…呢") from an item in context with a single
     item close enough to offer: that item (a list of one option would only ask for a click)."""
-    if len(hits) == 1 and tracker.get_slot("item") and _short_switch(text.strip()):
+    if len(hits) == 1 and tracker.get_slot("item") and _short_switch(text.strip()) and \
+            not get_index().says_what_the_guide_does_not(text, hits[0].entry):  # ("那去泰国要办签证不": a visa)
         return hits[0].entry
     return None
 

@@ -555,3 +555,8 @@ def test_whether_it_can_be_done_after_work_asks_the_hours(chat):
     assert texts(chat("我是外省户口 在夹江打工 身份证快到期了 能在这边换不")).startswith("【居民身份证跨省异地办理】")
     text = texts(chat("我白天上班 晚上下班了去办得到不"))
     assert text.startswith("【居民身份证跨省异地办理】") and "办理时间" in text
+
+
+def test_a_switch_to_a_visa_is_not_answered_as_the_one_guide_close_to_it(chat):
+    assert texts(chat("去香港耍要办啥子证件")).startswith("【往来港澳通行证及签注签发】")
+    assert not texts(chat("那去泰国要办签证不 签证在哪儿弄")).startswith("【")
