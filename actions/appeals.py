@@ -23,7 +23,7 @@ from actions.guides import answer_in_passing, answer_question, latest_intent
 from actions.service_question import is_service_question, says_nothing_more
 from bot.appeals import texts
 from bot.appeals.service import Intake
-from bot.booking.service import books_in_words
+from bot.booking.service import asks_to_book, books_in_words
 from bot.handoff.desk import phone_in
 from bot.privacy import mask
 from bot.services import current
@@ -313,7 +313,8 @@ class ActionStartAppeal(Action):
         if wants_a_person(text) and not _APPEAL_WORDS.search(text):  # "有没有工作人员 我直接问"
             return [FollowupAction("action_request_human")]
         if is_service_question(latest_intent(tracker), text):  # a situation told, neither complaint nor plea: answered,
-            if books_in_words(text):  # or booked ("…想在成都看病能直接报销，要办个备案，帮我约明天上午十一点")
+            if books_in_words(text) or asks_to_book(text):  # or booked ("…想在成都看病能直接报销，要办个备案，帮我约明天上午十一点";
+                # "想办个居住证，今天上午十点半能约不？")
                 return [FollowupAction("action_start_booking")]
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         events = [SlotSet(slot, None) for slot in APPEAL_SLOTS] + [SlotSet("requested_slot", None)]

@@ -150,7 +150,7 @@ _KINS = "妈 爸 母亲 父亲 老汉 爷爷 奶奶 外婆 外公 老婆 老公 
 _KIN = "".join(f"|(?<={kin})" for kin in _KINS)
 # ... or name the relative after the cue: "办事人是我妈罗素珍"
 _RELATIVE = rf"(?:(?:我的?|(?:娃娃?|娃儿|孩子)的?[他她]?)?(?:{'|'.join(_KINS)})(?=[\u4e00-\u9fa5]{{2,4}}(?:[，,。\s]|电话|手机|$)))?"
-_NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN})叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?|申请人[:：是]?)\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}}?)"
+_NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN}|(?<=^[他她]))叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?|申请人[:：是]?)\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}}?)"
                    r"(?=[，,。\s]|电话|手机|$)")
 # a name alone between separators right before the mobile: "李四，139…", "…约个办护照，冯磊，188…"
 _NAME_BEFORE_PHONE = re.compile(rf"(?:^|[，,、\s])\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*{service.MOBILE}")
@@ -160,7 +160,7 @@ _NAME_FIX = re.compile(r"(?:名字|姓名).{0,4}(?:错|不对).{0,3}?(?:是|叫|
 # a name standing alone between spaces before the phone's words: "名字写我妈的 刘淑华 电话留我的 137…"
 _NAME_ALONE = re.compile(r"(?:^|\s)([\u4e00-\u9fa5]{2,4})\s+(?=电话|手机)")
 # characters of words around a name, never in one given as the name ("写我妈的", "写错了")
-_NOT_IN_A_NAME = re.compile(r"[我你他她的了写错是不要对就这那吗呢嘛]")
+_NOT_IN_A_NAME = re.compile(r"[我你他她的了写错是不要对就这那吗呢嘛啥]")
 NOT_A_NAME = re.compile(r"个人|人工|客服|拜拜|再见|谢谢|多谢|感谢|麻烦|好的|好嘞|算了|不用|不要|没问题|可以|确认|是的|对的|晓得|知道|明白|预约|约个|电话|手机|"
                         r"那个")  # "一点那个": a time picked, no name
 
@@ -298,6 +298,8 @@ class ActionStartBooking(Action):
             events += [SlotSet("item", entry.id), SlotSet("aspect", asked[0])]
         if problem:
             dispatcher.utter_message(text=problem)
+            if item is None:  # the one item named cannot be booked: no form asking for another ("那医保电子凭证咋个弄" is
+                return events + [FollowupAction("action_listen")]  # a question again, "好嘛晓得了" a goodbye)
         events.append(SlotSet("booking_item", item))
         when = parse_when(text, now())
         events.append(SlotSet("booking_window", window_of(when)))

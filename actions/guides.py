@@ -1,7 +1,6 @@
 """Guide answers: which item, which aspect, answered only from the knowledge base."""
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
@@ -46,10 +45,10 @@ from knowledge.answers import (
     which_item,
 )
 from knowledge.events import LifeEvent, asked_event, chosen_step, event_begun_by
-from knowledge.normalize import normalize, simplified
+from knowledge.normalize import normalize, pairs_of, simplified
 from knowledge.pinned import reply as pinned_reply
 from knowledge.schema import Entry
-from knowledge.search import Hit, Resolution
+from knowledge.search import Hit, Resolution, shared_length
 from knowledge.service import get_index, retired_name
 from knowledge.topics import topic_of
 
@@ -297,7 +296,7 @@ def says_every_word_of(entry: Entry, text: str) -> bool:
     """"我想自己开个店创业 有没得补贴": every word of the item's name (创业, 补贴; not the 申请 that ends it) is said,
     apart: the message names the item, not the kind of help ("有没有啥子救助")."""
     core = normalize(_NAME_SUFFIX.sub("", entry.name))
-    words = [core[i:i + 2] for i in range(0, len(core) - 1, 2)]  # "创业补贴": 创业, 补贴 (the tokenizer keeps it whole)
+    words = pairs_of(core, step=2)  # "创业补贴": 创业, 补贴 (the tokenizer keeps it whole)
     said = normalize(text)
     return 2 <= len(words) <= 3 and all(w in said for w in words)
 
@@ -411,8 +410,8 @@ def sibling_switched_to(current: Entry, text: str) -> Entry | None:
     rest = _SWITCH_WORDS.sub("", normalize(text))
     if len(rest) < 2:
         return None
-    found = [e for e in get_index().kb.guides if e.id != current.id and any(rest[i:i + 2] in e.name for i in range(len(rest) - 1))
-             and difflib.SequenceMatcher(None, e.name, current.name).find_longest_match(0, len(e.name), 0, len(current.name)).size >= 3]
+    found = [e for e in get_index().kb.guides if e.id != current.id and any(pair in e.name for pair in pairs_of(rest))
+             and shared_length(e.name, current.name) >= 3]
     return found[0] if len(found) == 1 else None
 
 
@@ -447,8 +446,7 @@ def tell_event(dispatcher: CollectingDispatcher, event: LifeEvent, aspect: str, 
     step = chosen_step(event, text)
     chosen = kb.by_name(step.item) if step is not None else None
     if chosen is not None:
-        say(dispatcher, answer(chosen, aspect, also_asked(text, aspect)))
-        return [SlotSet("item", chosen.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
+        return _answered(dispatcher, chosen, aspect, text)
     found = [kb.by_name(step.item) for step in event.steps]
     if None in found:  # a newer knowledge version no longer holds one of its steps
         say(dispatcher, gone(event.steps[found.index(None)].item))
@@ -617,7 +615,35 @@ class ActionAnswerGuide(Action):
         return "action_answer_guide"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        return booking_followup(tracker, tracker.latest_message.get("text") or "") or respond(dispatcher, tracker, aspect_of(latest_intent(tracker)))
+        text = tracker.latest_message.get("text") or ""
+        return not_a_question(dispatcher, tracker, text) or respond(dispatcher, tracker, aspect_of(latest_intent(tracker)))
+
+
+# "约补领结婚证", "我想约个时间办灵活就业人员的养老保险参保登记": booking, then what to do; not "预约办理要带啥"
+_BOOKS_TO_DO = re.compile(r"(?:^|[想要我\s，,]|帮我|给我)约(?:一?个|一?下)?(?:时间|号)?去?(?:办|补|换|领|迁|开|登记|申请)")
+
+
+def books_a_service(text: str) -> bool:
+    """A booking asked for with the service to do, and no question asked of it."""
+    said = simplified(text)
+    return bool(_BOOKS_TO_DO.search(said)) and not NOT_BOOKING.search(said) and not aspects_in(text)
+
+
+def not_a_question(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> list[dict[str, Any]] | None:
+    """The second look at a turn given to answering (by the classifier or its fallback): a message that says in so
+    many words what else it wants is that, whichever way the classifier leaned (two models trained alike but for
+    the seed disagree on "没得了" or "约补领结婚证"): a booking's details or its management, a new booking, a person,
+    or nothing more."""
+    followup = booking_followup(tracker, text)  # "顺便查一下嘛，LHKSZ6，188…", "不对，电话是139…"
+    if followup is not None:
+        return followup
+    if asks_to_book(text) or books_a_service(text):  # "下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…"
+        return [FollowupAction("action_start_booking")]
+    if wants_a_person(text):  # "你这个机器人说的啥子哦 气死人了 我要找真人", not understood as a request
+        return [FollowupAction("action_request_human")]
+    if says_nothing_more(text):  # "没得了": done, as a goodbye
+        return goodbye_then_rating(dispatcher)
+    return None
 
 
 class ActionChooseItem(Action):
@@ -660,15 +686,9 @@ class ActionFallbackSearch(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        followup = booking_followup(tracker, text)  # "顺便查一下嘛，LHKSZ6，188…", "不对，电话是139…"
-        if followup is not None:
-            return followup
-        if asks_to_book(text):  # "下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…"
-            return [FollowupAction("action_start_booking")]
-        if wants_a_person(text):  # "你这个机器人说的啥子哦 气死人了 我要找真人", not understood as a request
-            return [FollowupAction("action_request_human")]
-        if says_nothing_more(text):  # "没得了": done, as a goodbye
-            return goodbye_then_rating(dispatcher)
+        turned = not_a_question(dispatcher, tracker, text)
+        if turned is not None:
+            return turned
         pinned = tell_pinned(dispatcher, text)
         if pinned is not None:
             return pinned
@@ -680,8 +700,7 @@ class ActionFallbackSearch(Action):
         if event is not None:
             return tell_event(dispatcher, event, aspect, text)
         if resolution.entry is not None:  # the resolution is an answer (of the options offered before, if any)
-            say(dispatcher, answer(resolution.entry, aspect, also_asked(text, aspect)))
-            return [SlotSet("item", resolution.entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
+            return _answered(dispatcher, resolution.entry, aspect, text)
         candidates = tracker.get_slot("candidates") or []
         picked = pick_candidate(text, candidates, earlier_message(tracker)) if candidates else None
         if picked is not None:

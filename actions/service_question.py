@@ -66,8 +66,8 @@ def asks_about_a_service(text: str, kinds: tuple[str, ...] = ("answer",)) -> boo
 
 def is_service_question(intent: str | None, text: str) -> bool:
     """Whether a message given `intent` is really a question about a service (see the module docstring)."""
-    if intent not in _CUES or not text or text.startswith("/"):
-        return False
+    if intent not in _CUES or not text or text.startswith("/") or says_nothing_more(text):
+        return False  # ("好 莫得其他的了": nothing more asked, whatever it was read as)
     stripped = NOT_BOOKING.sub("", simplified(text).lower())  # before normalize() drops the 吗 of "要先预约吗"
     said = normalize(stripped) + " " + stripped
     asks_how = bool(_HOW_TO.search(normalize(text)))

@@ -20,7 +20,7 @@ ASPECT_INTENTS = {aspect: f"ask_{aspect}" for aspect in ASPECTS}
 MAX_OPTIONS = 4  # a clarifying question offers at most this many items
 # Words that ask for one aspect, for messages whose intent is something else (a booking that also asks what to bring).
 ASPECT_CUES = {
-    "materials": re.compile(r"(带|准备|拿)(什么|啥|哪些|些啥|些什么)|要(什么|啥子?|哪些)(材料|资料|证件|东西)|材料|资料|要不要(拿|带)|"
+    "materials": re.compile(r"(带|准备|拿)(什么|啥|哪些|些啥|些什么)|要(些|点)(啥子?|什么)(?!手续)|要(什么|啥子?|哪些)(材料|资料|证件|东西)|材料|资料|要不要(拿|带)|"
                             r"原件|复印件|要不要.{0,8}(证明|介绍信|报告|照片|户口本)|几张照片|要带.{1,8}(吗|不)|带不带|"
                             r"要.{0,8}(证明|户口本|身份证|照片|合同)(吗|不)"),
     # "要不要交费" asks the fee; "缴费记录", "免费派律师" in a story do not

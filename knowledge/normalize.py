@@ -41,3 +41,9 @@ def normalize(text: str) -> str:
     text = _PUNCT.sub(" ", text).strip()
     text = " ".join(_TRAILING.sub("", part) for part in text.split())
     return text.replace(" ", "")
+
+
+def pairs_of(text: str, step: int = 1) -> list[str]:
+    """The two-character pieces of a text, overlapping ("残疾人证": 残疾, 疾人, 人证) or, with step 2, apart (创业, 补贴):
+    how an item's name is compared with what was said, where the tokenizer keeps a name whole."""
+    return [text[i:i + 2] for i in range(0, len(text) - 1, step)]

@@ -34,7 +34,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import StratifiedKFold
 
 from knowledge.loader import KnowledgeBase
-from knowledge.normalize import normalize, simplified
+from knowledge.normalize import normalize, pairs_of, simplified
 from knowledge.pinyin_input import PinyinReader
 from knowledge.schema import Entry
 
@@ -92,11 +92,11 @@ def _says_only_the_first_name(text: str, first: str, second: str) -> bool:
     """"城乡居民养老保险待遇咋个领": the question says a part of the first name (待遇) that the second's lacks, and no part
     of the second's that the first's lacks (参保): it names the first, however alike the two names are."""
     def own(name: str, other: str) -> bool:
-        return any(name[i:i + 2] in text and name[i:i + 2] not in other for i in range(len(name) - 1))
+        return any(pair in text and pair not in other for pair in pairs_of(name))
     return own(first, second) and not own(second, first)
 
 
-def _shared_length(a: str, b: str) -> int:
+def shared_length(a: str, b: str) -> int:
     """The length of the longest run of characters two names share ("社会保障卡申领", "社会保障卡补领、换领、换发": 5)."""
     match = difflib.SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
     return match.size
@@ -574,7 +574,7 @@ class SearchIndex:
         def shadowed(hit: Hit) -> bool:
             return bool(_AWAY.search(hit.entry.name)) and any(
                 other is not hit and not _AWAY.search(other.entry.name) and other.score >= hit.score - AMBIGUITY_MARGIN
-                and _shared_length(other.entry.name, hit.entry.name) >= 3 for other in hits)
+                and shared_length(other.entry.name, hit.entry.name) >= 3 for other in hits)
         return [hit for hit in hits if not shadowed(hit)]
 
     @staticmethod
@@ -582,7 +582,7 @@ class SearchIndex:
         """The first of the other hits worth offering that `fits` and is a guide for the same document as the first
         hit: their names share the document's name (at least 3 characters)."""
         return next((hit for hit in hits[1:] if hit.score >= SUGGEST_THRESHOLD and fits(hit)
-                     and _shared_length(hits[0].entry.name, hit.entry.name) >= 3), None)
+                     and shared_length(hits[0].entry.name, hit.entry.name) >= 3), None)
 
     def away_variant_of(self, question: str, hits: list[Hit]) -> Hit | None:
         """For a question that says the citizen is away or from elsewhere ("跨省办个身份证要带啥") whose first hit is the
@@ -601,7 +601,7 @@ class SearchIndex:
             return None
         # at any score: the away guide is for people from elsewhere, so the home guide of the same document is meant
         return next((hit for hit in hits[1:] if not _AWAY.search(hit.entry.name)
-                     and _shared_length(hits[0].entry.name, hit.entry.name) >= 3), None)
+                     and shared_length(hits[0].entry.name, hit.entry.name) >= 3), None)
 
     @staticmethod
     def insured_variant_of(question: str, hits: list[Hit]) -> Hit | None:
@@ -613,7 +613,7 @@ class SearchIndex:
         for scheme, cue, other in _INSURED:
             if cue.search(said) and not other.search(said) and scheme not in hits[0].entry.name:
                 return next((hit for hit in hits[1:] if scheme in hit.entry.name
-                             and _shared_length(hits[0].entry.name, hit.entry.name) >= 4), None)
+                             and shared_length(hits[0].entry.name, hit.entry.name) >= 4), None)
         return None
 
     def replacement_of(self, question: str, hits: list[Hit]) -> Hit | None:

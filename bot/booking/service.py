@@ -114,13 +114,16 @@ def books_in_words(text: str) -> bool:
 def asks_to_book(text: str) -> bool:
     """"下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…", "我想约下周四晚上六点去换身份证", "那帮我约一个吧": a
     booking asked for, with the citizen's mobile or a day named or in so many words; not a question about booking
-    ("约个号要带什么")."""
-    if "约" not in text or changes_a_booking(text) or names_a_booking(text):
+    ("约个号要带什么"). Without 约, the mobile and a day to come say it ("我要去办个居住证 明天上午 我叫黄丽 手机号151…"),
+    not a day gone by ("上周四在窗口等了两个钟头，我电话135…": a complaint)."""
+    if changes_a_booking(text) or names_a_booking(text):
         return False
-    if _MOBILE_IN_TEXT.search(text) or _BOOK_FOR_ME.search(text.strip()):
+    mobile = bool(_MOBILE_IN_TEXT.search(text))
+    if "约" in text and (mobile or _BOOK_FOR_ME.search(text.strip())):
         return True
-    when = parse_when(text, clock.now().replace(tzinfo=None))
-    return when is not None and when.day_given
+    now = clock.now().replace(tzinfo=None)
+    when = parse_when(text, now) if "约" in text or mobile else None
+    return when is not None and when.day_given and ("约" in text or when.start.date() > now.date())
 
 
 def only_details(text: str) -> bool:

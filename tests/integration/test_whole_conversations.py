@@ -560,3 +560,10 @@ def test_whether_it_can_be_done_after_work_asks_the_hours(chat):
 def test_a_switch_to_a_visa_is_not_answered_as_the_one_guide_close_to_it(chat):
     assert texts(chat("去香港耍要办啥子证件")).startswith("【往来港澳通行证及签注签发】")
     assert not texts(chat("那去泰国要办签证不 签证在哪儿弄")).startswith("【")
+
+
+def test_an_item_that_cannot_be_booked_ends_the_booking_and_the_next_question_is_answered(chat):
+    text = texts(chat("帮我约个下周一上午办预防接种证"))
+    assert "暂不支持预约" in text and "哪一项" not in text  # no form asking for another item to book
+    item = guide("医保电子凭证申领")
+    assert texts(chat("那医保电子凭证咋个弄")).startswith(f"【{item.name}】")

@@ -210,6 +210,7 @@ def test_thanks_closes_yes_and_no_are_acknowledged_unless_they_are_a_booking_cod
     ("娃他爸马俊 电话15228190037", "马俊"),
     ("名字是我爸王强", "王强"),
     ("办事人是我妈", None),  # a relative, no name
+    ("她叫罗桂芳，电话留我的13508131234", "罗桂芳"), ("他叫张三", "张三"), ("她叫啥子", None),  # for someone else
 ])
 def test_a_relative_named_before_the_name_is_not_part_of_it(text, name):
     assert name_in(text) == name
@@ -300,3 +301,34 @@ def test_a_time_in_chinese_numerals_at_the_read_back_corrects_it(text, corrects)
     from actions.guides import corrects_the_read_back
 
     assert corrects_the_read_back(tracker(text, "nlu_fallback", {"booking_request_id": "r1"}), text) is corrects
+
+
+@pytest.mark.parametrize("text", [
+    "结婚证搞掉了 约补领结婚证", "我想约个时间办灵活就业人员的养老保险参保登记",  # a booking with the service to do
+    "我要去办个居住证 明天上午 我叫黄丽 手机号15182330764",  # a day to come and a mobile, without 约
+])
+def test_a_booking_the_classifier_read_as_a_question_is_started(text):
+    """Two models trained alike but for the seed read these as a question or as a booking; the action does not depend
+    on which."""
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionAnswerGuide().run(dispatcher, tracker(text, "ask_item"), {}))
+    assert {"event": "followup", "name": "action_start_booking"} in [{k: e.get(k) for k in ("event", "name")} for e in events]
+    assert not dispatcher.messages
+
+
+@pytest.mark.parametrize("text", ["没得了", "要得 莫得事了", "好 莫得其他的了"])
+def test_nothing_more_read_as_a_question_is_a_goodbye(text):
+    current = item_id("社会保障卡申领")
+    messages, slots = run(ActionAnswerGuide(), tracker(text, "ask_item", {"item": current}))
+    assert not any("社会保障卡申领" in (m.get("text") or "") for m in messages)
+    assert any(m.get("response") == "utter_goodbye" or "再见" in (m.get("text") or "") for m in messages)
+
+
+@pytest.mark.parametrize("text, books", [
+    ("我想约个时间去办身份证要带啥", False), ("约个号要带什么", False), ("预约办理要带啥", False), ("要不要预约办身份证", False),
+    ("大约办多久", False), ("跑网约车的要办啥证", False), ("结婚证搞掉了 约补领结婚证", True), ("我要约个时间办退休", True),
+])
+def test_a_booking_with_the_service_to_do(text, books):
+    from actions.guides import books_a_service
+
+    assert books_a_service(text) is books

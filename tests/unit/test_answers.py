@@ -67,6 +67,7 @@ def test_an_aspect_asked_without_a_matter(text, only):
 @pytest.mark.parametrize("text, aspect", [
     ("开无犯罪证明当天能拿到吗", "time_limit"), ("低保是先在村上报还是先去民政局", "procedure"),
     ("设置户外广告牌审批要不要交费？帮我约周二上午", "fee"), ("在夹江补身份证一次能办完不？", "visits"), ("跑一趟能办好不", "visits"),
+    ("要些啥子", "materials"), ("社保卡补办要些啥子东西", "materials"),
 ])
 def test_more_ways_of_asking_an_aspect(text, aspect):
     assert aspects_in(text)[:1] == [aspect]

@@ -289,6 +289,8 @@ def test_a_message_with_a_booking_code_is_about_that_booking(text, about_a_booki
     ("预约码ABPCC4，电话18208135566，取消", True, False),  # names the booking: not a new one
     ("那帮我约一个吧", False, True), ("好 预约一下", False, True),  # asked for in so many words
     ("帮我约的那个取消掉", True, False), ("约一个号要多久", False, False),
+    ("我要去办个居住证 明天上午 我叫黄丽 手机号15182330764", False, True),  # a day to come and the mobile, without 约
+    ("上周四在社保窗口等了两个钟头，我电话13518234567", False, False),  # a day gone by: no booking
 ])
 def test_a_change_of_a_booking_made_and_a_booking_asked_for_with_the_details(text, changes, books):
     from bot.booking.service import asks_to_book, changes_a_booking

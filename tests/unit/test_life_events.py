@@ -25,3 +25,14 @@ def test_a_question_that_says_one_steps_condition_chooses_it(question, item):
 
 def test_an_event_whose_steps_are_all_needed_chooses_none():
     assert chosen_step(event("open-company"), "开公司要办哪些手续") is None  # its steps have no conditions
+
+
+@pytest.mark.parametrize("question, event_id", [
+    ("我想开公司，要办些啥子", "open-company"), ("我明年退休，要办些啥子手续", "retirement"),
+    ("我退休后去成都帮女儿带娃，想直接刷卡结算，出发前要办啥子？", None),  # retired: told, not the event asked for
+])
+def test_an_event_asked_for_by_what_people_call_it(question, event_id):
+    from knowledge.events import asked_event
+
+    found = asked_event(question, tuple(events()))
+    assert (found.id if found else None) == event_id

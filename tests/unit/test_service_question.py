@@ -68,6 +68,7 @@ def test_a_service_question_given_another_intent_is_answered(intent, text):
     ("goodbye", "我晓得咋个办这个残疾证了 谢谢你 再见"),  # a farewell said
     ("complain", "我们这边停水停了两天了，也没得通知，屋头老人娃儿都不方便"),  # told, nothing asked or wanted
     ("change_booking", "我约的那个身份证要改到下周五下午，能改不，要带啥子"),  # a booking and a time named
+    ("goodbye", "好 莫得其他的了"),  # nothing more: no goodbye word, and no question either
 ])
 def test_the_intents_own_words_keep_it(intent, text):
     assert not is_service_question(intent, text)
