@@ -58,7 +58,8 @@ STOPWORDS = set(
 # item's guide never says is not answered as that item ("个体户要变更经营地址" is no 个体工商户设立登记, "车子过户" no
 # 不动产转移登记): the likely items are offered instead, with the way onward when none of them fits. Only short questions:
 # a citizen's story mentions such words in passing ("免得每年还要年报", "在村口开个修摩托车的铺子").
-_DISTINCT = re.compile(r"变更|更正|更改|注销|设立|考试|考研|年报|年检|提取|挂失|续期|驾驶证|驾照|公积金|签证|退役军人|"
+_DISTINCT = re.compile(r"变更|更正|更改|注销|设立|考试|考研|年报|年检|提取|挂失|续期|驾驶证|驾照|公积金|签证|退役军人|燃气|天然气|定期注册|"
+                       r"家庭共济|医疗救助|"
                        r"(?:车辆|车子|汽车|机动车|摩托车|电动车)(?:过户|转让|上牌|年检|登记|挂牌)")
 DISTINCT_MAX_CHARS = 36
 # a document no county office issues, which guides name only as what their own document is for ("出国签证要无犯罪记录
@@ -68,8 +69,9 @@ _ISSUED_ELSEWHERE = re.compile(r"签证")
 _EMPLOYED = re.compile(r"厂|单位|公司|企业|职工|超市|老板|员工|上班")
 _RESIDENT = re.compile(r"农村|种地|种了.{0,4}地|务农|农民|村上|村里|城乡居民|没(有|得|在)?.{0,2}(单位|厂|上过班)|在家")
 _INSURED = [("企业职工", _EMPLOYED, _RESIDENT), ("城乡居民", _RESIDENT, _EMPLOYED)]
-# a registration's details changed ("要改股东信息", "换法人"): 变更, whatever the story's length
-_REGISTRATION_CHANGED = re.compile(r"(改|换|变更|变)(一下)?(股东|法人|法定代表人|经营范围|注册资本|注册地址|经营场所|公司名|字号)")
+# a registration's details changed ("要改股东信息", "换法人", "法人要换人"): 变更, whatever the story's length
+_REGISTRATION_CHANGED = re.compile(r"(改|换|变更|变)(一下)?(股东|法人|法定代表人|经营范围|注册资本|注册地址|经营场所|公司名|字号)|"
+                                   r"(股东|法人|法定代表人|经营范围|注册资本|注册地址|经营场所)(要|也|都)?(换|改|变|搬)")
 # a document lost or to be replaced: a guide that never says so is for getting one, not for replacing it
 _LOST = re.compile(r"补办|补领|补发|补证|补一张|补一个|补个|遗失|丢失|丢了|搞丢|弄丢|掉了|搞掉|弄掉|找不到了|不见了|损毁|重新补")
 

@@ -131,6 +131,9 @@ def test_the_catalogue_class_weighs_the_same_however_large_the_catalogue(index, 
     ("房产证搞丢了，在不动产中心补办要带啥子？", "不动产转移登记"),
     ("娃儿五岁了，当初医院开的那张证明他出生的纸搬家时弄丢了，现在办事要用，要去医院重新补一张，要带啥子？",
      "《出生医学证明》首次签发"),  # a story's loss too
+    ("我在县城买的二手房，天然气户头还是原房主的，燃气过户去哪里办？", "不动产转移登记"),  # the gas account, not the home
+    ("我家是低保户，妈住院医保报完还剩好几万，能申请医疗救助不？", "临时救助"),  # another assistance
+    ("我们公司法人要换人，注册地址也搬了，营业执照上的信息怎么去改？", "有限责任公司设立登记"),  # a change, said the other way round
 ])
 def test_a_short_question_naming_what_the_guide_never_says_is_not_answered_as_it(index, question, near):
     resolution = index.resolve(question)
