@@ -513,7 +513,12 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         return tell_event(dispatcher, event, aspect, text)
     candidates = tracker.get_slot("candidates") or []
     follow_up = len(candidates) == 1 and len(normalize(text)) <= FOLLOW_UP_LENGTH and not (resolution and names_an_item(resolution.hits))
-    if candidates and (follow_up or not (resolution and resolution.kind == "answer")):
+    # "营业执照那个网上能办不" after the shop's steps: the step it says (个体工商户设立登记), not the company's guide the
+    # words fit best on their own; an item named in full is a switch away from the options
+    elsewhere = bool(resolution and resolution.kind == "answer" and resolution.entry is not None
+                     and resolution.entry.id not in candidates and not names_an_item(resolution.hits, FULL_NAME)
+                     and any(shared_length(resolution.entry.name, e.name) >= 3 for e in map(index.kb.by_id, candidates) if e))
+    if candidates and (follow_up or elsewhere or not (resolution and resolution.kind == "answer")):
         # a number or a detail picks one; after a single option, a short follow-up that names no item takes it
         picked = index.kb.by_id(candidates[0]) if follow_up else pick_candidate(text, candidates, earlier_message(tracker))
         if picked is not None:  # a detail or a number picks one of the items just offered

@@ -332,3 +332,13 @@ def test_a_booking_with_the_service_to_do(text, books):
     from actions.guides import books_a_service
 
     assert books_a_service(text) is books
+
+
+def test_a_step_said_in_words_another_guide_fits_better_is_that_step():
+    """After the shop's steps, "营业执照" is the sole proprietor's licence among them, not the company's guide; an item
+    with nothing in common with the steps is still answered as itself."""
+    steps = [item_id(n) for n in ("个体工商户设立登记", "食品经营许可", "公共场所卫生许可新办审批（县级）", "印章刻制备案")]
+    messages, slots = run(ActionAnswerGuide(), tracker("营业执照那个网上能办不", "ask_online", {"candidates": steps}))
+    assert messages[0]["text"].startswith("【个体工商户设立登记】") and slots["item"] == steps[0]
+    messages, slots = run(ActionAnswerGuide(), tracker("社保卡掉了咋个补", "ask_procedure", {"candidates": steps}))
+    assert messages[0]["text"].startswith("【社会保障卡补领、换领、换发】")
