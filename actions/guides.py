@@ -60,7 +60,8 @@ NAMED = 0.6  # a name or alias signal this strong: the message names an item (wi
 FULL_NAME = 0.9  # ... and this strong: it names the item in full
 # "那港澳通行证呢", "身份证的话": a new item, the same question as before
 # a switch starts with 那 or ends a phrase with 呢 (Sichuanese 喃) or 的话: "那护照呢", "临时救助喃", "开公司的话呢 有限公司"
-_SWITCH_LEAD = re.compile(r"^(?:那|那么|还有)|(?:呢|喃|的话)(?:[？?。！!…\s]|$)")
+_SWITCH_LEAD = re.compile(r"^(?:那|那么|还有)|(?:呢|喃|的话)(?:[？?。！!…\s]|$)|"
+                          r"(?:也是|还是|也要)(?:这些|这样|这个|一样)|一样(?:吗|不|哇|噻|嘛)?[？?]?$")  # "…户口不在夹江，也是这些吗"
 _STEP = re.compile(r"第([一二两三四五六1-6])(?:步|个|项|件)")  # "第二步要带什么": a step of the life event just listed
 _FIRST = re.compile(r"先办(哪|啥|什么)|先(去|跑)(哪|啥)|从(哪|啥)(里|儿|个)?开始|头一(步|个|件)")  # "先办哪个": the first step
 # "都要办些啥", "要跑哪些部门": a question about everything a life event needs, not one item

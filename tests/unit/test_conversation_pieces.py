@@ -102,6 +102,8 @@ def test_two_aspects_asked_are_both_answered_the_first_first():
     ("item", "那护照要带什么", "fee", "materials"),  # a switch that asks its own question
     ("item", "办护照", "fee", "item"),
     ("fee", "护照多少钱", None, "fee"),
+    ("item", "我们是外地来打工的，户口不在夹江，也是这些吗", "materials", "materials"),  # the same answer for another case?
+    ("item", "外地户口也一样吗", "time_limit", "time_limit"),
 ])
 def test_an_item_switch_keeps_the_question(intent_aspect, text, previous, expected):
     assert asked_aspect(intent_aspect, text, previous) == expected
