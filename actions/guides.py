@@ -62,6 +62,7 @@ FULL_NAME = 0.9  # ... and this strong: it names the item in full
 # a switch starts with 那 or ends a phrase with 呢 (Sichuanese 喃) or 的话: "那护照呢", "临时救助喃", "开公司的话呢 有限公司"
 _SWITCH_LEAD = re.compile(r"^(?:那|那么|还有)|(?:呢|喃|的话)(?:[？?。！!…\s]|$)|"
                           r"(?:也是|还是|也要)(?:这些|这样|这个|一样)|一样(?:吗|不|哇|噻|嘛)?[？?]?$")  # "…户口不在夹江，也是这些吗"
+_CAN_I = re.compile(r"(?:能|可以|可不可以|能不能)(?:办|领|申请)")  # whether one can have it: the item's conditions
 _STEP = re.compile(r"第([一二两三四五六1-6])(?:步|个|项|件)")  # "第二步要带什么": a step of the life event just listed
 _FIRST = re.compile(r"先办(哪|啥|什么)|先(去|跑)(哪|啥)|从(哪|啥)(里|儿|个)?开始|头一(步|个|件)")  # "先办哪个": the first step
 # "都要办些啥", "要跑哪些部门": a question about everything a life event needs, not one item
@@ -119,8 +120,11 @@ def asked_aspect(intent_aspect: str, text: str, previous: str | None) -> str:
         return asked[0]
     cue = aspect_in(text)
     raw = text.strip()
-    if previous and not cue and len(raw) <= 26 and _SWITCH_LEAD.search(raw) and not asks_how(raw):  # ("…咋个领钱": how)
+    if previous and not cue and len(raw) <= 26 and _SWITCH_LEAD.search(raw) and not asks_how(raw) and not _CAN_I.search(raw):
         return previous  # the message only names another item: whatever the classifier guessed, the question stays
+        # (not "…咋个领钱", which asks how, nor "那我奶奶77岁，能办那个老年优待证不", whether she can have it)
+    if not cue and _CAN_I.search(raw) and len(raw) <= 26:  # "能办那个老年优待证不": the conditions (read as online)
+        return "item"
     # the words asked beat the classifier's one guess ("申请公租房要啥子条件" came out as ask_materials)
     return cue or intent_aspect
 

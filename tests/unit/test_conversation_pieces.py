@@ -104,6 +104,8 @@ def test_two_aspects_asked_are_both_answered_the_first_first():
     ("fee", "护照多少钱", None, "fee"),
     ("item", "我们是外地来打工的，户口不在夹江，也是这些吗", "materials", "materials"),  # the same answer for another case?
     ("item", "外地户口也一样吗", "time_limit", "time_limit"),
+    ("online", "那我奶奶77岁，能办那个老年优待证不", "fee", "item"),  # whether she can have it: its conditions
+    ("online", "家里遭了火灾，能申请救急的钱不", None, "item"), ("item", "社保卡网上能办不", None, "online"),
 ])
 def test_an_item_switch_keeps_the_question(intent_aspect, text, previous, expected):
     assert asked_aspect(intent_aspect, text, previous) == expected
