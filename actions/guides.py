@@ -120,11 +120,11 @@ def asked_aspect(intent_aspect: str, text: str, previous: str | None) -> str:
         return asked[0]
     cue = aspect_in(text)
     raw = text.strip()
-    if previous and not cue and len(raw) <= 26 and _SWITCH_LEAD.search(raw) and not asks_how(raw) and not _CAN_I.search(raw):
-        return previous  # the message only names another item: whatever the classifier guessed, the question stays
-        # (not "…咋个领钱", which asks how, nor "那我奶奶77岁，能办那个老年优待证不", whether she can have it)
-    if not cue and _CAN_I.search(raw) and len(raw) <= 26:  # "能办那个老年优待证不": the conditions (read as online)
-        return "item"
+    if not cue and len(raw) <= 26:
+        if _CAN_I.search(raw):  # "那我奶奶77岁，能办那个老年优待证不": whether she can have it, its conditions (read as online)
+            return "item"
+        if previous and _SWITCH_LEAD.search(raw) and not asks_how(raw):  # (not "…咋个领钱", which asks how)
+            return previous  # the message only names another item: whatever the classifier guessed, the question stays
     # the words asked beat the classifier's one guess ("申请公租房要啥子条件" came out as ask_materials)
     return cue or intent_aspect
 
@@ -625,8 +625,8 @@ class ActionAnswerGuide(Action):
         return "action_answer_guide"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        text = tracker.latest_message.get("text") or ""
-        return not_a_question(dispatcher, tracker, text) or respond(dispatcher, tracker, aspect_of(latest_intent(tracker)))
+        turned = not_a_question(dispatcher, tracker, tracker.latest_message.get("text") or "")
+        return turned if turned is not None else respond(dispatcher, tracker, aspect_of(latest_intent(tracker)))
 
 
 # "约补领结婚证", "我想约个时间办灵活就业人员的养老保险参保登记": booking, then what to do; not "预约办理要带啥"

@@ -308,7 +308,7 @@ class SearchIndex:
         counts: Counter[int] = Counter()
         # sorted: ties at the limit are cut in the same order in every process (a set of strings iterates in an order
         # that changes with Python's per-process hash seed, and with it which candidates a question got)
-        for gram in sorted({text[i:i + 2] for i in range(len(text) - 1)}):
+        for gram in sorted(set(pairs_of(text))):
             ids = self.char_grams.get(gram, ())
             if len(ids) < 400:  # very common bigrams say nothing
                 counts.update(ids)
@@ -561,8 +561,8 @@ class SearchIndex:
             return True
         if _REGISTRATION_CHANGED.search(text) and "变更" not in said:  # "工商那边要改股东信息": a change, not a setting up
             return True
-        if _ISSUED_ELSEWHERE.search(text) and not any(name[i:i + 2] in text for name in (normalize(entry.name), *map(normalize, entry.aliases))
-                                                     for i in range(len(name) - 1)):
+        if _ISSUED_ELSEWHERE.search(text) and not any(pair in text for name in (normalize(entry.name), *map(normalize, entry.aliases))
+                                                     for pair in pairs_of(name)):
             return True  # "签证在夹江能办不": a visa, which a guide names only as what its document is for
         return len(text) <= DISTINCT_MAX_CHARS and any(w not in said for w in _DISTINCT.findall(text))
 

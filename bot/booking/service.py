@@ -116,14 +116,14 @@ def asks_to_book(text: str) -> bool:
     booking asked for, with the citizen's mobile or a day named or in so many words; not a question about booking
     ("约个号要带什么"). Without 约, the mobile and a day to come say it ("我要去办个居住证 明天上午 我叫黄丽 手机号151…"),
     not a day gone by ("上周四在窗口等了两个钟头，我电话135…": a complaint)."""
-    if changes_a_booking(text) or names_a_booking(text):
+    said_book, mobile = "约" in text, bool(_MOBILE_IN_TEXT.search(text))
+    if not (said_book or mobile) or changes_a_booking(text) or names_a_booking(text):
         return False
-    mobile = bool(_MOBILE_IN_TEXT.search(text))
-    if "约" in text and (mobile or _BOOK_FOR_ME.search(text.strip())):
+    if said_book and (mobile or _BOOK_FOR_ME.search(text.strip())):
         return True
     now = clock.now().replace(tzinfo=None)
-    when = parse_when(text, now) if "约" in text or mobile else None
-    return when is not None and when.day_given and ("约" in text or when.start.date() > now.date())
+    when = parse_when(text, now)
+    return when is not None and when.day_given and (said_book or when.start.date() > now.date())
 
 
 def only_details(text: str) -> bool:
