@@ -170,6 +170,13 @@ class Database:
             finally:
                 session.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A Core connection in a transaction, committed on success and rolled back on error: for the statements every
+        turn runs, which need no ORM (an ORM session's own bookkeeping costs more than such a statement, docs/performance.md)."""
+        with self._sqlite_lock or nullcontext(), self.engine.begin() as connection:
+            yield connection
+
 
 def rowcount(result: Result[Any]) -> int:
     """The rows an UPDATE or DELETE matched (Session.execute returns a CursorResult for them; its type says Result)."""

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +21,7 @@ from bot.conversations import compaction
 from bot.conversations.admission import Busy, TurnGate
 from bot.conversations.models import Conversation, Message
 from bot.db import rowcount
-from bot.insight import outcomes
+from bot.insight import metrics, outcomes
 from bot.messages import Button, InboundMessage, Reply, replies_from_rasa
 from bot.privacy import mask
 from bot.rasa_client import RasaClient, RasaError
@@ -100,7 +101,7 @@ def log_inbound(*, db_session: Session, message: InboundMessage, status: str = "
         return seen, conversation_id, True, answered_replies(db_session=db_session, conversation_id=conversation_id, inbound_id=seen)
 
 
-def log_replies(*, db_session: Session, conversation_id: str, inbound_id: int, replies: list[Reply], status: str) -> None:
+def log_replies(*, db_session: Session | Connection, conversation_id: str, inbound_id: int, replies: list[Reply], status: str) -> None:
     """Mark the inbound message handled and store the replies (plain UPDATE and INSERT, as in log_inbound)."""
     db_session.execute(_MARK_HANDLED, {"inbound_id": inbound_id, "handled": status})
     if replies:
@@ -181,6 +182,14 @@ def rasa_lock(conversation_id: str) -> asyncio.Lock:
     return lock
 
 
+class _DeskFailed(Exception):
+    """The handoff desk raised `error` while routing a message (see ConversationService._log_and_route)."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
+
+
 class ConversationService:
     """Handle one inbound message end to end."""
 
@@ -221,31 +230,47 @@ class ConversationService:
 
     def _log_and_route(self, message: InboundMessage, status: str) -> tuple[int, str, bool, list[Reply] | None, Routed | None]:
         """Store the inbound message and, unless it is rejected or a retry, ask the handoff desk (operator mode, the
-        app's own questions) for its answer: one worker-thread hop and one transaction for both. The desk runs in a
-        savepoint, so if it fails the message is still stored, and its error is raised after the commit."""
-        failure = None
-        with self.database.session() as session:
-            stored_id, conversation_id, retry, previous = log_inbound(db_session=session, message=message, status=status)
-            replies = None if previous is None else [Reply(text=m.text, buttons=[Button(**b) for b in m.buttons or []]) for m in previous]
-            routed = None
-            if not retry and status == "received" and self.handoff is not None:
-                try:
-                    with session.begin_nested():
-                        routed = self.handoff.route_in(session, conversation_id, message.text)
-                except Exception as exc:  # noqa: BLE001  (re-raised below, once the message is committed)
-                    failure = exc
-            result = stored_id, conversation_id, retry, replies, routed
-        if failure is not None:
-            raise failure
-        return result
+        app's own questions) for its answer: one worker-thread hop and one transaction for both. If the desk fails,
+        that transaction is undone, the message is stored alone, and the desk's error is raised after that commit
+        (a retry of the whole rather than a savepoint: SAVEPOINT and RELEASE on every turn cost more than the rare
+        second transaction, docs/performance.md)."""
+        try:
+            with self.database.session() as session:
+                return self._store_and_route(session, message, status)
+        except _DeskFailed as failed:
+            with self.database.session() as session:
+                log_inbound(db_session=session, message=message, status=status)
+            raise failed.error from None
+
+    def _store_and_route(self, session: Session, message: InboundMessage, status: str) -> tuple[int, str, bool, list[Reply] | None, Routed | None]:
+        stored_id, conversation_id, retry, previous = log_inbound(db_session=session, message=message, status=status)
+        replies = None if previous is None else [Reply(text=m.text, buttons=[Button(**b) for b in m.buttons or []]) for m in previous]
+        routed = None
+        if not retry and status == "received" and self.handoff is not None:
+            try:
+                routed = self.handoff.route_in(session, conversation_id, message.text)
+            except Exception as exc:  # noqa: BLE001  (re-raised by _log_and_route once the message alone is committed)
+                raise _DeskFailed(exc) from exc
+        return stored_id, conversation_id, retry, replies, routed
 
     def _log_replies(self, conversation_id: str, inbound_id: int, replies: list[Reply], status: str,
                      turn: dict[str, Any] | None = None) -> None:
-        """Store the replies and, in the same transaction, the turn's outcome (bot/insight/outcomes.py)."""
-        with self.database.session() as session:
-            log_replies(db_session=session, conversation_id=conversation_id, inbound_id=inbound_id, replies=replies, status=status)
-            if turn is not None:
-                outcomes.record_safely(db_session=session, conversation_id=conversation_id, message_id=inbound_id, **turn)
+        """Store the replies and, in the same transaction, the turn's outcome (bot/insight/outcomes.py). If storing the
+        outcome fails, the transaction is undone and the replies are stored alone: the citizen's answer matters more
+        than the figure (no savepoint, as in _log_and_route)."""
+        if turn is not None:
+            turn = outcomes.counted(**turn)
+            try:
+                with self.database.transaction() as connection:
+                    log_replies(db_session=connection, conversation_id=conversation_id, inbound_id=inbound_id, replies=replies,
+                                status=status)
+                    outcomes.record(db_session=connection, conversation_id=conversation_id, message_id=inbound_id, **turn)
+                return
+            except Exception:  # noqa: BLE001
+                logger.exception("could not record the outcome of a turn in %s", conversation_id)
+                metrics.count_error("record")
+        with self.database.transaction() as connection:
+            log_replies(db_session=connection, conversation_id=conversation_id, inbound_id=inbound_id, replies=replies, status=status)
 
     def _offered_buttons(self, channel: str, sender: str) -> list[dict[str, Any]]:
         with self.database.session() as session:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
@@ -168,7 +169,7 @@ def of_desk_turn(status: str, replies: list[Reply]) -> Outcome:
 _INSERT_OUTCOME = insert(cast(Table, TurnOutcome.__table__))  # built once; plain INSERT, as the messages of a turn
 
 
-def record(*, db_session: Session, conversation_id: str, message_id: int | None, channel: str, text: str, outcome: Outcome,
+def record(*, db_session: Session | Connection, conversation_id: str, message_id: int | None, channel: str, text: str, outcome: Outcome,
            latency_ms: int | None = None) -> None:
     """Store a turn's outcome; a message that disputes the previous answer or asks for a person marks that turn."""
     follow = "dispute" if DISPUTE.search(text or "") else "person" if PERSON.search(text or "") else None
@@ -185,15 +186,8 @@ def record(*, db_session: Session, conversation_id: str, message_id: int | None,
         "latency_ms": latency_ms, "created_at": utcnow()})
 
 
-def record_safely(*, db_session: Session, conversation_id: str, message_id: int | None, channel: str, text: str,
-                  outcome: Outcome, started: float | None = None) -> None:
-    """Count the turn and store its outcome in a savepoint: a failure is logged and counted, the replies stay stored."""
+def counted(*, channel: str, text: str, outcome: Outcome, started: float | None = None) -> dict[str, Any]:
+    """Count the turn (bot/insight/metrics.py) and return `record`'s arguments for it, with its latency."""
     seconds = time.monotonic() - started if started is not None else None
     metrics.count_turn(channel, outcome.kind, seconds)
-    try:
-        with db_session.begin_nested():
-            record(db_session=db_session, conversation_id=conversation_id, message_id=message_id, channel=channel, text=text,
-                   outcome=outcome, latency_ms=None if seconds is None else int(seconds * 1000))
-    except Exception:  # noqa: BLE001 - the citizen's answer matters more than the figure
-        logger.exception("could not record the outcome of a turn in %s", conversation_id)
-        metrics.count_error("record")
+    return {"channel": channel, "text": text, "outcome": outcome, "latency_ms": None if seconds is None else int(seconds * 1000)}

@@ -89,7 +89,7 @@ def test_retry_with_same_client_id_is_processed_once(tmp_path):
 
 
 def test_a_failing_handoff_desk_keeps_the_message_and_undoes_only_its_own_writes(tmp_path, monkeypatch):
-    """The message and the desk's routing share one transaction; the desk's part is a savepoint."""
+    """The message and the desk's routing share one transaction; when the desk fails, the message is stored alone."""
     from bot.handoff.desk import Desk
 
     def broken(self, session, conversation_id, text):
@@ -104,6 +104,29 @@ def test_a_failing_handoff_desk_keeps_the_message_and_undoes_only_its_own_writes
             client.post("/api/chat", json={"sender": "u1", "text": "身份证丢了"})
         assert [(m.direction, m.text, m.status) for m in rows(client)] == [("in", "身份证丢了", "received")]
     assert rasa.calls == []
+
+
+def test_a_failing_outcome_record_keeps_the_replies(tmp_path, monkeypatch):
+    """The replies and the turn's outcome share one transaction; when storing the outcome fails, the replies are
+    stored alone and the citizen gets them."""
+    from bot.insight import metrics, outcomes
+    from bot.insight.models import TurnOutcome
+
+    def broken(*, db_session, **_):
+        db_session.add(TurnOutcome(conversation_id="nowhere", channel="web", outcome="answered"))
+        db_session.flush()
+        raise RuntimeError("outcome broke")
+
+    monkeypatch.setattr(outcomes, "record", broken)
+    errors = metrics.ERRORS.labels("record")._value.get()
+    with make_client(tmp_path, FakeRasa()) as client:
+        reply = client.post("/api/chat", json={"sender": "u1", "text": "身份证丢了"})
+        assert reply.status_code == 200 and reply.json()["replies"]
+        stored = [(m.direction, m.status) for m in rows(client)]
+        assert stored == [("in", "answered")] + [("out", "sent")] * len(reply.json()["replies"])
+        with client.app.state.database.session() as session:
+            assert session.scalars(select(TurnOutcome)).all() == []
+    assert metrics.ERRORS.labels("record")._value.get() == errors + 1
 
 
 def test_guide_api(tmp_path):
