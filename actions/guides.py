@@ -187,6 +187,17 @@ def corrects_the_read_back(tracker: Tracker, text: str) -> bool:
     return bool(tracker.get_slot("booking_request_id")) and not text.startswith("/") and bool(_CORRECTION.search(text))
 
 
+# "这回对了", "都对的 确认": yes to the booking read back, in words the classifier may not know
+_CONFIRMS = re.compile(r"^(?:(?:这回|这下|现在|都|全|信息|嗯+|好|那)[，,\s]*)*(?:对|对了|对的|对头|没错|没问题|莫得问题|没得问题|可以|行|好的?|"
+                       r"是的?|确认|确定|要得|ok)(?:了|的|啊|哈|嘛|呀|咯|噻|吧)*(?:[，,\s]*(?:确认|可以|没问题|就这样|约吧)(?:了|吧|嘛)?)*[。！!\s]*$",
+                       re.IGNORECASE)
+
+
+def confirms_the_read_back(tracker: Tracker, text: str) -> bool:
+    """Yes said in words to the booking read back (booking_request_id set), whatever the classifier made of it."""
+    return bool(tracker.get_slot("booking_request_id")) and bool(_CONFIRMS.search(text.strip()))
+
+
 def about_the_booking_made(tracker: Tracker, text: str) -> bool:
     """Once a booking was made or found in this conversation: its code or mobile alone, or moving or cancelling said
     in words ("上午走不脱 挪到当天下午三点嘛") are about that booking."""
@@ -216,6 +227,8 @@ def booking_followup(tracker: Tracker, text: str) -> list[dict[str, Any]] | None
     question."""
     if corrects_the_read_back(tracker, text):
         return [FollowupAction("action_booking_change")]
+    if confirms_the_read_back(tracker, text):
+        return [FollowupAction("action_submit_booking")]
     plain = NOT_BOOKING.sub("", text)  # "需要提前预约还是直接去": asks about booking, changes none
     if names_a_booking(text) or changes_a_booking(plain) or looks_up_a_booking(plain) or about_the_booking_made(tracker, plain) or \
             picks_a_time_for_the_move(tracker, text):
@@ -630,13 +643,20 @@ class ActionAnswerGuide(Action):
 
 
 # "约补领结婚证", "我想约个时间办灵活就业人员的养老保险参保登记": booking, then what to do; not "预约办理要带啥"
-_BOOKS_TO_DO = re.compile(r"(?:^|[想要我\s，,]|帮我|给我)约(?:一?个|一?下)?(?:时间|号)?去?(?:办|补|换|领|迁|开|登记|申请)")
+_BOOKS_TO_DO = re.compile(r"(?:^|[想要我\s，,]|帮我|给我)预?约(?:一?个|一?下)?(?:时间|号)?去?(?:办|补|换|领|迁|开|登记|申请)")
+
+
+# "我要约城乡居民养老保险参保": the service named right after 约
+_BOOKS_NAMED = re.compile(r"(?:我?(?:想|要)|帮我|给我)预?约(?!的|了|好|过|在)(?P<rest>.{2,})")
 
 
 def books_a_service(text: str) -> bool:
     """A booking asked for with the service to do, and no question asked of it."""
     said = simplified(text)
-    return bool(_BOOKS_TO_DO.search(said)) and not NOT_BOOKING.search(said) and not aspects_in(text)
+    if NOT_BOOKING.search(said) or aspects_in(text):
+        return False
+    named = _BOOKS_NAMED.search(said)
+    return bool(_BOOKS_TO_DO.search(said)) or named is not None and get_index().resolve(named.group("rest")).kind == "answer"
 
 
 def not_a_question(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> list[dict[str, Any]] | None:
@@ -664,7 +684,7 @@ class ActionChooseItem(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if about_the_booking_made(tracker, text):  # "电话159…" after a booking: no choice
+        if about_the_booking_made(tracker, text) or names_a_booking(text):  # "电话159…" after a booking, "查一下 CRGR25 189…": no choice
             return [FollowupAction("action_start_manage")]
         chosen = chosen_item_id(tracker)
         entry = get_index().kb.by_id(chosen or "")
@@ -706,28 +726,12 @@ class ActionFallbackSearch(Action):
         # the intent classifier's best guess below the threshold still tells which aspect was likely asked
         aspect = asked_aspect(aspect_of(tracker.get_intent_of_latest_message(skip_fallback_intent=True)), text,
                               tracker.get_slot("aspect"))
-        event = wanted_event(text, resolution)  # "生了二胎，要给娃办些啥", not understood
-        if event is not None:
-            return tell_event(dispatcher, event, aspect, text)
-        if resolution.entry is not None:  # the resolution is an answer (of the options offered before, if any)
-            return _answered(dispatcher, resolution.entry, aspect, text)
         candidates = tracker.get_slot("candidates") or []
         picked = pick_candidate(text, candidates, earlier_message(tracker)) if candidates else None
-        if picked is not None:
-            say(dispatcher, answer(picked, tracker.get_slot("aspect") or aspect))
-            return [SlotSet("item", picked.id), SlotSet("candidates", None)]
-        if resolution.kind == "none" and asks_of_current(tracker, text):  # "他走不动路，我帮他办行不行，要他本人去不"
-            return answer_question(dispatcher, tracker)
-        topical = topic_entries(text) if not names_an_item(resolution.hits) else None
-        if topical:
-            return offer_topic(dispatcher, tracker, topical, aspect, text)
-        switched = the_one_item_switched_to(tracker, text, resolution.hits) if resolution.kind == "choose" else None
-        if switched is not None:
-            say(dispatcher, answer(switched, aspect, also_asked(text, aspect)))
-            return [SlotSet("item", switched.id), SlotSet("aspect", aspect)]
-        if resolution.kind == "choose":
-            return offer(dispatcher, [h.entry for h in resolution.hits], remembered_aspect(tracker, text, aspect),
-                         vague=len(normalize(text)) <= VAGUE_LENGTH)
+        if resolution.kind != "none" or picked is not None or asks_of_current(tracker, text) or topic_entries(text):
+            # the knowledge base has something for it: answered as the question it would be had the classifier read it
+            # so ("问一下不动产登记": which of the two, not the one whose words fit best), in one place (respond)
+            return respond(dispatcher, tracker, aspect)
         user_intents = [e.get("parse_data", {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
         if user_intents[-2:] == ["nlu_fallback", "nlu_fallback"]:
             return await escalate(dispatcher, tracker, "fallback")  # two misses in a row: to a person, or a work order off duty

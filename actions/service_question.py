@@ -83,8 +83,9 @@ def is_service_question(intent: str | None, text: str) -> bool:
     weak = intent in WEAK_CUES and bool(WEAK_CUES[intent].search(said))
     if weak and not asks_how:
         return False
-    if intent in ("complain", "goodbye") and asks_how and not weak:  # a situation told to ask what to do ("再问个，
-        return True  # 公积金咋个提取"): the guides answer it, or say they can't and offer the way onward
+    if intent in ("complain", "goodbye", "book_appointment") and asks_how and not weak:  # a situation told to ask what to
+        return True  # do ("再问个，公积金咋个提取", "我要出国去打工，要办些啥子": no word of booking): the guides answer it, or
+        # say they can't and offer the way onward
     return asks_about_a_service(text, _ENOUGH[intent])
 
 
@@ -95,5 +96,10 @@ _NOTHING_MORE = re.compile(
     r"(?:[，,。！! ]*(?:谢谢(?:你们|[你您])?[哈啊呀了]?|再见|拜拜|就这样了?|就这些了?)[。！!]*)*[，,。！! ]*$")
 
 
+# "好的，晓得了，谢谢": understood, and thanks: nothing more to ask either
+_UNDERSTOOD_THANKS = re.compile(r"^(?:(?:好的?|行|嗯+|要得|ok|OK)[哈啊嘛了]?[，,。 ]*)*(?:晓得|知道|明白|清楚)了?[哈啊嘛]?[，,。 ]*"
+                                r"(?:谢谢|感谢|多谢)(?:你们|[你您]|了)*[哈啊呀了]?[。！! ]*$")
+
+
 def says_nothing_more(text: str) -> bool:
-    return bool(_NOTHING_MORE.match(text.strip()))
+    return bool(_NOTHING_MORE.match(text.strip()) or _UNDERSTOOD_THANKS.match(text.strip()))

@@ -327,6 +327,8 @@ def test_nothing_more_read_as_a_question_is_a_goodbye(text):
 @pytest.mark.parametrize("text, books", [
     ("我想约个时间去办身份证要带啥", False), ("约个号要带什么", False), ("预约办理要带啥", False), ("要不要预约办身份证", False),
     ("大约办多久", False), ("跑网约车的要办啥证", False), ("结婚证搞掉了 约补领结婚证", True), ("我要约个时间办退休", True),
+    ("想预约办个户口的事", True), ("我要约城乡居民养老保险参保 农村交的那个", True), ("我想约的那个能改吗", False),
+    ("我要约个好日子结婚", False),
 ])
 def test_a_booking_with_the_service_to_do(text, books):
     from actions.guides import books_a_service
@@ -342,3 +344,36 @@ def test_a_step_said_in_words_another_guide_fits_better_is_that_step():
     assert messages[0]["text"].startswith("【个体工商户设立登记】") and slots["item"] == steps[0]
     messages, slots = run(ActionAnswerGuide(), tracker("社保卡掉了咋个补", "ask_procedure", {"candidates": steps}))
     assert messages[0]["text"].startswith("【社会保障卡补领、换领、换发】")
+
+
+@pytest.mark.parametrize("text, confirms", [
+    ("这回对了", True), ("都对的 确认", True), ("没问题", True), ("对头", True), ("不对", False), ("电话不对", False),
+])
+def test_yes_to_the_read_back_in_words_books_it(text, confirms):
+    """At the read-back, "这回对了" is yes whatever the classifier made of it (a model read it as not understood)."""
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionFallbackSearch().run(dispatcher, tracker(text, "nlu_fallback", {"booking_request_id": "r1"}), {}))
+    submitted = {"event": "followup", "name": "action_submit_booking"} in [{k: e.get(k) for k in ("event", "name")} for e in events]
+    assert submitted is confirms
+
+
+def test_a_code_with_the_mobile_read_as_a_choice_is_about_that_booking():
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionChooseItem().run(dispatcher, tracker("查一下 CRGR25 18990413362", "choose_item"), {}))
+    assert {"event": "followup", "name": "action_start_manage"} in [{k: e.get(k) for k in ("event", "name")} for e in events]
+    assert not dispatcher.messages
+
+
+def test_a_call_back_asked_for_is_a_person():
+    from actions.desk import wants_a_person
+
+    assert wants_a_person("我情况比较复杂 中间断缴了几年 你们喊个人给我回个电话嘛")
+    assert not wants_a_person("办好了会打电话通知我吗")
+
+
+def test_a_topic_not_understood_is_offered_as_when_understood():
+    """"问一下不动产登记" names two guides' common part: whether the classifier read it as a question or not at all, the
+    citizen is asked which (the fallback answers through the same place as the question action)."""
+    for action, intent in ((ActionFallbackSearch(), "nlu_fallback"), (ActionAnswerGuide(), "ask_item")):
+        messages, slots = run(action, tracker("问一下不动产登记", intent))
+        assert "不动产转移登记" in str(messages) and "不动产抵押登记" in str(messages), (intent, messages)

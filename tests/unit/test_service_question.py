@@ -87,3 +87,18 @@ def test_nothing_more_in_sichuanese(text, done):
 ])
 def test_nothing_more_after_an_acknowledgement(text, done):
     assert says_nothing_more(text) is done
+
+
+@pytest.mark.parametrize("text, done", [
+    ("好的，晓得了，谢谢", True), ("晓得了谢谢你", True), ("明白了 谢谢", True), ("谢谢", False), ("晓得了", False),
+    ("晓得了，谢谢，那社保卡呢", False),
+])
+def test_understood_with_thanks_is_nothing_more(text, done):
+    """Understood and thanks, nothing asked: the conversation is done (a goodbye and the rating), whatever the
+    classifier read; thanks alone or understood alone keep their own answers."""
+    assert says_nothing_more(text) is done
+
+
+def test_a_question_read_as_booking_without_a_word_of_booking_is_answered():
+    assert is_service_question("book_appointment", "我要出国去打工，要办些啥子")
+    assert not is_service_question("book_appointment", "我想约个时间办护照")
