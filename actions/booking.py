@@ -150,7 +150,7 @@ _KINS = "妈 爸 母亲 父亲 老汉 爷爷 奶奶 外婆 外公 老婆 老公 
 _KIN = "".join(f"|(?<={kin})" for kin in _KINS)
 # ... or name the relative after the cue: "办事人是我妈罗素珍"
 _RELATIVE = rf"(?:(?:我的?|(?:娃娃?|娃儿|孩子)的?[他她]?)?(?:{'|'.join(_KINS)})(?=[\u4e00-\u9fa5]{{2,4}}(?:[，,。\s]|电话|手机|$)))?"
-_NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN}|(?<=^[他她]))叫|我是|姓名[:：是]?|名字[:：是叫]?|办事人[:：是]?|申请人[:：是]?)\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}}?)"
+_NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN}|(?<=^[他她]))叫|我是|姓名[:：是]?|名字[:：是叫]?|(?:办事|申请|代办|经办|联系)人[:：是]?)\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}}?)"
                    r"(?=[，,。\s]|电话|手机|$)")
 # a name alone between separators right before the mobile: "李四，139…", "…约个办护照，冯磊，188…"
 _NAME_BEFORE_PHONE = re.compile(rf"(?:^|[，,、\s])\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*{service.MOBILE}")
@@ -455,6 +455,8 @@ class ValidateBookingForm(FormValidationAction):
             window = when_from(tracker, day)  # (none free in the window: the first of the day's, as offered)
             wanted = ([s for s, _ in free if window is None or window.covers(day, s.start)] or [s for s, _ in free])[:1]
         given = person_details(text, item, dispatcher)
+        if not wanted and not given and parse_when(text, now()) is None and answered_in_the_form(dispatcher, tracker, text):
+            return {"booking_time": None}  # "那好久能拿到证" while the times wait: answered, then the times again
         if not wanted and not given and parse_when(text, now()) is None and (name := plain_name(text)):
             given = {"booking_name": service.normalize_name(name)}  # "邓明亮" before choosing a time
         if not wanted and given:  # a name and mobile instead of a time: keep them, the time is asked again

@@ -67,8 +67,12 @@ _STEP = re.compile(r"第([一二两三四五六1-6])(?:步|个|项|件)")  # "�
 _FIRST = re.compile(r"先办(哪|啥|什么)|先(去|跑)(哪|啥)|从(哪|啥)(里|儿|个)?开始|头一(步|个|件)")  # "先办哪个": the first step
 # "都要办些啥", "要跑哪些部门": a question about everything a life event needs, not one item
 # "有没有啥子救助", "能享受哪些补贴": which of a kind of help exist (normalised text: 啥子 → 什么)
-_ASKS_WHICH = re.compile(r"(有没有|有|能享受|可以享受|能领|可以领|能申请|可以申请)(什么|哪些|哪几种|几种)?(样的)?"
+_ASKS_WHICH = re.compile(r"(有没有|有|能享受|可以享受|能领|可以领|能申请|可以申请)(什么|哪些|哪几种|几种)?(样的|能办的|可以办的|能领的)?"
                          r"(救助|补贴|补助|政策|优惠|福利|待遇|帮扶|帮助)")
+# ... as the question a story ends with ("…日子过不下去了，政府有啥子帮扶没得"): which kinds there are, whatever the story
+# (not "…有没有啥子补贴照顾他的钱", which says which)
+_ASKS_WHICH_LAST = re.compile(_ASKS_WHICH.pattern + r"(没有|没|吗|不|呢)?$")
+_HELP_ASKED = re.compile(r"帮扶|帮助|救助")
 # "想问下我老汉儿养老保险的事情", "社保卡的事想问下": a topic opened, the question still to come
 _ABOUT_THINGS = re.compile(r"的事情?|方面的?(事情?|问题)|相关的?(事情?|问题)|那些事")
 VAGUE_WHICH = 20  # longer, the message tells a situation that picks the item ("一级肢体残疾，瘫在床上…有没有啥子补贴")
@@ -530,6 +534,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     if event is not None:
         return tell_event(dispatcher, event, aspect, text)
     candidates = tracker.get_slot("candidates") or []
+    # "车子年审在哪儿弄" after the vaccination certificate was offered: not about what was offered
+    candidates = [i for i in candidates if not ((e := index.kb.by_id(i)) and index.says_what_the_guide_does_not(text, e))]
     follow_up = len(candidates) == 1 and len(normalize(text)) <= FOLLOW_UP_LENGTH and not (resolution and names_an_item(resolution.hits))
     # "营业执照那个网上能办不" after the shop's steps: the step it says (个体工商户设立登记), not the company's guide the
     # words fit best on their own; an item named in full is a switch away from the options
@@ -550,13 +556,15 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             return [SlotSet("item", picked.id), SlotSet("aspect", aspect)] + ([] if by_step else [SlotSet("candidates", None)])
         if only_an_aspect(text) and current is None:  # "要好多钱" while the options wait: which of them (the aspect kept)
             return offer(dispatcher, [e for e in (index.kb.by_id(i) for i in candidates) if e], aspect, vague=True)
-    asks_which = len(normalize(text)) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(normalize(text)))
+    said = normalize(text)
+    asks_which = len(said) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(said)) or bool(_ASKS_WHICH_LAST.search(said))
     if resolution is not None and resolution.kind == "answer" and (
             asks_which and not names_an_item(resolution.hits) and not says_every_word_of(resolution.hits[0].entry, text)
             or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked
             and not (asks_how(text) and names_an_item(resolution.hits, FULL_NAME))):  # "企业职工退休的事 到年龄了咋个申请": asked
-        # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
-        topical = topic_entries(text)
+        # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question;
+        # help asked for with no topic's word ("…日子过不下去了，政府有啥子帮扶没得"): the assistance topic's
+        topical = topic_entries(text) or (topic_entries("救助 " + text) if asks_which and _HELP_ASKED.search(said) else None)
         if topical:
             return offer_topic(dispatcher, tracker, topical, aspect, text)
     if resolution is not None and resolution.kind == "answer":
@@ -659,6 +667,17 @@ def books_a_service(text: str) -> bool:
     return bool(_BOOKS_TO_DO.search(said)) or named is not None and get_index().resolve(named.group("rest")).kind == "answer"
 
 
+# "换身份证晚上能办不 我白天要上班": whether it can be done out of hours, for someone the working hours do not suit: the
+# hours, then the "5+X" booking (action_start_booking answers the question first)
+_OFF_HOURS = re.compile(r"(晚上|傍晚|中午|午休|午间|周六|周日|周末|星期六|星期天|礼拜六|礼拜天|下班后?|节假日|双休日?).{0,4}"
+                        r"(能|可以|可不可以|能不能|开不开|有没有人)(办|去|弄|来|交|领|开门|上班)|(晚上|傍晚|中午|周六|周末|下班).{0,6}(办|弄)得(到|了|成)")
+_WORKS_DAYTIME = re.compile(r"白天|上班|走不开|走不脱|没空|没时间|请不到假")
+
+
+def needs_off_hours(text: str) -> bool:
+    return bool(_OFF_HOURS.search(text)) and bool(_WORKS_DAYTIME.search(_OFF_HOURS.sub("", text)))
+
+
 def not_a_question(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> list[dict[str, Any]] | None:
     """The second look at a turn given to answering (by the classifier or its fallback): a message that says in so
     many words what else it wants is that, whichever way the classifier leaned (two models trained alike but for
@@ -667,7 +686,7 @@ def not_a_question(dispatcher: CollectingDispatcher, tracker: Tracker, text: str
     followup = booking_followup(tracker, text)  # "顺便查一下嘛，LHKSZ6，188…", "不对，电话是139…"
     if followup is not None:
         return followup
-    if asks_to_book(text) or books_a_service(text):  # "下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…"
+    if asks_to_book(text) or books_a_service(text) or needs_off_hours(text):  # "下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…"
         return [FollowupAction("action_start_booking")]
     if wants_a_person(text):  # "你这个机器人说的啥子哦 气死人了 我要找真人", not understood as a request
         return [FollowupAction("action_request_human")]

@@ -58,8 +58,8 @@ STOPWORDS = set(
 # item's guide never says is not answered as that item ("个体户要变更经营地址" is no 个体工商户设立登记, "车子过户" no
 # 不动产转移登记): the likely items are offered instead, with the way onward when none of them fits. Only short questions:
 # a citizen's story mentions such words in passing ("免得每年还要年报", "在村口开个修摩托车的铺子").
-_DISTINCT = re.compile(r"变更|更正|更改|注销|设立|考试|考研|年报|年检|提取|挂失|续期|驾驶证|驾照|公积金|签证|退役军人|燃气|天然气|定期注册|"
-                       r"家庭共济|医疗救助|"
+_DISTINCT = re.compile(r"变更|更正|更改|注销|设立|考试|考研|年报|年检|年审|提取|挂失|续期|驾驶证|驾照|公积金|签证|退役军人|燃气|天然气|定期注册|"
+                       r"家庭共济|医疗救助|个税|所得税|"
                        r"(?:车辆|车子|汽车|机动车|摩托车|电动车)(?:过户|转让|上牌|年检|登记|挂牌)")
 DISTINCT_MAX_CHARS = 36
 # a document no county office issues, which guides name only as what their own document is for ("出国签证要无犯罪记录
@@ -105,6 +105,7 @@ def shared_length(a: str, b: str) -> int:
 
 
 _GENERIC = re.compile("我要|我想|想要|想|要|怎么|如何|什么|哪里|在|去|到|办理|办个|办一个|办|申请|弄个|弄|一个|个|一下|的|了|吗|呢|不|多久|多少|钱")
+_ASKED_ONLY = re.compile("材料|资料|东西|递交|提交|交|带|拿")  # what every service asks for: "去交材料" names none
 
 
 @dataclass
@@ -627,7 +628,7 @@ class SearchIndex:
 
     def _resolve(self, question: str, top: int = 4) -> Resolution:
         """Answer one item, offer several, or say none fits."""
-        if not _GENERIC.sub("", normalize(question)):  # only generic words ("要钱不"): no item named
+        if not _ASKED_ONLY.sub("", _GENERIC.sub("", normalize(question))):  # only generic words ("要钱不", "去交材料"): no item named
             return Resolution("none", [])
         hits = self._without_elsewhere_variants(question, self.search(question, top=top))
         if len(normalize(question)) <= 4 or not (hits and hits[0].matched):

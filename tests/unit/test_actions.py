@@ -211,6 +211,7 @@ def test_thanks_closes_yes_and_no_are_acknowledged_unless_they_are_a_booking_cod
     ("名字是我爸王强", "王强"),
     ("办事人是我妈", None),  # a relative, no name
     ("她叫罗桂芳，电话留我的13508131234", "罗桂芳"), ("他叫张三", "张三"), ("她叫啥子", None),  # for someone else
+    ("代办人韩雪，电话13808131234", "韩雪"),  # the one who comes to do it
 ])
 def test_a_relative_named_before_the_name_is_not_part_of_it(text, name):
     assert name_in(text) == name
@@ -306,6 +307,7 @@ def test_a_time_in_chinese_numerals_at_the_read_back_corrects_it(text, corrects)
 @pytest.mark.parametrize("text", [
     "结婚证搞掉了 约补领结婚证", "我想约个时间办灵活就业人员的养老保险参保登记",  # a booking with the service to do
     "我要去办个居住证 明天上午 我叫黄丽 手机号15182330764",  # a day to come and a mobile, without 约
+    "换身份证晚上能办不 我白天要上班 户口就在夹江",  # out of hours, for someone who works by day: the hours, then "5+X"
 ])
 def test_a_booking_the_classifier_read_as_a_question_is_started(text):
     """Two models trained alike but for the seed read these as a question or as a booking; the action does not depend
@@ -377,3 +379,21 @@ def test_a_topic_not_understood_is_offered_as_when_understood():
     for action, intent in ((ActionFallbackSearch(), "nlu_fallback"), (ActionAnswerGuide(), "ask_item")):
         messages, slots = run(action, tracker("问一下不动产登记", intent))
         assert "不动产转移登记" in str(messages) and "不动产抵押登记" in str(messages), (intent, messages)
+
+
+@pytest.mark.parametrize("text, offered", [
+    ("屋头男人生病走了，我一个人带两个娃儿，日子过不下去了，政府有啥子帮扶没得", True),  # a story ending in "which kinds"
+    ("我老汉是一级肢体残疾，常年瘫在床上要人照顾，我辞了工作在屋头伺候他，政府有没有啥子补贴照顾他的钱", False),  # says which
+])
+def test_a_story_that_ends_asking_which_kinds_of_help_is_offered_them(text, offered):
+    messages, slots = run(ActionAnswerGuide(), tracker(text, "ask_item"))
+    assert (len(slots.get("candidates") or []) > 1) is offered, messages
+
+
+def test_a_thing_no_guide_speaks_of_is_no_follow_up_of_the_one_option_offered():
+    """After one option was offered ("接种证搞掉了咋个办"), "车子年审在哪儿弄" is not asked of it; "在哪儿弄" is."""
+    offered = item_id("《预防接种证》办理")
+    messages, slots = run(ActionAnswerGuide(), tracker("车子年审在哪儿弄", "ask_location_hours", {"candidates": [offered]}))
+    assert "预防接种" not in str(messages)
+    messages, slots = run(ActionAnswerGuide(), tracker("在哪儿弄", "ask_location_hours", {"candidates": [offered]}))
+    assert messages[0]["text"].startswith("【《预防接种证》办理】")

@@ -68,6 +68,8 @@ def test_an_aspect_asked_without_a_matter(text, only):
     ("开无犯罪证明当天能拿到吗", "time_limit"), ("低保是先在村上报还是先去民政局", "procedure"),
     ("设置户外广告牌审批要不要交费？帮我约周二上午", "fee"), ("在夹江补身份证一次能办完不？", "visits"), ("跑一趟能办好不", "visits"),
     ("要些啥子", "materials"), ("社保卡补办要些啥子东西", "materials"),
+    ("好久开始发", "time_limit"), ("好久开始报名", "location_hours"),  # a payout's start is a time limit, an enrolment's a date
+    ("医保电子凭证又是啥子", "item"), ("那重度残疾人护理补贴是咋回事", "item"),  # what the thing is: the overview
 ])
 def test_more_ways_of_asking_an_aspect(text, aspect):
     assert aspects_in(text)[:1] == [aspect]
@@ -81,3 +83,7 @@ def test_fee_words_in_a_story_ask_no_fee(text):
 def test_being_sent_oneself_is_not_asking_who_may_go():
     assert aspects_in("刚毕业 单位让我去做就业登记 网上可以弄吗") == ["online"]
     assert aspects_in("让我妈去办可以不") == ["visits"]
+
+
+def test_what_to_bring_is_no_question_of_what_the_thing_is():
+    assert "item" not in aspects_in("要带的是啥")

@@ -281,3 +281,13 @@ def test_a_visa_said_with_the_guides_own_document_keeps_the_guide(index, questio
 def test_who_pays_the_pension_insurance_picks_the_scheme(index, question, item):
     resolution = index.resolve(question)
     assert resolution.kind == "answer" and resolution.entry.name == item
+
+
+@pytest.mark.parametrize("question", ["去交材料", "要带啥子材料"])
+def test_what_every_service_asks_for_names_no_item(index, question):
+    """"帮我约个下周一去交材料" booked the flexible workers' pension enrolment (交 as in paying contributions)."""
+    assert index.resolve(question).kind == "none"
+
+
+def test_a_tax_is_not_asked_of_a_guide_that_never_speaks_of_it(index):
+    assert index.resolve("退休了还要交个税不").kind != "answer"
