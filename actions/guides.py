@@ -69,10 +69,6 @@ _FIRST = re.compile(r"先办(哪|啥|什么)|先(去|跑)(哪|啥)|从(哪|啥)(
 # "有没有啥子救助", "能享受哪些补贴": which of a kind of help exist (normalised text: 啥子 → 什么)
 _ASKS_WHICH = re.compile(r"(有没有|有|能享受|可以享受|能领|可以领|能申请|可以申请)(什么|哪些|哪几种|几种)?(样的|能办的|可以办的|能领的)?"
                          r"(救助|补贴|补助|政策|优惠|福利|待遇|帮扶|帮助)")
-# ... as the question a story ends with ("…日子过不下去了，政府有啥子帮扶没得"): which kinds there are, whatever the story
-# (not "…有没有啥子补贴照顾他的钱", which says which)
-_ASKS_WHICH_LAST = re.compile(_ASKS_WHICH.pattern + r"(没有|没|吗|不|呢)?$")
-_HELP_ASKED = re.compile(r"帮扶|帮助|救助")
 # "想问下我老汉儿养老保险的事情", "社保卡的事想问下": a topic opened, the question still to come
 _ABOUT_THINGS = re.compile(r"的事情?|方面的?(事情?|问题)|相关的?(事情?|问题)|那些事")
 VAGUE_WHICH = 20  # longer, the message tells a situation that picks the item ("一级肢体残疾，瘫在床上…有没有啥子补贴")
@@ -556,15 +552,13 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             return [SlotSet("item", picked.id), SlotSet("aspect", aspect)] + ([] if by_step else [SlotSet("candidates", None)])
         if only_an_aspect(text) and current is None:  # "要好多钱" while the options wait: which of them (the aspect kept)
             return offer(dispatcher, [e for e in (index.kb.by_id(i) for i in candidates) if e], aspect, vague=True)
-    said = normalize(text)
-    asks_which = len(said) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(said)) or bool(_ASKS_WHICH_LAST.search(said))
+    asks_which = len(normalize(text)) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(normalize(text)))
     if resolution is not None and resolution.kind == "answer" and (
             asks_which and not names_an_item(resolution.hits) and not says_every_word_of(resolution.hits[0].entry, text)
             or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked
             and not (asks_how(text) and names_an_item(resolution.hits, FULL_NAME))):  # "企业职工退休的事 到年龄了咋个申请": asked
-        # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question;
-        # help asked for with no topic's word ("…日子过不下去了，政府有啥子帮扶没得"): the assistance topic's
-        topical = topic_entries(text) or (topic_entries("救助 " + text) if asks_which and _HELP_ASKED.search(said) else None)
+        # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
+        topical = topic_entries(text)
         if topical:
             return offer_topic(dispatcher, tracker, topical, aspect, text)
     if resolution is not None and resolution.kind == "answer":

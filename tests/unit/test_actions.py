@@ -381,15 +381,6 @@ def test_a_topic_not_understood_is_offered_as_when_understood():
         assert "不动产转移登记" in str(messages) and "不动产抵押登记" in str(messages), (intent, messages)
 
 
-@pytest.mark.parametrize("text, offered", [
-    ("屋头男人生病走了，我一个人带两个娃儿，日子过不下去了，政府有啥子帮扶没得", True),  # a story ending in "which kinds"
-    ("我老汉是一级肢体残疾，常年瘫在床上要人照顾，我辞了工作在屋头伺候他，政府有没有啥子补贴照顾他的钱", False),  # says which
-])
-def test_a_story_that_ends_asking_which_kinds_of_help_is_offered_them(text, offered):
-    messages, slots = run(ActionAnswerGuide(), tracker(text, "ask_item"))
-    assert (len(slots.get("candidates") or []) > 1) is offered, messages
-
-
 def test_a_thing_no_guide_speaks_of_is_no_follow_up_of_the_one_option_offered():
     """After one option was offered ("接种证搞掉了咋个办"), "车子年审在哪儿弄" is not asked of it; "在哪儿弄" is."""
     offered = item_id("《预防接种证》办理")
