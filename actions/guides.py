@@ -29,6 +29,7 @@ from bot.services import current_or_none
 from knowledge.answers import (
     ASPECTS,
     MAX_OPTIONS,
+    OFF_HOURS,
     WHICH_ITEM_LEAD,
     Answer,
     also_asked,
@@ -663,8 +664,7 @@ def books_a_service(text: str) -> bool:
 
 # "换身份证晚上能办不 我白天要上班": whether it can be done out of hours, for someone the working hours do not suit: the
 # hours, then the "5+X" booking (action_start_booking answers the question first)
-_OFF_HOURS = re.compile(r"(晚上|傍晚|中午|午休|午间|周六|周日|周末|星期六|星期天|礼拜六|礼拜天|下班后?|节假日|双休日?).{0,4}"
-                        r"(能|可以|可不可以|能不能|开不开|有没有人)(办|去|弄|来|交|领|开门|上班)|(晚上|傍晚|中午|周六|周末|下班).{0,6}(办|弄)得(到|了|成)")
+_OFF_HOURS = re.compile(OFF_HOURS)  # knowledge/answers.py, the location cue's part
 _WORKS_DAYTIME = re.compile(r"白天|上班|走不开|走不脱|没空|没时间|请不到假")
 
 
