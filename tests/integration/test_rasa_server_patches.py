@@ -53,8 +53,25 @@ SCRIPT = textwrap.dedent("""
                 checked.append(action._validate_action_result(response))
             except ValidationError as error:
                 checked.append(error.message)
+        posted = []  # event lists posted to Rasa's HTTP API (the app's compaction replaces a tracker's events)
+        full_checks = []  # calls of jsonschema.validate (the meta-schema check and every branch)
+        plain_validate = rasa.server.jsonschema.validate
+        rasa.server.jsonschema.validate = lambda *args, **kwargs: full_checks.append(1) or plain_validate(*args, **kwargs)
+        for body in [e.as_dict() for e in real] + [response.get("events") for response in RESPONSES if isinstance(response, dict)]:
+            try:
+                rasa.server.validate_events_in_request_body(Posted(body))
+                posted.append(True)
+            except rasa.server.ErrorResponse as error:
+                posted.append([error.status, error.error_info["message"]])
         print(json.dumps({"connections": len(set(peers)), "bodies": bodies, "answers": answers,
-                          "valid": valid, "invalid": invalid, "checked": checked}))
+                          "valid": valid, "invalid": invalid, "checked": checked, "posted": posted,
+                          "full_checks": len(full_checks)}))
+
+    import rasa.server
+
+    class Posted:  # what the validation reads of Sanic's request
+        def __init__(self, body):
+            self.json = body
 
     from rasa.shared.core import events as ev
     real = [ev.UserUttered("身份证丢了", {"name": "ask_materials", "confidence": 0.98}, [], message_id="m1"),
@@ -83,6 +100,7 @@ def run(mode: str) -> dict:
 
 
 def test_action_calls_share_one_connection_and_validation_is_unchanged():
+    """Also the events posted to Rasa's HTTP API (16. in bot/rasa_server.py)."""
     plain, patched = run("plain"), run("patched")
     assert plain["connections"] == 5  # Rasa 3.6 alone: a new connection per action call
     assert patched["connections"] == 1  # pooled: one keep-alive connection
@@ -95,6 +113,11 @@ def test_action_calls_share_one_connection_and_validation_is_unchanged():
     # Every kind of event a response can carry, and malformed responses: the same answer and the same error
     assert patched["checked"] == plain["checked"]
     assert plain["checked"].count(True) >= 25 and len(plain["checked"]) - plain["checked"].count(True) >= 10
+    # Events posted to the HTTP API: the same answer and the same error
+    assert patched["posted"] == plain["posted"]
+    assert plain["posted"].count(True) >= 25 and len(plain["posted"]) - plain["posted"].count(True) >= 8
+    assert plain["full_checks"] == len(plain["posted"])  # Rasa's own: the slow full check for every list
+    assert patched["full_checks"] == len(patched["posted"]) - patched["posted"].count(True)  # only for a rejected one
 
 
 PREDICTIONS = textwrap.dedent("""
