@@ -153,7 +153,12 @@ _RELATIVE = rf"(?:(?:我的?|(?:娃娃?|娃儿|孩子)的?[他她]?)?(?:{'|'.joi
 _NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN}|(?<=^[他她]))叫|我是|姓名[:：是]?|名字[:：是叫]?|(?:办事|申请|代办|经办|联系)人[:：是]?)\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}}?)"
                    r"(?=[，,。\s]|电话|手机|$)")
 # a name alone between separators right before the mobile: "李四，139…", "…约个办护照，冯磊，188…"
-_NAME_BEFORE_PHONE = re.compile(rf"(?:^|[，,、\s])\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}})\s*[，,、 ]\s*(?:电话|手机|手机号)?[:：]?\s*{service.MOBILE}")
+# ("王树清，我电话138…", "罗子涵，电话是我的152…", "曾秀英，电话写我的136…": the mobile may be another's)
+_NAME_BEFORE_PHONE = re.compile(rf"(?:^|[，,、\s])\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}})\s*[，,、 ]\s*(?:[我他她]的?)?(?:电话|手机号?|联系电话)?"
+                                rf"(?:号码?)?[:：]?(?:是|留|写|填)?(?:[我他她]的)?\s*{service.MOBILE}")
+# the name after a cue saying whose it is: "名字写他的，王树清", "写娃娃的名字，罗子涵", "名字就写我妈的 刘淑华"
+_NAME_AFTER_WHOSE = re.compile(r"(?:名字(?:就|要)?(?:写|填|用)[^，,。\s]{1,4}的|(?:写|填|用)[^，,。\s]{1,4}的名字)[，,、:：\s]*"
+                               r"(?:是|叫)?([\u4e00-\u9fa5]{2,4}?)(?=[，,。\s]|电话|手机|$)")
 # words of a reply, a thanks or a goodbye: never a name ("好的，拜拜" where the name is asked)
 # "名字写错了 是张丽 美丽的丽": the name after 是 in a correction of the name
 _NAME_FIX = re.compile(r"(?:名字|姓名).{0,4}(?:错|不对).{0,3}?(?:是|叫|改成)\s*([\u4e00-\u9fa5]{2,4}?)(?=[，,。\s]|$)")
@@ -166,9 +171,10 @@ NOT_A_NAME = re.compile(r"个人|人工|客服|拜拜|再见|谢谢|多谢|感�
 
 
 def name_in(text: str) -> str | None:
-    """A citizen's name given with a cue ("我叫李四", "名字是李四"), as a correction ("名字写错了 是张丽"), or before the
-    phone ("李四，139…", "名字写我妈的 刘淑华 电话留我的 137…")."""
-    matches = [_NAME_FIX.search(text), _NAME.search(text), _NAME_BEFORE_PHONE.search(text), _NAME_ALONE.search(text)]
+    """A citizen's name given with a cue ("我叫李四", "名字是李四", "名字写他的，王树清"), as a correction ("名字写错了 是张丽"),
+    or before the phone ("李四，139…", "名字写我妈的 刘淑华 电话留我的 137…")."""
+    matches = [_NAME_FIX.search(text), _NAME.search(text), _NAME_AFTER_WHOSE.search(text), _NAME_BEFORE_PHONE.search(text),
+               _NAME_ALONE.search(text)]
     for match in matches:
         if match and not NOT_A_NAME.search(match.group(1)) and not _NOT_IN_A_NAME.search(match.group(1)):
             return match.group(1)
@@ -881,13 +887,15 @@ class ActionStartManage(Action):
                 when = When(dt.datetime.combine(day, when.start.time()), dt.datetime.combine(day, when.end.time()), True)
         # "|day" marks a day said; without it ("改成傍晚", "挪到下午三点") the time is on the booking's own day;
         # "|shift+N" a move by days from the booking's day ("往后推一天 还是中午": its time of day, or the booking's)
-        if shift is not None:
+        typed = not text.startswith("/")  # a button payload carries no code or phone
+        if typed and service.NOT_FOUND in last_said(tracker) and shift is None and when is None and not target:
+            pass  # "输错了，电话是135…" after "改到下周一中午十二点半，码…，电话…" was not found: the time asked for stays
+        elif shift is not None:
             times = f"{when.start.isoformat()}|{when.end.isoformat()}" if when is not None and not when.day_given else "|"
             events.append(SlotSet("manage_window", f"{times}|shift{shift:+d}"))
         else:
             events.append(SlotSet("manage_window", f"{when.start.isoformat()}|{when.end.isoformat()}" + ("|day" if when.day_given else "")
                                   if when else None))
-        typed = not text.startswith("/")  # a button payload carries no code or phone
         code, phone = (_CODE.search(text), _PHONE.search(text)) if typed else (None, None)
         if typed and service.NOT_FOUND in last_said(tracker):  # "搞错了 电话是138…": corrects one, the other as given just before
             before = earlier_message(tracker)

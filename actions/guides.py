@@ -28,6 +28,7 @@ from bot.insight.outcomes import NOTE
 from bot.services import current_or_none
 from knowledge.answers import (
     ASPECTS,
+    EVENT_LEAD,
     MAX_OPTIONS,
     OFF_HOURS,
     WHICH_ITEM_LEAD,
@@ -458,6 +459,27 @@ def wanted_event(text: str, resolution: Resolution) -> LifeEvent | None:
     return event
 
 
+STEPS_RECALLED = 4  # user turns back in which a life event's list of steps is still in context
+
+
+def steps_listed_before(tracker: Tracker) -> list[str]:
+    """The items of the life event whose steps the assistant listed within the last STEPS_RECALLED turns (its
+    options have since been left for one of them), in order; [] if none was."""
+    turns = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            turns += 1
+            if turns > STEPS_RECALLED:
+                break
+        said = event.get("text") or "" if event.get("event") == "bot" else ""
+        if said.startswith(EVENT_LEAD):
+            name = said[len(EVENT_LEAD):].split("】", 1)[0]
+            kb = get_index().kb
+            found = next((e for e in kb.events if e.name == name), None)
+            return [entry.id for entry in (kb.by_name(step.item) for step in found.steps) if entry] if found else []
+    return []
+
+
 def tell_event(dispatcher: CollectingDispatcher, event: LifeEvent, aspect: str, text: str = "") -> list[dict[str, Any]]:
     """List a life event's steps; its items become the candidates, so "第二步要带什么" answers that step. A question
     that says the condition of one of its alternative steps ("去香港耍要办啥子证件") gets that step's guide."""
@@ -534,14 +556,20 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     # "车子年审在哪儿弄" after the vaccination certificate was offered: not about what was offered
     candidates = [i for i in candidates if not ((e := index.kb.by_id(i)) and index.says_what_the_guide_does_not(text, e))]
     follow_up = len(candidates) == 1 and len(normalize(text)) <= FOLLOW_UP_LENGTH and not (resolution and names_an_item(resolution.hits))
+    # once a step was asked after, the life event's steps listed a few turns ago still say what "营业执照那个" is
+    steps = [] if candidates else steps_listed_before(tracker)
     # "营业执照那个网上能办不" after the shop's steps: the step it says (个体工商户设立登记), not the company's guide the
     # words fit best on their own; an item named in full is a switch away from the options
     elsewhere = bool(resolution and resolution.kind == "answer" and resolution.entry is not None
-                     and resolution.entry.id not in candidates and not names_an_item(resolution.hits, FULL_NAME)
-                     and any(shared_length(resolution.entry.name, e.name) >= 3 for e in map(index.kb.by_id, candidates) if e))
-    if candidates and (follow_up or elsewhere or not (resolution and resolution.kind == "answer")):
+                     and resolution.entry.id not in candidates + steps and not names_an_item(resolution.hits, FULL_NAME)
+                     and any(shared_length(resolution.entry.name, e.name) >= 3 for e in map(index.kb.by_id, candidates + steps) if e))
+    if candidates and (follow_up or elsewhere or not (resolution and resolution.kind == "answer")) or steps and elsewhere:
         # a number or a detail picks one; after a single option, a short follow-up that names no item takes it
-        picked = index.kb.by_id(candidates[0]) if follow_up else pick_candidate(text, candidates, earlier_message(tracker))
+        picked = index.kb.by_id(candidates[0]) if follow_up else pick_candidate(text, candidates or steps, earlier_message(tracker))
+        if picked is None and elsewhere and resolution is not None and resolution.entry is not None:
+            # no detail picks, but only one of them is a kind of what the words fit on their own (设立登记)
+            alike = [e for e in map(index.kb.by_id, candidates or steps) if e and shared_length(resolution.entry.name, e.name) >= 3]
+            picked = alike[0] if len(alike) == 1 else None
         if picked is not None:  # a detail or a number picks one of the items just offered
             first = bool(_FIRST.search(simplified(text)))
             if first and not asked:  # "先办哪个": that step, as a whole

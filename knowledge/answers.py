@@ -21,7 +21,8 @@ MAX_OPTIONS = 4  # a clarifying question offers at most this many items
 # "晚上能办不", "周六去可以办吗": whether it can be done out of the regular hours
 OFF_HOURS = (r"(晚上|傍晚|中午|午休|午间|周六|周日|周末|星期六|星期天|星期日|礼拜六|礼拜天|下班后?|节假日|双休日?).{0,4}"
              r"(能|可以|可不可以|能不能|开不开|有没有人)(办|去|弄|来|交|领|开门|上班)|"
-             r"(晚上|傍晚|中午|周六|周末|下班).{0,6}(办|弄)得(到|了|成)")
+             r"(晚上|傍晚|中午|周六|周末|下班).{0,6}(办|弄)得(到|了|成)|"
+             r"(晚上|中午|周六|周日|周末|星期六|星期天|礼拜六|礼拜天|节假日)(也|都|还)?(办不办|开不开门?|上不上班)")
 # Words that ask for one aspect, for messages whose intent is something else (a booking that also asks what to bring).
 ASPECT_CUES = {
     "materials": re.compile(r"(带|准备|拿)(什么|啥|哪些|些啥|些什么)|要(些|点)(啥子?|什么)(?!手续)|要(什么|啥子?|哪些)(材料|资料|证件|东西)|材料|资料|要不要(拿|带)|"
@@ -310,11 +311,14 @@ def only_an_aspect(text: str) -> bool:
     return len(re.findall(r"[\u4e00-\u9fff]", said)) <= _ASPECT_ONLY_REST
 
 
+EVENT_LEAD = "【一件事："  # a life event's answer begins "【一件事：开店】"
+
+
 def event_answer(event: LifeEvent, entries: list[Entry], link_base: str = "") -> Answer:
     """A life event: its steps in order, each with department, visits and promised time limit from its own guide,
     what can be done together (only as the event file quotes a guide or the county policy), and each guide's link.
     `entries` are the steps' guides, in order."""
-    lines = [f"【一件事：{event.name}】" + (event.description or "需要依次办理以下事项：")]
+    lines = [f"{EVENT_LEAD}{event.name}】" + (event.description or "需要依次办理以下事项：")]
     for n, (step, entry) in enumerate(zip(event.steps, entries), 1):
         facts = [entry.department]
         if entry.get("到办事现场次数") is not None:

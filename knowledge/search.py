@@ -59,7 +59,7 @@ STOPWORDS = set(
 # 不动产转移登记): the likely items are offered instead, with the way onward when none of them fits. Only short questions:
 # a citizen's story mentions such words in passing ("免得每年还要年报", "在村口开个修摩托车的铺子").
 _DISTINCT = re.compile(r"变更|更正|更改|注销|设立|考试|考研|年报|年检|年审|提取|挂失|续期|驾驶证|驾照|公积金|签证|退役军人|燃气|天然气|定期注册|"
-                       r"家庭共济|医疗救助|个税|所得税|"
+                       r"家庭共济|医疗救助|个税|所得税|水电气?|自来水|水表|电表|"
                        r"(?:车辆|车子|汽车|机动车|摩托车|电动车)(?:过户|转让|上牌|年检|登记|挂牌)")
 DISTINCT_MAX_CHARS = 36
 # a document no county office issues, which guides name only as what their own document is for ("出国签证要无犯罪记录

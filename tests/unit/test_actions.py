@@ -188,6 +188,25 @@ def test_what_the_manage_form_is_started_for(text, before, op):
     assert slots["manage_op"] == op
 
 
+def test_a_mobile_corrected_after_not_found_keeps_the_time_asked_for():
+    """"改到下周一中午十二点半，码…，电话(wrong)" was not found; "输错了，电话是…" moves the booking to that time."""
+    from actions.booking import ActionStartManage
+    from bot.booking.service import NOT_FOUND
+
+    window = "2026-12-14T12:30:00|2026-12-14T12:31:00|day"
+    slots = {"manage_op": "reschedule", "manage_window": window}
+    t = tracker("输错了，电话是13547023968", "inform", slots)
+    t.events[:0] = [{"event": "user", "text": "想改到下周一中午十二点半，码PJ6E2A，电话13547023986"},
+                    {"event": "bot", "text": NOT_FOUND + "。"}]
+    _, set_ = run(ActionStartManage(), t)
+    assert set_["manage_op"] == "reschedule" and "manage_window" not in set_  # the window asked for is kept
+    assert set_["manage_code"] == "PJ6E2A" and set_["manage_phone"] == "13547023968"
+    t = tracker("电话是13547023968，改到下周二上午", "inform", slots)  # a new time said with the correction: that one
+    t.events[:0] = [{"event": "bot", "text": NOT_FOUND + "。"}]
+    _, set_ = run(ActionStartManage(), t)
+    assert set_["manage_window"] != window
+
+
 @pytest.mark.parametrize("text, intent, booked_here, follow, response", [
     ("XNXQD4", "affirm", False, "action_start_manage", None),  # a code read as yes: the booking it names
     ("码是7J52CS", "deny", False, "action_start_manage", None), ("dkkhdt", "thanks", True, "action_start_manage", None),
@@ -212,6 +231,10 @@ def test_thanks_closes_yes_and_no_are_acknowledged_unless_they_are_a_booking_cod
     ("办事人是我妈", None),  # a relative, no name
     ("她叫罗桂芳，电话留我的13508131234", "罗桂芳"), ("他叫张三", "张三"), ("她叫啥子", None),  # for someone else
     ("代办人韩雪，电话13808131234", "韩雪"),  # the one who comes to do it
+    # whose name is said first, then the name; the mobile may be someone else's
+    ("十点钟，名字写他的，王树清，我电话13808137265", "王树清"), ("写娃娃的名字，罗子涵，电话是我的15228051837", "罗子涵"),
+    ("帮她约个号，下周三上午十点，名字写她的，曾秀英，电话写我的13608137592", "曾秀英"), ("名字就写我妈的 刘淑华", "刘淑华"),
+    ("名字写他的", None), ("写娃娃的名字", None),
 ])
 def test_a_relative_named_before_the_name_is_not_part_of_it(text, name):
     assert name_in(text) == name
@@ -348,6 +371,26 @@ def test_a_step_said_in_words_another_guide_fits_better_is_that_step():
     assert messages[0]["text"].startswith("【社会保障卡补领、换领、换发】")
 
 
+def test_the_steps_listed_a_few_turns_ago_still_say_which_step_is_meant():
+    """The shop's steps listed, then two questions about 食品经营许可 (the options left for it): "营业执照那个能不能网上办"
+    is still the sole proprietor's licence; once the list is more turns back than STEPS_RECALLED, the words alone."""
+    from actions.guides import STEPS_RECALLED
+    from knowledge.events import events
+
+    shop = next(e for e in events() if e.id == "open-shop")
+    listed = [{"event": "user", "text": "我想在夹江开个小面馆，要办些啥子手续哦"}, {"event": "bot", "text": f"【一件事：{shop.name}】…"},
+              {"event": "user", "text": "食品经营许可那个要带啥子"}, {"event": "bot", "text": "【食品经营许可】…"},
+              {"event": "user", "text": "要好久才批得下来"}, {"event": "bot", "text": "【食品经营许可】…"}]
+    t = tracker("营业执照那个能不能网上办", "ask_online", {"item": item_id("食品经营许可")})
+    t.events[:0] = listed
+    messages, slots = run(ActionAnswerGuide(), t)
+    assert messages[0]["text"].startswith("【个体工商户设立登记】") and slots["item"] == item_id("个体工商户设立登记")
+    t = tracker("营业执照那个能不能网上办", "ask_online", {"item": item_id("食品经营许可")})
+    t.events[:0] = listed + [{"event": "user", "text": "要钱不"}, {"event": "bot", "text": "【食品经营许可】…"}] * STEPS_RECALLED
+    messages, _ = run(ActionAnswerGuide(), t)
+    assert not messages[0]["text"].startswith("【个体工商户设立登记】")
+
+
 @pytest.mark.parametrize("text, confirms", [
     ("这回对了", True), ("都对的 确认", True), ("没问题", True), ("对头", True), ("不对", False), ("电话不对", False),
 ])
@@ -371,6 +414,8 @@ def test_a_call_back_asked_for_is_a_person():
 
     assert wants_a_person("我情况比较复杂 中间断缴了几年 你们喊个人给我回个电话嘛")
     assert not wants_a_person("办好了会打电话通知我吗")
+    assert wants_a_person("你是不是机器人哦？喊个真人来跟我说")
+    assert not wants_a_person("是真人在办吗")
 
 
 def test_a_topic_not_understood_is_offered_as_when_understood():

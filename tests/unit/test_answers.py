@@ -70,6 +70,7 @@ def test_an_aspect_asked_without_a_matter(text, only):
     ("要些啥子", "materials"), ("社保卡补办要些啥子东西", "materials"),
     ("好久开始发", "time_limit"), ("好久开始报名", "location_hours"),  # a payout's start is a time limit, an enrolment's a date
     ("医保电子凭证又是啥子", "item"), ("那重度残疾人护理补贴是咋回事", "item"),  # what the thing is: the overview
+    ("周六办不办", "location_hours"), ("礼拜天开不开门", "location_hours"),  # open then?
 ])
 def test_more_ways_of_asking_an_aspect(text, aspect):
     assert aspects_in(text)[:1] == [aspect]

@@ -134,6 +134,7 @@ def test_the_catalogue_class_weighs_the_same_however_large_the_catalogue(index, 
     ("我在县城买的二手房，天然气户头还是原房主的，燃气过户去哪里办？", "不动产转移登记"),  # the gas account, not the home
     ("我家是低保户，妈住院医保报完还剩好几万，能申请医疗救助不？", "临时救助"),  # another assistance
     ("我们公司法人要换人，注册地址也搬了，营业执照上的信息怎么去改？", "有限责任公司设立登记"),  # a change, said the other way round
+    ("我买了套二手房，水电气过户在哪里弄", "不动产转移登记"),  # the utilities' accounts, not the home
 ])
 def test_a_short_question_naming_what_the_guide_never_says_is_not_answered_as_it(index, question, near):
     resolution = index.resolve(question)

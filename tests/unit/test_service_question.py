@@ -90,6 +90,14 @@ def test_nothing_more_after_an_acknowledgement(text, done):
 
 
 @pytest.mark.parametrize("text, done", [
+    ("好，谢了哈", True), ("好了，多谢你", True), ("晓得了 谢啦", True), ("行 谢谢你们", True),
+    ("谢了 那要带啥", False), ("好了，多谢你帮我约", False),
+])
+def test_thanks_alone_after_ok_is_done(text, done):
+    assert says_nothing_more(text) is done
+
+
+@pytest.mark.parametrize("text, done", [
     ("好的，晓得了，谢谢", True), ("晓得了谢谢你", True), ("明白了 谢谢", True), ("谢谢", False), ("晓得了", False),
     ("晓得了，谢谢，那社保卡呢", False),
 ])
