@@ -563,9 +563,13 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     elsewhere = bool(resolution and resolution.kind == "answer" and resolution.entry is not None
                      and resolution.entry.id not in candidates + steps and not names_an_item(resolution.hits, FULL_NAME)
                      and any(shared_length(resolution.entry.name, e.name) >= 3 for e in map(index.kb.by_id, candidates + steps) if e))
-    if candidates and (follow_up or elsewhere or not (resolution and resolution.kind == "answer")) or steps and elsewhere:
+    # ... or, when the words fit several items, the one of them that is a step
+    step_among = [h.entry for h in resolution.hits if h.entry.id in steps] if steps and resolution and resolution.kind == "choose" else []
+    if candidates and (follow_up or elsewhere or not (resolution and resolution.kind == "answer")) or steps and (elsewhere or step_among):
         # a number or a detail picks one; after a single option, a short follow-up that names no item takes it
         picked = index.kb.by_id(candidates[0]) if follow_up else pick_candidate(text, candidates or steps, earlier_message(tracker))
+        if picked is None and len(step_among) == 1:
+            picked = step_among[0]
         if picked is None and elsewhere and resolution is not None and resolution.entry is not None:
             # no detail picks, but only one of them is a kind of what the words fit on their own (设立登记)
             alike = [e for e in map(index.kb.by_id, candidates or steps) if e and shared_length(resolution.entry.name, e.name) >= 3]
@@ -579,7 +583,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             say(dispatcher, answer(picked, aspect, also_asked(text, aspect)))
             by_step = first or bool(_STEP.search(text))  # a life event's steps stay: "第二步呢"
             return [SlotSet("item", picked.id), SlotSet("aspect", aspect)] + ([] if by_step else [SlotSet("candidates", None)])
-        if only_an_aspect(text) and current is None:  # "要好多钱" while the options wait: which of them (the aspect kept)
+        if candidates and only_an_aspect(text) and current is None:  # "要好多钱" while the options wait: which of them (the aspect kept)
             return offer(dispatcher, [e for e in (index.kb.by_id(i) for i in candidates) if e], aspect, vague=True)
     asks_which = len(normalize(text)) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(normalize(text)))
     if resolution is not None and resolution.kind == "answer" and (
