@@ -1,5 +1,5 @@
 """`python -m bot eval`, whole-dialogue part: the independent question and conversation sets
-(knowledge/asked.yaml and tests/eval/situations.yml, tests/eval/conversations.yml) sent through `/api/chat` of a running stack (Rasa, actions,
+(tests/eval/situations.yml, tests/eval/conversations.yml) sent through `/api/chat` of a running stack (Rasa, actions,
 knowledge), every reply classified by what a citizen sees. Figures per split (tune / held_out) and per style.
 
 A reply is classified by the shapes the assistant's answers have (knowledge/answers.py, actions/, domain.yml):
@@ -21,15 +21,8 @@ import yaml
 from bot import clock
 from bot.settings import ROOT
 
-ASKED = ROOT / "knowledge" / "asked.yaml"  # the tuning questions of every writer (they also fit the search's model)
-SITUATIONS = ROOT / "tests" / "eval" / "situations.yml"  # the frozen held-out half, never trained on
-QUESTION_FILES = (ASKED, SITUATIONS)
+SITUATIONS = ROOT / "tests" / "eval" / "situations.yml"
 CONVERSATIONS = ROOT / "tests" / "eval" / "conversations.yml"
-
-
-def situation_questions() -> list[dict[str, Any]]:
-    """The single-turn questions of every split: the tuning sets, then the held-out half."""
-    return [q for path in QUESTION_FILES for q in yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]]
 
 _DETAILED = re.compile(r"^【(?P<name>[^】\n]{1,80})】")
 # a life event's list of steps (knowledge/events.py): its steps are the items offered, each a button "第2步：事项名称"
@@ -339,7 +332,7 @@ def empty_calendar(database_url: str) -> Callable[[], None]:
 def main(base_url: str, splits: tuple[str, ...] = ("tune", "held_out"), show_misses: str | None = "tune",
          today: dt.date | None = None, database_url: str | None = None) -> dict[str, Any]:
     today = today or clock.now().date()  # the stack's day (CLOCK_START when make eval fixed it)
-    questions = situation_questions()
+    questions = yaml.safe_load(SITUATIONS.read_text(encoding="utf-8"))["questions"]
     conversations = yaml.safe_load(CONVERSATIONS.read_text(encoding="utf-8"))["conversations"]
     with httpx.Client(base_url=base_url, timeout=60) as http:
         q_results = run_questions(http, questions, today)

@@ -129,7 +129,7 @@ def main(path: Path, rasa_url: str | None = None, intents: bool = True, verbose:
     return 0
 
 
-def knowledge_scale(questions: list[dict[str, Any]]) -> dict[str, Any]:
+def knowledge_scale(situations: Path) -> dict[str, Any]:
     """Search alone (no dialogue) on the independent questions: the county's knowledge, then the same with the
     Guangdong guides and the Sichuan catalogue imported (3,400 items, 2,300 with guides; issue: lose at most 1 point).
     Right = the question's item answered; out of knowledge = answered as one of the county's detailed guides."""
@@ -138,6 +138,7 @@ def knowledge_scale(questions: list[dict[str, Any]]) -> dict[str, Any]:
     from knowledge.content import seed_content
     from knowledge.importer import plan
 
+    questions = load_questions(situations)
     county = get_index()
     county_guides = {e.id for e in county.entries if e.detailed}
     result = plan([GUANGDONG, SICHUAN], seed_content())

@@ -151,28 +151,6 @@ def load_negatives(path: Path = NEGATIVES_FILE) -> list[str]:
     return list((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("问题") or [])
 
 
-ASKED_FILE = Path(__file__).resolve().parent / "asked.yaml"
-# a question asking for everything a situation needs is the life events' (knowledge/events.py), not one item's
-EVENT_CUE = re.compile(r"(?<![带拿备供交])哪些(部门|手续|事|证|地方)|办些(啥|什么)|要办(啥|什么)|要办哪些|都要(办|跑)|跑哪些|哪几(个|样|件)|"
-                       r"一条龙|全部手续|所有手续|要弄些啥|整套|一件事")
-ASKED_WEIGHT = 1.0  # a writer's question weighs this much against one of the guides' own examples (SearchIndex._fit_model)
-
-
-def load_asked(path: Path = ASKED_FILE) -> list[tuple[str, str | None]]:
-    """Questions independent writers asked, each with the item's full name (None: outside the knowledge base), to fit
-    the question model with (see SearchIndex._fit_model). The frozen held-out half never enters (it is kept in
-    tests/eval/situations.yml); a question marked held-out here stops the build rather than train on it."""
-    if not path.exists():
-        return []
-    # libyaml's loader when PyYAML has it (ten times faster on these 2,400 questions: 0.1 s, not 1 s)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    questions = (yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}).get("questions") or []  # noqa: S506
-    held_out = [q["id"] for q in questions if q.get("split") == "held_out"]
-    if held_out:
-        raise ValueError(f"{path.name} holds held-out questions, which must never train the search: {held_out[:5]}")
-    return [(str(q["text"]), q.get("item")) for q in questions]
-
-
 def _pinyin(text: str) -> str:
     return "".join(lazy_pinyin(text))
 
@@ -198,12 +176,10 @@ RANKED_CACHE_SIZE = 512  # about 50 KB a question
 class SearchIndex:
     """In-memory index over a knowledge base; build once, search from many threads."""
 
-    def __init__(self, kb: KnowledgeBase, fit_model: bool = True, negatives: list[str] | None = None,
-                 asked: list[tuple[str, str | None]] | None = None):
+    def __init__(self, kb: KnowledgeBase, fit_model: bool = True, negatives: list[str] | None = None):
         self.kb = kb
         self.entries = kb.entries
         self.negatives = load_negatives() if negatives is None else negatives
-        self.asked = asked  # None: read knowledge/asked.yaml when the model is fitted
         self._lock = threading.Lock()  # jieba's Tokenizer is not safe to initialise concurrently
         self.tokenizer = jieba.Tokenizer()
         self.tokenizer.initialize()
@@ -398,8 +374,7 @@ class SearchIndex:
             SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=FIT_PASSES, tol=None, random_state=0),
         )
 
-    def _fit(self, examples: list[tuple[str, int]], weights: list[float] | None = None) -> Model:
-        """Fit the question model; `weights` (one per example, 1.0 when not given) scale each example's say."""
+    def _fit(self, examples: list[tuple[str, int]]) -> Model:
         vectorizer, classifier = self._new_model()
         labels = [label for _, label in examples]
         # The catalogue class weighs as much as CATALOGUE_WEIGHT names however large the catalogue grows: with 3,300
@@ -409,29 +384,14 @@ class SearchIndex:
         catalogue = labels.count(self.CATALOGUE)
         weight = min(1.0, CATALOGUE_WEIGHT / catalogue) if catalogue else 1.0
         classifier.fit(vectorizer.fit_transform([t for t, _ in examples]), labels,
-                       sample_weight=np.array([(weight if label == self.CATALOGUE else 1.0) * (weights[n] if weights else 1.0)
-                                               for n, label in enumerate(labels)]))
+                       sample_weight=np.array([weight if label == self.CATALOGUE else 1.0 for label in labels]))
         # Stored column-major so that predicting (sparse question @ coef_.T) multiplies a C-ordered matrix:
         # 0.005 ms instead of 1 ms per question (scipy's sparse-dense product copies a non-C-ordered operand).
         classifier.coef_ = np.asfortranarray(classifier.coef_)
         return vectorizer, classifier
 
-    def _asked(self) -> list[tuple[str, int]]:
-        """The writers' questions (knowledge/asked.yaml) with their class: the guide named, NONE for a question outside
-        the knowledge base; a question about an item this knowledge base has no guide for is left out."""
-        label = {e.name: i for i, e in enumerate(self.entries) if e.detailed}
-        asked = load_asked() if self.asked is None else self.asked
-        return [(normalize(text), self.NONE if item is None else label[item]) for text, item in asked
-                if (item is None or item in label) and not EVENT_CUE.search(text)]
-
     def _fit_model(self) -> None:
-        # The served model also learns from how independent writers asked (2,380 questions of 24 writers): a writer
-        # left out of them, their questions scored by search alone, 125 -> 132 of 140 right (dev22), 139 -> 155 of 160
-        # (dev20), 116 -> 126 of 130 (dev10), questions outside answered as a guide 3 -> 1, 4 -> 3, 8 -> 7 (2026-12-06,
-        # docs/evaluation.md). The combiner's folds keep to the guides' own questions (as fitted before): with the writers'
-        # questions in them too the figures were within one question of these, and an index build took 36 s, not 18.
-        own, asked = self._training_examples() + self._questions(), self._asked()
-        self.model = self._fit(own + asked, [1.0] * len(own) + [ASKED_WEIGHT] * len(asked))
+        self.model = self._fit(self._training_examples() + self._questions())
 
     def _model_probs(self, text: str, model: Model | None = None) -> dict[int, float]:
         fitted = model or self.model
