@@ -859,7 +859,8 @@ class ActionStartManage(Action):
         op = manage_op(text)
         if op == "lookup" and service.books_in_words(text) and not about_a_booking(tracker, text):
             return [FollowupAction("action_start_booking")]  # "那帮我约一个吧" read as a cancellation: a new booking
-        if op == "lookup" and service.NOT_FOUND in last_said(tracker):  # a correction after "not found": what was asked stays
+        after_not_found = service.NOT_FOUND in last_said(tracker)
+        if op == "lookup" and after_not_found:  # a correction after "not found": what was asked stays
             op = tracker.get_slot("manage_op") or op
         if op == "lookup" and tracker.get_slot("booking_request_id") and not _CODE.search(text):
             # "我约的是哪天 再跟我说一遍" while the booking waits for a yes: nothing is booked yet, it is read back again
@@ -888,16 +889,16 @@ class ActionStartManage(Action):
         # "|day" marks a day said; without it ("改成傍晚", "挪到下午三点") the time is on the booking's own day;
         # "|shift+N" a move by days from the booking's day ("往后推一天 还是中午": its time of day, or the booking's)
         typed = not text.startswith("/")  # a button payload carries no code or phone
-        if typed and service.NOT_FOUND in last_said(tracker) and shift is None and when is None and not target:
-            pass  # "输错了，电话是135…" after "改到下周一中午十二点半，码…，电话…" was not found: the time asked for stays
-        elif shift is not None:
+        # "输错了，电话是135…" after "改到下周一中午十二点半，码…，电话…" was not found: the time asked for stays
+        keeps_window = typed and after_not_found and shift is None and when is None and not target
+        if shift is not None:
             times = f"{when.start.isoformat()}|{when.end.isoformat()}" if when is not None and not when.day_given else "|"
             events.append(SlotSet("manage_window", f"{times}|shift{shift:+d}"))
-        else:
+        elif not keeps_window:
             events.append(SlotSet("manage_window", f"{when.start.isoformat()}|{when.end.isoformat()}" + ("|day" if when.day_given else "")
                                   if when else None))
         code, phone = (_CODE.search(text), _PHONE.search(text)) if typed else (None, None)
-        if typed and service.NOT_FOUND in last_said(tracker):  # "搞错了 电话是138…": corrects one, the other as given just before
+        if typed and after_not_found:  # "搞错了 电话是138…": corrects one, the other as given just before
             before = earlier_message(tracker)
             code, phone = code or _CODE.search(before), phone or _PHONE.search(before)
         if code:

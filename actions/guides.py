@@ -45,6 +45,7 @@ from knowledge.answers import (
     only_an_aspect,
     unknown,
     which_item,
+    without_aspect_cues,
 )
 from knowledge.events import LifeEvent, asked_event, chosen_step, event_begun_by
 from knowledge.normalize import normalize, pairs_of, simplified
@@ -306,7 +307,7 @@ def says_a_word_of(other: Entry, current: Entry, text: str) -> bool:
     migrant children's school entry, whose questions say 报名 too, is about it), so a short follow-up is about `other`."""
     mine = _words_of(current) + " " + " ".join(normalize(q) for q in current.questions)
     theirs = _words_of(other)
-    return any(w in theirs and w not in mine for w in get_index().tokens(normalize(text)) if len(w) >= 2)
+    return any(w in theirs and w not in mine for w in get_index().tokens(without_aspect_cues(normalize(text))) if len(w) >= 2)
 
 
 _NAME_SUFFIX = re.compile(r"(申请|登记|办理|签发|审批|认定)$")
@@ -366,16 +367,30 @@ def pick_candidate(text: str, candidates: list[str], earlier: str = "") -> Entry
         return index.kb.by_id(candidates[ORDINALS[match.group(1)] - 1])
     if _FIRST.search(simplified(text)) and candidates:  # after a life event's steps (in order), the first of them
         return index.kb.by_id(candidates[0])
-    readings = [text] + ([f"{earlier}，{text}"] if earlier and not _BARE_REPLY.match(normalize(text)) else [])
-    for reading in readings:
-        scores = {h.entry.id: h.score for h in index.search(reading, top=50) if h.entry.id in candidates}
-        ranked = sorted(scores.values(), reverse=True) + [0.0, 0.0]
-        if ranked[0] >= 0.15 and ranked[0] >= PICK_MARGIN * ranked[1]:
-            return index.kb.by_id(max(scores, key=scores.__getitem__))
+    # the reply read alone, then the kind of thing it says, then the reply read with the message the options answered
+    # ("我妈82了，有啥子福利" + "领钱的那个": the allowance, however the whole story leans)
+    picked = _picked_by_score(text, candidates)
+    if picked is None:
+        picked = _picked_by_kind(text, candidates)
+    if picked is None and earlier and not _BARE_REPLY.match(normalize(text)):
+        picked = _picked_by_score(f"{earlier}，{text}", candidates)
+    return picked
+
+
+def _picked_by_score(reading: str, candidates: list[str]) -> Entry | None:
+    index = get_index()
+    scores = {h.entry.id: h.score for h in index.search(reading, top=50) if h.entry.id in candidates}
+    ranked = sorted(scores.values(), reverse=True) + [0.0, 0.0]
+    if ranked[0] >= 0.15 and ranked[0] >= PICK_MARGIN * ranked[1]:
+        return index.kb.by_id(max(scores, key=scores.__getitem__))
+    return None
+
+
+def _picked_by_kind(text: str, candidates: list[str]) -> Entry | None:
     said = normalize(text)
     for detail, in_name in _KIND_OF_ITEM:  # "领钱的那个" between a card and an allowance: the one whose name says money
         if detail.search(said) and not aspects_in(text):  # ("要收钱不" asks the fee of them all)
-            fitting = [e for e in (index.kb.by_id(c) for c in candidates) if e is not None and in_name.search(e.name)]
+            fitting = [e for e in (get_index().kb.by_id(c) for c in candidates) if e is not None and in_name.search(e.name)]
             if len(fitting) == 1:
                 return fitting[0]
     return None
@@ -545,6 +560,10 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     current = None if in_context is None or opens_new_topic(in_context, text) or index.says_what_the_guide_does_not(
         text, in_context) else in_context
     resolution = index.resolve(text) if not text.startswith("/") else None
+    if resolution is not None and resolution.kind == "answer" and only_an_aspect(text) and not names_an_item(resolution.hits):
+        # "要好久", "手机上弄得到不": an aspect and nothing of which matter; the item such words were most often asked of
+        # is a guess: the item in context is meant, or the options just given, or the citizen is asked which matter
+        resolution = Resolution("none", [])
     if tracker.get_slot("item") and in_context is None and (resolution is None or resolution.kind == "none"):
         say(dispatcher, gone(retired_name(tracker.get_slot("item"))))  # the item asked about left the knowledge base
         return [SlotSet("item", None), SlotSet("aspect", aspect)]
@@ -558,22 +577,29 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     follow_up = len(candidates) == 1 and len(normalize(text)) <= FOLLOW_UP_LENGTH and not (resolution and names_an_item(resolution.hits))
     # once a step was asked after, the life event's steps listed a few turns ago still say what "营业执照那个" is
     steps = [] if candidates else steps_listed_before(tracker)
+    # "退休了还要交个税不" after the retirement's steps: a tax no step's guide speaks of is none of them
+    steps = [i for i in steps if not ((e := index.kb.by_id(i)) and index.says_what_the_guide_does_not(text, e))]
     # "营业执照那个网上能办不" after the shop's steps: the step it says (个体工商户设立登记), not the company's guide the
     # words fit best on their own; an item named in full is a switch away from the options
-    elsewhere = bool(resolution and resolution.kind == "answer" and resolution.entry is not None
-                     and resolution.entry.id not in candidates + steps and not names_an_item(resolution.hits, FULL_NAME)
-                     and any(shared_length(resolution.entry.name, e.name) >= 3 for e in map(index.kb.by_id, candidates + steps) if e))
+    listed = candidates or steps
+    fits = resolution.entry if resolution and resolution.kind == "answer" else None
+    alike = [e for e in map(index.kb.by_id, listed) if e and shared_length(fits.name, e.name) >= 3] if (
+        resolution and fits is not None and fits.id not in listed and not names_an_item(resolution.hits, FULL_NAME)) else []
+    elsewhere = bool(alike)
     # ... or, when the words fit several items, the one of them that is a step
     step_among = [h.entry for h in resolution.hits if h.entry.id in steps] if steps and resolution and resolution.kind == "choose" else []
-    if candidates and (follow_up or elsewhere or not (resolution and resolution.kind == "answer")) or steps and (elsewhere or step_among):
+    # ... or a detail said alone picks one of the options, though the words fit another item they do not name ("还没办过
+    # 证的 第一次办证那种" after the disability topic's options: the certificate, not the social security card)
+    unnamed = bool(candidates) and fits is not None and fits.id not in candidates and resolution is not None and \
+        not names_an_item(resolution.hits) and not follow_up and not elsewhere
+    if candidates and (follow_up or elsewhere or unnamed or not (resolution and resolution.kind == "answer")) or steps and (elsewhere or step_among):
         # a number or a detail picks one; after a single option, a short follow-up that names no item takes it
-        picked = index.kb.by_id(candidates[0]) if follow_up else pick_candidate(text, candidates or steps, earlier_message(tracker))
+        picked = index.kb.by_id(candidates[0]) if follow_up else pick_candidate(
+            text, listed, "" if unnamed else earlier_message(tracker))  # (read alone: the words fit another item)
         if picked is None and len(step_among) == 1:
             picked = step_among[0]
-        if picked is None and elsewhere and resolution is not None and resolution.entry is not None:
-            # no detail picks, but only one of them is a kind of what the words fit on their own (设立登记)
-            alike = [e for e in map(index.kb.by_id, candidates or steps) if e and shared_length(resolution.entry.name, e.name) >= 3]
-            picked = alike[0] if len(alike) == 1 else None
+        if picked is None and len(alike) == 1:  # no detail picks, but only one of them is a kind of what the words fit (设立登记)
+            picked = alike[0]
         if picked is not None:  # a detail or a number picks one of the items just offered
             first = bool(_FIRST.search(simplified(text)))
             if first and not asked:  # "先办哪个": that step, as a whole

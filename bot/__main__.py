@@ -207,7 +207,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from bot.launcher import Stack, free_port
 
     main(Path(args.questions), rasa_url=args.rasa_url, intents=not args.no_intents)
-    scale = knowledge_scale(eval_dialogue.SITUATIONS)
+    scale = knowledge_scale(eval_dialogue.situation_questions())
     appeals = appeal_evaluation.main(show_misses="tune" if args.misses else None)
     if args.no_dialogue:
         return 0

@@ -1,5 +1,5 @@
 """`python -m bot eval`, whole-dialogue part: the independent question and conversation sets
-(tests/eval/situations.yml, tests/eval/conversations.yml) sent through `/api/chat` of a running stack (Rasa, actions,
+(knowledge/asked.yaml and tests/eval/situations.yml, tests/eval/conversations.yml) sent through `/api/chat` of a running stack (Rasa, actions,
 knowledge), every reply classified by what a citizen sees. Figures per split (tune / held_out) and per style.
 
 A reply is classified by the shapes the assistant's answers have (knowledge/answers.py, actions/, domain.yml):
@@ -20,13 +20,21 @@ import yaml
 
 from bot import clock
 from bot.settings import ROOT
+from knowledge.answers import EVENT_LEAD
 
-SITUATIONS = ROOT / "tests" / "eval" / "situations.yml"
+ASKED = ROOT / "knowledge" / "asked.yaml"  # the tuning questions of every writer (they also fit the search's model)
+SITUATIONS = ROOT / "tests" / "eval" / "situations.yml"  # the frozen held-out half, never trained on
+QUESTION_FILES = (ASKED, SITUATIONS)
 CONVERSATIONS = ROOT / "tests" / "eval" / "conversations.yml"
+
+
+def situation_questions() -> list[dict[str, Any]]:
+    """The single-turn questions of every split: the tuning sets, then the held-out half."""
+    return [q for path in QUESTION_FILES for q in yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]]
 
 _DETAILED = re.compile(r"^【(?P<name>[^】\n]{1,80})】")
 # a life event's list of steps (knowledge/events.py): its steps are the items offered, each a button "第2步：事项名称"
-_EVENT = re.compile(r"^【一件事：")
+_EVENT = re.compile("^" + re.escape(EVENT_LEAD))
 _STEP_BUTTON = re.compile(r"^第\d+步：")
 _CATALOGUE = re.compile(r"^“(?P<name>[^”\n]{1,80})”由")
 ASPECT_MARKS = [  # first line of an answer's body -> aspect (knowledge/answers.py)
@@ -164,7 +172,9 @@ STYLES = ["named", "situational", "situational_short", "speech", "dialect", "mul
 
 def report_questions(results: list[dict[str, Any]], split: str) -> dict[str, Any]:
     rows = [r for r in results if r["split"] == split]
-    print(f"\n单轮问题（{split}，{len(rows)} 题）")
+    # the tuning questions also fit the search's model (knowledge/asked.yaml): only the held-out half measures it
+    trained = "；检索模型学过这些问法，准确率只看留出集" if split != "held_out" else ""
+    print(f"\n单轮问题（{split}，{len(rows)} 题{trained}）")
     print(f"{'style':<17}{'right':>16}{'offered':>16}{'wrong':>14}{'not found/other':>18}{'aspect ok':>16}")
     figures = {}
     for style in [s for s in STYLES if any(r["style"] == s for r in rows)]:
@@ -332,7 +342,7 @@ def empty_calendar(database_url: str) -> Callable[[], None]:
 def main(base_url: str, splits: tuple[str, ...] = ("tune", "held_out"), show_misses: str | None = "tune",
          today: dt.date | None = None, database_url: str | None = None) -> dict[str, Any]:
     today = today or clock.now().date()  # the stack's day (CLOCK_START when make eval fixed it)
-    questions = yaml.safe_load(SITUATIONS.read_text(encoding="utf-8"))["questions"]
+    questions = situation_questions()
     conversations = yaml.safe_load(CONVERSATIONS.read_text(encoding="utf-8"))["conversations"]
     with httpx.Client(base_url=base_url, timeout=60) as http:
         q_results = run_questions(http, questions, today)

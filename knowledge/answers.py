@@ -306,9 +306,15 @@ def only_an_aspect(text: str) -> bool:
     said = simplified(text)
     if not aspects_in(said):
         return False
+    return len(re.findall(r"[\u4e00-\u9fff]", without_aspect_cues(said))) <= _ASPECT_ONLY_REST
+
+
+def without_aspect_cues(text: str) -> str:
+    """The words of a message besides those asking an aspect ("交了好久社保" is a guide's keyword, but "要好久" asks how
+    long, not about it); a space where each cue was."""
     for cue in ASPECT_CUES.values():
-        said = cue.sub("", said)
-    return len(re.findall(r"[\u4e00-\u9fff]", said)) <= _ASPECT_ONLY_REST
+        text = cue.sub(" ", text)
+    return text
 
 
 EVENT_LEAD = "【一件事："  # a life event's answer begins "【一件事：开店】"

@@ -23,7 +23,7 @@ SAME = 95  # ... and that counts as asking it whatever the wording (staff put th
 # the words that ask for everything a life event needs rather than one of its items
 # ("要带哪些证件", "准备哪些证明": the documents to take, a question about one item's materials, not a life event)
 CUE = re.compile(r"(?<![带拿备供交])哪些(部门|手续|事|证|地方)|办些(啥|什么)|要办(啥|什么)|要办哪些|都要(办|跑)|跑哪些|哪几(个|样|件)|一条龙|"
-                 r"全部手续|所有手续|要弄些啥|整套|一件事")
+                 r"全部手续|所有手续|要弄些啥|整套|一件事|有(啥子?|什么)(可以|能)办")  # ("有啥子可以办的没得")
 
 
 @dataclass(frozen=True)

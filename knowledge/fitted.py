@@ -16,9 +16,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from knowledge.content import Content
-from knowledge.search import NEGATIVES_FILE, SearchIndex
+from knowledge.search import ASKED_FILE, NEGATIVES_FILE, SearchIndex
 
-FIT_FILES = (Path(__file__).resolve().parent / "search.py", Path(__file__).resolve().parent / "normalize.py", NEGATIVES_FILE)
+FIT_FILES = (Path(__file__).resolve().parent / "search.py", Path(__file__).resolve().parent / "normalize.py", NEGATIVES_FILE,
+             ASKED_FILE, Path(__file__).resolve().parent / "events.py")  # (events.CUE leaves questions out of the fit)
 
 
 @lru_cache(maxsize=1)

@@ -434,8 +434,12 @@ def test_a_story_asking_for_everything_about_a_birth_gets_the_new_borns_steps(ch
 
 
 def test_a_death_told_in_a_question_is_no_goodbye(chat):
-    text = texts(chat("我爸上个月走了，他名下有套房子，要转到我妈名下，咋个办"))
-    assert text.startswith("【不动产转移登记】") and "评价" not in text
+    replies = chat("我爸上个月走了，他名下有套房子，要转到我妈名下，咋个办")
+    text = texts(replies)
+    # answered, or offered first: the search learned from the writers' questions that a death told first is as often
+    # a question outside the knowledge base (户口注销, 丧葬费), and is less sure of it than before (docs/evaluation.md)
+    offered = [b["title"] for b in replies[0].get("buttons") or []]
+    assert "评价" not in text and (text.startswith("【不动产转移登记】") or offered[:1] == ["不动产转移登记"])
 
 
 def test_a_grievance_told_without_a_question_is_taken_as_a_complaint(chat):

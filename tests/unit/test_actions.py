@@ -391,6 +391,20 @@ def test_the_steps_listed_a_few_turns_ago_still_say_which_step_is_meant():
     assert not messages[0]["text"].startswith("【个体工商户设立登记】")
 
 
+def test_a_thing_no_step_speaks_of_is_none_of_the_steps_listed():
+    """"退休了还要交个税不" after the retirement's steps (with a step's guide answered since): a tax, which no step's guide
+    speaks of, is not answered as the step the words fit best."""
+    from knowledge.events import events
+
+    retirement = next(e for e in events() if e.id == "retirement")
+    t = tracker("退休了还要交个税不", "ask_fee", {"item": item_id("个人参保证明查询打印")})
+    t.events[:0] = [{"event": "user", "text": "我明年退休，要办些啥子"}, {"event": "bot", "text": f"【一件事：{retirement.name}】…"},
+                    {"event": "user", "text": "个人参保证明在哪儿打"}, {"event": "bot", "text": "【个人参保证明查询打印】…"}]
+    messages, slots = run(ActionAnswerGuide(), t)
+    assert not messages[0]["text"].startswith("【企业职工基本养老保险正常退休申请】")
+    assert slots.get("item") != item_id("企业职工基本养老保险正常退休申请")
+
+
 @pytest.mark.parametrize("text, confirms", [
     ("这回对了", True), ("都对的 确认", True), ("没问题", True), ("对头", True), ("不对", False), ("电话不对", False),
 ])

@@ -631,6 +631,50 @@ def test_a_short_follow_up_with_another_items_word_switches():
     assert slots["item"] == registration.id
 
 
+def test_words_that_ask_an_aspect_are_no_other_items_word():
+    # "好久" asks how long; that 个人参保证明's keyword "交了好久社保" holds it makes "要好久" no switch to it
+    from actions.guides import says_a_word_of
+
+    kb = get_index().kb
+    proof, referral = kb.by_name("个人参保证明查询打印"), kb.by_name("异地就医备案")
+    assert any("好久" in k for k in proof.keywords)
+    assert not says_a_word_of(proof, referral, "要好久")
+    assert says_a_word_of(proof, referral, "缴费记录要好久")
+
+
+@pytest.mark.parametrize("text", ["要好久", "手机上弄得到不", "要跑几趟哦"])
+def test_an_aspect_alone_stays_with_the_item_in_context_whatever_item_the_words_were_most_asked_of(text):
+    index = get_index()
+    referral = index.kb.by_name("异地就医备案")
+    _, slots = run(ActionAnswerGuide(), tracker(text, "ask_time_limit", {"item": referral.id}))
+    assert slots["item"] == referral.id
+
+
+def test_the_kind_of_thing_a_reply_says_picks_before_the_story_it_answered():
+    kb = get_index().kb
+    card, allowance = kb.by_name("申领《四川省老年人优待证》"), kb.by_name("80周岁以上老年人高龄津贴发放")
+    story = "我妈今年82了，老年人有啥子福利可以办"
+    assert pick_candidate("领钱的那个", [card.id, allowance.id], story) == allowance
+    assert pick_candidate("办证的那个", [card.id, allowance.id], story) == card
+
+
+def test_a_detail_picks_among_the_options_though_its_words_fit_an_item_not_offered():
+    kb = get_index().kb
+    options = [kb.by_name(n).id for n in ("困难残疾人生活补贴", "重度残疾人护理补贴", "残疾人证新办")]
+    messages, slots = run(ActionAnswerGuide(), tracker("还没办过证的 第一次办证那种", "inform", {"candidates": options}))
+    assert messages[0]["text"].startswith("【残疾人证新办】") and slots["item"] == options[2]
+    # an item named is still a switch away from the options
+    messages, slots = run(ActionAnswerGuide(), tracker("社保卡掉了咋个补", "ask_procedure", {"candidates": options}))
+    assert messages[0]["text"].startswith("【社会保障卡补领、换领、换发】")
+
+
+@pytest.mark.parametrize("text", ["要好久", "要跑几趟哦"])
+def test_an_aspect_alone_with_no_item_in_context_asks_which_matter(text):
+    # the words alone may score as the item they were most asked of (要好久: 个人参保证明查询打印), which is a guess
+    messages, slots = run(ActionAnswerGuide(), tracker(text, "ask_time_limit"))
+    assert not slots.get("item") and not messages[0]["text"].startswith("【") and "哪" in messages[0]["text"]
+
+
 def test_a_newborn_said_in_dialect_is_the_life_event():
     from knowledge.events import asked_event
 

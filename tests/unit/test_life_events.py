@@ -31,6 +31,7 @@ def test_an_event_whose_steps_are_all_needed_chooses_none():
     ("我想开公司，要办些啥子", "open-company"), ("我明年退休，要办些啥子手续", "retirement"),
     ("我退休后去成都帮女儿带娃，想直接刷卡结算，出发前要办啥子？", None),  # retired: told, not the event asked for
     ("我那个小公司开不下去了，想关了，要办些啥子", "close-business"),  # a company closing, not one opened
+    ("上了年纪的福利有啥子可以办的没得", "elderly"), ("我们开店有啥可以办的", "open-shop"),  # what there is to do
 ])
 def test_an_event_asked_for_by_what_people_call_it(question, event_id):
     from knowledge.events import asked_event
