@@ -17,7 +17,7 @@ def cookies_of(response: httpx.Response) -> dict[str, str]:
 
 class ConsoleUser:
     def __init__(self, base_url: str, username: str, password: str):
-        self.http = httpx.Client(base_url=base_url, timeout=30)
+        self.http = httpx.Client(base_url=base_url, timeout=120)  # (publishing fits the search model: ~30 s)
         page = self.http.get("/console/login")
         token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)
         self.cookies = cookies_of(page)

@@ -353,7 +353,8 @@ def test_nothing_more_read_as_a_question_is_a_goodbye(text):
     ("我想约个时间去办身份证要带啥", False), ("约个号要带什么", False), ("预约办理要带啥", False), ("要不要预约办身份证", False),
     ("大约办多久", False), ("跑网约车的要办啥证", False), ("结婚证搞掉了 约补领结婚证", True), ("我要约个时间办退休", True),
     ("想预约办个户口的事", True), ("我要约城乡居民养老保险参保 农村交的那个", True), ("我想约的那个能改吗", False),
-    ("我要约个好日子结婚", False),
+    ("我要约个好日子结婚", True),  # the marriage registration on the day they pick (since the search learned 结婚 from the
+    ("我要约朋友吃饭", False),      # writers' questions; before, a day for the wedding and no booking)
 ])
 def test_a_booking_with_the_service_to_do(text, books):
     from actions.guides import books_a_service
