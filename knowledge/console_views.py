@@ -82,7 +82,7 @@ async def publish(request: Request, form: GuideForm, auth: Auth = Depends(admin_
         raise errors.InvalidInput("没有修改，无需发布。")
     edited = content.with_items({**content.items, form.item_id: document})
     key = request.app.state.settings.secret_key.get_secret_value()
-    index, model = await run_in_threadpool(fitted.fit, edited, key)
+    index, model = await run_in_threadpool(fitted.fit_apart, edited, key)
     name = document["事项名称"]
 
     def work(session: Session) -> int:

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import multiprocessing
 import pickle
+import secrets
 import zlib
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from pathlib import Path
 
 from knowledge.content import Content
 from knowledge.search import ASKED_FILE, NEGATIVES_FILE, SearchIndex
+
+log = logging.getLogger(__name__)
 
 FIT_FILES = (Path(__file__).resolve().parent / "search.py", Path(__file__).resolve().parent / "normalize.py", NEGATIVES_FILE,
              ASKED_FILE, Path(__file__).resolve().parent / "events.py")  # (events.CUE leaves questions out of the fit)
@@ -40,6 +47,28 @@ def fit(content: Content, key: str) -> tuple[SearchIndex, bytes]:
     index = SearchIndex(content.to_kb())
     payload = zlib.compress(pickle.dumps((index.model, index.combiner), protocol=pickle.HIGHEST_PROTOCOL), 6)
     return index, fingerprint() + _mac(key, payload) + payload
+
+
+def _blob(content: Content, key: str) -> bytes:
+    return fit(content, key)[1]
+
+
+def fit_apart(content: Content, key: str) -> tuple[SearchIndex, bytes]:
+    """fit(), done in a child process, for a process that serves: the fit's peak (about 100 MB above the model's
+    resting size) and the heap it leaves behind stay out of the server, which loads the signed blob as every other
+    process does, and the fit's minute of CPU holds no lock the server's threads wait for. Without a key the blob is
+    signed with a one-time key (it can serve here but is not worth storing). Fits here when no child can be started."""
+    signing = key or secrets.token_hex(16)
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            blob = pool.submit(_blob, content, signing).result()
+    except (OSError, BrokenProcessPool):
+        log.warning("无法在子进程中生成检索模型，改在本进程中生成", exc_info=True)
+        return fit(content, key)
+    index = load(content, blob, signing)
+    if index is None:  # the child ran other search code (an upgrade in between): fit with this process's code
+        return fit(content, key)
+    return index, blob
 
 
 def load(content: Content, blob: bytes | None, key: str) -> SearchIndex | None:

@@ -413,9 +413,11 @@ class SearchIndex:
         classifier.coef_ = np.asfortranarray(classifier.coef_)
         return vectorizer, classifier
 
+    @cached_property
     def _asked(self) -> list[tuple[str, int]]:
         """The writers' questions (knowledge/asked.yaml) with their class: the guide named, NONE for a question outside
-        the knowledge base; a question about an item this knowledge base has no guide for is left out."""
+        the knowledge base; a question about an item this knowledge base has no guide for is left out. (Read once per
+        index: the model and the combiner both learn from them.)"""
         label = {e.name: i for i, e in enumerate(self.entries) if e.detailed}
         asked = load_asked() if self.asked is None else self.asked
         return [(normalize(text), self.NONE if item is None else label[item]) for text, item in asked
@@ -427,7 +429,7 @@ class SearchIndex:
         # alone, 125 -> 132 of 140 right (dev22), 139 -> 155 of 160 (dev20), 116 -> 126 of 130 (dev10), questions outside
         # answered as a guide 3 -> 1, 4 -> 3, 8 -> 7 (2026-12-06, docs/evaluation.md). Without the questions outside, the
         # held-out half's were answered as a guide 7 times of 60 instead of once.
-        self.model = self._fit(self._training_examples() + self._questions() + self._asked())
+        self.model = self._fit(self._training_examples() + self._questions() + self._asked)
 
     def _model_probs(self, text: str, model: Model | None = None) -> dict[int, float]:
         fitted = model or self.model
@@ -462,7 +464,7 @@ class SearchIndex:
         the served model's scores as those of a model that knew fewer ways of asking (the same dialogue, 2026-12-06: 879
         -> 881 of 945 tuning conversations; held-out, counts only, situational 74 -> 75 of 81, dialect 51 -> 52 of 54,
         named 80 -> 81 of 81). An index build takes 36 s instead of 18."""
-        questions = self._questions() + self._asked()
+        questions = self._questions() + self._asked
         base = self._training_examples()
         features: list[list[float]] = []
         targets: list[int] = []

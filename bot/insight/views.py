@@ -128,7 +128,7 @@ async def _same_items_index(request: Request, content: Content, model: bytes | N
     loaded = await run_in_threadpool(fitted.load, content, model, key_text)
     if loaded is not None:
         return loaded, model
-    index, fitted_model = await run_in_threadpool(fitted.fit, content, key_text)
+    index, fitted_model = await run_in_threadpool(fitted.fit_apart, content, key_text)
     return index, fitted_model
 
 
@@ -148,7 +148,7 @@ async def publish_group(request: Request, key: int, body: GroupFix, auth: Auth =
         return group, base, content, document, added
 
     group, base, content, document, added = await _session(request, prepare)
-    index, model = await run_in_threadpool(fitted.fit, content, request.app.state.settings.secret_key.get_secret_value())
+    index, model = await run_in_threadpool(fitted.fit_apart, content, request.app.state.settings.secret_key.get_secret_value())
     name, what = document["事项名称"], inbox.ACTIONS[body.action]
     reason = body.reason or f"待复核问题：为“{name}”增加{what}{len(added)}条"
     number, resolved, asked = await _publish_and_rerun(request, auth, group, base, content, index, model, reason, name,

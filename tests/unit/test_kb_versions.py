@@ -146,11 +146,18 @@ def test_the_stored_search_model_serves_the_same_answers_and_is_used_only_when_i
     assert unpickled == []  # nothing unverified is ever unpickled
 
 
-def test_the_first_process_to_serve_a_version_keeps_its_model_for_the_others(database, fresh_index):
+def test_the_first_process_to_serve_a_version_fits_in_a_child_and_keeps_its_model_for_the_others(database, fresh_index,
+                                                                                                   monkeypatch):
     seeded(database)
     with database.session() as session:
         assert versions.search_model_of(db_session=session, number=1) is None
-    service.refresh(database, "key-1")
+
+    def not_here(*_args):
+        raise AssertionError("the serving process fitted the model itself")
+
+    monkeypatch.setattr(fitted, "fit", not_here)  # the child process imports its own, unpatched fitted.fit
+    assert service.refresh(database, "key-1") == 1
+    assert service.get_index().resolve("孩子刚生下来要去哪上户口").kind == "answer"
     with database.session() as session:
         blob = versions.search_model_of(db_session=session, number=1)
     assert fitted.load(seed_content(), blob, "key-1") is not None
