@@ -42,3 +42,13 @@ def test_a_life_event_given_to_a_question_outside_the_knowledge_base_is_an_answe
     turn = classify(EVENT, TODAY)
     assert outcome({"item": None}, turn) == "answered_detailed"
     assert outcome({"item": "不动产抵押登记"}, turn) == "offered"
+
+
+def test_a_booking_request_done_at_once_is_in_the_booking_flow():
+    # the writers expected the code or phone to be asked for; a booking this conversation made is looked up at once
+    done = "为您查到：预约码 VT9F2Z（有效）：12月10日 09:00-09:30，办理“社会保障卡补领、换领、换发”。"
+    assert check_turn({"kind": "booking_asks"}, classify([{"text": done}], TODAY)) == []
+    assert check_turn({"kind": "booking_asks"}, classify([{"text": "已为您取消预约，名额已释放。"}], TODAY)) == []
+    assert check_turn({"kind": "booking_asks"}, classify([{"text": "没有找到这个预约：请核对预约码和预约时留的手机号。"}], TODAY)) == []
+    assert check_turn({"kind": "booking_asks"}, classify([{"text": "好的。还有什么想了解的，请直接告诉我。"}], TODAY)) == \
+        ["not in the booking flow"]
