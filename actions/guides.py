@@ -469,6 +469,9 @@ def wanted_event(text: str, resolution: Resolution) -> LifeEvent | None:
     asking for everything about the situation that the event's first step is for."""
     events = get_index().kb.events
     event = asked_event(text, events)
+    if event is not None and names_an_item(resolution.hits, FULL_NAME) and \
+            resolution.hits[0].entry.name in (step.item for step in event.steps):
+        return None  # "老年人优待证要办哪些手续": one of the event's steps named in full is the question
     if event is None and resolution.hits and not names_an_item(resolution.hits):
         event = event_begun_by(text, resolution.hits[0].entry.name, events)
     return event

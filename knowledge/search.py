@@ -43,6 +43,8 @@ ANSWER_THRESHOLD = 0.5  # top score needed to answer about an item
 SUGGEST_THRESHOLD = 0.2  # below ANSWER_THRESHOLD but above this: offer the candidates as options
 AMBIGUITY_MARGIN = 0.15  # top two both matched and closer than this: ask which one
 SAME_NAME_RATIO = 0.75  # ... or named alike and the runner-up scoring at least this share of the first
+NAME_ONLY_CHARS = 4  # ... or named alike and the question no longer than this without its generic words ("营业执照咋个办")
+MODEL_SURE = 0.5  # ... unless the question model gives the first at least this
 
 # Words that carry no information about which item is meant.
 STOPWORDS = set(
@@ -686,9 +688,21 @@ class SearchIndex:
         # 4 more right, 5 more out-of-knowledge questions answered as a guide: "退役军人优待证" as the elderly's).
         # the words naming an item fit the runner-up as well as the first ("残疾人补贴": 困难残疾人生活补贴 or 重度残疾人护理
         # 补贴): the model's preference among them comes from example questions, not from what was said; asked back
-        says_first = len(hits) > 1 and _says_only_the_first_name(normalize(question), hits[0].entry.name, hits[1].entry.name)
-        same_name = (len(hits) > 1 and hits[1].matched and hits[1].score >= SAME_NAME_RATIO * hits[0].score
-                     and hits[1].signals.get("name", 0.0) >= hits[0].signals.get("name", 0.0) > 0 and not says_first)
+        wording = normalize(question)
+        says_first = len(hits) > 1 and _says_only_the_first_name(wording, hits[0].entry.name, hits[1].entry.name)
+        named_alike = (len(hits) > 1 and hits[0].entry.detailed and hits[1].entry.detailed
+                       and hits[1].signals.get("name", 0.0) >= hits[0].signals.get("name", 0.0) > 0)  # (two guides)
+        if named_alike and hits[1].score >= SUGGEST_THRESHOLD / 2 and _says_only_the_first_name(wording, hits[1].entry.name, hits[0].entry.name):
+            # ... and the question says a part of the runner-up's name only ("公司登记好久能办好": 有限责任公司设立登记, not
+            # 企业社会保险登记, which the model liked for the words people ask it with)
+            return Resolution("answer", hits[1:2])
+        if named_alike and not says_first and hits[0].signals.get("model", 0.0) < MODEL_SURE and \
+                len(_ASKED_ONLY.sub("", _GENERIC.sub("", wording))) <= NAME_ONLY_CHARS:
+            # ... and nothing else is said ("营业执照咋个办": 个体工商户 or 有限责任公司?), and the question model, which knows
+            # how people ask each, is not sure either ("低保" is 最低生活保障 for it, though a longer alias of another
+            # guide holds the word): the items named alike
+            return Resolution("choose", [h for h in hits if h.entry.detailed and h.signals.get("name", 0.0) >= hits[0].signals["name"]])
+        same_name = named_alike and hits[1].matched and hits[1].score >= SAME_NAME_RATIO * hits[0].score and not says_first
         # a runner-up close in score is no doubt when the question says a part of the first's name the runner-up's lacks
         clear = hits[0].matched and not same_name and (
             len(hits) < 2 or hits[0].score - hits[1].score >= AMBIGUITY_MARGIN or not hits[1].matched or says_first)

@@ -736,3 +736,11 @@ def test_a_time_limit_asked_by_its_name_is_that_aspect():
     from knowledge.answers import aspects_in
 
     assert aspects_in("办理时限呢") == ["time_limit"]
+
+
+def test_what_there_is_for_the_elderly_is_their_life_event_and_one_of_its_steps_named_in_full_is_that_step():
+    for text in ("我妈今年82了，老年人有啥子可以办的没得", "我妈今年七十五了，老年人这方面政府能给办些啥子事情"):
+        messages, _ = run(ActionAnswerGuide(), tracker(text, "ask_item"))
+        assert messages[0]["text"].startswith("【一件事：老年人福利】"), text
+    messages, slots = run(ActionAnswerGuide(), tracker("老年人优待证要办哪些手续", "ask_procedure"))
+    assert messages[0]["text"].startswith("【申领《四川省老年人优待证》】")

@@ -307,7 +307,7 @@ def test_the_model_learns_from_the_writers_questions_and_never_from_the_held_out
     assert not {text for text, _ in asked} & {q["text"] for q in held_out}
     probe = SearchIndex(index.kb, fit_model=False, asked=[("想办那个", "居民身份证办理（包括临时）"), ("公积金咋个取", None),
                                                           ("没这个事项", "不存在的事项")])
-    assert [label for _, label in probe._asked()] == [[e.name for e in index.entries].index("居民身份证办理（包括临时）"), SearchIndex.NONE]
+    assert [label for _, label in probe._asked] == [[e.name for e in index.entries].index("居民身份证办理（包括临时）"), SearchIndex.NONE]
     bad = tmp_path / "asked.yaml"
     bad.write_text("questions:\n  - {id: q1, split: held_out, text: 问, item: null}\n", encoding="utf-8")
     with pytest.raises(ValueError):
@@ -319,3 +319,12 @@ def test_the_model_learns_from_the_writers_questions_and_never_from_the_held_out
     assert without.resolve(story).entry is None or without.resolve(story).entry.name != "最低生活保障"
     found = index.resolve(story)
     assert found.kind == "answer" and found.entry.name == "最低生活保障"
+
+
+def test_names_that_fit_two_items_alike_are_settled_by_what_is_said_or_asked_back(index):
+    # the model prefers 企业社会保险登记 for "公司登记" (the words people ask it with); "公司" is only the other's name
+    assert index.resolve("公司登记好久能办好").entry.name == "有限责任公司设立登记"
+    # "营业执照" names the sole proprietor's and the company's registration alike, and nothing else is said
+    found = index.resolve("营业执照咋个办")
+    assert found.kind == "choose" and {"个体工商户设立登记", "有限责任公司设立登记"} <= {h.entry.name for h in found.hits}
+    assert index.resolve("个体户营业执照咋个办").entry.name == "个体工商户设立登记"
