@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from actions.booking import explained_this_turn, name_in
 from actions.desk import asks_for_a_person, escalate, goodbye_then_rating, says_goodbye, wants_a_person
-from actions.guides import answer_in_passing, answer_question, latest_intent
+from actions.guides import answer_in_passing, answer_question, latest_intent, takes_up_the_appeal
 from actions.service_question import is_service_question, says_nothing_more
 from bot.appeals import texts
 from bot.appeals.service import Intake
@@ -310,15 +310,18 @@ class ActionStartAppeal(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
-        if wants_a_person(text) and not _APPEAL_WORDS.search(text):  # "有没有工作人员 我直接问"
+        taken_up = takes_up_the_appeal(tracker, text)  # "要得", or more about the problem, after the offer to file it
+        if wants_a_person(text) and not _APPEAL_WORDS.search(text) and not taken_up:  # "有没有工作人员 我直接问"
             return [FollowupAction("action_request_human")]
-        if is_service_question(latest_intent(tracker), text):  # a situation told, neither complaint nor plea: answered,
+        if is_service_question(latest_intent(tracker), text) and not taken_up:  # a situation told, neither complaint nor plea: answered,
             if books_in_words(text) or asks_to_book(text):  # or booked ("…想在成都看病能直接报销，要办个备案，帮我约明天上午十一点";
                 # "想办个居住证，今天上午十点半能约不？")
                 return [FollowupAction("action_start_booking")]
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         events = [SlotSet(slot, None) for slot in APPEAL_SLOTS] + [SlotSet("requested_slot", None)]
-        told = previous_text(tracker) if text.startswith("/") else text  # the button of the offer: the question before it
+        # the button of the offer, or a yes to it: the problem told before it; more about the problem: both
+        told = previous_text(tracker) if text.startswith("/") or taken_up and agrees(text) else \
+            f"{previous_text(tracker)}，{text}" if taken_up else text
         appeal_type = appeal_type_of(told)
         found = details_in(told, appeal_type)
         what = account_of(told, appeal_type)

@@ -9,7 +9,7 @@ from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import goodbye_then_rating, wants_a_person
-from actions.guides import answer_question, asks_of_current, booking_followup, picks_an_offered_item, switches_item
+from actions.guides import answer_question, asks_of_current, booking_followup, picks_an_offered_item, switches_item, takes_up_the_appeal
 from actions.service_question import asks_about_a_service, is_service_question, says_nothing_more
 from knowledge.answers import only_an_aspect
 
@@ -29,6 +29,8 @@ class ActionSmallTalk(Action):
             return followup
         if wants_a_person(text):  # "破机器人 老子要找真人"
             return [FollowupAction("action_request_human")]
+        if takes_up_the_appeal(tracker, text):  # "从八月份开始就没发了" after the offer to file the unpaid wages
+            return [FollowupAction("action_start_appeal")]
         if not text.startswith("/") and (asks_about_a_service(text) or asks_of_current(tracker, text) or picks_an_offered_item(tracker, text)):
             return answer_question(dispatcher, tracker)
         dispatcher.utter_message(response=RESPONSES.get(intent, "utter_greet"))
@@ -50,6 +52,8 @@ class ActionAcknowledge(Action):
         if (followup := booking_followup(tracker, text)) is not None:  # "电话也错了 是177…" at the read-back, read as no;
             return followup  # a booking code, "那个预约我不去了", or "七点那个" to the times offered for a move
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "affirm"
+        if intent == "affirm" and takes_up_the_appeal(tracker, text):  # "要得" to the offer to file the problem
+            return [FollowupAction("action_start_appeal")]
         if switches_item(text) or asks_of_current(tracker, text) or picks_an_offered_item(tracker, text) or (
                 not text.startswith("/") and (only_an_aspect(text) or intent == "deny" and asks_about_a_service(text))):
             # "那护照呢", "我去交要得不", "卡搞掉了" (a detail among the options), "要拿些啥子去" read as no or yes;

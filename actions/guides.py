@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.desk import escalate, goodbye_then_rating, wants_a_person
 from actions.service_question import NOT_BOOKING, says_nothing_more
 from bot import clock
+from bot.appeals.texts import OFFER_LEAD as APPEAL_OFFER_LEAD
 from bot.appeals.texts import offer as appeal_offer
 from bot.booking.dates import parse_when
 from bot.booking.service import (
@@ -329,8 +330,15 @@ def names_an_item(hits: list[Hit], strength: float = NAMED) -> bool:
 
 
 def last_said(tracker: Tracker) -> str:
-    """The assistant's last message before this turn."""
-    return next((e.get("text") or "" for e in reversed(tracker.events) if e.get("event") == "bot"), "")
+    """The assistant's last message before this turn (its text: a note for the insight pages has none)."""
+    return next((e["text"] for e in reversed(tracker.events) if e.get("event") == "bot" and e.get("text")), "")
+
+
+def takes_up_the_appeal(tracker: Tracker, text: str) -> bool:
+    """Whether the message answers an offer to file the problem told before (not_found below) with more about the problem
+    ("在甘江镇一个砖厂 十几个工人都没拿到") rather than a question about a service or a no: the offer is taken up."""
+    return last_said(tracker).startswith(APPEAL_OFFER_LEAD) and not text.startswith("/") and \
+        latest_intent(tracker) not in ("deny", "goodbye", "thanks", "request_human") and get_index().resolve(text).kind != "answer"
 
 
 def answer_in_passing(dispatcher: CollectingDispatcher, text: str, in_context: str | None = None) -> str | None:
@@ -548,6 +556,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     """Resolve the item from the text (or keep the one in context) and answer the aspect."""
     index = get_index()
     text = tracker.latest_message.get("text") or ""
+    if takes_up_the_appeal(tracker, text):
+        return [FollowupAction("action_start_appeal")]
     pinned = tell_pinned(dispatcher, text)
     if pinned is not None:
         return pinned

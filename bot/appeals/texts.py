@@ -59,8 +59,11 @@ def rated(level: str, reopened: bool) -> Reply:
     return Reply(text=f"感谢您的评价（{level}）！祝您生活顺利。")
 
 
+OFFER_LEAD = "这听起来是需要有关部门处理的问题"
+
+
 def offer(department_name: str) -> tuple[str, list[dict[str, Any]]]:
     """A question the guides do not answer that describes a problem: offer to file it (the button starts the form)."""
-    return (f"这听起来是需要有关部门处理的问题（一般由{department_name}办理），办事指南里没有现成的答复。"
+    return (f"{OFFER_LEAD}（一般由{department_name}办理），办事指南里没有现成的答复。"
             "我可以帮您登记诉求工单，转给部门按期限办理并答复您。需要登记吗？",
             [{"title": "登记诉求工单", "payload": "/complain"}, {"title": "不用了", "payload": "/deny"}])

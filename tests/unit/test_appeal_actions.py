@@ -24,7 +24,10 @@ from actions.appeals import (
     place_in,
     since_in,
 )
+from actions.chitchat import ActionAcknowledge, ActionSmallTalk
+from actions.guides import ActionAnswerGuide
 from bot import services
+from bot.appeals import texts
 from bot.clock import TZ
 from bot.handoff.desk import Escalation
 from bot.messages import Reply
@@ -115,6 +118,27 @@ def test_the_offers_button_files_the_question_it_was_offered_for():
     _, slots, _ = run(ActionStartAppeal(), tracker("/complain", events=asked))
     assert slots["appeal_what"] == "黄土镇新华村停水三天了，找哪个部门" and slots["appeal_place"] == "黄土镇新华村"
     assert slots["appeal_since"] == "三天了"
+
+
+OFFERED = [{"event": "user", "text": "老板欠我们工资三个月了 就是不给 咋个办嘛"},
+           {"event": "bot", "text": texts.offer("县人力资源和社会保障局")[0]},
+           {"event": "bot", "text": None, "data": {"custom": {"note": "not_found"}}}]  # a note for the insight pages follows it
+
+
+@pytest.mark.parametrize("action, text, intent", [(ActionAcknowledge(), "要得", "affirm"),
+                                                  (ActionSmallTalk(), "从八月份开始就没发了", "out_of_scope"),
+                                                  (ActionAnswerGuide(), "在甘江镇一个砖厂 十几个工人都没拿到", "inform")])
+def test_a_yes_or_more_about_the_problem_after_the_offer_takes_it_up(action, text, intent):
+    _, _, events = run(action, tracker(text, intent=intent, events=OFFERED))
+    assert events == [{"event": "followup", "name": "action_start_appeal", "timestamp": None}]
+    _, slots, _ = run(ActionStartAppeal(), tracker(text, intent=intent, events=OFFERED))
+    assert slots["appeal_what"].startswith("老板欠我们工资三个月了") and (text == "要得" or text in slots["appeal_what"])
+
+
+def test_a_no_or_a_service_question_after_the_offer_is_not_taken_as_the_appeal():
+    for action, text, intent in [(ActionAcknowledge(), "不用了", "deny"), (ActionAnswerGuide(), "那低保咋个申请", "ask_procedure")]:
+        messages, _, events = run(action, tracker(text, intent=intent, events=OFFERED))
+        assert messages and all(e.get("name") != "action_start_appeal" for e in events)
 
 
 def test_a_service_question_is_answered_not_taken_as_an_appeal():
