@@ -744,3 +744,11 @@ def test_what_there_is_for_the_elderly_is_their_life_event_and_one_of_its_steps_
         assert messages[0]["text"].startswith("【一件事：老年人福利】"), text
     messages, slots = run(ActionAnswerGuide(), tracker("老年人优待证要办哪些手续", "ask_procedure"))
     assert messages[0]["text"].startswith("【申领《四川省老年人优待证》】")
+
+
+def test_a_topic_opened_and_asked_in_one_message_is_answered_when_the_item_is_clear():
+    text = "喂你好我想问一下那个养老金的事情就是我妈满六十岁了农村户口的咋个领"
+    messages, slots = run(ActionAnswerGuide(), tracker(text, "ask_procedure"))
+    assert messages[0]["text"].startswith("【城乡居民基本养老保险待遇申领】")
+    messages, _ = run(ActionAnswerGuide(), tracker("想问下我老汉儿养老保险的事情", "ask_item"))  # the question still to come
+    assert not messages[0]["text"].startswith("【")
