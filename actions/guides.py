@@ -628,8 +628,10 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     if resolution is not None and resolution.kind == "answer" and (
             asks_which and not names_an_item(resolution.hits) and not says_every_word_of(resolution.hits[0].entry, text)
             or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked
-            and not (asks_how(text) and (names_an_item(resolution.hits, FULL_NAME) or resolution.hits[0].matched))):
-        # ("企业职工退休的事 到年龄了咋个申请", "养老金的事情就是我妈满六十岁了农村户口的咋个领": asked, and the item is clear)
+            and not (asks_how(text) and (names_an_item(resolution.hits, FULL_NAME)
+                                         or resolution.hits[0].matched and not names_an_item(resolution.hits)))):
+        # ("企业职工退休的事 到年龄了咋个申请": asked, the item named in full; "养老金的事情就是我妈满六十岁了农村户口的咋个
+        # 领": asked, and the story, not a name word several items share like "社保卡的事咋个办", makes the item clear)
         # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
         topical = topic_entries(text)
         if topical:

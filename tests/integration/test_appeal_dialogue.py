@@ -129,3 +129,11 @@ def test_the_offers_button_files_the_question_before_it(chat, orders):
     assert "黄土镇新华村" in said and "三天了" in said and "停水" in said
     order = filed(chat("确认提交"), orders)
     assert order["place"] == "黄土镇新华村" and "停水" in order["description"]
+
+
+@pytest.mark.parametrize("answer", ["要得", "在甘江镇一个砖厂 十几个工人都没拿到"])
+def test_a_yes_or_more_about_the_problem_takes_up_the_offer(chat, orders, answer):
+    first = texts(chat("老板欠我们工资三个月了 就是不给 咋个办嘛"))
+    assert "需要登记吗" in first, first  # offered, not filed at once
+    taken = texts(chat(answer))
+    assert "投诉工单" in taken and "发生了什么" not in taken, taken  # the problem told before the offer is the matter
