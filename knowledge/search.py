@@ -672,10 +672,12 @@ class SearchIndex:
 
     def _resolve(self, question: str, top: int = 4) -> Resolution:
         """Answer one item, offer several, or say none fits."""
-        if not _ASKED_ONLY.sub("", _GENERIC.sub("", normalize(question))):  # only generic words ("要钱不", "去交材料"): no item named
+        wording = normalize(question)
+        unasked = _ASKED_ONLY.sub("", _GENERIC.sub("", wording))  # what the question says besides how it asks
+        if not unasked:  # only generic words ("要钱不", "去交材料"): no item named
             return Resolution("none", [])
         hits = self._without_elsewhere_variants(question, self.search(question, top=top))
-        if len(normalize(question)) <= 4 or not (hits and hits[0].matched):
+        if len(wording) <= 4 or not (hits and hits[0].matched):
             options = self.vague_options(question)
             if options:
                 return Resolution("choose", [Hit(e, 0.0, False) for e in options])
@@ -688,21 +690,20 @@ class SearchIndex:
         # 4 more right, 5 more out-of-knowledge questions answered as a guide: "退役军人优待证" as the elderly's).
         # the words naming an item fit the runner-up as well as the first ("残疾人补贴": 困难残疾人生活补贴 or 重度残疾人护理
         # 补贴): the model's preference among them comes from example questions, not from what was said; asked back
-        wording = normalize(question)
         says_first = len(hits) > 1 and _says_only_the_first_name(wording, hits[0].entry.name, hits[1].entry.name)
-        named_alike = (len(hits) > 1 and hits[0].entry.detailed and hits[1].entry.detailed
-                       and hits[1].signals.get("name", 0.0) >= hits[0].signals.get("name", 0.0) > 0)  # (two guides)
+        alike = len(hits) > 1 and hits[1].signals.get("name", 0.0) >= hits[0].signals.get("name", 0.0) > 0
+        named_alike = alike and hits[0].entry.detailed and hits[1].entry.detailed  # (two guides)
         if named_alike and hits[1].score >= SUGGEST_THRESHOLD / 2 and _says_only_the_first_name(wording, hits[1].entry.name, hits[0].entry.name):
             # ... and the question says a part of the runner-up's name only ("公司登记好久能办好": 有限责任公司设立登记, not
             # 企业社会保险登记, which the model liked for the words people ask it with)
             return Resolution("answer", hits[1:2])
         if named_alike and not says_first and hits[0].signals.get("model", 0.0) < MODEL_SURE and \
-                len(_ASKED_ONLY.sub("", _GENERIC.sub("", wording))) <= NAME_ONLY_CHARS:
+                len(unasked) <= NAME_ONLY_CHARS:
             # ... and nothing else is said ("营业执照咋个办": 个体工商户 or 有限责任公司?), and the question model, which knows
             # how people ask each, is not sure either ("低保" is 最低生活保障 for it, though a longer alias of another
             # guide holds the word): the items named alike
             return Resolution("choose", [h for h in hits if h.entry.detailed and h.signals.get("name", 0.0) >= hits[0].signals["name"]])
-        same_name = named_alike and hits[1].matched and hits[1].score >= SAME_NAME_RATIO * hits[0].score and not says_first
+        same_name = alike and hits[1].matched and hits[1].score >= SAME_NAME_RATIO * hits[0].score and not says_first
         # a runner-up close in score is no doubt when the question says a part of the first's name the runner-up's lacks
         clear = hits[0].matched and not same_name and (
             len(hits) < 2 or hits[0].score - hits[1].score >= AMBIGUITY_MARGIN or not hits[1].matched or says_first)
