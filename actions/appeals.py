@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from actions.booking import explained_this_turn, name_in
 from actions.desk import asks_for_a_person, escalate, goodbye_then_rating, says_goodbye, wants_a_person
 from actions.guides import answer_in_passing, answer_question, latest_intent, takes_up_the_appeal
-from actions.service_question import is_service_question, says_nothing_more
+from actions.service_question import a_detail_not_a_complaint, is_service_question, says_nothing_more
 from bot.appeals import texts
 from bot.appeals.service import Intake
 from bot.booking.service import asks_to_book, books_in_words
@@ -313,6 +313,9 @@ class ActionStartAppeal(Action):
         taken_up = takes_up_the_appeal(tracker, text)  # "要得", or more about the problem, after the offer to file it
         if wants_a_person(text) and not _APPEAL_WORDS.search(text) and not taken_up:  # "有没有工作人员 我直接问"
             return [FollowupAction("action_request_human")]
+        in_dialogue = bool(tracker.get_slot("item") or tracker.get_slot("candidates"))
+        if a_detail_not_a_complaint(latest_intent(tracker), text, in_dialogue) and not taken_up:
+            return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]  # "长期的那种 每个月都有的"
         if is_service_question(latest_intent(tracker), text) and not taken_up:  # a situation told, neither complaint nor plea: answered,
             if books_in_words(text) or asks_to_book(text):  # or booked ("…想在成都看病能直接报销，要办个备案，帮我约明天上午十一点";
                 # "想办个居住证，今天上午十点半能约不？")

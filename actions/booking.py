@@ -111,7 +111,7 @@ def is_bookable(entry: Entry) -> bool:
 
 
 # a yes, or several ("对 确认", "好的，没问题")
-AFFIRM = re.compile(r"^(?:(?:对|对的|对头|是|是的|好|好的|可以|行|没问题|要得|嗯|嗯嗯|确认|确定|就这个|就它|没错|随便|都行|都可以|哪个都行|无所谓)"
+AFFIRM = re.compile(r"^(?:(?:对|对的|对头|是|是的|好|好的|可以|行|没问题|要得|嗯|嗯嗯|确认|确定|就这个|就它|就这样|就这么办|没错|随便|都行|都可以|哪个都行|无所谓)"
                     r"[。！!啊嘛哈的了]*[\s，,、]*)+$")
 
 
@@ -457,6 +457,11 @@ class ValidateBookingForm(FormValidationAction):
             part = earliest_in_part(free, when, day) if when is not None else None  # "下午嘛": the hall's 13:30, as at the start
             wanted = [part] if part is not None else [s for s, _ in free if when is not None and When(
                 dt.datetime.combine(day, when.start.time()), dt.datetime.combine(day, when.end.time()), True).covers(day, s.start)] if when else []
+        picked = ORDINAL_RE.match(normalize(text)) if not wanted else None
+        if picked:  # "第一个" of the times offered (as ActionAskBookingTime lists them)
+            window = when_from(tracker, day)
+            offered = ([s for s, _ in free if window is None or window.covers(day, s.start)] or [s for s, _ in free])[:6]
+            wanted = offered[ORDINALS[picked.group(1)] - 1:ORDINALS[picked.group(1)]]
         if not wanted and AFFIRM.match(text.strip()):  # "对" to the offered times: the first one in the asked window
             window = when_from(tracker, day)  # (none free in the window: the first of the day's, as offered)
             wanted = ([s for s, _ in free if window is None or window.covers(day, s.start)] or [s for s, _ in free])[:1]
@@ -467,11 +472,13 @@ class ValidateBookingForm(FormValidationAction):
             given = {"booking_name": service.normalize_name(name)}  # "邓明亮" before choosing a time
         if not wanted and given:  # a name and mobile instead of a time: keep them, the time is asked again
             return {"booking_time": None, **given}
-        if not wanted:
+        if not wanted and (exact or iso or parse_when(text, now()) is not None):  # a time said, and none free then
             window = when_from(tracker, day)
             nearby = [s for s, _ in free if window is None or window.covers(day, s.start)] or [s for s, _ in free]
             alternatives = "、".join(f"{s.start:%H:%M}" for s in nearby[:6])
             dispatcher.utter_message(text=f"这个时间没有空位了，{day.month}月{day.day}日还可以约：{alternatives}。")
+            return {"booking_time": None}
+        if not wanted:  # no time said at all: the times are offered again (not "no seat then")
             return {"booking_time": None}
         return {"booking_time": f"{wanted[0].start:%H:%M}", **given}
 
@@ -672,6 +679,8 @@ class ActionAskBookingTime(Action):
         window = when_from(tracker, day)
         inside = [(s, n) for s, n in free if window is None or window.covers(day, s.start)]
         lead = f"{day.month}月{day.day}日可以约这些时段，请选一个："
+        if tracker.get_slot("booking_name") or tracker.get_slot("booking_phone"):  # details given before the time
+            lead = f"好的，您的信息已记下，还差预约时段：{day.month}月{day.day}日可以约这些时段，请选一个（也可以回复“第一个”）："
         if window is not None and not inside:  # "下周二傍晚" when that day has no free time then: say so, offer the rest
             lead = f"{day.month}月{day.day}日{said_time(window)}没有空位，当天可以约这些时段，请选一个："
             schedule = current().schedule
@@ -1008,7 +1017,10 @@ class ActionManageBooking(Action):
                            for b in offer_buttons(offers)]
                 dispatcher.utter_message(text=f"您现在的预约：{describe(booking)}{note}{MOVE_OFFERED}，请选一个：", buttons=buttons)
                 return []
-            dispatcher.utter_message(text="为您查到：" + describe(booking))
+            before = last_said(tracker)
+            # the code and mobile sent right after the move, as if it still needed them: it is done, and said so
+            just_moved = booking.status == "active" and "改期成功" in before and booking.code in before
+            dispatcher.utter_message(text=("这个预约刚才已经改期成功，不用再改。" if just_moved else "为您查到：") + describe(booking))
             found = get_index().kb.by_name(booking.item_name)
             return [SlotSet("item", found.id), SlotSet("candidates", None)] if found else []
         except (service.BookingError, DateNotBookable, CalendarUnknown) as exc:

@@ -10,7 +10,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import goodbye_then_rating, wants_a_person
 from actions.guides import answer_question, asks_of_current, booking_followup, picks_an_offered_item, switches_item, takes_up_the_appeal
-from actions.service_question import asks_about_a_service, is_service_question, says_nothing_more
+from actions.service_question import (
+    a_question_not_a_goodbye,
+    asks_about_a_service,
+    is_service_question,
+    more_than_a_greeting,
+    says_nothing_more,
+)
 from knowledge.answers import only_an_aspect
 
 RESPONSES = {"greet": "utter_greet", "chitchat": "utter_chitchat", "out_of_scope": "utter_out_of_scope"}
@@ -31,7 +37,8 @@ class ActionSmallTalk(Action):
             return [FollowupAction("action_request_human")]
         if takes_up_the_appeal(tracker, text):  # "从八月份开始就没发了" after the offer to file the unpaid wages
             return [FollowupAction("action_start_appeal")]
-        if not text.startswith("/") and (asks_about_a_service(text) or asks_of_current(tracker, text) or picks_an_offered_item(tracker, text)):
+        if not text.startswith("/") and (asks_about_a_service(text) or asks_of_current(tracker, text) or picks_an_offered_item(tracker, text)
+                                         or intent == "greet" and more_than_a_greeting(text)):
             return answer_question(dispatcher, tracker)
         dispatcher.utter_message(response=RESPONSES.get(intent, "utter_greet"))
         return []
@@ -81,7 +88,7 @@ class ActionGoodbye(Action):
         text = tracker.latest_message.get("text") or ""
         if (followup := booking_followup(tracker, text)) is not None:  # "不约了，退掉，A92TUS，180…", "E6BGU5": about that
             return followup  # booking; "不是周四 搞错了 是周五 其他不变" at the read-back: a correction
-        if is_service_question("goodbye", tracker.latest_message.get("text") or ""):
+        if is_service_question("goodbye", text) or a_question_not_a_goodbye(text):
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
         dispatcher.utter_message(response="utter_goodbye")
         return []

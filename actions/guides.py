@@ -271,10 +271,10 @@ def the_one_item_switched_to(tracker: Tracker, text: str, hits: list[Hit]) -> En
     return None
 
 
-# a document taken along ("要不要带结婚证哦", "户口本要带不"): a material of the item in context, not another item
+# a document taken along ("要不要带结婚证哦", "户口本要带不", "身份证和户口本都要带吗"): a material of the item in context, not another item
 _DOCUMENT = r"[^，。？?！!、\s]{1,10}?(?:证|卡|照|本|簿|书|明|件|章)"
 _BRINGS = (re.compile(rf"带(?:上|着|起)?({_DOCUMENT})"),  # "要不要带结婚证哦"
-           re.compile(rf"({_DOCUMENT})(?:原件|复印件)?(?:要不要|需不需要|用不用|要|需要|得)带(?:上|着)?(?:不|吗|么|没|嘛|哦|[？?]|$)"))  # "户口本要带不"
+           re.compile(rf"({_DOCUMENT})(?:原件|复印件)?(?:都|也|还)?(?:要不要|需不需要|用不用|要|需要|得)带(?:上|着)?(?:不|吗|么|没|嘛|哦|[？?]|$)"))  # "户口本要带不"
 
 
 def brings_a_document(text: str) -> bool:
@@ -329,6 +329,30 @@ def names_an_item(hits: list[Hit], strength: float = NAMED) -> bool:
     return bool(hits) and max(hits[0].signals.get("name", 0.0), hits[0].signals.get("pinyin", 0.0)) >= strength
 
 
+_AND = re.compile(r"和|跟|与|以及|还有|、")
+_BOTH = re.compile(r"各|分别|都|两(个|样|件|项)|一起|同时|一块")  # both are to be done: "…都要办 各自要带些啥"
+_WHAT = re.compile(r"啥|什么|哪|怎么|咋|多少|多久|几")  # ... and what of them is asked (not "身份证和户口本都要带吗")
+
+
+def items_named_apart(text: str) -> list[Entry]:
+    """"我想问下办身份证和户口迁移各要带啥子": two guides, each named on its own side of an "and", both to be done: the
+    two, in the order said. None when one item's name holds the "and" (港澳通行证及签注), nor for documents one has
+    ("我有身份证和户口本，能办护照吗": nothing says both are to be done) or brings ("身份证和户口本都要带吗": nothing
+    asks what)."""
+    said = simplified(text)
+    index = get_index()
+    for found in _AND.finditer(said):
+        left, right = said[:found.start()], said[found.end():]
+        if not (_BOTH.search(right) and _WHAT.search(right)):
+            continue
+        sides = [index.resolve(left), index.resolve(right)]
+        if all(r.kind == "answer" and names_an_item(r.hits) and r.hits[0].entry.detailed for r in sides):
+            first, second = (r.hits[0].entry for r in sides)
+            if first.id != second.id:
+                return [first, second]
+    return []
+
+
 def last_said(tracker: Tracker) -> str:
     """The assistant's last message before this turn (its text: a note for the insight pages has none)."""
     return next((e["text"] for e in reversed(tracker.events) if e.get("event") == "bot" and e.get("text")), "")
@@ -377,7 +401,8 @@ def pick_candidate(text: str, candidates: list[str], earlier: str = "") -> Entry
         return index.kb.by_id(candidates[0])
     # the reply read alone, then the kind of thing it says, then the reply read with the message the options answered
     # ("我妈82了，有啥子福利" + "领钱的那个": the allowance, however the whole story leans)
-    picked = _picked_by_score(text, candidates)
+    # (an aspect alone picks none by its words: "手机上能办不" is no more the e-voucher's than any other's)
+    picked = None if only_an_aspect(text) else _picked_by_score(text, candidates)
     if picked is None:
         picked = _picked_by_kind(text, candidates)
     if picked is None and earlier and not _BARE_REPLY.match(normalize(text)):
@@ -387,7 +412,11 @@ def pick_candidate(text: str, candidates: list[str], earlier: str = "") -> Entry
 
 def _picked_by_score(reading: str, candidates: list[str]) -> Entry | None:
     index = get_index()
-    scores = {h.entry.id: h.score for h in index.search(reading, top=50) if h.entry.id in candidates}
+    hits = index.search(reading, top=50)
+    variant = index.variant_of(reading, [h for h in hits if h.entry.id in candidates])
+    if variant is not None:  # "我是农村的，没得单位，想自己交" among the pension options: the residents' scheme
+        return variant.entry
+    scores = {h.entry.id: h.score for h in hits if h.entry.id in candidates}
     ranked = sorted(scores.values(), reverse=True) + [0.0, 0.0]
     if ranked[0] >= 0.15 and ranked[0] >= PICK_MARGIN * ranked[1]:
         return index.kb.by_id(max(scores, key=scores.__getitem__))
@@ -573,6 +602,11 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     current = None if in_context is None or opens_new_topic(in_context, text) or index.says_what_the_guide_does_not(
         text, in_context) else in_context
     resolution = index.resolve(text) if not text.startswith("/") else None
+    both = items_named_apart(text) if resolution is not None and not brings_a_document(text) else []
+    if both:  # each answered; what follows without a name asks which of them
+        for one in both:
+            say(dispatcher, answer(one, aspect, also_asked(text, aspect)))
+        return [SlotSet("item", None), SlotSet("aspect", aspect), SlotSet("candidates", [e.id for e in both])]
     if resolution is not None and resolution.kind == "answer" and only_an_aspect(text) and not names_an_item(resolution.hits):
         # "要好久", "手机上弄得到不": an aspect and nothing of which matter; the item such words were most often asked of
         # is a guess: the item in context is meant, or the options just given, or the citizen is asked which matter
@@ -634,7 +668,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         # 领": asked, and the story, not a name word several items share like "社保卡的事咋个办", makes the item clear)
         # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
         topical = topic_entries(text)
-        if topical:
+        if topical and (only_a_topic(text) or resolution.hits[0].entry.id in {e.id for e in topical[1]}):
+            # (not a topic that lacks the item: "外婆八十五了，每个月有补助领没" is the old-age allowance, whatever 补助 says)
             return offer_topic(dispatcher, tracker, topical, aspect, text)
     if resolution is not None and resolution.kind == "answer":
         entry = resolution.entry
@@ -649,6 +684,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         entry = current  # "港澳的要好多钱", "接种证要钱不" right after that item: the options would lead with it
     elif resolution is not None and resolution.kind == "choose" and (current is None or names_an_item(resolution.hits)):
         topical = topic_entries(text) if only_a_topic(text) or not names_an_item(resolution.hits) else None
+        if topical and not only_a_topic(text) and resolution.hits[0].entry.id not in {e.id for e in topical[1]}:
+            topical = None  # "…娃儿还在读书 有啥子救助没得": a word of a topic in passing, the help the search found is asked
         if topical:
             return offer_topic(dispatcher, tracker, topical, aspect, text)
         switched = the_one_item_switched_to(tracker, text, resolution.hits)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.answers import ASPECT_CUES, asks_something
+from knowledge.answers import ASPECT_CUES, asks_how, asks_something, aspects_in
 from knowledge.normalize import normalize, simplified
 from knowledge.service import get_index
 
@@ -36,6 +36,7 @@ _WANTS = re.compile(r"想|要|打算|准备|需要|问|咨询|了解|打听")  #
 # Words that name a booking or a time to move it to; a long story asking a service's aspect without any of them
 # ("老汉想把房子送给我，要去把房产证上的名字改成我的，要交好多费用"), read as changing or cancelling a booking, is a question
 _MANAGE_SAID = re.compile(r"约|号|码|时间|时段|周[一二三四五六日末]|星期|礼拜|今天|明天|后天|上午|中午|下午|傍晚|晚上|\d{11}")
+DETAIL_LENGTH = 12  # a complaint shorter than this, with no word of one, after an answer: a detail of the matter
 STORY_LENGTH = 15  # a message this long (normalised) that asks how to get something done tells a story
 # Words that say a complaint in a message that asks nothing of a service ("跑了三趟都没办好", "路灯坏了"), but are
 # part of a situation when the citizen asks how to get something done ("家里条件差…要准备什么", "公章边边磨坏了，
@@ -62,6 +63,27 @@ def asks_about_a_service(text: str, kinds: tuple[str, ...] = ("answer",)) -> boo
     among `kinds`, to a few plausible ones), or staff pinned an answer to it."""
     rest = _SMALL_TALK.sub("", normalize(text))
     return len(rest) >= 4 and (get_index().resolve(text).kind in kinds or get_index().kb.pinned.match(text) is not None)
+
+
+def a_question_not_a_goodbye(text: str) -> bool:
+    """"我的驾照六年有效期快到了，要换新的，去哪里换，要不要先体检？" read as a goodbye: no word of one, and a question
+    (answered, or told it is not known with the way onward, never a farewell)."""
+    said = normalize(text) + " " + simplified(text)
+    return not text.startswith("/") and not _CUES["goodbye"].search(said) and asks_something(text)
+
+
+def a_detail_not_a_complaint(intent: str | None, text: str, in_dialogue: bool) -> bool:
+    """"长期的那种 每个月都有的" right after an answer or options, read as a complaint: a short detail of what the
+    conversation is about, with no word of a complaint (not "态度太差了", "跑了三趟都没办好")."""
+    said = simplified(text)
+    return intent == "complain" and in_dialogue and not text.startswith("/") and len(normalize(text)) <= DETAIL_LENGTH \
+        and not _CUES["complain"].search(said) and not WEAK_CUES["complain"].search(said)
+
+
+def more_than_a_greeting(text: str) -> bool:
+    """"请问残疾人正怎么新办": a greeting's words, and a question how or of an aspect (answered, or told it is not known
+    with the way onward, rather than greeted); not "在吗？有个事想咨询下"."""
+    return len(_SMALL_TALK.sub("", normalize(text))) >= 4 and bool(asks_how(text) or aspects_in(text))
 
 
 def is_service_question(intent: str | None, text: str) -> bool:

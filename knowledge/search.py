@@ -45,13 +45,15 @@ AMBIGUITY_MARGIN = 0.15  # top two both matched and closer than this: ask which 
 SAME_NAME_RATIO = 0.75  # ... or named alike and the runner-up scoring at least this share of the first
 NAME_ONLY_CHARS = 4  # ... or named alike and the question no longer than this without its generic words ("营业执照咋个办")
 MODEL_SURE = 0.5  # ... unless the question model gives the first at least this
+REPLACEMENT_SURE = 0.8  # ... the model's probability that a question tells of a lost or damaged document
+MODEL_TIE = 0.9  # nothing named and the model's second choice this close to its first: asked back
 
 # Words that carry no information about which item is meant.
 STOPWORDS = set(
     "的 了 要 我 你 他 她 们 是 在 有 去 到 和 与 或 个 吗 呢 吧 啊 嘛 什么 怎么 怎么办 怎样 如何 哪里 哪些 多少 几 "
     "需要 需 带 办 办理 可以 能 能不能 可不可以 想 请问 一下 下 这个 那个 那 这 就 还 也 都 又 得 地 着 过 给 把 被 "
     "让 用 对 从 为 以 及 等 呀 哦 么 啥 咋 不 没 没有 好 谁 多久 时间 跑 次 材料 资料 流程 手续 费用 钱 网上 地方 "
-    "啊 如果 现在 已经 应该 是不是 有没有 一个 自己 家里 知道 问 申请 ？ ?".split()
+    "啊 如果 现在 已经 应该 是不是 有没有 一个 自己 家里 知道 问 申请 申报 ？ ?".split()
 )
 
 
@@ -69,13 +71,15 @@ DISTINCT_MAX_CHARS = 36
 # 证明"): a question about it that does not name the guide's own document is not about the guide
 _ISSUED_ELSEWHERE = re.compile(r"签证")
 # who pays the citizen's pension insurance: an employer (企业职工…) or the citizen as a rural or urban resident (城乡居民…)
-_EMPLOYED = re.compile(r"厂|单位|公司|企业|职工|超市|老板|员工|上班")
-_RESIDENT = re.compile(r"农村|种地|种了.{0,4}地|务农|农民|村上|村里|城乡居民|没(有|得|在)?.{0,2}(单位|厂|上过班)|在家")
+_EMPLOYED = re.compile(r"(?<!没)(?<!没有)(?<!没得)(?<!没在)(?<!不在)(厂|单位|公司|企业|职工|超市|老板|员工|上班)")  # (not "没得单位")
+# (no employer alone says neither: "打零工，没得单位" pays the employees' scheme as a flexible worker)
+_RESIDENT = re.compile(r"农村|种地|种了.{0,4}地|务农|农民|村上|村里|城乡居民|没(有|得)?上过班|在家")
 _INSURED = [("企业职工", _EMPLOYED, _RESIDENT), ("城乡居民", _RESIDENT, _EMPLOYED)]
 # a registration's details changed ("要改股东信息", "换法人", "法人要换人"): 变更, whatever the story's length
 _REGISTRATION_CHANGED = re.compile(r"(改|换|变更|变)(一下)?(股东|法人|法定代表人|经营范围|注册资本|注册地址|经营场所|公司名|字号)|"
                                    r"(股东|法人|法定代表人|经营范围|注册资本|注册地址|经营场所)(要|也|都)?(换|改|变|搬)")
 # a document lost or to be replaced: a guide that never says so is for getting one, not for replacing it
+_WORN = re.compile(r"坏|破|旧|换|磨")  # a document worn out, to be renewed ("结婚证泡水坏了")
 _LOST = re.compile(r"补办|补领|补发|补证|补一张|补一个|补个|遗失|丢失|丢了|搞丢|弄丢|掉了|搞掉|弄掉|找不到了|不见了|损毁|重新补")
 
 # a document the citizen says is already in hand ("出生医学证明已经拿到了 现在想给娃儿上户口"): a step done, not the need
@@ -206,6 +210,10 @@ class SearchIndex:
         self._lock = threading.Lock()  # jieba's Tokenizer is not safe to initialise concurrently
         self.tokenizer = jieba.Tokenizer()
         self.tokenizer.initialize()
+        # the guides' names cut by the plain dictionary, before the items' own words are added (残疾人/证/新/办): the
+        # start or end of a name people say alone (残疾人证) ends at one of these cuts
+        name_cuts = {w: self.tokenizer.lcut(w, HMM=False) for e in self.entries if e.detailed
+                     for w in (normalize(x) for x in [e.name, *e.aliases])}
         self._surfaces: list[list[tuple[str, str]]] = []  # per entry: (normalised name/alias, its pinyin)
         for entry in self.entries:
             words = {normalize(w) for w in [entry.name, *entry.aliases, *entry.keywords] if normalize(w)}
@@ -214,7 +222,7 @@ class SearchIndex:
                     self.tokenizer.add_word(word, freq=2000)
             surfaces = {normalize(w) for w in [entry.name, *entry.aliases] if len(normalize(w)) >= 2}
             self._surfaces.append([(s, _pinyin(s)) for s in sorted(surfaces)])
-        self._build_homophones()
+        self._build_homophones(name_cuts)
         self._build_bm25()
         self._build_grams()
         # pinyin typed among characters ("yibao电子pingzheng") read as these items' words, before Rasa sees the message
@@ -233,14 +241,18 @@ class SearchIndex:
         self._ranked = lru_cache(maxsize=RANKED_CACHE_SIZE)(self._rank)
 
     # -- homophones: speech recognition writes 营业直照 for 营业执照 ---------------------------------
-    def _build_homophones(self) -> None:
+    def _build_homophones(self, name_cuts: dict[str, list[str]]) -> None:
         sounds: dict[tuple[str, ...], set[str]] = defaultdict(set)
         for entry in self.entries:
             words = {normalize(w) for w in [entry.name, *entry.aliases, *entry.keywords]}
             if entry.detailed:  # and the words inside a guide's names ("护照" of 办护照: "护找在哪里办" is about it too),
+                # and the start or end of a name said alone ("残疾人证" of 残疾人证新办: "残疾人正怎么新办"),
                 # but no generic word ("办结" would turn "办接种证" into 办结种证)
-                words |= {t for w in [entry.name, *entry.aliases] for t in self.tokenizer.lcut_for_search(normalize(w))
-                          if len(t) >= 2 and _GENERIC.sub("", t) == t}
+                names = [normalize(w) for w in [entry.name, *entry.aliases]]
+                parts = {t for w in names for t in self.tokenizer.lcut_for_search(w) if len(t) >= 2}
+                for cut in (name_cuts[w] for w in names):
+                    parts |= {p for n in range(1, len(cut)) for p in ("".join(cut[:n]), "".join(cut[n:])) if len(p) >= 3}
+                words |= {t for t in parts if _GENERIC.sub("", t) == t}
             for word in words:
                 if 2 <= len(word) <= 10 and (len(word) >= 3 or entry.detailed):
                     sounds[_syllables(word)].add(word)
@@ -670,6 +682,14 @@ class SearchIndex:
             return None
         return self._sibling(hits, lambda hit: bool(_LOST.search(self._guide_words.get(hit.entry.id, ""))))
 
+    def variant_of(self, question: str, hits: list[Hit]) -> Hit | None:
+        """The guide the question's details choose among guides for the same thing: done away or at home, under the
+        scheme that insures the citizen, replacing a lost document (e.g. to pick among options offered)."""
+        if not hits:
+            return None
+        return self.away_variant_of(question, hits) or self.home_variant_of(question, hits) or \
+            self.insured_variant_of(question, hits) or self.replacement_of(question, hits)
+
     def _resolve(self, question: str, top: int = 4) -> Resolution:
         """Answer one item, offer several, or say none fits."""
         wording = normalize(question)
@@ -697,12 +717,23 @@ class SearchIndex:
             # ... and the question says a part of the runner-up's name only ("公司登记好久能办好": 有限责任公司设立登记, not
             # 企业社会保险登记, which the model liked for the words people ask it with)
             return Resolution("answer", hits[1:2])
+        if named_alike and _LOST.search(normalize(hits[0].entry.name)) and not _LOST.search(normalize(hits[1].entry.name)) \
+                and not (_LOST.search(wording) or _WORN.search(wording)) and hits[0].signals.get("model", 0.0) < REPLACEMENT_SURE:
+            # ... and the first replaces a lost document, but the question says nothing of one ("我要结婚了 结婚证咋个办")
+            # and the question model, which learnt how people tell of one (啃烂, 消磁), is not sure: the guide for getting it
+            return Resolution("answer", hits[1:2])
         if named_alike and not says_first and hits[0].signals.get("model", 0.0) < MODEL_SURE and \
                 len(unasked) <= NAME_ONLY_CHARS:
             # ... and nothing else is said ("营业执照咋个办": 个体工商户 or 有限责任公司?), and the question model, which knows
             # how people ask each, is not sure either ("低保" is 最低生活保障 for it, though a longer alias of another
             # guide holds the word): the items named alike
             return Resolution("choose", [h for h in hits if h.entry.detailed and h.signals.get("name", 0.0) >= hits[0].signals["name"]])
+        if len(hits) > 1 and hits[1].score >= SUGGEST_THRESHOLD and not alike and hits[0].entry.detailed and hits[1].entry.detailed \
+                and max(h.signals.get(k, 0.0) for h in hits[:2] for k in ("name", "pinyin")) == 0 \
+                and hits[1].signals.get("model", 0.0) >= MODEL_TIE * hits[0].signals.get("model", 0.0) > 0:
+            # nothing named, and the question model, which knows how people ask each, cannot tell the two apart
+            # ("屋头条件困难…有啥子救助没得": 临时救助 or 最低生活保障): the other words' overlap would decide; asked back
+            return Resolution("choose", [h for h in hits if h.score >= SUGGEST_THRESHOLD])
         same_name = alike and hits[1].matched and hits[1].score >= SAME_NAME_RATIO * hits[0].score and not says_first
         # a runner-up close in score is no doubt when the question says a part of the first's name the runner-up's lacks
         clear = hits[0].matched and not same_name and (

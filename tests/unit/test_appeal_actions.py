@@ -146,6 +146,18 @@ def test_a_service_question_is_answered_not_taken_as_an_appeal():
     assert "工单" not in messages[0]["text"] and events[-1]["name"] == "action_listen"
 
 
+def test_a_short_detail_after_an_answer_read_as_a_complaint_is_no_appeal():
+    from knowledge.service import get_index
+    relief = get_index().kb.by_name("临时救助").id
+    # "长期的那种" right after the help was answered: a detail of the matter, no word of a complaint
+    messages, _, events = run(ActionStartAppeal(), tracker("长期的那种 每个月都有的", {"item": relief}))
+    assert messages and "工单" not in messages[0]["text"] and events[-1]["name"] == "action_listen"
+    # a complaint in a few words after an answer is still one, and so is the same detail with nothing in context
+    for text, slots in (("窗口态度太差了", {"item": relief}), ("长期的那种 每个月都有的", {})):
+        messages, _, _ = run(ActionStartAppeal(), tracker(text, slots))
+        assert "工单" in messages[0]["text"], text
+
+
 def test_an_aspect_of_the_item_answered_in_passing_is_answered_and_the_intake_asks_again():
     from knowledge.service import get_index
     transfer = get_index().kb.by_name("不动产转移登记")
