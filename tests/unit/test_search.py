@@ -194,17 +194,6 @@ def test_a_sound_alike_of_a_word_inside_a_guide_name_is_read_as_that_word(index)
     assert index.correct("给娃办接种证") == "给娃办接种证"
 
 
-def test_a_document_named_without_a_loss_is_the_guide_for_getting_it_not_for_replacing_it(index):
-    # 结婚证 names both guides; nothing says it was lost or damaged: getting married
-    for question in ("我要结婚了 结婚证咋个办", "结婚证咋个办"):
-        resolution = index.resolve(question)
-        assert resolution.kind == "answer" and resolution.entry.name == "中国内地公民婚姻登记", question
-    # a damage told in words the model learnt (啃烂, 消磁) is a replacement still
-    resolution = index.resolve("我们结婚二十年了，结婚证被老鼠啃得稀烂，现在要重新弄一本，要交钱不？")
-    assert resolution.kind == "answer" and resolution.entry.name == "补领结婚证"
-    assert index.resolve("结婚证掉了咋个办").entry.name == "补领结婚证"
-
-
 def test_two_guides_the_model_cannot_tell_apart_are_offered_when_nothing_names_either(index):
     resolution = index.resolve("屋头条件困难 老公生病了干不了活 娃儿还在读书 有啥子救助没得")
     assert resolution.kind == "choose" and {"临时救助", "最低生活保障"} <= {h.entry.name for h in resolution.hits}
