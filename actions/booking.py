@@ -1018,9 +1018,9 @@ class ActionManageBooking(Action):
                 dispatcher.utter_message(text=f"您现在的预约：{describe(booking)}{note}{MOVE_OFFERED}，请选一个：", buttons=buttons)
                 return []
             before = last_said(tracker)
-            # the code and mobile sent right after the move, as if it still needed them: it is done, and said so
+            # the code and mobile sent right after the move, as if it still needed them, or a look-up: the move is done
             just_moved = booking.status == "active" and "改期成功" in before and booking.code in before
-            dispatcher.utter_message(text=("这个预约刚才已经改期成功，不用再改。" if just_moved else "为您查到：") + describe(booking))
+            dispatcher.utter_message(text="为您查到：" + describe(booking) + ("刚才已改期成功，预约码不变。" if just_moved else ""))
             found = get_index().kb.by_name(booking.item_name)
             return [SlotSet("item", found.id), SlotSet("candidates", None)] if found else []
         except (service.BookingError, DateNotBookable, CalendarUnknown) as exc:
