@@ -89,9 +89,9 @@ def item_of(text: str) -> Entry | None:
         return found
     for part in re.split(r"[，,。；;！!？?\s]+", _BOOKING_WORDS.sub(" ", text)):
         if len(part) >= 2 and not name_in(part) and not re.search(r"\d{5,}", part):
-            found = index.resolve(part).entry
-            if found is not None:
-                return found
+            resolution = index.resolve(part)
+            if resolution.entry is not None and names_an_item(resolution.hits):  # a part names it, not only resembles
+                return resolution.entry  # how people ask about one ("写娃娃的名字" is no birth registration)
     return None
 
 
@@ -261,6 +261,12 @@ def when_from(tracker: Tracker, day: dt.date | None = None) -> When | None:
     start, end = (dt.time.fromisoformat(part) for part in window.split("-"))
     base = day or now().date()
     return When(dt.datetime.combine(base, start), dt.datetime.combine(base, end), day_given=day is not None)
+
+
+def offered_times(free: list[tuple[Slot, int]], window: When | None, day: dt.date) -> list[tuple[Slot, int]]:
+    """The times offered on `day`: the free ones in the asked window (none free there: the whole day's), at most six.
+    The question lists these, and "第二个", "对" or the no-seat message read the same list."""
+    return ([(s, n) for s, n in free if window is None or window.covers(day, s.start)] or free)[:6]
 
 
 def offer_buttons(slots: list[tuple[Slot, int]], prefix: str = "") -> list[dict[str, Any]]:
@@ -448,34 +454,30 @@ class ValidateBookingForm(FormValidationAction):
         free = with_session(lambda s: service.free_slots(db_session=s, schedule=current().schedule, item_name=item, day=day, now=now()))
         iso = _ISO.search(text)
         exact = _HHMM.match(text)
+        when = parse_when(text, now())
         if iso and iso.group(2):
             wanted = [s for s, _ in free if f"{s.start:%H:%M}" == iso.group(2) and s.day.isoformat() == iso.group(1)]
         elif exact:
             wanted = [s for s, _ in free if f"{s.start:%H:%M}" == f"{int(exact.group(1)):02d}:{exact.group(2)}"]
         else:
-            when = parse_when(text, now())
             part = earliest_in_part(free, when, day) if when is not None else None  # "下午嘛": the hall's 13:30, as at the start
             wanted = [part] if part is not None else [s for s, _ in free if when is not None and When(
                 dt.datetime.combine(day, when.start.time()), dt.datetime.combine(day, when.end.time()), True).covers(day, s.start)] if when else []
         picked = ORDINAL_RE.match(normalize(text)) if not wanted else None
-        if picked:  # "第一个" of the times offered (as ActionAskBookingTime lists them)
-            window = when_from(tracker, day)
-            offered = ([s for s, _ in free if window is None or window.covers(day, s.start)] or [s for s, _ in free])[:6]
+        offered = [s for s, _ in offered_times(free, when_from(tracker, day), day)]  # as ActionAskBookingTime lists them
+        if picked:  # "第一个" of the times offered
             wanted = offered[ORDINALS[picked.group(1)] - 1:ORDINALS[picked.group(1)]]
-        if not wanted and AFFIRM.match(text.strip()):  # "对" to the offered times: the first one in the asked window
-            window = when_from(tracker, day)  # (none free in the window: the first of the day's, as offered)
-            wanted = ([s for s, _ in free if window is None or window.covers(day, s.start)] or [s for s, _ in free])[:1]
+        if not wanted and AFFIRM.match(text.strip()):  # "对" to the offered times: the first one offered
+            wanted = offered[:1]
         given = person_details(text, item, dispatcher)
-        if not wanted and not given and parse_when(text, now()) is None and answered_in_the_form(dispatcher, tracker, text):
+        if not wanted and not given and when is None and answered_in_the_form(dispatcher, tracker, text):
             return {"booking_time": None}  # "那好久能拿到证" while the times wait: answered, then the times again
-        if not wanted and not given and parse_when(text, now()) is None and (name := plain_name(text)):
+        if not wanted and not given and when is None and (name := plain_name(text)):
             given = {"booking_name": service.normalize_name(name)}  # "邓明亮" before choosing a time
         if not wanted and given:  # a name and mobile instead of a time: keep them, the time is asked again
             return {"booking_time": None, **given}
-        if not wanted and (exact or iso or parse_when(text, now()) is not None):  # a time said, and none free then
-            window = when_from(tracker, day)
-            nearby = [s for s, _ in free if window is None or window.covers(day, s.start)] or [s for s, _ in free]
-            alternatives = "、".join(f"{s.start:%H:%M}" for s in nearby[:6])
+        if not wanted and (exact or iso or when is not None):  # a time said, and none free then
+            alternatives = "、".join(f"{s.start:%H:%M}" for s in offered)
             dispatcher.utter_message(text=f"这个时间没有空位了，{day.month}月{day.day}日还可以约：{alternatives}。")
             return {"booking_time": None}
         if not wanted:  # no time said at all: the times are offered again (not "no seat then")
@@ -690,7 +692,7 @@ class ActionAskBookingTime(Action):
                 # police and business counters' only); not a matter of seats
                 lead = (f"“{item}”在{group.name}办理，{day.month}月{day.day}日{said_time(window)}"
                         f"不开放预约，当天可以约这些时段，请选一个：")
-        dispatcher.utter_message(text=lead, buttons=offer_buttons((inside or free)[:6]))
+        dispatcher.utter_message(text=lead, buttons=offer_buttons(offered_times(free, window, day)))
         return []
 
 

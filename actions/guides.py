@@ -501,6 +501,16 @@ def topic_entries(text: str) -> tuple[str, list[Entry]] | None:
     return topic.name, sorted(entries, key=lambda e: -scores.get(e.id, 0.0))
 
 
+def topic_asked(text: str, resolution: Resolution) -> tuple[str, list[Entry]] | None:
+    """The topic a question asks about: said alone, or with the search's first hit among its items. A word of a topic in
+    passing replaces neither the help found ("…娃儿还在读书 有啥子救助没得") nor a sure answer the topic lacks
+    ("外婆八十五了，每个月有补助领没" is the old-age allowance, whatever 补助 says)."""
+    topical = topic_entries(text)
+    if topical and (only_a_topic(text) or resolution.hits[0].entry.id in {e.id for e in topical[1]}):
+        return topical
+    return None
+
+
 def wanted_event(text: str, resolution: Resolution) -> LifeEvent | None:
     """The life event a question asks for as a whole: named or asked as its example questions, or, naming no item,
     asking for everything about the situation that the event's first step is for."""
@@ -602,8 +612,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     current = None if in_context is None or opens_new_topic(in_context, text) or index.says_what_the_guide_does_not(
         text, in_context) else in_context
     resolution = index.resolve(text) if not text.startswith("/") else None
-    both = items_named_apart(text) if resolution is not None and not brings_a_document(text) else []
-    if both:  # each answered; what follows without a name asks which of them
+    both = items_named_apart(text) if resolution is not None else []  # (regexes first: brings_a_document searches)
+    if both and not brings_a_document(text):  # each answered; what follows without a name asks which of them
         for one in both:
             say(dispatcher, answer(one, aspect, also_asked(text, aspect)))
         return [SlotSet("item", None), SlotSet("aspect", aspect), SlotSet("candidates", [e.id for e in both])]
@@ -667,25 +677,25 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         # ("企业职工退休的事 到年龄了咋个申请": asked, the item named in full; "养老金的事情就是我妈满六十岁了农村户口的咋个
         # 领": asked, and the story, not a name word several items share like "社保卡的事咋个办", makes the item clear)
         # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
-        topical = topic_entries(text)
-        if topical and (only_a_topic(text) or resolution.hits[0].entry.id in {e.id for e in topical[1]}):
-            # (not a topic that lacks the item: "外婆八十五了，每个月有补助领没" is the old-age allowance, whatever 补助 says)
+        topical = topic_asked(text, resolution)
+        if topical:
             return offer_topic(dispatcher, tracker, topical, aspect, text)
     if resolution is not None and resolution.kind == "answer":
         entry = resolution.entry
         assert entry is not None  # an answer has its entry
         if current is not None and entry.id != current.id and (still_about(current, entry, text) or brings_a_document(text) or (
-                len(normalize(text)) <= FOLLOW_UP_LENGTH and asked and not names_an_item(resolution.hits)
-                and not says_a_word_of(entry, current, text))):
-            entry = current  # "换一张要多久" right after 社保卡补领: a follow-up, though 换 fits the ID card better
+                asked and not names_an_item(resolution.hits) and not says_a_word_of(entry, current, text) and (
+                    len(normalize(text)) <= FOLLOW_UP_LENGTH
+                    or index.resolve(without_aspect_cues(normalize(text))).kind == "none"))):
+            # "换一张要多久" right after 社保卡补领: a follow-up, though 换 fits the ID card better; "网上办得到不，我儿子说手机上
+            # 可以弄" right after the retirement: nothing but the aspect asked points at another item (手机 fits the e-voucher)
+            entry = current
         if entry.id in candidates and aspect == "item":  # the answer to our clarifying question: what was asked stays
             aspect = tracker.get_slot("aspect") or "item"
     elif resolution is not None and resolution.kind == "choose" and current is not None and resolution.hits[0].entry.id == current.id:
         entry = current  # "港澳的要好多钱", "接种证要钱不" right after that item: the options would lead with it
     elif resolution is not None and resolution.kind == "choose" and (current is None or names_an_item(resolution.hits)):
-        topical = topic_entries(text) if only_a_topic(text) or not names_an_item(resolution.hits) else None
-        if topical and not only_a_topic(text) and resolution.hits[0].entry.id not in {e.id for e in topical[1]}:
-            topical = None  # "…娃儿还在读书 有啥子救助没得": a word of a topic in passing, the help the search found is asked
+        topical = topic_asked(text, resolution) if only_a_topic(text) or not names_an_item(resolution.hits) else None
         if topical:
             return offer_topic(dispatcher, tracker, topical, aspect, text)
         switched = the_one_item_switched_to(tracker, text, resolution.hits)

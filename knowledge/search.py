@@ -13,6 +13,7 @@ calibrated score, the probability that the entry is the one asked about.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import random
 import re
@@ -266,7 +267,8 @@ class SearchIndex:
         while i < len(text):
             for n in self._homophone_lengths:
                 word = self._homophones.get(tuple(syllables[i:i + n])) if i + n <= len(text) else None
-                if word is not None and (word == text[i:i + n] or not self.tokenizer.FREQ.get(text[i:i + n])):
+                if word is not None and (word == text[i:i + n] or not self.tokenizer.FREQ.get(text[i:i + n])
+                                         and not self._cuts_a_word(text, i, i + n)):
                     out.append(word)
                     i += n
                     break
@@ -274,6 +276,14 @@ class SearchIndex:
                 out.append(text[i])
                 i += 1
         return "".join(out)
+
+    def _cuts_a_word(self, text: str, start: int, end: int) -> bool:
+        """Whether text[start:end] cuts a word of the text as jieba cuts it ("去交资料": 交资 sounds like 教资, but the
+        text is 去/交/资料; "请问残疾人正怎么新办" is 请问/残疾人/正/怎么…, so 残疾人正 cuts none)."""
+        with self._lock:
+            words = self.tokenizer.lcut(text, HMM=False)
+        edges = {0, *itertools.accumulate(len(w) for w in words)}
+        return start not in edges or end not in edges
 
     # -- tokens and BM25 ------------------------------------------------------------------------
     def tokens(self, text: str) -> list[str]:
@@ -675,10 +685,15 @@ class SearchIndex:
 
     def replacement_of(self, question: str, hits: list[Hit]) -> Hit | None:
         """For a question about replacing a lost document whose first hit is the guide for getting one (which never
-        speaks of replacing), the guide that replaces the same document: it speaks of replacing."""
+        speaks of replacing), the guide that replaces the same document: it speaks of replacing. The first hit when it
+        is that guide and the runner-up, for the same document, never speaks of replacing ("我想补办社保卡")."""
         if not _LOST.search(normalize(question)):
             return None
-        return self._sibling(hits, lambda hit: bool(_LOST.search(self._guide_words.get(hit.entry.id, ""))))
+        def replaces(hit: Hit) -> bool:
+            return bool(_LOST.search(self._guide_words.get(hit.entry.id, "")))
+        if replaces(hits[0]) and len(hits) > 1 and not replaces(hits[1]) and self._sibling(hits[:2], lambda _: True):
+            return hits[0]
+        return self._sibling(hits, replaces)
 
     def variant_of(self, question: str, hits: list[Hit]) -> Hit | None:
         """The guide the question's details choose among guides for the same thing: done away or at home, under the
@@ -718,11 +733,12 @@ class SearchIndex:
             # ... and the question says a part of the runner-up's name only ("公司登记好久能办好": 有限责任公司设立登记, not
             # 企业社会保险登记, which the model liked for the words people ask it with)
             return Resolution("answer", hits[1:2])
-        if named_alike and not says_first and hits[0].signals.get("model", 0.0) < MODEL_SURE and \
-                len(unasked) <= NAME_ONLY_CHARS:
+        if named_alike and not says_first and (hits[0].signals.get("model", 0.0) < MODEL_SURE and len(
+                unasked) <= NAME_ONLY_CHARS or set(unasked) <= set(hits[0].entry.name) & set(hits[1].entry.name)):
             # ... and nothing else is said ("营业执照咋个办": 个体工商户 or 有限责任公司?), and the question model, which knows
             # how people ask each, is not sure either ("低保" is 最低生活保障 for it, though a longer alias of another
-            # guide holds the word): the items named alike
+            # guide holds the word), or every word said is in both names ("残疾人补贴咋个申请": whatever the model
+            # learnt from example questions, nothing said tells 困难残疾人生活补贴 from 重度残疾人护理补贴): the items named alike
             return Resolution("choose", [h for h in hits if h.entry.detailed and h.signals.get("name", 0.0) >= hits[0].signals["name"]])
         if len(hits) > 1 and hits[1].score >= SUGGEST_THRESHOLD and not alike and hits[0].entry.detailed and hits[1].entry.detailed \
                 and max(h.signals.get(k, 0.0) for h in hits[:2] for k in ("name", "pinyin")) == 0 \
@@ -743,7 +759,7 @@ class SearchIndex:
         if clear and not self.says_what_the_guide_does_not(question, hits[0].entry):
             return Resolution("answer", hits[:1])
         twin = self.replacement_of(question, hits) if hits[0].matched else None
-        if twin is not None and (clear or twin is hits[1]):  # also when the two of them are all that is close
+        if twin is not None and (clear or twin in hits[:2]):  # also when the two of them are all that is close
             return Resolution("answer", [twin])  # "补办社保卡": not the first issue (社会保障卡申领) but its replacement
         floor = max(SUGGEST_THRESHOLD, hits[0].score * 0.3)
         return Resolution("choose", [h for h in hits if h.score >= floor])

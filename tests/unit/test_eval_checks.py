@@ -2,7 +2,9 @@
 turn expecting either is right; an aspect only mentioned inside the overview is not answered."""
 import datetime as dt
 
-from bot.eval_dialogue import check_turn, classify
+import yaml
+
+from bot.eval_dialogue import CONVERSATIONS, DEV_SPLITS, check_turn, classify, situation_questions
 
 TODAY = dt.date(2026, 12, 8)
 HOW_TO = ("【最低生活保障】夹江县民政局\n受理条件：本县户籍……\n主要材料：居民身份证\n承诺办结时限：30个工作日\n\n"
@@ -52,3 +54,10 @@ def test_a_booking_request_done_at_once_is_in_the_booking_flow():
     assert check_turn({"kind": "booking_asks"}, classify([{"text": "没有找到这个预约：请核对预约码和预约时留的手机号。"}], TODAY)) == []
     assert check_turn({"kind": "booking_asks"}, classify([{"text": "好的。还有什么想了解的，请直接告诉我。"}], TODAY)) == \
         ["not in the booking flow"]
+
+
+def test_every_writers_set_is_reported():
+    """A new writer's split that make eval does not list would be run and never reported."""
+    conversations = yaml.safe_load(CONVERSATIONS.read_text(encoding="utf-8"))["conversations"]
+    splits = {q["split"] for q in situation_questions()} | {c["split"] for c in conversations}
+    assert splits <= {"tune", "held_out", *DEV_SPLITS}
