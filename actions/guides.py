@@ -180,6 +180,16 @@ def only_a_topic(text: str) -> bool:
         not any(said[0] in n.split() or rest and said[0] + rest in n.split() for n in names)
 
 
+def an_items_own_word(text: str) -> bool:
+    """"我问下低保的事": the topic's word said is one item's own name or alias (低保 of 最低生活保障), not a word several
+    items share ("社保卡的事"): that item is meant."""
+    topic = topic_of(text)
+    if topic is None:
+        return False
+    own = {normalize(n) for e in get_index().kb.guides for n in [e.name, *e.aliases]}
+    return any(normalize(w) in own and normalize(w) in normalize(text) for w in topic.words)
+
+
 # at the read-back of a booking: a correction of what was read ("电话打错了 是138…", "名字写错了 是张丽", "换成下周二")
 _CORRECTION = re.compile(r"错|不对|改|换|1[3-9]\d[ -]?\d{4}|名字|姓名|周[一二三四五六日天]|星期|礼拜|[上中下]午|傍晚|晚上|明天|后天|"
                          r"[\d一二两三四五六七八九十]+[号日点]")
@@ -632,6 +642,9 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     # "车子年审在哪儿弄" after the vaccination certificate was offered: not about what was offered
     candidates = [i for i in candidates if not ((e := index.kb.by_id(i)) and index.says_what_the_guide_does_not(text, e))]
     follow_up = len(candidates) == 1 and len(normalize(text)) <= FOLLOW_UP_LENGTH and not (resolution and names_an_item(resolution.hits))
+    if follow_up and resolution is not None and resolution.kind == "answer" and (only := index.kb.by_id(candidates[0])):
+        # "那我顺便问下 公租房在哪儿申请" after a single option: 公租房 is a word of the guide the words fit, not of the option
+        follow_up = resolution.hits[0].entry.id == only.id or not says_a_word_of(resolution.hits[0].entry, only, text)
     # once a step was asked after, the life event's steps listed a few turns ago still say what "营业执照那个" is
     steps = [] if candidates else steps_listed_before(tracker)
     # "退休了还要交个税不" after the retirement's steps: a tax no step's guide speaks of is none of them
@@ -671,12 +684,14 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
     asks_which = len(normalize(text)) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(normalize(text)))
     if resolution is not None and resolution.kind == "answer" and (
             asks_which and not names_an_item(resolution.hits) and not says_every_word_of(resolution.hits[0].entry, text)
-            or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked
+            or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked and not an_items_own_word(text)
+            and not (in_context is not None and _short_switch(text.strip()) and names_an_item(resolution.hits))
             and not (asks_how(text) and (names_an_item(resolution.hits, FULL_NAME)
                                          or resolution.hits[0].matched and not names_an_item(resolution.hits)))):
         # ("企业职工退休的事 到年龄了咋个申请": asked, the item named in full; "养老金的事情就是我妈满六十岁了农村户口的咋个
         # 领": asked, and the story, not a name word several items share like "社保卡的事咋个办", makes the item clear)
         # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
+        # (but "那开公司呢" right after another item: a switch that names the item, the same question about it)
         topical = topic_asked(text, resolution)
         if topical:
             return offer_topic(dispatcher, tracker, topical, aspect, text)

@@ -35,6 +35,9 @@ MESSAGE_WORDS = re.compile(r"留.{0,2}言|留言投诉|我要投诉")
 CALLBACK_WORDS = re.compile(r"回.{0,2}电话?|打.{0,2}电话给我|给我打.{0,2}电话")
 # A question rather than an account of what happened (after a complaint offer, an account is the complaint itself).
 QUESTION = re.compile(r"[？?]|吗|怎么|咋|如何|多久|多少|哪[里儿个些]|什么|啥|能不能|可不可以|可以.{0,6}不|要不要|是不是|有没有")
+# "好久能打过来", "留了言什么时候回复": when staff answer, asked while the choice waits
+WHEN_ANSWERED = re.compile(r"(好久|多久|多长时间|什么时候|啥时候|几时|哪天|几点).{0,6}(打|回|联系|答复|回复|处理|来电)|"
+                           r"(打|回)(过来|电话).{0,4}(好久|多久|什么时候|啥时候)")
 LEAVING = re.compile(r"再见|拜拜|就这样|就这些|没有了|不用了谢谢|先这样")
 
 # the words around a request for a person ("那你帮我转个人工嘛"): what is left beyond them is the matter, if long enough
@@ -101,6 +104,9 @@ class ValidateTicketForm(FormValidationAction):
         if complaint and len(text) >= 6 and not text.startswith("/") and not QUESTION.search(text) and not LEAVING.search(text):
             # "昨天下午三点过，公安那个窗口，一个女的，冲我吼": the citizen goes on telling what happened
             return {"ticket_kind": "complaint", "ticket_description": text}
+        if WHEN_ANSWERED.search(text):  # a question about the offer itself: answered, and the choice stays open
+            utter(dispatcher, [texts.when_answered()])
+            return {"ticket_kind": None}
         return ended(SOMETHING_ELSE, "ticket_kind")
 
     def validate_ticket_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,

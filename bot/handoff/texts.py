@@ -58,6 +58,12 @@ def ticket_choice() -> Reply:
     return Reply(text="请问您想留言，还是预约回电？", buttons=offline("asked", off_hours=False, duty="").buttons)
 
 
+def when_answered() -> Reply:
+    """"好久能打过来" while the choice waits: when staff answer, and the choice again."""
+    return Reply(text=f"工作人员上班后会尽快处理：留言会在这里答复您，预约回电会打到您留的电话。急事请直接拨打{hotline()}热线。"
+                      "请问您想留言，还是预约回电？", buttons=offline("asked", off_hours=False, duty="").buttons)
+
+
 def ask_description(category: str) -> Reply:
     if category == "callback":
         return Reply(text="好的，请简单说明需要工作人员回电解答什么问题" + CANCEL_HINT + "。")

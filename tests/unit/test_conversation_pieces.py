@@ -148,6 +148,29 @@ def test_an_aspect_asked_at_length_with_nothing_of_another_item_is_a_follow_up()
     assert messages[0]["text"].startswith("【企业职工基本养老保险正常退休申请】") and slots["item"] == current
 
 
+def test_a_topics_word_that_is_one_items_own_alias_names_that_item():
+    messages, slots = run(ActionAnswerGuide(), tracker("我问下低保的事", "ask_item"))
+    assert messages[0]["text"].startswith("【最低生活保障】") and slots["item"] == item_id("最低生活保障")
+    messages, _ = run(ActionAnswerGuide(), tracker("社保卡的事想问下", "ask_item"))  # 社保卡: two items' word
+    assert "哪一项" in messages[0]["text"]
+
+
+def test_a_switch_to_a_topics_word_that_names_an_item_answers_it_with_the_same_question():
+    current = item_id("个体工商户设立登记")
+    messages, slots = run(ActionAnswerGuide(), tracker("那开公司呢", "ask_item", {"item": current, "aspect": "materials"}))
+    assert messages[0]["text"].startswith("【有限责任公司设立登记】") and "需要准备以下材料" in messages[0]["text"]
+    messages, _ = run(ActionAnswerGuide(), tracker("想问问开店的事情", "ask_item"))  # no item before: asked which
+    assert "开店方面的哪一项" in messages[0]["text"]
+
+
+def test_a_short_question_after_a_single_option_with_a_word_of_another_guide_is_about_that_guide():
+    offered = [item_id("个人参保证明查询打印")]
+    messages, slots = run(ActionAnswerGuide(), tracker("那我顺便问下 公租房在哪儿申请", "ask_location_hours", {"candidates": offered}))
+    assert messages[0]["text"].startswith("【公共租赁住房申请资格审核认定】")
+    messages, _ = run(ActionAnswerGuide(), tracker("在哪儿打印", "ask_location_hours", {"candidates": offered}))
+    assert messages[0]["text"].startswith("【个人参保证明查询打印】")  # a follow-up still takes the single option
+
+
 def test_item_switch_in_the_dialogue_keeps_the_fee_question():
     current = item_id("居民身份证办理（包括临时）")
     messages, slots = run(ActionAnswerGuide(), tracker("那港澳通行证呢", "ask_procedure", {"item": current, "aspect": "fee"}))

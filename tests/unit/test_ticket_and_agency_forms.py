@@ -51,6 +51,11 @@ def test_the_choice_and_what_it_carries(text, expected):
     assert validate("ticket_kind", text)[0] == expected
 
 
+def test_a_question_about_when_staff_answer_is_answered_and_the_choice_stays():
+    found, said = validate("ticket_kind", "好久能打过来")
+    assert found == {"ticket_kind": None} and "工作人员上班后" in said[0] and "留言，还是预约回电" in said[0]
+
+
 def test_after_a_complaint_an_account_is_the_complaint_and_a_question_is_not():
     told = "昨天下午三点过，公安那个窗口，一个女的，冲我吼"
     assert validate("ticket_kind", told, ticket_reason="complaint")[0] == {"ticket_kind": "complaint", "ticket_description": told}
