@@ -71,6 +71,7 @@ def test_an_aspect_asked_without_a_matter(text, only):
     ("好久开始发", "time_limit"), ("好久开始报名", "location_hours"),  # a payout's start is a time limit, an enrolment's a date
     ("医保电子凭证又是啥子", "item"), ("那重度残疾人护理补贴是咋回事", "item"),  # what the thing is: the overview
     ("周六办不办", "location_hours"), ("礼拜天开不开门", "location_hours"),  # open then?
+    ("那港澳通行证呢，也要那么久？", "time_limit"),  # as long as the one before
 ])
 def test_more_ways_of_asking_an_aspect(text, aspect):
     assert aspects_in(text)[:1] == [aspect]
@@ -88,3 +89,11 @@ def test_being_sent_oneself_is_not_asking_who_may_go():
 
 def test_what_to_bring_is_no_question_of_what_the_thing_is():
     assert "item" not in aspects_in("要带的是啥")
+
+
+def test_what_formalities_to_go_through_asks_the_conditions_and_the_steps():
+    from knowledge.answers import how_asked
+
+    assert how_asked("我明年一月份满六十，一直是单位上交的社保，要办啥子手续") == ["item", "procedure"]
+    assert how_asked("外地户口要办哪些手续？") == ["item", "procedure"]
+    assert how_asked("手续办好了") == []
