@@ -373,8 +373,9 @@ def test_a_step_said_in_words_another_guide_fits_better_is_that_step():
 
 
 def test_the_steps_listed_a_few_turns_ago_still_say_which_step_is_meant():
-    """The shop's steps listed, then two questions about 食品经营许可 (the options left for it): "营业执照那个能不能网上办"
-    is still the sole proprietor's licence; once the list is more turns back than STEPS_RECALLED, the words alone."""
+    """The shop's steps listed, then two questions about 食品经营许可 (the options left for it): "营业执照那个要好久"
+    is still the sole proprietor's licence; once the list is more turns back than STEPS_RECALLED, the words alone
+    (which fit the company's licence as well: asked which)."""
     from actions.guides import STEPS_RECALLED
     from knowledge.events import events
 
@@ -382,11 +383,11 @@ def test_the_steps_listed_a_few_turns_ago_still_say_which_step_is_meant():
     listed = [{"event": "user", "text": "我想在夹江开个小面馆，要办些啥子手续哦"}, {"event": "bot", "text": f"【一件事：{shop.name}】…"},
               {"event": "user", "text": "食品经营许可那个要带啥子"}, {"event": "bot", "text": "【食品经营许可】…"},
               {"event": "user", "text": "要好久才批得下来"}, {"event": "bot", "text": "【食品经营许可】…"}]
-    t = tracker("营业执照那个能不能网上办", "ask_online", {"item": item_id("食品经营许可")})
+    t = tracker("营业执照那个要好久", "ask_time_limit", {"item": item_id("食品经营许可")})
     t.events[:0] = listed
     messages, slots = run(ActionAnswerGuide(), t)
     assert messages[0]["text"].startswith("【个体工商户设立登记】") and slots["item"] == item_id("个体工商户设立登记")
-    t = tracker("营业执照那个能不能网上办", "ask_online", {"item": item_id("食品经营许可")})
+    t = tracker("营业执照那个要好久", "ask_time_limit", {"item": item_id("食品经营许可")})
     t.events[:0] = listed + [{"event": "user", "text": "要钱不"}, {"event": "bot", "text": "【食品经营许可】…"}] * STEPS_RECALLED
     messages, _ = run(ActionAnswerGuide(), t)
     assert not messages[0]["text"].startswith("【个体工商户设立登记】")
