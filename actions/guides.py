@@ -406,6 +406,10 @@ def pick_candidate(text: str, candidates: list[str], earlier: str = "") -> Entry
     index = get_index()
     match = ORDINAL_RE.match(normalize(text)) or _STEP.search(text)
     if match and 1 <= ORDINALS[match.group(1)] <= len(candidates):
+        rest = match.string[match.end():]
+        named = index.resolve(rest) if len(rest) >= 4 else None
+        if named is not None and named.entry is not None and named.entry.id in candidates and names_an_item(named.hits):
+            return named.entry  # "第二个嘛，就是迁户口那个": what is said of it, when it names another of the options
         return index.kb.by_id(candidates[ORDINALS[match.group(1)] - 1])
     if _FIRST.search(simplified(text)) and candidates:  # after a life event's steps (in order), the first of them
         return index.kb.by_id(candidates[0])
@@ -789,6 +793,15 @@ _BOOKS_TO_DO = re.compile(r"(?:^|[想要我\s，,]|帮我|给我)预?约(?:一?�
 _BOOKS_NAMED = re.compile(r"(?:我?(?:想|要)|帮我|给我)预?约(?!的|了|好|过|在)(?P<rest>.{2,})")
 
 
+_CAN_BOOK = re.compile(r"(?:能|可以|可不可以|能不能)预?约(?:一?个|一?下)?(?:不|吗|没|嘛|哇|哦|不嘛)?(?:[？?。！!，,\s]|$)")
+
+
+def asks_whether_bookable(text: str) -> bool:
+    """"办居住证能约不", "出生医学证明那个能预约不": whether it can be booked, which the booking form answers (the dates,
+    or that it cannot be booked)."""
+    return bool(_CAN_BOOK.search(simplified(text))) and not NOT_BOOKING.search(simplified(text))
+
+
 def books_a_service(text: str) -> bool:
     """A booking asked for with the service to do, and no question asked of it."""
     said = simplified(text)
@@ -816,7 +829,8 @@ def not_a_question(dispatcher: CollectingDispatcher, tracker: Tracker, text: str
     followup = booking_followup(tracker, text)  # "顺便查一下嘛，LHKSZ6，188…", "不对，电话是139…"
     if followup is not None:
         return followup
-    if asks_to_book(text) or books_a_service(text) or needs_off_hours(text):  # "下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…"
+    if asks_to_book(text) or books_a_service(text) or needs_off_hours(text) or asks_whether_bookable(text):
+        # "下周三晚上六点约个办个体户营业执照，名字张小燕，手机177…"; "那上户口那个呢，能约不" (the form says if it cannot be)
         return [FollowupAction("action_start_booking")]
     if wants_a_person(text):  # "你这个机器人说的啥子哦 气死人了 我要找真人", not understood as a request
         return [FollowupAction("action_request_human")]
@@ -857,6 +871,9 @@ class ActionChooseItem(Action):
         return [SlotSet("item", entry.id), SlotSet("candidates", None)]
 
 
+_THANKS = re.compile(r"谢谢|感谢|多谢|谢了|谢啦")
+
+
 class ActionFallbackSearch(Action):
     """Not sure what was meant: try the knowledge base; after two misses in a row, offer a person."""
 
@@ -881,6 +898,8 @@ class ActionFallbackSearch(Action):
             # the knowledge base has something for it: answered as the question it would be had the classifier read it
             # so ("问一下不动产登记": which of the two, not the one whose words fit best), in one place (respond)
             return respond(dispatcher, tracker, aspect)
+        if _THANKS.search(text) and not asks_something(text):  # "好了，谢谢你，等我从海南回来给你们带椰子": done, as a goodbye
+            return goodbye_then_rating(dispatcher)
         user_intents = [e.get("parse_data", {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
         if user_intents[-2:] == ["nlu_fallback", "nlu_fallback"]:
             return await escalate(dispatcher, tracker, "fallback")  # two misses in a row: to a person, or a work order off duty

@@ -97,7 +97,8 @@ def changes_a_booking(text: str) -> bool:
 def moves_or_cancels(text: str) -> bool:
     """"上午走不脱 挪到当天下午三点嘛", "那天去不成了 给我退了": moving or cancelling said in words, without naming the
     booking (once one was made or found in the conversation, it is that one)."""
-    return cancel_said(text) or bool(re.search(r"改(到|成)|挪(到|一下)|换(到|成)|推(到|迟|后)|延(到|后)|往后推|提前到", text))
+    return cancel_said(text) or bool(re.search(r"改(到|成)|挪(到|一下)|换(到|成)|推(到|迟|后)|延(到|后)|往后推|提前到|"
+                                               r"改一?[下哈]|[改换]个(时间|日子|时候)", text))  # "那个能不能改一哈"
 
 
 # asking for a booking in so many words: "帮我约明天上午十一点", "那帮我约一个吧", "好 预约一下"

@@ -166,6 +166,7 @@ def test_a_choice_with_nothing_offered_that_names_an_item_is_answered():
     ("那个预约我不去了", "action_start_manage"),  # the booking made: cancelled or moved, its code asked if needed
     ("码FGGAS2，手机15823456710", "action_start_manage"),
     ("下周三晚上六点约个办个体户营业执照，名字张小燕，手机17723459876", "action_start_booking"),
+    ("我是外地的在夹江上班，办居住证能约不", "action_start_booking"),  # whether it can be booked: the form says
 ])
 def test_a_message_the_classifier_missed_about_a_booking_goes_to_the_booking_flows(text, follow):
     dispatcher = CollectingDispatcher()
@@ -449,3 +450,25 @@ def test_a_thing_no_guide_speaks_of_is_no_follow_up_of_the_one_option_offered():
     assert "预防接种" not in str(messages)
     messages, slots = run(ActionAnswerGuide(), tracker("在哪儿弄", "ask_location_hours", {"candidates": [offered]}))
     assert messages[0]["text"].startswith("【《预防接种证》办理】")
+
+
+def test_thanks_the_assistant_cannot_place_end_the_conversation_politely():
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionFallbackSearch().run(dispatcher, tracker("好了，谢谢你，等我从海南回来给你们带椰子", "nlu_fallback"), {}))
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_goodbye"]
+    assert events == [{"event": "followup", "name": "action_offer_rating", "timestamp": None}]
+
+
+def test_an_option_named_in_words_outweighs_a_number_that_points_elsewhere():
+    from actions.guides import pick_candidate
+
+    options = [item_id("出生登记"), item_id("户口迁移审批")]
+    assert pick_candidate("第一个嘛，就是迁户口那个，我要把户口迁回夹江", options).name == "户口迁移审批"
+    assert pick_candidate("第一个", options).name == "出生登记" and pick_candidate("第二个嘛", options).name == "户口迁移审批"
+
+
+def test_asking_to_change_a_booking_made_is_a_move():
+    from bot.booking.service import manage_op, moves_or_cancels
+
+    said = "哎呀刚刚厂头打电话来说周六要加班，那个能不能改一哈"
+    assert moves_or_cancels(said) and manage_op(said) == "reschedule"
