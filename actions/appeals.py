@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from actions.booking import explained_this_turn, name_in
 from actions.desk import asks_for_a_person, escalate, goodbye_then_rating, says_goodbye, wants_a_person
 from actions.guides import answer_in_passing, answer_question, latest_intent, takes_up_the_appeal
-from actions.service_question import a_detail_not_a_complaint, is_service_question, says_nothing_more
+from actions.service_question import a_detail_not_a_complaint, is_service_question, says_nothing_more, says_thanks
 from bot.appeals import texts
 from bot.appeals.service import Intake
 from bot.booking.service import asks_to_book, books_in_words
@@ -231,12 +231,13 @@ def agrees(text: str) -> bool:
 
 
 # "那等你们回话": the citizen waits for the answer, nothing more to tell
-_WAITING = re.compile(r"^(那|好|就)?等(你们|您|你)?(的)?(回话|消息|答复|回复|通知|电话)(了|哈|嘛)?$")
+_WAITING = re.compile(r"^(那|好|就)?(我|我们)?(就)?等(你们|您|你)?(的)?(回话|消息|答复|回复|通知|电话)(了|哈|嘛)?$|"
+                      r"^(那|好|就)?(我|我们)?(就)?等(着|起)(了|哈|嘛)?$")  # "那我等着，再见"
 
 
 def closes(text: str) -> bool:
     """"好 谢谢", "行，再见", "谢谢你": thanks or a goodbye, with at most a yes: the citizen is done."""
-    thanks = says_goodbye(text) or bool(re.search(r"谢谢|谢了|谢啦|多谢|感谢", text or ""))
+    thanks = says_goodbye(text) or says_thanks(text)
     return thanks and all(_YES.match(token) or _WAITING.match(token) for token in _tokens(text))
 
 

@@ -31,7 +31,7 @@ from actions.guides import (
     say,
     topic_entries,
 )
-from actions.service_question import is_service_question, says_nothing_more
+from actions.service_question import THANKS_WORD, is_service_question, says_nothing_more
 from bot import clock
 from bot.booking import service
 from bot.booking.calendar import CalendarUnknown
@@ -167,7 +167,7 @@ _NAME_ALONE = re.compile(r"(?:^|\s)([\u4e00-\u9fa5]{2,4})\s+(?=电话|手机)")
 # characters of words around a name, never in one given as the name ("写我妈的", "写错了")
 _NOT_IN_A_NAME = re.compile(r"[我你他她的了写错是不要对就这那吗呢嘛啥]")
 NOT_A_NAME = re.compile(r"个人|人工|客服|拜拜|再见|谢谢|多谢|感谢|麻烦|好的|好嘞|算了|不用|不要|没问题|可以|确认|是的|对的|晓得|知道|明白|预约|约个|电话|手机|"
-                        r"那个")  # "一点那个": a time picked, no name
+                        r"那个|等一?[下哈会]|等等|稍等|哎呀")  # "一点那个": a time picked; "等一哈，电话是136…": a pause, no name
 
 
 def name_in(text: str) -> str | None:
@@ -761,7 +761,7 @@ class ActionRouteChange(Action):
 
 
 # thanks with at most an "I see": the citizen is done ("晓得了 谢谢", "好的谢谢")
-_THANKS_ONLY = re.compile(r"^(?:(?:好的?|行|嗯+|要得|晓得了|知道了|明白了)[，,。 ]*)?(?:谢谢|多谢|感谢|谢了)[你您哈啊了]*[。！!]*$")
+_THANKS_ONLY = re.compile(rf"^(?:(?:好的?|行|嗯+|要得|晓得了|知道了|明白了)[，,。 ]*)?(?:{THANKS_WORD})[你您哈啊了]*[。！!]*$")
 
 
 def done_talking(text: str) -> bool:

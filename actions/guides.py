@@ -9,7 +9,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import escalate, goodbye_then_rating, wants_a_person
-from actions.service_question import NOT_BOOKING, says_nothing_more
+from actions.service_question import NOT_BOOKING, says_nothing_more, says_thanks
 from bot import clock
 from bot.appeals.texts import OFFER_LEAD as APPEAL_OFFER_LEAD
 from bot.appeals.texts import offer as appeal_offer
@@ -43,6 +43,7 @@ from knowledge.answers import (
     choose,
     event_answer,
     gone,
+    how_asked,
     only_an_aspect,
     unknown,
     which_item,
@@ -72,7 +73,7 @@ _FIRST = re.compile(r"先办(哪|啥|什么)|先(去|跑)(哪|啥)|从(哪|啥)(
 # "都要办些啥", "要跑哪些部门": a question about everything a life event needs, not one item
 # "有没有啥子救助", "能享受哪些补贴": which of a kind of help exist (normalised text: 啥子 → 什么)
 _ASKS_WHICH = re.compile(r"(有没有|有|能享受|可以享受|能领|可以领|能申请|可以申请)(什么|哪些|哪几种|几种)?(样的|能办的|可以办的|能领的)?"
-                         r"(救助|补贴|补助|政策|优惠|福利|待遇|帮扶|帮助)")
+                         r"(救助|补贴|补助|政策|优惠|福利|待遇|帮扶|帮助|扶持)")
 # "想问下我老汉儿养老保险的事情", "社保卡的事想问下": a topic opened, the question still to come
 _ABOUT_THINGS = re.compile(r"的事情?|方面的?(事情?|问题)|相关的?(事情?|问题)|那些事")
 VAGUE_WHICH = 20  # longer, the message tells a situation that picks the item ("一级肢体残疾，瘫在床上…有没有啥子补贴")
@@ -186,8 +187,8 @@ def an_items_own_word(text: str) -> bool:
     topic = topic_of(text)
     if topic is None:
         return False
-    own = {normalize(n) for e in get_index().kb.guides for n in [e.name, *e.aliases]}
-    return any(normalize(w) in own and normalize(w) in normalize(text) for w in topic.words)
+    own, said = get_index().kb.guide_names, normalize(text)
+    return any(normalize(w) in own and normalize(w) in said for w in topic.words)
 
 
 # at the read-back of a booking: a correction of what was read ("电话打错了 是138…", "名字写错了 是张丽", "换成下周二")
@@ -799,7 +800,8 @@ _CAN_BOOK = re.compile(r"(?:能|可以|可不可以|能不能)预?约(?:一?个|
 def asks_whether_bookable(text: str) -> bool:
     """"办居住证能约不", "出生医学证明那个能预约不": whether it can be booked, which the booking form answers (the dates,
     or that it cannot be booked)."""
-    return bool(_CAN_BOOK.search(simplified(text))) and not NOT_BOOKING.search(simplified(text))
+    said = simplified(text)
+    return bool(_CAN_BOOK.search(said)) and not NOT_BOOKING.search(said)
 
 
 def books_a_service(text: str) -> bool:
@@ -866,12 +868,11 @@ class ActionChooseItem(Action):
             else:
                 say(dispatcher, unknown())
             return []
-        aspect = tracker.get_slot("aspect") or "item"
-        say(dispatcher, answer(entry, aspect))
-        return [SlotSet("item", entry.id), SlotSet("candidates", None)]
-
-
-_THANKS = re.compile(r"谢谢|感谢|多谢|谢了|谢啦")
+        # what the choice asks in words ("第二个，咋个申请": the overview and the steps), else what was asked before
+        asked = aspects_in(text) or how_asked(text)
+        aspect = asked[0] if asked else tracker.get_slot("aspect") or "item"
+        say(dispatcher, answer(entry, aspect, also_asked(text, aspect)))
+        return [SlotSet("item", entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
 
 
 class ActionFallbackSearch(Action):
@@ -898,7 +899,7 @@ class ActionFallbackSearch(Action):
             # the knowledge base has something for it: answered as the question it would be had the classifier read it
             # so ("问一下不动产登记": which of the two, not the one whose words fit best), in one place (respond)
             return respond(dispatcher, tracker, aspect)
-        if _THANKS.search(text) and not asks_something(text):  # "好了，谢谢你，等我从海南回来给你们带椰子": done, as a goodbye
+        if says_thanks(text) and not asks_something(text):  # "好了，谢谢你，等我从海南回来给你们带椰子": done, as a goodbye
             return goodbye_then_rating(dispatcher)
         user_intents = [e.get("parse_data", {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
         if user_intents[-2:] == ["nlu_fallback", "nlu_fallback"]:

@@ -118,10 +118,18 @@ _NOTHING_MORE = re.compile(
     r"(?:[，,。！! ]*(?:谢谢(?:你们|[你您])?[哈啊呀了]?|再见|拜拜|就这样了?|就这些了?)[。！!]*)*[，,。！! ]*$")
 
 
+# a thanks in any of its everyday forms: one pattern for the closings of the guides, the booking form and the appeal intake
+THANKS_WORD = r"谢谢|感谢|多谢|谢了|谢啦"
+
+
+def says_thanks(text: str) -> bool:
+    return bool(re.search(THANKS_WORD, text or ""))
+
+
 # "好的，晓得了，谢谢", "好，谢了哈", "好了，多谢你": understood or ok, and thanks: nothing more to ask either (a thanks
 # alone is the classifier's)
 _UNDERSTOOD_THANKS = re.compile(r"^(?:(?:好的?|好了|行|嗯+|要得|ok|OK|(?:晓得|知道|明白|清楚)了?)[哈啊嘛了呀]?[，,。 ]*)+"
-                                r"(?:谢谢|感谢|多谢|谢了|谢啦)(?:你们|[你您]|了|啦)*[哈啊呀了嘛]?[。！! ]*$")
+                                rf"(?:{THANKS_WORD})(?:你们|[你您]|了|啦)*[哈啊呀了嘛]?[。！! ]*$")
 
 
 def says_nothing_more(text: str) -> bool:

@@ -30,8 +30,8 @@ ASPECT_CUES = {
                             r"要.{0,8}(证明|户口本|身份证|照片|合同)(吗|不)"),
     # "要不要交费" asks the fee; "缴费记录", "免费派律师" in a story do not
     "fee": re.compile(r"多少钱|好多钱|收费|收钱|要钱|费用|工本费|(要不要|需不需要|用不用|要)[交缴](费|钱)|[交缴](费|钱)(不|吗)"),
-    "time_limit": re.compile(r"多久|[那这]么久|[那这]么长时间|几天|(办理|办结|承诺)?时限|好久|好多天|多长时间|多少天|几个工作日|啥时候.{0,4}(拿|好|下来)|当天就?(能|可以)?(拿|取|办好|出)"),
-    "location_hours": re.compile(r"在哪|在那(儿|里)(开|办|交|弄|打|领|拿)|(材料|资料)?(交|送|递)到哪|哪里办|哪点|哪儿|几点|上班时间|地址|几楼|哪个窗口|周末.{0,3}(上班|开门|办)|哪家|哪个(医院|银行|网点)|"
+    "time_limit": re.compile(r"多久|[那这]么久|[那这]么长时间|几天|(办理|办结|承诺)?时限|好久|好多天|多长时间|多少天|几个工作日|多少个?工作日|啥时候.{0,4}(拿|好|下来)|当(天|场)就?(能|可以)?(拿|取|办好|出)"),
+    "location_hours": re.compile(r"在哪|在那(儿|里)(开|办|交|弄|打|领|拿)|(材料|资料)?(交|送|递)到哪|哪里(办|开|打|领)|哪点|哪儿|几点|上班时间|地址|几楼|哪个窗口|周末.{0,3}(上班|开门|办)|哪家|哪个(医院|银行|网点)|"
                                  r"(什么时候|啥时候|好久|几时|哪天)(开始|开放)?(报名|受理)|(什么时候|啥时候|好久|几时)(开始|开放)(?!发|领|到账|拿)|"
                                  # "在村上能办不 还是要跑县城": done near home or in the county town
                                  r"(在|到|去)(村上|村里|社区|乡镇|镇上|乡上|街道|县城|县上|县里)(就)?(能|可以)(办|弄|交|领|申请)|"
@@ -39,7 +39,7 @@ ASPECT_CUES = {
                                  # "晚上能办不", "周六去可以办吗": whether it is open then
                                  + OFF_HOURS),
     "online": re.compile(r"网上|手机上|线上|网办|APP|app|小程序"),
-    "visits": re.compile(r"跑几|几趟|几次|几回|(?<!第)一(次|趟)(就|都)?(能|可以)?(办|搞|弄)(完|好|结|成|得完|得好)|跑一趟|本人要不要|要本人|本人(去|来|到)|亲自|到场|两个(人)?都.{0,4}去|都要去|一起去|"
+    "visits": re.compile(r"跑几|几趟|(要不要|用不用|需不需要)跑|跑不跑|几次|几回|(?<!第)一(次|趟)(就|都)?(能|可以)?(办|搞|弄)(完|好|结|成|得完|得好)|跑一趟|本人要不要|要本人|本人(去|来|到)|亲自|到场|两个(人)?都.{0,4}去|都要去|一起去|"
                          r"陪(起|着|同)?去|委托.{0,4}(别人|他人|家人)|(喊|让|叫)(?!我去|我来|我自己).{1,6}(帮我|替我|代我)?去|代办|代领|代交|"
                          r"(我|他|她|家人|家属|屋头人|家里人|儿子|女儿|亲戚|别人)(去|来|帮|替)[^，,。？?]{0,4}(要得不|可以不|行不|得不|行吗|可以吗)"),
     # "低保咋个申请", "预防接种证咋个办" name an item and ask about it as a whole: the overview and the steps (_HOW below)
@@ -53,7 +53,7 @@ ASPECT_CUES = {
 
 
 # "低保咋个申请", "身份证丢了怎么办": how to get it done
-_HOW = re.compile(r"(咋个?|怎么|怎样|如何|啷个)样?(去|来|才能)?(新|补|重新)?(办|申请|申领|登记|报名|参保|开通|注销|操作|走|领|补|交|开|换|报|搞|整)"
+_HOW = re.compile(r"(咋个?|怎么|怎样|如何|啷个)样?(去|来|才能)?(新|补|重新)?(办|申请|申领|登记|认定|报名|参保|开通|激活|注销|处理|操作|打印|打(?!不|电话)|迁|签|走|领|补|交|开|换|报|搞|整)"
                   r"(?![完好了])|咋办|(办|走)些?(什么|啥子?|哪些)手续")  # "要办啥子手续": how, the conditions and the steps
 # "交了材料好久能到账", "资料交齐以后几天": materials already handed in are told, not asked for
 _TOLD = re.compile(r"(?<=[交报递送])(了|的|上去?的?)?(申请)?(材料|资料)|(材料|资料)(?=(都|已经|也)?(准备好|交|报|递|送))")
@@ -74,6 +74,12 @@ def aspects_in(text: str) -> list[str]:
     spans = sorted((m.start(), m.start() - m.end(), m.end(), aspect)
                    for aspect, cue in ASPECT_CUES.items() for m in cue.finditer(said))
     spans = [s for s in spans if any(start <= s[0] < end for start, end in asking)] or spans
+    # "临时救助咋个申请，多久能批": how asked beside another aspect asks the steps too (alone, "咋个申请" is left to the
+    # intent and asks the overview and the steps: how_asked)
+    how = [(m.start(), m.start() - m.end(), m.end(), "procedure") for m in _HOW.finditer(said)
+           if any(start <= m.start() < end for start, end in asking)]
+    if how and spans:
+        spans = sorted(spans + how)
     taken: list[tuple[int, int]] = []
     order: list[str] = []
     for start, _, end, aspect in spans:

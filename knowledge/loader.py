@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from knowledge.events import LifeEvent
+from knowledge.normalize import normalize
 from knowledge.pinned import PinnedAnswers
 from knowledge.schema import Entry, Problem, validate_catalogue_entry, validate_guide
 
@@ -35,6 +37,11 @@ class KnowledgeBase:
     @property
     def guides(self) -> list[Entry]:
         return [e for e in self.entries if e.detailed]
+
+    @cached_property
+    def guide_names(self) -> frozenset[str]:
+        """Every detailed guide's name and aliases, normalised: the words that are one item's own."""
+        return frozenset(normalize(n) for e in self.guides for n in [e.name, *e.aliases])
 
     def by_id(self, entry_id: str) -> Entry | None:
         return self._ids.get(entry_id)

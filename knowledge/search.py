@@ -263,12 +263,18 @@ class SearchIndex:
         """Replace a run of characters that sounds exactly like a known item word by that word,
         unless the run is itself a dictionary word (事业 stays 事业, 营业直照 becomes 营业执照)."""
         syllables = _syllables(text)
+        edges: set[int] | None = None  # where jieba's words of the text start and end, worked out at the first sound-alike
         out, i = [], 0
         while i < len(text):
             for n in self._homophone_lengths:
                 word = self._homophones.get(tuple(syllables[i:i + n])) if i + n <= len(text) else None
-                if word is not None and (word == text[i:i + n] or not self.tokenizer.FREQ.get(text[i:i + n])
-                                         and not self._cuts_a_word(text, i, i + n)):
+                if word is not None and word != text[i:i + n]:  # a sound-alike: kept unless the run is a dictionary word
+                    if self.tokenizer.FREQ.get(text[i:i + n]):  # or cuts a word of the text
+                        word = None
+                    else:
+                        edges = edges if edges is not None else self._word_edges(text)
+                        word = word if i in edges and i + n in edges else None
+                if word is not None:
                     out.append(word)
                     i += n
                     break
@@ -277,13 +283,12 @@ class SearchIndex:
                 i += 1
         return "".join(out)
 
-    def _cuts_a_word(self, text: str, start: int, end: int) -> bool:
-        """Whether text[start:end] cuts a word of the text as jieba cuts it ("去交资料": 交资 sounds like 教资, but the
-        text is 去/交/资料; "请问残疾人正怎么新办" is 请问/残疾人/正/怎么…, so 残疾人正 cuts none)."""
+    def _word_edges(self, text: str) -> set[int]:
+        """Where the words of the text start and end as jieba cuts it: a sound-alike run must not cut one ("去交资料":
+        交资 sounds like 教资, but the text is 去/交/资料; "请问残疾人正怎么新办" is 请问/残疾人/正/怎么…, so 残疾人正 cuts none)."""
         with self._lock:
             words = self.tokenizer.lcut(text, HMM=False)
-        edges = {0, *itertools.accumulate(len(w) for w in words)}
-        return start not in edges or end not in edges
+        return {0, *itertools.accumulate(len(w) for w in words)}
 
     # -- tokens and BM25 ------------------------------------------------------------------------
     def tokens(self, text: str) -> list[str]:

@@ -131,7 +131,9 @@ def only_details(text: str) -> bool:
     """The message gives the code and/or the mobile and nothing else ("预约码：VBFXHG", "电话139…"): it answers what the
     assistant asked or was asked before, and does not say what to do."""
     rest = _MOBILE_IN_TEXT.sub("", CODE_IN_TEXT.sub("", text))
-    return not re.sub(r"预约码|码|编号|电话|手机号?|号码|是|为|[:：，,。.\s]", "", rest)
+    # ... with at most the words of a correction ("哦念错了，是9LRR5U", "不好意思说错了，是151…")
+    return not re.sub(r"预约码|码|编号|电话|手机号?|号码|是|为|[:：，,。.!！\s]|[哦噢嗯哎呀]|不对|不好意思|刚才|刚刚|应该|"
+                      r"[说念打输记写搞看报]错了?", "", rest)
 
 
 def gives_a_code_or_mobile(text: str) -> bool:

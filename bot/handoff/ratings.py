@@ -26,8 +26,10 @@ _DEGREES = [(re.compile(r"不(?:太|大|怎么|咋|是很|是太|是特别|够|�
             (re.compile(r"(?:很|特别|太|超|相当|十分|极其|超级)满意"), "非常满意")]
 _MIDDLING = re.compile(r"^(一般般?|还行|还可以|凑合|马马虎虎|过得去)[嘛吧啊哈了。！!～~]*$")
 _DIGIT_LEVEL = {"1": "非常满意", "2": "满意", "3": "基本满意", "4": "不满意", "5": "非常不满意"}  # the order offered
-# a score said as one ("5分", "打五星", "满分", "3分嘛，说得太长了"): five is the best, whatever the order of the offered list
-_SCORE = re.compile(r"^(?:给|打)?(?:你|您|你们)?(?:打)?(?:个)?(?:([1-5一二两三四五])(?:分|星|颗星)|(满分))[嘛吧啊哈了。！!～~]*(?:$|[，,；;\s])")
+# a score said as one ("5分", "打五星", "满分", "3分嘛，说得太长了", "五星好评"): five is the best, whatever the order of
+# the offered list
+_SCORE = re.compile(r"^(?:给|打)?(?:你|您|你们)?(?:打)?(?:个)?(?:([1-5一二两三四五])(?:分|星|颗星)|(满分))(?:好评|差评)?[嘛吧啊哈了。！!～~]*"
+                    r"(?:$|[，,；;\s])")
 _SCORE_LEVEL = {score: level for level, score in RATING_LEVELS.items()}
 _SCORES = {**{str(n): n for n in range(1, 6)}, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 

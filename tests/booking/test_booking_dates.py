@@ -38,6 +38,8 @@ NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
         ("下周一上午有事，下午可以", "2026-11-30", "13:00", "17:59"),
         # a time of day asked about before the day is said ("晚上能去办不"), then the day with its time
         ("我白天要上班 晚上能去办不 帮我约下周三晚上", "2026-12-02", "18:00", "23:59"),
+        # the day and time settled on after "就", not a day given up before it in other words
+        ("还是不对，周六他要去医院体检，就这周五中午嘛，十二点", "2026-11-27", "12:00", "12:59"),
     ],
 )
 def test_expressions(text, day, start, end):

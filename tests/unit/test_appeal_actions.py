@@ -348,6 +348,7 @@ def test_nothing_more_once_the_matter_is_told_files_it_and_a_bare_pronoun_answer
     ("在漹城镇 谢谢", False), ("昨天开始的", False), ("好", False),
     ("好 谢谢你们", True), ("谢了 就这样", True), ("好嘛 那等你们回话 谢谢", True),  # 你们 whole; 谢了; waiting for the reply
     ("谢谢 但是还有个事", False), ("那就这样嘛，拜拜", True),  # "那": the yes of a citizen who is done
+    ("那我等着，再见", True), ("我等着看你们咋个处理，再见", False),  # waiting for the answer; "看…" tells more
 ])
 def test_thanks_or_a_goodbye_with_at_most_a_yes_closes_the_intake(text, done):
     assert closes(text) is done

@@ -49,6 +49,12 @@ def test_aspect_words(text, aspect):
     ("村上说可以申请", []),  # told, not asked
     # "是真的不" asks whether what was told is so: the told clause's aspect ("听说在手机上就能弄完，是真的不")
     ("朋友说现在成立公司在手机上就能全部弄完，不用跑大厅，是真的不？", ["online"]),
+    # how asked beside another aspect asks the steps too, in the order asked; alone it is the intent's (how_asked)
+    ("临时救助咋个申请，多久能批？", ["procedure", "time_limit"]), ("残疾人证怎么办，收费吗？", ["procedure", "fee"]),
+    ("医保电子凭证咋个激活，要不要跑窗口？", ["procedure", "visits"]), ("低保咋个申请嘛", []),
+    ("不知道怎么办才好，政府能帮一把不", []),  # told on the way, not asked
+    ("开工之前还要办那道手续，一般要多少个工作日能批下来？", ["time_limit"]), ("有没有应急用的那种，当场能拿到吗？", ["time_limit"]),
+    ("人事说要交一份公安开的证明，这个要去哪里开？", ["location_hours"]),
 ])
 def test_what_a_message_asks(text, asked):
     assert aspects_in(text) == asked
@@ -58,7 +64,8 @@ def test_what_a_message_asks(text, asked):
     ("低保咋个申请嘛", "item", ("procedure",)),  # how: the overview and the steps, whichever comes first
     ("低保咋个申请嘛", "procedure", ("item",)),
     ("医保码在微信上怎么领", "online", ()),  # the classifier's other aspect stays alone
-    ("身份证过期了要怎么换要带什么", "materials", ()),  # something more specific asked: that
+    ("身份证过期了要怎么换要带什么", "materials", ("procedure",)),  # how asked beside something more specific: the steps too
+    ("身份证过期了要带什么", "materials", ()),
     ("在哪里打？要带身份证吗？", "location_hours", ("materials",)),
 ])
 def test_what_is_answered_besides(text, first, more):
@@ -911,3 +918,65 @@ def test_the_code_and_mobile_sent_right_after_a_move_are_told_it_is_done(hall):
     assert messages[0]["text"].startswith("为您查到") and messages[0]["text"].endswith("刚才已改期成功，预约码不变。")
     messages, _ = run(ActionManageBooking(), tracker("17781920365", "inform", slots))  # no move before: a look-up
     assert messages[0]["text"].startswith("为您查到") and "改期" not in messages[0]["text"]
+
+
+def test_a_choice_that_asks_in_words_gets_what_it_asks():
+    """"第二个，咋个申请" after the relief topic's options: the overview and the steps of the second, not the aspect asked
+    before (the choice had answered the overview alone)."""
+    from actions.guides import ActionChooseItem
+    candidates = [item_id(n) for n in ("临时救助", "最低生活保障", "特困人员救助供养")]
+    messages, slots = run(ActionChooseItem(), tracker("第二个，咋个申请", "choose_item", {"candidates": candidates, "aspect": "item"}))
+    text = messages[0]["text"]
+    assert slots["item"] == candidates[1] and "受理条件" in text and "办理流程" in text
+    messages, slots = run(ActionChooseItem(), tracker("第二个，要好久", "choose_item", {"candidates": candidates, "aspect": "item"}))
+    assert "办结时限" in messages[0]["text"] and slots["aspect"] == "time_limit"
+    messages, slots = run(ActionChooseItem(), tracker("第二个", "choose_item", {"candidates": candidates, "aspect": "fee"}))
+    assert "收费" in messages[0]["text"] and slots["aspect"] == "fee"  # nothing asked: the aspect asked before
+
+
+def test_papers_in_general_are_asked_back_with_the_common_documents():
+    """"问下办证的事" (which papers?) is asked back with the documents people most often get, not "not found"."""
+    topic = topic_of("问下办证的事")
+    assert topic is not None and {"普通护照签发", "往来港澳通行证及签注签发", "居民身份证办理（包括临时）"} <= set(topic.items)
+    assert topic_of("身份证的事").name == "身份证" and topic_of("残疾证的事").name == "残疾人"  # a longer word wins
+    messages, slots = run(ActionAnswerGuide(), tracker("问下办证的事", "ask_item"))
+    assert "哪一项" in messages[0]["text"] and item_id("普通护照签发") in slots["candidates"]
+
+
+def test_which_support_a_kind_of_help_has_is_asked_back():
+    """"创业那方面有啥扶持，问下": which kinds of help there are, offered (the loan and the subsidy), not one answered."""
+    messages, slots = run(ActionAnswerGuide(), tracker("创业那方面有啥扶持，问下", "ask_item"))
+    assert {item_id("创业补贴申请"), item_id("个人创业担保贷款申请")} <= set(slots["candidates"])
+
+
+@pytest.mark.parametrize("text", ["你是机器人哇？你说快了我没听清，给我找个接电话的妹儿嘛", "你们领导电话多少", "我要找你们领导"])
+def test_someone_who_answers_the_phone_or_is_in_charge_is_a_person(text):
+    from actions.desk import wants_a_person
+    assert wants_a_person(text)
+
+
+def test_a_score_with_praise_is_a_rating():
+    from bot.handoff.ratings import level_of
+    assert level_of("五星好评") == "非常满意" and level_of("一星差评") == "非常不满意" and level_of("好评如潮的店") is None
+
+
+def test_nage_before_the_ge_of_a_word_is_no_filler():
+    """"那个体户呢，也要跑那么多趟嗦": 那 + 个体户, not the filler 那个 + 体户 (which named nothing)."""
+    from knowledge.normalize import normalize
+    assert normalize("那个体户呢") == "那个体户" and normalize("我想问那个身份证") == "身份证"
+    assert get_index().resolve("那个体户呢，也要跑那么多趟嗦").entry.name == "个体工商户设立登记"
+
+
+def test_a_pause_before_a_corrected_mobile_is_no_name():
+    """"等一哈，电话是136…，后头两个数搞反了" at the read-back: the mobile is corrected, the name stays (it became 等一哈)."""
+    from actions.booking import name_in
+    assert name_in("等一哈，电话是13628153374，后头两个数搞反了") is None and name_in("稍等，电话13628153374") is None
+    assert name_in("罗文华，13628153347") == "罗文华"
+
+
+def test_a_code_or_mobile_said_again_as_a_correction_is_only_the_details():
+    """"哦念错了，是9LRR5U" after a look-up that found nothing: the corrected code, looked up again (it got a goodbye)."""
+    from bot.booking.service import gives_booking_details
+    assert gives_booking_details("哦念错了，是9LRR5U", True) and gives_booking_details("哦说错了，是15183396420", True)
+    assert gives_booking_details("不好意思，刚才说错了，码是9LRR5U", False)
+    assert not gives_booking_details("我想问下9LRR5U是啥", True)
