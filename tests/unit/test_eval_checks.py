@@ -61,3 +61,13 @@ def test_every_writers_set_is_reported():
     conversations = yaml.safe_load(CONVERSATIONS.read_text(encoding="utf-8"))["conversations"]
     splits = {q["split"] for q in situation_questions()} | {c["split"] for c in conversations}
     assert splits <= {"tune", "held_out", *DEV_SPLITS}
+
+
+def test_untrained_tuning_questions_are_run_but_never_learnt():
+    """tests/eval/untrained.yml is run and reported with the others, and the search's model (knowledge/asked.yaml only)
+    never learns it: its figures are of questions the model has not seen."""
+    from bot.eval_dialogue import ASKED, UNTRAINED
+    untrained = [q for q in situation_questions() if q.get("source") == "untrained"]
+    learnt = {q["id"] for q in yaml.safe_load(ASKED.read_text(encoding="utf-8"))["questions"]}
+    assert untrained and len(untrained) == len(yaml.safe_load(UNTRAINED.read_text(encoding="utf-8"))["questions"])
+    assert not learnt & {q["id"] for q in untrained}  # (a short question may be word for word another writer's)
