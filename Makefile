@@ -13,7 +13,7 @@ run: .venv/.installed model
 	$(APP_PY) -m bot run
 
 test: .venv/.installed model models/baseline.tar.gz system-deps
-	$(APP_PY) -m pytest -q tests
+	$(APP_PY) -m pytest -q --durations=25 tests
 
 bench: .venv/.installed model models/baseline.tar.gz
 	$(APP_PY) -m bot bench

@@ -235,6 +235,16 @@ _WAITING = re.compile(r"^(那|好|就)?(我|我们)?(就)?等(你们|您|你)?(�
                       r"^(那|好|就)?(我|我们)?(就)?等(着|起)(了|哈|嘛)?$")  # "那我等着，再见"
 
 
+# "那我重新约个时间办不动产转移登记，下周二上午十点": a booking asked for in words, not a detail of the appeal
+_BOOK_NOW = re.compile(r"(帮我|给我|替我|重新|再|想|要)(预约|约)|约(一?个|一?下)(号|时间)")
+
+
+def books_instead(text: str) -> bool:
+    """In the middle of the intake, a new booking asked for in so many words ("那我重新约个时间办…，下周二上午十点"):
+    what was told is filed, then the booking starts. A booking told as part of the complaint ("我约了号还是白跑") is not."""
+    return bool(_BOOK_NOW.search(text)) and (books_in_words(text) or asks_to_book(text))
+
+
 def closes(text: str) -> bool:
     """"好 谢谢", "行，再见", "谢谢你": thanks or a goodbye, with at most a yes: the citizen is done."""
     thanks = says_goodbye(text) or says_thanks(text)
@@ -359,8 +369,9 @@ class ValidateAppealForm(FormValidationAction):
             return ended(PERSON)
         if cancels(text):
             return ended(CANCELLED)
-        if (closes(text) or says_nothing_more(text)) and tracker.get_slot("appeal_what") and slot != "appeal_what":
-            # "就这些，再见", "好 谢谢": the citizen is done and leaves; what they told is filed as it is (no phone: anonymous)
+        if (closes(text) or says_nothing_more(text) or books_instead(text)) and tracker.get_slot("appeal_what") and slot != "appeal_what":
+            # "就这些，再见", "好 谢谢": the citizen is done and leaves; what they told is filed as it is (no phone: anonymous);
+            # "那我重新约个时间…": the same, then the booking (ActionFinishAppeal)
             missing = {name: "" for name in ("appeal_place", "appeal_since", "appeal_wish") if not tracker.get_slot(name)}
             return {**missing, "appeal_contact": tracker.get_slot("appeal_contact") or ANONYMOUS, "appeal_confirm": CONFIRMED}
         if slot != "appeal_what" and is_service_question("complain", text) and (
@@ -441,7 +452,8 @@ class ValidateAppealForm(FormValidationAction):
             return ended(PERSON)
         if cancels(text):  # "算了", "不投诉了", or only "再见": nothing is filed without a yes
             return ended(CANCELLED)
-        if agrees(text) or closes(text) or says_nothing_more(text):  # "好 没得了", "谢谢了": nothing to change
+        if agrees(text) or closes(text) or says_nothing_more(text) or books_instead(text):
+            # "好 没得了", "谢谢了": nothing to change; "那帮我约个明天上午…": the booking next (ActionFinishAppeal)
             return {"appeal_confirm": CONFIRMED}
         if is_service_question("complain", text) and (item := answer_in_passing(dispatcher, text, tracker.get_slot("item"))):
             dispatcher.utter_message(text="工单还没有提交。内容没问题请说“确认提交”；要改哪一项，直接告诉我就行。", buttons=CONFIRM_BUTTONS)
@@ -588,6 +600,8 @@ class ActionFinishAppeal(Action):
                                           "工作人员会为您登记。")
             return reset
         dispatcher.utter_message(text=reply)
+        if books_instead(text):  # "那我重新约个时间办…": filed, and now the booking
+            return reset + [FollowupAction("action_start_booking")]
         if closes(text) or says_nothing_more(text):  # "没得了 谢谢", "好 谢谢": filed, and the citizen is done
             return reset + goodbye_then_rating(dispatcher)
         return reset

@@ -871,7 +871,7 @@ class ActionChooseItem(Action):
         # what the choice asks in words ("第二个，咋个申请": the overview and the steps), else what was asked before
         asked = aspects_in(text) or how_asked(text)
         aspect = asked[0] if asked else tracker.get_slot("aspect") or "item"
-        say(dispatcher, answer(entry, aspect, also_asked(text, aspect)))
+        say(dispatcher, answer(entry, aspect, tuple(a for a in asked if a != aspect)))
         return [SlotSet("item", entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
 
 

@@ -492,7 +492,7 @@ def bench_import(small: bool) -> dict[str, Any]:
             raise RuntimeError("\n".join(result.report()))
         assert result.content is not None and base is not None  # an ok plan has content; the seed is a version
         checked = time.perf_counter() - started
-        fitted_index, model = fitted.fit(result.content, "bench")  # as `kb import` does before it publishes
+        fitted_index, model = fitted.fit(result.content, "bench", reuse=False)  # as `kb import` does, fitting it
         del fitted_index
         with database.session() as session:
             number = versions.publish_on(db_session=session, base=base, content=result.content, author="bench", reason="",

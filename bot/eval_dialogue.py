@@ -178,7 +178,7 @@ STYLES = ["named", "situational", "situational_short", "speech", "dialect", "mul
 def report_questions(results: list[dict[str, Any]], split: str) -> dict[str, Any]:
     rows = [r for r in results if r["split"] == split]
     # the tuning questions also fit the search's model (knowledge/asked.yaml): only the held-out half measures it
-    learnt = rows and rows[0].get("source") != "untrained"
+    learnt = any(r.get("source") != "untrained" for r in rows)
     trained = "；检索模型学过这些问法，准确率只看留出集" if split != "held_out" and learnt else ""
     print(f"\n单轮问题（{split}，{len(rows)} 题{trained}）")
     print(f"{'style':<17}{'right':>16}{'offered':>16}{'wrong':>14}{'not found/other':>18}{'aspect ok':>16}")

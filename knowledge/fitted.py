@@ -5,6 +5,10 @@ index build: ten seconds and more on two busy cores, where two processes fitting
 The blob is tied to the search code (a fingerprint of the files that shape the fit) and signed with the app's secret
 key (HMAC-SHA256): a blob fitted by other code, or that does not verify, is never unpickled, and the process fits its
 own model as before. The search itself is unchanged: the same SearchIndex, with its fitted parts handed over.
+
+A fit is also kept in var/cache/ per knowledge content, search code and scikit-learn version (`fitted_parts`): the
+repo's own YAML (tests, `kb search`, an action server without a database) and a new database's seed are fitted once
+per machine, not once per process (50 s on two cores, against 2 s for an index with its model loaded).
 """
 from __future__ import annotations
 
@@ -12,21 +16,33 @@ import hashlib
 import hmac
 import logging
 import multiprocessing
+import os
 import pickle
 import secrets
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from knowledge.content import Content
+import sklearn
+
+from knowledge.content import Content, seed_hash
+from knowledge.events import events
+from knowledge.loader import load as load_repo
 from knowledge.search import ASKED_FILE, NEGATIVES_FILE, SearchIndex
 
 log = logging.getLogger(__name__)
 
 FIT_FILES = (Path(__file__).resolve().parent / "search.py", Path(__file__).resolve().parent / "normalize.py", NEGATIVES_FILE,
              ASKED_FILE, Path(__file__).resolve().parent / "events.py")  # (events.CUE leaves questions out of the fit)
+
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent
+CACHE_DIR = KNOWLEDGE_DIR.parent / "var" / "cache"
+CACHE_KEEP = 6  # fits kept (22 MB each for the county): the newest, as knowledge is edited or tests publish versions
 
 
 @lru_cache(maxsize=1)
@@ -42,11 +58,60 @@ def _mac(key: str, payload: bytes) -> bytes:
     return hmac.new(key.encode("utf-8"), fingerprint() + payload, hashlib.sha256).digest()
 
 
-def fit(content: Content, key: str) -> tuple[SearchIndex, bytes]:
-    """Build the index of content and its signed model blob (fingerprint, MAC, compressed pickle)."""
-    index = SearchIndex(content.to_kb())
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """Everything besides the content that shapes a fit: the knowledge package's code and the data it reads
+    (FIT_FILES, and loader and schema, which make the entries), and the scikit-learn that pickles the model."""
+    digest = hashlib.sha256(sklearn.__version__.encode())
+    for path in sorted({*KNOWLEDGE_DIR.glob("*.py"), *FIT_FILES}):
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()
+
+
+def fitted_parts(content_digest: str, build: Callable[[bool], SearchIndex], cache_dir: Path | None = CACHE_DIR
+                 ) -> tuple[SearchIndex, bytes]:
+    """An index (`build(True)` fits its model, `build(False)` does not) and its model's compressed pickle, the pickle
+    kept in cache_dir (None: no cache) under the content and the code it was fitted with. The cache holds pickles
+    this app wrote itself (whoever can write var/ can change the app anyway; bot/appeals/classifier.py does the same);
+    a file that does not load is fitted again and replaced."""
+    path = cache_dir / f"search-model-{hashlib.sha256((_code_digest() + content_digest).encode()).hexdigest()[:24]}.bin" \
+        if cache_dir is not None else None
+    if path is not None and path.exists():
+        try:
+            payload = path.read_bytes()
+            index = build(False)
+            index.model, index.combiner = pickle.loads(zlib.decompress(payload))  # noqa: S301  (written by this app)
+            os.utime(path)  # the newest used stays when the cache is pruned
+            return index, payload
+        except Exception as exc:  # noqa: BLE001  (a broken or foreign cache file: fit again)
+            log.warning("检索模型缓存 %s 无法使用（%r），重新生成", path, exc)
+    index = build(True)
     payload = zlib.compress(pickle.dumps((index.model, index.combiner), protocol=pickle.HIGHEST_PROTOCOL), 6)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_bytes(payload)
+            partial.replace(path)  # whole or not at all, also with processes fitting the same content at once
+            for old in sorted(path.parent.glob("search-model-*.bin"), key=lambda p: p.stat().st_mtime)[:-CACHE_KEEP]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("检索模型未能缓存：%r", exc)
+    return index, payload
+
+
+def fit(content: Content, key: str, reuse: bool = True) -> tuple[SearchIndex, bytes]:
+    """Build the index of content and its signed model blob (fingerprint, MAC, compressed pickle); with reuse, the
+    fit kept in var/cache/ for the same content and code is used (the benchmark times a fit: reuse=False)."""
+    index, payload = fitted_parts(content.digest(), lambda fit_model: SearchIndex(content.to_kb(), fit_model=fit_model),
+                                  CACHE_DIR if reuse else None)
     return index, fingerprint() + _mac(key, payload) + payload
+
+
+def repo_index() -> SearchIndex:
+    """The index of the repo's own YAML (knowledge/guides, catalogue, events), its fit kept in var/cache/."""
+    kb = replace(load_repo(), events=events())
+    return fitted_parts("repo:" + seed_hash(), lambda fit_model: SearchIndex(kb, fit_model=fit_model))[0]
 
 
 def _blob(content: Content, key: str) -> bytes:

@@ -19,11 +19,11 @@ FILLERS = (
     "请问一下", "请问", "您好", "你好", "麻烦问下", "麻烦问一下", "麻烦", "想问一下", "想问下", "问一下", "问下",
     "咨询一下", "咨询下", "我想问", "我想咨询", "谢谢", "那个", "就是说",
 )
-# "那个" is a filler but for the 个 of a word that follows ("那个体户呢": 那 + 个体户, "那个人参保证明")
-_NOT_FILLERS = {"那个": "(?![体人税])"}
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 _DIALECT_RE = re.compile("|".join(sorted(map(re.escape, DIALECT), key=len, reverse=True)))
-_FILLER_RE = re.compile("|".join(re.escape(f) + _NOT_FILLERS.get(f, "") for f in sorted(FILLERS, key=len, reverse=True)))
+# "那个" is a filler but for the 个 of a word that follows ("那个体户呢": 那 + 个体户, "那个人参保证明")
+_FILLER_RE = re.compile("|".join(re.escape(f) + ("(?![体人税])" if f == "那个" else "")
+                                 for f in sorted(FILLERS, key=len, reverse=True)))
 _TRAILING = re.compile(r"[呢吗嘛啊呀哦吧哈噻撒嗦哇]+$")
 
 

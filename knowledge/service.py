@@ -14,11 +14,9 @@ import ctypes
 import gc
 import logging
 import threading
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from knowledge.events import events
-from knowledge.loader import load
+from knowledge.fitted import repo_index
 from knowledge.search import SearchIndex
 
 if TYPE_CHECKING:
@@ -38,7 +36,7 @@ def get_index() -> SearchIndex:
     if _index is None:
         with _lock:
             if _index is None:
-                _index = SearchIndex(replace(load(), events=events()))
+                _index = repo_index()
     return _index
 
 

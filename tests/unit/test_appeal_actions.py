@@ -17,6 +17,7 @@ from actions.appeals import (
     account_of,
     agrees,
     appeal_type_of,
+    books_instead,
     cancels,
     closes,
     correction,
@@ -357,3 +358,21 @@ def test_thanks_or_a_goodbye_with_at_most_a_yes_closes_the_intake(text, done):
 def test_a_town_whose_name_ends_in_cheng_zhen_is_a_place():
     assert place_in("我要投诉 漹城镇我们楼下那个烧烤摊天天搞到半夜两点") == "漹城镇"
     assert place_in("小城镇") is None
+
+
+BOOKING_MID_INTAKE = "那我重新约个时间办不动产转移登记，下周二上午十点"
+
+
+def test_a_booking_asked_in_the_intake_files_what_was_told_then_starts_the_booking(office):
+    told = {"appeal_what": "上周去不动产登记中心办过户，说系统坏了让我回去，白跑一趟", "appeal_contact": "13551234567"}
+    slots = ValidateAppealForm().validate_appeal_place(BOOKING_MID_INTAKE, CollectingDispatcher(),
+                                                       tracker(BOOKING_MID_INTAKE, told, intent="book_appointment"), DOMAIN)
+    assert slots["appeal_confirm"] == "confirmed" and slots["appeal_place"] == "" and slots["appeal_contact"] == "13551234567"
+    messages, _, events = run(ActionFinishAppeal(), tracker(BOOKING_MID_INTAKE, {**told, **slots}, intent="book_appointment"))
+    assert office.appeals.filed[0][0].what == told["appeal_what"] and "GD2612020001" in messages[0]["text"]
+    assert events[-1] == {"event": "followup", "name": "action_start_booking", "timestamp": None}
+
+
+@pytest.mark.parametrize("text", ["我约了号过去还是白跑一趟", "上周二约的上午十点", "在不动产登记中心预约窗口"])
+def test_a_booking_told_as_part_of_the_complaint_is_a_detail(text):
+    assert not books_instead(text)

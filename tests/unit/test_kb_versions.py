@@ -5,6 +5,7 @@ import logging
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from booking.test_booking_concurrency import postgres_url  # noqa: F401  (the PostgreSQL server fixture)
@@ -144,6 +145,48 @@ def test_the_stored_search_model_serves_the_same_answers_and_is_used_only_when_i
     monkeypatch.setattr(fitted, "fingerprint", lambda: b"other search code".ljust(32, b"\0"))
     assert fitted.load(content, blob, "key-1") is None  # fitted by other search code
     assert unpickled == []  # nothing unverified is ever unpickled
+
+
+class Fits:
+    """A stand-in for building an index: counts the fits, gives a model and combiner that pickle."""
+
+    def __init__(self):
+        self.fitted = 0
+
+    def __call__(self, fit_model):
+        self.fitted += fit_model
+        return SimpleNamespace(model=("model", self.fitted) if fit_model else None, combiner=("combiner",))
+
+
+def test_a_fit_is_kept_per_content_and_code_and_a_broken_cache_file_is_fitted_again(tmp_path, monkeypatch, caplog):
+    build = Fits()
+    first, payload = fitted.fitted_parts("content-1", build, tmp_path)
+    again, same = fitted.fitted_parts("content-1", build, tmp_path)
+    assert build.fitted == 1 and same == payload and again.model == first.model == ("model", 1)
+    other, _ = fitted.fitted_parts("content-2", build, tmp_path)  # other knowledge: fitted
+    assert build.fitted == 2 and other.model == ("model", 2)
+    monkeypatch.setattr(fitted, "_code_digest", lambda: "other search code")
+    fitted.fitted_parts("content-1", build, tmp_path)  # the same knowledge, other code: fitted
+    assert build.fitted == 3
+    monkeypatch.undo()
+    (cached,) = [p for p in tmp_path.glob("search-model-*.bin") if p.read_bytes() == payload]
+    cached.write_bytes(b"not a pickle")
+    with caplog.at_level(logging.WARNING):
+        fitted.fitted_parts("content-1", build, tmp_path)
+    assert build.fitted == 4 and "重新生成" in caplog.text and cached.read_bytes() != b"not a pickle"
+    fitted.fitted_parts("content-1", build, None)  # no cache (the benchmark times a fit)
+    assert build.fitted == 5
+
+
+def test_the_cache_keeps_only_the_newest_fits(tmp_path, monkeypatch):
+    monkeypatch.setattr(fitted, "CACHE_KEEP", 2)
+    build = Fits()
+    for number in range(4):
+        fitted.fitted_parts(f"content-{number}", build, tmp_path)
+        os.utime(max(tmp_path.glob("*.bin"), key=lambda p: p.stat().st_mtime_ns), (number + 10, number + 10))
+    assert len(list(tmp_path.glob("search-model-*.bin"))) == 2 and not list(tmp_path.glob("*.tmp"))
+    fitted.fitted_parts("content-3", build, tmp_path)
+    assert build.fitted == 4  # the newest is still there
 
 
 def test_the_first_process_to_serve_a_version_fits_in_a_child_and_keeps_its_model_for_the_others(database, fresh_index,

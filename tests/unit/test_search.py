@@ -92,13 +92,18 @@ def test_search_is_the_same_in_every_process():
     import subprocess
     import sys
 
-    script = ("from knowledge.service import get_index\n"
+    # each process fits its own model (the index, not the fit kept in var/cache/, which would be the same by construction)
+    script = ("from dataclasses import replace\n"
+              "from knowledge.events import events\n"
+              "from knowledge.loader import load\n"
+              "from knowledge.search import SearchIndex\n"
+              "index = SearchIndex(replace(load(), events=events()))\n"
               "for q in ['我爸在工地摔伤了干不了活，家里没收入了，政府能帮一把吗', '社保卡遭弄丢了，补办要带啥子东西嘛', '户口']:\n"
-              "    r = get_index().resolve(q)\n"
-              "    print(r.kind, [(h.entry.id, round(h.score, 6)) for h in get_index().search(q, top=8)])\n")
+              "    r = index.resolve(q)\n"
+              "    print(r.kind, [(h.entry.id, round(h.score, 6)) for h in index.search(q, top=8)])\n")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     runs = {subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root}).stdout for seed in ("1", "2", "3")}
+                           env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root}).stdout for seed in ("1", "2")}
     assert len(runs) == 1, runs
 
 
