@@ -1026,6 +1026,12 @@ class ActionManageBooking(Action):
             found = get_index().kb.by_name(booking.item_name)
             return [SlotSet("item", found.id), SlotSet("candidates", None)] if found else []
         except (service.BookingError, DateNotBookable, CalendarUnknown) as exc:
+            if isinstance(exc, service.NotFound) and phone and (mine := with_session(lambda s: service.booked_in_conversation(
+                    db_session=s, conversation_id=tracker.sender_id, phone=phone))) is not None:
+                # a code misremembered in the conversation that booked: its booking, with the right code
+                again = {"cancel": "要取消请再说一次“取消预约”。", "reschedule": "要改期请再说一次想改到什么时候。"}.get(op, "")
+                dispatcher.utter_message(text=f"这个预约码不对。您在这次对话中的预约是：{describe(mine)}{again}")
+                return [SlotSet("manage_code", mine.code), SlotSet("manage_phone", mine.phone), SlotSet("manage_op", "lookup")]
             dispatcher.utter_message(text=getattr(exc, "reason", str(exc)) + "。")
             if isinstance(exc, service.NotFound):
                 return [SlotSet("manage_code", None), SlotSet("manage_phone", None)]

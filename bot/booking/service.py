@@ -394,6 +394,20 @@ def lookup(*, db_session: Session, code: str, phone: str) -> Booking:
     return booking
 
 
+def booked_in_conversation(*, db_session: Session, conversation_id: str, phone: str) -> Booking | None:
+    """The newest active booking a conversation made with this mobile, for a code misremembered in the same
+    conversation ("那个码是789456对不？电话138…"): the conversation was told the code when it booked, so telling it
+    again discloses nothing to anyone else. None when there is none (or the mobile is not one)."""
+    try:
+        phone = normalize_phone(phone)
+    except BookingError:
+        return None
+    if not conversation_id:
+        return None
+    return db_session.scalar(select(Booking).where(Booking.conversation_id == conversation_id, Booking.phone == phone,
+                                                   Booking.status == "active").order_by(Booking.created_at.desc()).limit(1))
+
+
 def cancel(*, db_session: Session, code: str, phone: str) -> Booking:
     """Cancel and free the seat at once; cancelling twice is harmless."""
     booking = lookup(db_session=db_session, code=code, phone=phone)

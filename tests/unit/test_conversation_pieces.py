@@ -52,6 +52,8 @@ def test_aspect_words(text, aspect):
     # how asked beside another aspect asks the steps too, in the order asked; alone it is the intent's (how_asked)
     ("临时救助咋个申请，多久能批？", ["procedure", "time_limit"]), ("残疾人证怎么办，收费吗？", ["procedure", "fee"]),
     ("医保电子凭证咋个激活，要不要跑窗口？", ["procedure", "visits"]), ("低保咋个申请嘛", []),
+    ("医保卡掉了，要咋个重新弄一张，要几天？", ["procedure", "time_limit"]),  # 弄, 注册, 销 ask how too
+    ("几个朋友合伙开公司咋注册，要多少钱", ["procedure", "fee"]),
     ("不知道怎么办才好，政府能帮一把不", []),  # told on the way, not asked
     ("开工之前还要办那道手续，一般要多少个工作日能批下来？", ["time_limit"]), ("有没有应急用的那种，当场能拿到吗？", ["time_limit"]),
     ("人事说要交一份公安开的证明，这个要去哪里开？", ["location_hours"]),
@@ -90,6 +92,16 @@ def test_whether_a_message_asks_at_all(text, asks):
     ("家里条件差，刚评上低保，要准备什么", ["materials"]),  # 条件差 tells a situation, asks no conditions
     ("资料交到哪里", ["location_hours"]), ("在那儿开哦", ["location_hours"]),  # where, though 资料 is said; 那儿 for 哪儿
     ("她走不动路 我去交要得不", ["visits"]), ("屋头人能不能帮我代办", ["visits"]),  # someone else going instead
+    # where to go, asked at the end of a story ("…要到哪里去申请？", "…去哪个部门申请？", "…去哪里销掉？")
+    ("我兄弟是二级肢体残疾，每个月可以多领一笔生活上的钱，要到哪里去申请？", ["location_hours"]),
+    ("想申请政府那种租金便宜的房子，要去哪个部门申请？", ["location_hours"]), ("执照还挂着，去哪里销掉？", ["location_hours"]),
+    ("我跑了好多地方，去哪里都说不归他们管", []),  # told, not asked
+    # more ways the writers asked: "要交些啥子", "…要什么", "来得及不", "要跑好多趟", "上门来办不", "要不要交手续费"
+    ("屋头遭火烧了，可以申请一笔救急的钱，要交些啥子", ["materials"]), ("单位社保开户要什么", ["materials"]),
+    ("现在去办来得及不", ["time_limit"]), ("要提前几个月去办啊", ["time_limit"]), ("要跑好多趟？", ["visits"]),
+    ("老人瘫在床上，可以上门来办不", ["visits"]), ("去办手续要不要交手续费？", ["fee"]), ("评定要自己出钱吗？", ["fee"]),
+    ("补结婚证 要不要钱 要不要带照片", ["fee", "materials"]),  # "要不要…照片" does not reach over to the first 要不要
+    ("随迁子女入学 啥子时候报名嘛", ["location_hours"]),
 ])
 def test_every_aspect_asked_in_the_order_asked(text, aspects):
     assert aspects_in(text) == aspects
@@ -980,3 +992,30 @@ def test_a_code_or_mobile_said_again_as_a_correction_is_only_the_details():
     assert gives_booking_details("哦念错了，是9LRR5U", True) and gives_booking_details("哦说错了，是15183396420", True)
     assert gives_booking_details("不好意思，刚才说错了，码是9LRR5U", False)
     assert not gives_booking_details("我想问下9LRR5U是啥", True)
+
+
+def test_a_code_misremembered_in_the_conversation_that_booked_is_told_the_right_one(hall):
+    """"那个码是789456对不？电话138…" in the conversation that made the booking: its booking and code (the
+    conversation was told it); the same mobile and a wrong code from any other conversation: not found, as ever."""
+    from actions.booking import ActionManageBooking
+    from bot.booking import service
+
+    database, schedule, day = hall
+    with database.session() as s:
+        mine = service.book(db_session=s, schedule=schedule, item_name="食品经营许可", day=day, start="09:00",
+                            name="钟玉兰", phone="13881330562", conversation_id="test").code
+        elsewhere = service.book(db_session=s, schedule=schedule, item_name="申领《四川省老年人优待证》", day=day, start="10:00",
+                                 name="钟玉兰", phone="13881330562", conversation_id="webchat-another").code
+        s.commit()
+    slots = {"manage_code": "789456", "manage_phone": "13881330562", "manage_op": "lookup"}
+    messages, events = run(ActionManageBooking(), tracker("那个码是789456对不？电话13881330562", "lookup_appointment", slots))
+    assert mine in messages[0]["text"] and elsewhere not in messages[0]["text"] and "不对" in messages[0]["text"]
+    assert events["manage_code"] == mine
+    cancel = {**slots, "manage_op": "cancel"}
+    messages, _ = run(ActionManageBooking(), tracker("取消，码789456，电话13881330562", "cancel_appointment", cancel))
+    assert mine in messages[0]["text"] and "再说一次" in messages[0]["text"]
+    with database.session() as s:
+        assert s.scalar(service.select(service.Booking).where(service.Booking.code == mine)).status == "active"  # not cancelled
+    other = {**slots, "manage_phone": "13900001111"}
+    messages, _ = run(ActionManageBooking(), tracker("码789456，电话13900001111", "lookup_appointment", other))
+    assert messages[0]["text"].startswith(service.NOT_FOUND) and mine not in messages[0]["text"]
