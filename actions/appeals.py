@@ -236,13 +236,13 @@ _WAITING = re.compile(r"^(那|好|就)?(我|我们)?(就)?等(你们|您|你)?(�
 
 
 # "那我重新约个时间办不动产转移登记，下周二上午十点": a booking asked for in words, not a detail of the appeal
-_BOOK_NOW = re.compile(r"(帮我|给我|替我|重新|再|想|要)(预约|约)|约(一?个|一?下)(号|时间)")
+_BOOK_NOW = re.compile(r"(重新|再|想|要)(预约|约)|约(一?个|一?下)(号|时间)")  # with a day or mobile (asks_to_book)
 
 
 def books_instead(text: str) -> bool:
     """In the middle of the intake, a new booking asked for in so many words ("那我重新约个时间办…，下周二上午十点"):
     what was told is filed, then the booking starts. A booking told as part of the complaint ("我约了号还是白跑") is not."""
-    return bool(_BOOK_NOW.search(text)) and (books_in_words(text) or asks_to_book(text))
+    return books_in_words(text) or (bool(_BOOK_NOW.search(text)) and asks_to_book(text))
 
 
 def closes(text: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import re
 import uuid
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from actions.desk import goodbye_then_rating, says_goodbye, wants_a_person
@@ -23,7 +25,6 @@ from actions.guides import (
     about_the_booking_made,
     answer_question,
     corrects_the_read_back,
-    earlier_message,
     last_said,
     latest_intent,
     names_an_item,
@@ -45,6 +46,8 @@ from knowledge.answers import answer, aspect_in, aspects_in, how_asked
 from knowledge.normalize import normalize
 from knowledge.schema import Entry
 from knowledge.service import get_index
+
+log = logging.getLogger(__name__)
 
 BOOKING_SLOTS = ["booking_item", "booking_date", "booking_time", "booking_name", "booking_phone", "booking_id_number",
                  "booking_window", "booking_request_id"]
@@ -74,6 +77,17 @@ def with_session(fn: Callable[[Session], T]) -> T:
         return fn(session)
 
 
+def own_booking(conversation_id: str, phone: str) -> Booking | None:
+    """The newest active booking this conversation made with this mobile; None also when the database cannot say
+    (a code not found is then answered as before, not with an error)."""
+    try:
+        return with_session(lambda s: service.booked_in_conversation(db_session=s, conversation_id=conversation_id,
+                                                                     phone=phone))
+    except SQLAlchemyError as exc:  # (its text carries the statement's parameters: the mobile)
+        log.warning("查询本次对话的预约失败：%s", type(exc).__name__)
+        return None
+
+
 # Booking words and times, left out when the rest of a booking message is searched for the item it names.
 _BOOKING_WORDS = re.compile(r"(重新|再)?(帮我|给我|能不能|能否|可不可以|麻烦|请)?(预约|约个?号?|挂个?号|登记一个)(一下)?|"
                             r"(这|下下?|本)?(周|星期|礼拜)[一二三四五六日天]|明天|后天|今天|上午|下午|中午|晚上|傍晚|"
@@ -98,12 +112,24 @@ def item_of(text: str) -> Entry | None:
 def bookable_item(text: str, context_item_id: str | None) -> tuple[str | None, str | None]:
     """(item name, problem): the item named in text, else the one in context; must be bookable."""
     index = get_index()
-    entry = item_of(text) or index.kb.by_id(context_item_id or "")
+    named, in_context = item_of(text), index.kb.by_id(context_item_id or "")
+    if named is not None and in_context is not None and not names_apart(named, in_context, _BOOKING_WORDS.sub(" ", text)):
+        named = None  # "我是个体户，约个这周六上午" right after 个体工商户注销登记: 个体户 names it too, not only the registration
+    entry = named or in_context
     if entry is None:
         return None, None
     if not is_bookable(entry):
         return None, f"“{entry.name}”暂不支持预约办理，可以直接到窗口办理，或拨打12345咨询。"
     return entry.name, None
+
+
+def names_apart(named: Entry, in_context: Entry, text: str) -> bool:
+    """Whether the message says a word of `named`'s name or aliases that `in_context`'s lack ("身份证" after 社保卡; "那居住证
+    约个…" after the migrant children's schooling, whose keywords say 居住证 but whose name does not)."""
+    def names(entry: Entry) -> str:
+        return " ".join(normalize(w) for w in [entry.name, *entry.aliases])
+    theirs, mine = names(named), names(in_context)
+    return any(w in theirs and w not in mine for w in get_index().tokens(normalize(text)) if len(w) >= 2)
 
 
 def is_bookable(entry: Entry) -> bool:
@@ -173,11 +199,10 @@ NOT_A_NAME = re.compile(r"个人|人工|客服|拜拜|再见|谢谢|多谢|感�
 def name_in(text: str) -> str | None:
     """A citizen's name given with a cue ("我叫李四", "名字是李四", "名字写他的，王树清"), as a correction ("名字写错了 是张丽"),
     or before the phone ("李四，139…", "名字写我妈的 刘淑华 电话留我的 137…")."""
-    matches = [_NAME_FIX.search(text), _NAME.search(text), _NAME_AFTER_WHOSE.search(text), _NAME_BEFORE_PHONE.search(text),
-               _NAME_ALONE.search(text)]
-    for match in matches:
-        if match and not NOT_A_NAME.search(match.group(1)) and not _NOT_IN_A_NAME.search(match.group(1)):
-            return match.group(1)
+    for pattern in (_NAME_FIX, _NAME, _NAME_AFTER_WHOSE, _NAME_BEFORE_PHONE, _NAME_ALONE):
+        for match in pattern.finditer(text):  # "我是代办的，他女儿，我叫蒋红": the second cue names her
+            if not NOT_A_NAME.search(match.group(1)) and not _NOT_IN_A_NAME.search(match.group(1)):
+                return match.group(1)
     return None
 
 
@@ -496,8 +521,9 @@ class ValidateBookingForm(FormValidationAction):
         if not_a_name(name):  # "是的", "那要多久" are answers or questions, not names
             dispatcher.utter_message(text="请告诉我办事人的姓名，例如“张三”。")
             return {**person_details(text, item, dispatcher), "booking_name": None}
-        try:
-            return {**person_details(text, item, dispatcher), "booking_name": service.normalize_name(name)}
+        when = {k: v for k, v in found.items() if k in ("booking_date", "booking_time", "booking_window") and v is not None}
+        try:  # "九点半，胡建华，135…": the time said with the name moves the time chosen before
+            return {**when, **person_details(text, item, dispatcher), "booking_name": service.normalize_name(name)}
         except service.BookingError as exc:
             dispatcher.utter_message(text=exc.reason)
             return {**person_details(text, item), "booking_name": None}  # "180…" where the name is asked: the phone kept
@@ -704,6 +730,21 @@ def _day_of(tracker: Tracker) -> dt.date | None:
         return None
 
 
+# the end of a mobile said again: "后头是2201，不是2210", "尾号改成2201", "最后四位是2201", "不是2210，是2201"
+_TAIL = re.compile(r"(?:后头|后面|后边|尾号|尾数|最后[两三四五几]?位)(?:数字?)?(?:是|为|改成|应该是)?[：:\s]*(\d{2,5})(?!\d)|"
+                   r"不是\d{2,5}[，,\s]*(?:是|而是|应该是)(\d{2,5})(?!\d)")
+
+
+def phone_tail_fixed(text: str, phone: str | None) -> str | None:
+    """The mobile with its last digits said again, when the result is a mobile; None when the message says none."""
+    match = _TAIL.search(text) if phone else None
+    if match is None or phone is None:
+        return None
+    tail = match.group(1) or match.group(2)
+    fixed = phone[:-len(tail)] + tail
+    return fixed if fixed != phone and _PHONE.fullmatch(fixed) else None
+
+
 class ActionBookingChange(Action):
     """"不对，改到下周五下午" / "电话说错了，是139…" during the form or at the read-back: apply it and go on with the form,
     which asks what is still missing and reads the booking back again."""
@@ -731,6 +772,8 @@ class ActionBookingChange(Action):
             found = {"booking_name": service.normalize_name(name)}
         if not found and asked == "booking_phone" and (digits := re.sub(r"\D", "", text)) and _PHONE.fullmatch(digits):
             found = {"booking_phone": digits}  # "136 8812 3456"
+        if not found and (fixed := phone_tail_fixed(text, tracker.get_slot("booking_phone"))):
+            found = {"booking_phone": fixed}  # "电话说错了，后头是2201，不是2210"
         offered = offered_items(tracker) if asked == "booking_item" else []
         if not found and offered and parse_when(text, now()) is not None:  # "那下周四中午12点半嘛" while the items wait
             dispatcher.utter_message(text=REOFFER, buttons=item_buttons(offered))
@@ -754,7 +797,8 @@ class ActionRouteChange(Action):
         text = text_of(tracker)
         if is_service_question("change_booking", text):  # "证件到期了换一个新的要多久": a question, not a change
             return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
-        existing = _CODE.search(text) or _EXISTING.search(text)
+        existing = _CODE.search(text) or _EXISTING.search(text) or (  # "哦说错了，是151…" right after "not found"
+            service.NOT_FOUND in last_said(tracker) and service.gives_a_code_or_mobile(text))
         # booked in this conversation and no other item named: "手机133…，改到下周二下午4点" moves that booking
         booked_here = tracker.get_slot("manage_code") and not tracker.active_loop_name and item_of(text) is None
         return [FollowupAction("action_start_manage" if existing or booked_here else "action_start_booking")]
@@ -909,9 +953,11 @@ class ActionStartManage(Action):
             events.append(SlotSet("manage_window", f"{when.start.isoformat()}|{when.end.isoformat()}" + ("|day" if when.day_given else "")
                                   if when else None))
         code, phone = (_CODE.search(text), _PHONE.search(text)) if typed else (None, None)
-        if typed and after_not_found:  # "搞错了 电话是138…": corrects one, the other as given just before
-            before = earlier_message(tracker)
-            code, phone = code or _CODE.search(before), phone or _PHONE.search(before)
+        if typed and after_not_found:  # "搞错了 电话是138…": corrects one, the other as given before (the latest of
+            # the citizen's last three messages: "码是MYZBVG", then "电话151…" not found, then "说错了，是151…")
+            before = [t for t in (e.get("text") or "" for e in tracker.events if e.get("event") == "user")][-4:-1]
+            code = code or next((m for t in reversed(before) if (m := _CODE.search(t))), None)
+            phone = phone or next((m for t in reversed(before) if (m := _PHONE.search(t))), None)
         if code:
             events.append(SlotSet("manage_code", code.group(1).upper()))
         if phone:
@@ -1026,8 +1072,7 @@ class ActionManageBooking(Action):
             found = get_index().kb.by_name(booking.item_name)
             return [SlotSet("item", found.id), SlotSet("candidates", None)] if found else []
         except (service.BookingError, DateNotBookable, CalendarUnknown) as exc:
-            if isinstance(exc, service.NotFound) and phone and (mine := with_session(lambda s: service.booked_in_conversation(
-                    db_session=s, conversation_id=tracker.sender_id, phone=phone))) is not None:
+            if isinstance(exc, service.NotFound) and phone and (mine := own_booking(tracker.sender_id, phone)) is not None:
                 # a code misremembered in the conversation that booked: its booking, with the right code
                 again = {"cancel": "要取消请再说一次“取消预约”。", "reschedule": "要改期请再说一次想改到什么时候。"}.get(op, "")
                 dispatcher.utter_message(text=f"这个预约码不对。您在这次对话中的预约是：{describe(mine)}{again}")

@@ -49,13 +49,13 @@ from knowledge.answers import (
     which_item,
     without_aspect_cues,
 )
-from knowledge.events import LifeEvent, asked_event, chosen_step, event_begun_by
+from knowledge.events import CUE, LifeEvent, asked_event, chosen_step, event_begun_by
 from knowledge.normalize import normalize, pairs_of, simplified
 from knowledge.pinned import reply as pinned_reply
 from knowledge.schema import Entry
 from knowledge.search import Hit, Resolution, shared_length
 from knowledge.service import get_index, retired_name
-from knowledge.topics import topic_of
+from knowledge.topics import Topic, topic_of, topics
 
 ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
 ORDINAL_RE = re.compile(r"^(?:我?选|就是|是|要)?第?([一二两三四五1-5])(?:个|项|条|号)?(?:那个|这个)?(?:嘛|吧|呀|啊|哈|的|噻)?$")
@@ -77,6 +77,10 @@ _ASKS_WHICH = re.compile(r"(有没有|有|能享受|可以享受|能领|可以�
 # "想问下我老汉儿养老保险的事情", "社保卡的事想问下": a topic opened, the question still to come
 _ABOUT_THINGS = re.compile(r"的事情?|方面的?(事情?|问题)|相关的?(事情?|问题)|那些事")
 VAGUE_WHICH = 20  # longer, the message tells a situation that picks the item ("一级肢体残疾，瘫在床上…有没有啥子补贴")
+# ... but asked which kinds of help there are after a story that more than one kind fits ("老公生病了干不了活 娃儿还在读书
+# 有啥子救助没得": 低保 and 临时救助), the kinds are offered (a 补贴 or 补助 asked after is one kind of money)
+_ASKS_PROGRAMMES = re.compile(r"有(没有)?(什么|哪些|哪几种|几种)(样的)?(救助|帮扶|扶持|福利|政策|帮助)")
+SEVERAL_FIT = 0.05  # a second kind scoring this much fits the story too (that one: 0.51 and 0.27; a fire: 临时救助 alone)
 PICK_MARGIN = 2.0  # a detail picks one of the offered items when it scores this many times the next one
 # a yes, no or thanks: no detail to pick an offered item with
 # a reply that adds nothing to the message the options answered, in one or more words: "好的", "好的 晓得了 谢谢"
@@ -217,7 +221,18 @@ def about_the_booking_made(tracker: Tracker, text: str) -> bool:
     """Once a booking was made or found in this conversation: its code or mobile alone, or moving or cancelling said
     in words ("上午走不脱 挪到当天下午三点嘛") are about that booking."""
     booked = bool(tracker.get_slot("manage_code"))
-    return gives_booking_details(text, booked) or (booked and not text.startswith("/") and moves_or_cancels(text))
+    return gives_booking_details(text, booked) or (booked and not text.startswith("/") and (
+        moves_or_cancels(text) or checks_again(text)))
+
+
+# "那你再帮我查下嘛，电话就是这个", "麻烦重新查一下": the booking made or found here looked up again
+_CHECK_AGAIN = re.compile(r"(再|重新|帮我|给我)(帮我|给我)?(查|看)(一?下|一哈|查|看)")
+
+
+def checks_again(text: str) -> bool:
+    """A look-up asked again in words, nothing else asked (not "再帮我查下社保卡要带啥")."""
+    return len(text) <= 24 and bool(_CHECK_AGAIN.search(text)) and not aspects_in(text) and \
+        get_index().resolve(_CHECK_AGAIN.sub("", text)).kind == "none"
 
 
 MOVE_OFFERED = "可以改到这些时段"  # the words of action_manage_booking's offer of times for a move
@@ -508,12 +523,31 @@ _SWITCH_WORDS = re.compile(r"^(那么?|还有)|(的话|呢|喃|嘞|咧|哦)+$|�
 def topic_entries(text: str) -> tuple[str, list[Entry]] | None:
     """The vague opening's topic and its items, best match to the text first."""
     topic = topic_of(text)
-    if topic is None:
-        return None
+    return ranked(topic, text) if topic is not None else None
+
+
+def ranked(topic: Topic, text: str) -> tuple[str, list[Entry]]:
+    """A topic's name and its items, best match to the text first."""
+    return topic.name, [entry for entry, _ in _scored(topic, text)]
+
+
+def _scored(topic: Topic, text: str) -> list[tuple[Entry, float]]:
     index = get_index()
     entries = [e for e in (index.kb.by_name(name) for name in topic.items) if e is not None]
     scores = {h.entry.id: h.score for h in index.search(text, top=50)}
-    return topic.name, sorted(entries, key=lambda e: -scores.get(e.id, 0.0))
+    return sorted(((e, scores.get(e.id, 0.0)) for e in entries), key=lambda pair: -pair[1])
+
+
+def kinds_asked(text: str, resolution: Resolution) -> tuple[str, list[Entry]] | None:
+    """Which kinds of help there are, asked after a story that more than one of them fits ("屋头条件困难 老公生病了干不了活
+    娃儿还在读书 有啥子救助没得"): the topic of the search's best hit, its kinds best first; None when one kind alone fits
+    ("屋头失火了…有没得啥子救助": 临时救助, answered) or the question asks no such thing."""
+    if not resolution.hits or not _ASKS_PROGRAMMES.search(normalize(text)):
+        return None
+    topic = next((t for t in topics() if resolution.hits[0].entry.name in t.items), None)
+    scored = _scored(topic, text) if topic is not None else []
+    return (topic.name, [e for e, _ in scored]) if topic is not None and len(scored) > 1 and scored[1][1] >= SEVERAL_FIT \
+        else None
 
 
 def topic_asked(text: str, resolution: Resolution) -> tuple[str, list[Entry]] | None:
@@ -536,7 +570,14 @@ def wanted_event(text: str, resolution: Resolution) -> LifeEvent | None:
         return None  # "老年人优待证要办哪些手续": one of the event's steps named in full is the question
     if event is None and resolution.hits and not names_an_item(resolution.hits):
         event = event_begun_by(text, resolution.hits[0].entry.name, events)
+    if event is None and resolution.hits and _NEXT_STEPS.search(text) and CUE.search(text):
+        # "公司执照办下来了，接下来还要办些啥子": a step done, the rest asked: the one event that step is part of
+        part_of = [e for e in events if any(step.item == resolution.hits[0].entry.name for step in e.steps)]
+        event = part_of[0] if len(part_of) == 1 else None
     return event
+
+
+_NEXT_STEPS = re.compile(r"(办|拿|领|批)(下来|好|到)了|接下来|下一步|然后(还|又)")
 
 
 STEPS_RECALLED = 4  # user turns back in which a life event's list of steps is still in context
@@ -686,7 +727,8 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
             return [SlotSet("item", picked.id), SlotSet("aspect", aspect)] + ([] if by_step else [SlotSet("candidates", None)])
         if candidates and only_an_aspect(text) and current is None:  # "要好多钱" while the options wait: which of them (the aspect kept)
             return offer(dispatcher, [e for e in (index.kb.by_id(i) for i in candidates) if e], aspect, vague=True)
-    asks_which = len(normalize(text)) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(normalize(text)))
+    kinds = kinds_asked(text, resolution) if resolution is not None and resolution.kind == "answer" else None
+    asks_which = kinds is not None or len(normalize(text)) <= VAGUE_WHICH and bool(_ASKS_WHICH.search(normalize(text)))
     if resolution is not None and resolution.kind == "answer" and (
             asks_which and not names_an_item(resolution.hits) and not says_every_word_of(resolution.hits[0].entry, text)
             or (_ABOUT_THINGS.search(text) or only_a_topic(text)) and not asked and not an_items_own_word(text)
@@ -697,7 +739,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         # 领": asked, and the story, not a name word several items share like "社保卡的事咋个办", makes the item clear)
         # "屋头困难得很，有没有啥子救助": which kinds of help there are; "社保卡的事想问下": a topic, not yet a question
         # (but "那开公司呢" right after another item: a switch that names the item, the same question about it)
-        topical = topic_asked(text, resolution)
+        topical = topic_asked(text, resolution) or kinds
         if topical:
             return offer_topic(dispatcher, tracker, topical, aspect, text)
     if resolution is not None and resolution.kind == "answer":

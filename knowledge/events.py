@@ -136,6 +136,7 @@ def event_begun_by(text: str, first_item: str, candidates: tuple[LifeEvent, ...]
     return found[0] if len(found) == 1 else None
 
 
+_CLAUSE = re.compile(r"[，,；;]")  # the clauses of a step's condition, all of which must hold
 _TERM_SPLIT = re.compile(r"[、，,。；;（）()/\s]|或者?|和|及|与")
 _TERM_LEAD = re.compile(r"^(去|到|在|是|开的是|前往)")
 
@@ -153,8 +154,12 @@ def chosen_step(event: LifeEvent, text: str) -> Step | None:
     if not event.steps or not all(step.condition for step in event.steps):
         return None
     said, name = normalize(text), normalize(event.name)
-    chosen = [step for step in event.steps
-              if any(term in said and term not in name for term in condition_terms(step.condition))]
+
+    def meets(clause: str) -> bool:
+        return any(term in said and term not in name for term in condition_terms(clause))
+    # every clause of a condition said ("开的是公司，没有欠账…，工资、社保费、税款都已结清": "公司要注销" says one of
+    # three, so the steps are listed with their conditions); the words within a clause are alternatives (去香港、澳门)
+    chosen = [step for step in event.steps if all(meets(clause) for clause in _CLAUSE.split(step.condition) if clause.strip())]
     return chosen[0] if len(chosen) == 1 else None
 
 

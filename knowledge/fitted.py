@@ -12,6 +12,7 @@ per machine, not once per process (50 s on two cores, against 2 s for an index w
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -36,11 +37,9 @@ from knowledge.search import ASKED_FILE, NEGATIVES_FILE, SearchIndex
 
 log = logging.getLogger(__name__)
 
-FIT_FILES = (Path(__file__).resolve().parent / "search.py", Path(__file__).resolve().parent / "normalize.py", NEGATIVES_FILE,
-             ASKED_FILE, Path(__file__).resolve().parent / "events.py")  # (events.CUE leaves questions out of the fit)
-
-
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
+FIT_FILES = (KNOWLEDGE_DIR / "search.py", KNOWLEDGE_DIR / "normalize.py", NEGATIVES_FILE, ASKED_FILE,
+             KNOWLEDGE_DIR / "events.py")  # (events.CUE leaves questions out of the fit)
 CACHE_DIR = KNOWLEDGE_DIR.parent / "var" / "cache"
 CACHE_KEEP = 6  # fits kept (22 MB each for the county): the newest, as knowledge is edited or tests publish versions
 
@@ -93,11 +92,23 @@ def fitted_parts(content_digest: str, build: Callable[[bool], SearchIndex], cach
             partial = path.with_suffix(f".{os.getpid()}.tmp")
             partial.write_bytes(payload)
             partial.replace(path)  # whole or not at all, also with processes fitting the same content at once
-            for old in sorted(path.parent.glob("search-model-*.bin"), key=lambda p: p.stat().st_mtime)[:-CACHE_KEEP]:
-                old.unlink(missing_ok=True)
         except OSError as exc:
             log.warning("检索模型未能缓存：%r", exc)
+        else:
+            _prune(path.parent)
     return index, payload
+
+
+def _prune(cache_dir: Path) -> None:
+    """Keep the newest CACHE_KEEP fits; a file another process pruned or is pruning is skipped."""
+    def age(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+    for old in sorted(cache_dir.glob("search-model-*.bin"), key=age)[:-CACHE_KEEP]:
+        with contextlib.suppress(OSError):
+            old.unlink(missing_ok=True)
 
 
 def fit(content: Content, key: str, reuse: bool = True) -> tuple[SearchIndex, bytes]:

@@ -3,8 +3,10 @@ asked back by topic, a detail that picks among offered items, life events and th
 talk that carries a question. Actions run with tracker fixtures and CollectingDispatcher."""
 import asyncio
 import datetime as dt
+import logging
 
 import pytest
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from test_actions import item_id, run, tracker
 
@@ -427,7 +429,7 @@ def test_a_topic_word_said_in_passing_does_not_replace_the_options_the_search_fo
     # "读书" is a word of the school topic, but the story asks for help: the help the search found is offered or answered
     messages, slots = run(ActionAnswerGuide(), tracker("屋头条件困难 老公生病了干不了活 娃儿还在读书 有啥子救助没得", "ask_item"))
     help_ids = {item_id("临时救助"), item_id("最低生活保障")}
-    assert help_ids <= set(slots.get("candidates") or []) or slots.get("item") in help_ids
+    assert help_ids <= set(slots.get("candidates") or [])  # which kinds of help there are: the kinds are offered
     assert "上学" not in messages[0]["text"] and "入学" not in messages[0]["text"]
 
 
@@ -1019,3 +1021,126 @@ def test_a_code_misremembered_in_the_conversation_that_booked_is_told_the_right_
     other = {**slots, "manage_phone": "13900001111"}
     messages, _ = run(ActionManageBooking(), tracker("码789456，电话13900001111", "lookup_appointment", other))
     assert messages[0]["text"].startswith(service.NOT_FOUND) and mine not in messages[0]["text"]
+
+
+def test_a_database_fault_while_looking_for_the_conversations_booking_still_answers_not_found(hall, monkeypatch, caplog):
+    """The look-up of the conversation's own booking runs after the code was not found; if the database fails there,
+    the citizen still gets the one "not found" answer, and the log names no mobile."""
+    from sqlalchemy.exc import OperationalError
+
+    from actions import booking as booking_actions
+    from bot.booking import service
+
+    def not_found(_fn):
+        raise service.NotFound(service.NOT_FOUND)
+
+    def broken(_fn):
+        raise OperationalError("SELECT … WHERE phone = ?", ("13881330562",), Exception("database is locked"))
+
+    calls = iter([not_found, broken])
+    monkeypatch.setattr(booking_actions, "with_session", lambda fn: next(calls)(fn))
+    slots = {"manage_code": "789456", "manage_phone": "13881330562", "manage_op": "lookup"}
+    with caplog.at_level(logging.WARNING):
+        messages, events = run(booking_actions.ActionManageBooking(),
+                               tracker("那个码是789456对不？电话13881330562", "lookup_appointment", slots))
+    assert messages[0]["text"].startswith(service.NOT_FOUND) and events["manage_code"] is None
+    assert "OperationalError" in caplog.text and "13881330562" not in caplog.text
+
+
+def test_asked_which_kinds_of_help_there_are_the_kinds_are_offered_when_several_fit():
+    """A long story that asks 有啥子救助 and that more than one kind of help fits gets the kinds to choose from, the
+    search's best first; one that a single kind fits (a fire: temporary relief) is answered with it, and so is a 补贴
+    asked after with a story that picks it."""
+    messages, slots = run(ActionAnswerGuide(), tracker("屋头条件困难 老公生病了干不了活 娃儿还在读书 有啥子救助没得", "ask_item"))
+    names = [get_index().kb.by_id(i).name for i in slots["candidates"]]
+    assert names[:2] == ["最低生活保障", "临时救助"] and len(messages[0]["buttons"]) <= 4 and slots.get("item") is None
+    for text, item in (("我们屋头前天晚上失火了，房子烧了一半，有没得啥子救助哦", "临时救助"),
+                       ("我老汉是一级肢体残疾，常年瘫在床上要人照顾，政府有没有啥子补贴", "重度残疾人护理补贴")):
+        messages, slots = run(ActionAnswerGuide(), tracker(text, "ask_item"))
+        assert messages[0]["text"].startswith(f"【{item}】"), text
+
+
+def test_a_step_is_chosen_only_when_every_clause_of_its_condition_is_said():
+    from knowledge.events import chosen_step, events
+
+    by_id = {event.id: event for event in events()}
+    closing, abroad = by_id["close-business"], by_id["travel-abroad"]
+    # the company's step also needs no debts and taxes settled: "公司…要注销" lists both steps with their conditions
+    assert chosen_step(closing, "公司开不下去了，想注销掉，要办些啥子") is None
+    assert chosen_step(closing, "个体户不开了要办些啥").item == "个体工商户注销登记"
+    assert chosen_step(abroad, "去香港耍要办啥子证件").item == "往来港澳通行证及签注签发"  # 香港、澳门: either
+
+
+def test_a_time_said_with_the_name_moves_the_time_chosen_before(hall):
+    from actions.booking import ValidateBookingForm
+
+    _, _, day = hall
+    text = "九点半，胡建华，13568840327"
+    slots = {"booking_item": "失业登记", "booking_date": day.isoformat(), "booking_time": "09:00"}
+    result = ValidateBookingForm().validate_booking_name(text, CollectingDispatcher(), tracker(text, "inform", slots), {})
+    assert result["booking_name"] == "胡建华" and result["booking_time"] == "09:30" and result["booking_phone"] == "13568840327"
+
+
+def test_a_second_cue_names_the_person_when_the_first_does_not():
+    from actions.booking import name_in
+
+    assert name_in("十点钟，我是代办的，他女儿，我叫蒋红，电话13419087765") == "蒋红"
+    assert name_in("我是代办的") is None
+
+
+@pytest.mark.parametrize("text, fixed", [
+    ("哎电话说错了，后头是2201，不是2210", "13547892201"), ("不是2210，是2201", "13547892201"), ("尾号2201", "13547892201"),
+    ("电话说错了", None), ("后头是2210", None), ("后面是99", "13547892299"),
+])
+def test_a_mobile_corrected_by_its_last_digits(text, fixed):
+    from actions.booking import phone_tail_fixed
+
+    assert phone_tail_fixed(text, "13547892210") == fixed
+
+
+def test_a_word_the_item_in_context_shares_keeps_it_for_the_booking(hall):
+    from actions.booking import bookable_item
+
+    closing = item_id("个体工商户注销登记")
+    assert bookable_item("我是个体户，约个这周六上午", closing)[0] == "个体工商户注销登记"  # not 个体工商户设立登记
+    assert bookable_item("帮我约个身份证", item_id("社会保障卡申领"))[0] == "居民身份证办理（包括临时）"
+    assert bookable_item("约个明天傍晚六点去办公司登记", None)[0] == "有限责任公司设立登记"  # (公司登记: not the company's 社保登记)
+    # 居住证 is a keyword of the migrant children's schooling, not its name: the permit is booked
+    schooling = item_id("进城务工人员随迁子女接受义务教育入学申请办理")
+    assert bookable_item("那居住证约个这周六上午十点，我叫龙光明，电话18685120473", schooling)[0] == "居住证办理"
+
+
+def test_a_mobile_corrected_after_not_found_looks_up_with_the_code_said_before(hall):
+    """"码是MYZBVG", then "电话151…40" not found, then "哦说错了，是151…20": the look-up, with the code of two messages
+    before (it started a new booking)."""
+    from actions.booking import ActionRouteChange, ActionStartManage
+    from bot.booking import service
+
+    said = ["帮我查下预约嘛，码是MYZBVG", "电话15183396240", "哦说错了，是15183396420"]
+    events = [{"event": "user", "text": t, "parse_data": {"intent": {"name": "inform"}}} for t in said]
+    events.insert(2, {"event": "bot", "text": service.NOT_FOUND + "：请核对预约码和预约时留的手机号。"})
+    t = Tracker("test", {}, {"text": said[-1], "intent": {"name": "change_booking", "confidence": 0.9}, "entities": []},
+                events, False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    routed = asyncio.run(ActionRouteChange().run(dispatcher, t, {}))
+    assert routed[-1]["name"] == "action_start_manage"
+    started = asyncio.run(ActionStartManage().run(dispatcher, t, {}))
+    slots = {e["name"]: e["value"] for e in started if e.get("event") == "slot"}
+    assert slots["manage_code"] == "MYZBVG" and slots["manage_phone"] == "15183396420"
+
+
+def test_looking_up_again_in_words_once_a_booking_was_found_here():
+    from actions.guides import about_the_booking_made
+
+    found = {"manage_code": "XN5XXZ", "manage_phone": "13881330562"}
+    assert about_the_booking_made(tracker("那你再帮我查下嘛，电话就是这个", "inform", found), "那你再帮我查下嘛，电话就是这个")
+    assert not about_the_booking_made(tracker("再帮我查下社保卡要带啥", "ask_materials", found), "再帮我查下社保卡要带啥")
+    assert not about_the_booking_made(tracker("那你再帮我查下嘛", "inform", {}), "那你再帮我查下嘛")
+
+
+def test_a_step_done_and_the_rest_asked_lists_the_event_it_is_part_of():
+    """"公司执照办下来了，接下来还要办些啥子": the company's registration is done; the steps of opening a company, with the
+    seal, the invoices and the social insurance (it was offered the registration alone)."""
+    messages, slots = run(ActionAnswerGuide(), tracker("公司执照办下来了，接下来还要办些啥子", "ask_item"))
+    assert messages[0]["text"].startswith("【一件事：开公司】")
+    assert {item_id("印章刻制备案"), item_id("发票票种核定")} <= set(slots["candidates"])

@@ -5,6 +5,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -187,6 +188,23 @@ def test_the_cache_keeps_only_the_newest_fits(tmp_path, monkeypatch):
     assert len(list(tmp_path.glob("search-model-*.bin"))) == 2 and not list(tmp_path.glob("*.tmp"))
     fitted.fitted_parts("content-3", build, tmp_path)
     assert build.fitted == 4  # the newest is still there
+
+
+def test_a_fit_another_process_pruned_meanwhile_is_no_caching_failure(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(fitted, "CACHE_KEEP", 1)
+    gone = tmp_path / "search-model-gone.bin"
+    real_stat = Path.stat
+
+    def stat(path, *args, **kwargs):
+        if path == gone:
+            raise FileNotFoundError(path)
+        return real_stat(path, *args, **kwargs)
+
+    gone.write_bytes(b"x")
+    monkeypatch.setattr(Path, "stat", stat)
+    with caplog.at_level(logging.WARNING):
+        fitted.fitted_parts("content-1", Fits(), tmp_path)
+    assert "未能缓存" not in caplog.text and len(list(tmp_path.glob("search-model-*.bin"))) == 1
 
 
 def test_the_first_process_to_serve_a_version_fits_in_a_child_and_keeps_its_model_for_the_others(database, fresh_index,
