@@ -6,9 +6,11 @@ The blob is tied to the search code (a fingerprint of the files that shape the f
 key (HMAC-SHA256): a blob fitted by other code, or that does not verify, is never unpickled, and the process fits its
 own model as before. The search itself is unchanged: the same SearchIndex, with its fitted parts handed over.
 
-A fit is also kept in var/cache/ per knowledge content, search code and scikit-learn version (`fitted_parts`): the
-repo's own YAML (tests, `kb search`, an action server without a database) and a new database's seed are fitted once
-per machine, not once per process (50 s on two cores, against 2 s for an index with its model loaded).
+A fit is also kept in var/cache/ per search code, scikit-learn version and what the fit reads of the knowledge
+(`SearchIndex.fit_digest`: names, aliases, keywords, questions, situations; `fitted_parts`): the repo's own YAML (tests,
+`kb search`, an action server without a database) and a new database's seed are fitted once per machine, not once per
+process (50 s on two cores, against 2 s for an index with its model loaded), and a version that changes only a fee, a
+place or a material is published with the fit of the version before.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import sklearn
 
-from knowledge.content import Content, seed_hash
+from knowledge.content import Content
 from knowledge.events import events
 from knowledge.loader import load as load_repo
 from knowledge.search import ASKED_FILE, NEGATIVES_FILE, SearchIndex
@@ -67,13 +69,13 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def fitted_parts(content_digest: str, build: Callable[[bool], SearchIndex], cache_dir: Path | None = CACHE_DIR
+def fitted_parts(fit_digest: str, build: Callable[[bool], SearchIndex], cache_dir: Path | None = CACHE_DIR
                  ) -> tuple[SearchIndex, bytes]:
     """An index (`build(True)` fits its model, `build(False)` does not) and its model's compressed pickle, the pickle
-    kept in cache_dir (None: no cache) under the content and the code it was fitted with. The cache holds pickles
+    kept in cache_dir (None: no cache) under fit_digest and the code it was fitted with. The cache holds pickles
     this app wrote itself (whoever can write var/ can change the app anyway; bot/appeals/classifier.py does the same);
     a file that does not load is fitted again and replaced."""
-    path = cache_dir / f"search-model-{hashlib.sha256((_code_digest() + content_digest).encode()).hexdigest()[:24]}.bin" \
+    path = cache_dir / f"search-model-{hashlib.sha256((_code_digest() + fit_digest).encode()).hexdigest()[:24]}.bin" \
         if cache_dir is not None else None
     if path is not None and path.exists():
         try:
@@ -114,7 +116,8 @@ def _prune(cache_dir: Path) -> None:
 def fit(content: Content, key: str, reuse: bool = True) -> tuple[SearchIndex, bytes]:
     """Build the index of content and its signed model blob (fingerprint, MAC, compressed pickle); with reuse, the
     fit kept in var/cache/ for the same content and code is used (the benchmark times a fit: reuse=False)."""
-    index, payload = fitted_parts(content.digest(), lambda fit_model: SearchIndex(content.to_kb(), fit_model=fit_model),
+    kb = content.to_kb()
+    index, payload = fitted_parts(SearchIndex.fit_digest(kb.entries), lambda fit_model: SearchIndex(kb, fit_model=fit_model),
                                   CACHE_DIR if reuse else None)
     return index, fingerprint() + _mac(key, payload) + payload
 
@@ -122,7 +125,7 @@ def fit(content: Content, key: str, reuse: bool = True) -> tuple[SearchIndex, by
 def repo_index() -> SearchIndex:
     """The index of the repo's own YAML (knowledge/guides, catalogue, events), its fit kept in var/cache/."""
     kb = replace(load_repo(), events=events())
-    return fitted_parts("repo:" + seed_hash(), lambda fit_model: SearchIndex(kb, fit_model=fit_model))[0]
+    return fitted_parts(SearchIndex.fit_digest(kb.entries), lambda fit_model: SearchIndex(kb, fit_model=fit_model))[0]
 
 
 def _blob(content: Content, key: str) -> bytes:

@@ -13,7 +13,9 @@ calibrated score, the probability that the entry is the one asked about.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import itertools
+import json
 import math
 import random
 import re
@@ -393,6 +395,15 @@ class SearchIndex:
     # NONE (questions no item answers, knowledge/negatives.yaml), so that a question about something
     # else does not pile its probability onto some guide.
     CATALOGUE, NONE = -1, -2
+
+    @staticmethod
+    def fit_digest(entries: list[Entry]) -> str:
+        """A digest of all the fit reads of the entries: their order and kind, names, aliases, keywords, example
+        questions and situations (the model's examples, the tokens, sound-alikes, BM25 and grams its combiner is fitted
+        on). Two knowledge versions that differ only elsewhere (a fee, a place, a material) fit the same model, so an
+        edit of those is published without a fit. A field the fit comes to read must be added here."""
+        read = [[e.detailed, e.name, e.aliases, e.keywords, e.questions, e.situations] for e in entries]
+        return hashlib.sha256(json.dumps(read, ensure_ascii=False).encode("utf-8")).hexdigest()
 
     def _training_examples(self) -> list[tuple[str, int]]:
         """Names, aliases and keywords of every class (the example questions come separately)."""

@@ -179,6 +179,48 @@ def test_a_fit_is_kept_per_content_and_code_and_a_broken_cache_file_is_fitted_ag
     assert build.fitted == 5
 
 
+def test_a_version_that_changes_no_word_the_fit_reads_is_published_with_the_fit_before(tmp_path, monkeypatch):
+    """A fee, a place or a material edited: the same model, no fit (a minute of two cores). A name, alias, keyword,
+    example question or situation edited, an item made detailed or the order changed: fitted again."""
+    import copy
+
+    from knowledge.search import SearchIndex
+
+    fits = []
+
+    class Index(SearchIndex):
+        def __init__(self, kb, fit_model=True):  # noqa: D107  (a stand-in: records the fit, builds nothing)
+            self.model, self.combiner = (len(fits), "fitted") if fit_model else None, ("combiner",)
+            fits.extend([kb] if fit_model else [])
+
+    monkeypatch.setattr(fitted, "SearchIndex", Index)
+    monkeypatch.setattr(fitted, "CACHE_DIR", tmp_path)
+    content = seed_content()
+    item_id, guide = next((i, d) for i, d in content.items.items() if d.get("常见问法") and d.get("申请材料"))
+
+    def edited(field, value):
+        other = Content(copy.deepcopy(content.items), content.pinned, content.events)
+        other.items[item_id][field] = value(other.items[item_id][field]) if callable(value) else value
+        return other
+
+    fitted.fit(content, "key")
+    assert len(fits) == 1
+    for field, value in (("办理地点", "县政务服务中心三楼"), ("办理时间", "工作日 9:00-17:00"),
+                         ("申请材料", lambda materials: materials[:1]), ("承诺办结时限", 1), ("咨询电话", "0833-1234567")):
+        index, _ = fitted.fit(edited(field, value), "key")
+        assert len(fits) == 1 and index.model == (0, "fitted"), field
+    for field, value in (("事项名称", guide["事项名称"] + "（新）"), ("别名", [*(guide.get("别名") or []), "新别名"]),
+                         ("关键词", [*(guide.get("关键词") or []), "新词"]), ("常见问法", [*guide["常见问法"], "新问法怎么办"]),
+                         ("常见情形", [*(guide.get("常见情形") or []), "新情形"])):
+        before = len(fits)
+        fitted.fit(edited(field, value), "key")
+        assert len(fits) == before + 1, field
+    reordered = Content(dict(reversed(list(content.items.items()))), content.pinned, content.events)
+    before = len(fits)
+    fitted.fit(reordered, "key")
+    assert len(fits) == before + 1  # the model's classes are the entries' positions
+
+
 def test_the_cache_keeps_only_the_newest_fits(tmp_path, monkeypatch):
     monkeypatch.setattr(fitted, "CACHE_KEEP", 2)
     build = Fits()

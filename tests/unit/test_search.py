@@ -102,9 +102,13 @@ def test_search_is_the_same_in_every_process():
               "    r = index.resolve(q)\n"
               "    print(r.kind, [(h.entry.id, round(h.score, 6)) for h in index.search(q, top=8)])\n")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    runs = {subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root}).stdout for seed in ("1", "2")}
-    assert len(runs) == 1, runs
+    # the two processes run at once (each fit takes a minute on two cores)
+    processes = [subprocess.Popen([sys.executable, "-c", script], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root}) for seed in ("1", "2")]
+    outputs = [p.communicate(timeout=900) for p in processes]
+    assert all(p.returncode == 0 for p in processes), [err[-2000:] for _, err in outputs]
+    runs = {out for out, _ in outputs}
+    assert len(runs) == 1 and runs != {""}, runs
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # five iterations: only the weights are looked at
