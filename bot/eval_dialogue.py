@@ -93,7 +93,16 @@ def classify(replies: list[dict[str, Any]], today: dt.date) -> Turn:
     texts = [r.get("text") or "" for r in replies]
     buttons = [b.get("title", "") for r in replies for b in r.get("buttons") or []]
     turn = Turn(texts, buttons)
+    continued = False  # the message before was the answer, or a part of it
     for text in texts:
+        # Rasa's REST channel sends a message without buttons as one message per block (it splits the text at its blank
+        # lines): the answer's further aspects ("…怎么办，顺便约个号": the conditions, then the steps) follow as messages
+        blocks = [a for block in text.split("\n\n") if (a := next((aspect for aspect, mark in ASPECT_MARKS
+                                                                    if mark.search(block)), None))]
+        if continued and blocks and not _DETAILED.match(text) and not _CATALOGUE.match(text):
+            turn.aspects += [a for a in blocks if a not in turn.aspects]
+            continue
+        continued = False
         if _EVENT.match(text):  # the steps of a life event: the items offered to choose from, not an answer
             turn.event = True
             turn.options = [_STEP_BUTTON.sub("", b.get("title", "")) for r in replies if r.get("text") == text
@@ -109,6 +118,7 @@ def classify(replies: list[dict[str, Any]], today: dt.date) -> Turn:
             turn.aspects = [a for block in body.split("\n\n") if (a := next((aspect for aspect, mark in ASPECT_MARKS
                                                                                if mark.search(block)), None))]
             turn.aspect = turn.aspects[0] if turn.aspects else None
+            continued = True
         if OPTIONS.search(text):
             turn.options = [b for r in replies if OPTIONS.search(r.get("text") or "") for b in
                             (x.get("title", "") for x in r.get("buttons") or [])]

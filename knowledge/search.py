@@ -92,6 +92,9 @@ _ELSEWHERE = re.compile(r"异地|外地|外省|跨省|省外|(?:户口|户籍)(?
 # ... and a question that says the citizen is from here ("我是夹江本地户口", "户口就在夹江")
 _AT_HOME = re.compile(r"本地(?:户口|户籍|人)|(?:户口|户籍)(?:就|也|都)?(?:在|落在|是)(?:夹江|本地|这边|这里|县上|本县)|"
                       r"夹江(?:本地)?(?:户口|户籍|人)|本县(?:户口|户籍)")
+# ... unless the question names another place of registration ("我是重庆户口在夹江打工": 户口在夹江 is not said; which
+# place is out of the province is not known here, so this only keeps the home guide from being chosen for it)
+_REGISTERED_ELSEWHERE = re.compile(r"是(?!夹江|本地|本县|这边|这里)[\u4e00-\u9fff]{2,3}(?:户口|户籍)(?!本)")
 
 
 # "那补卡呢" (normalised "那补卡"): the 那 of a switch, which the tokenizer glues to the next word ("那补"); not 那里, 那边…
@@ -680,7 +683,8 @@ class SearchIndex:
         guide for doing a thing away from home, the guide for the same thing at home: the away guide's example
         questions say 户口 (外地户口, 不是本地户口) and draw the word to it."""
         said = normalize(question)  # (read with its punctuation: "我是贵州户口，在夹江打工" is not 户口在夹江)
-        if not _AT_HOME.search(simplified(question)) or _ELSEWHERE.search(said) or not _AWAY.search(hits[0].entry.name):
+        if not _AT_HOME.search(simplified(question)) or _ELSEWHERE.search(said) or _REGISTERED_ELSEWHERE.search(said) \
+                or not _AWAY.search(hits[0].entry.name):
             return None
         # at any score: the away guide is for people from elsewhere, so the home guide of the same document is meant
         return next((hit for hit in hits[1:] if not _AWAY.search(hit.entry.name)

@@ -87,6 +87,14 @@ def test_being_sent_oneself_is_not_asking_who_may_go():
     assert aspects_in("让我妈去办可以不") == ["visits"]
 
 
+@pytest.mark.parametrize("text, aspects", [
+    ("新公司申请开发票，流程是怎样的，要跑几次？", ["procedure", "visits"]),  # 怎样 asks (dev26: the steps were dropped)
+    ("手续是咋样的，要多久", ["procedure", "time_limit"]),
+])
+def test_both_aspects_of_a_question_asked_with_how_it_goes(text, aspects):
+    assert aspects_in(text) == aspects
+
+
 def test_what_to_bring_is_no_question_of_what_the_thing_is():
     assert "item" not in aspects_in("要带的是啥")
 

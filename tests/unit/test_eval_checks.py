@@ -25,6 +25,19 @@ def test_a_line_of_the_overview_is_no_answer_to_its_aspect():
     assert check_turn({"kind": "answer", "item": "最低生活保障", "aspect": "time_limit"}, turn) == ["aspect item"]
 
 
+def test_an_answer_the_channel_sent_block_by_block_answers_each_block():
+    """Rasa's REST channel splits a message without buttons at its blank lines ("…怎么办，顺便约个号": the answer, then
+    the booking's question): the steps in the message after the overview are part of the answer; a message after
+    something else is not."""
+    overview, steps = HOW_TO.split("\n\n")
+    booking = {"text": "预约办理“最低生活保障”。请问您想约哪天？"}
+    turn = classify([{"text": overview}, {"text": steps}, booking], TODAY)
+    assert turn.answered == "最低生活保障" and turn.aspects == ["item", "procedure"]
+    assert check_turn({"kind": "answer", "item": "最低生活保障", "aspect": "procedure"}, turn) == []
+    assert classify([{"text": overview}, booking, {"text": steps}], TODAY).aspects == ["item"]
+    assert classify([{"text": steps}], TODAY).aspects == []  # no answer named before it
+
+
 EVENT = [{"text": "【一件事：买二手房贷款】买二手房办理不动产转移登记……\n1. 不动产转移登记：……\n2. 不动产抵押登记（贷款买房）：……",
           "buttons": [{"title": "第1步：不动产转移登记", "payload": "/choose_item"}, {"title": "第2步：不动产抵押登记", "payload": "/choose_item"}]}]
 

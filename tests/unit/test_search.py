@@ -272,6 +272,8 @@ def test_a_document_in_hand_asked_about_is_still_that_document(index):
 @pytest.mark.parametrize("question, item", [
     ("我是夹江本地户口，身份证昨天赶场的时候搞掉了，咋个补哦", "居民身份证办理（包括临时）"),  # the away guide's 户口 words
     ("我是贵州户口，在夹江打工，身份证到期了，能在这儿换不", "居民身份证跨省异地办理"),  # 户口，在夹江: not a local's
+    # 户口在夹江 without the comma, but the household is in 重庆 (dev26, a writer's question)
+    ("我是重庆户口在夹江打工，身份证到期了，能不能就在这边直接办", "居民身份证跨省异地办理"),
 ])
 def test_a_citizen_who_says_where_the_household_is_gets_that_guide(index, question, item):
     resolution = index.resolve(question)
