@@ -74,6 +74,7 @@ class Tally:
     latencies: list[tuple[float, float]] = field(default_factory=list)  # (sent at, seconds to the answer)
     lost: list[str] = field(default_factory=list)
     duplicated: int = 0
+    duplicated_what: list[str] = field(default_factory=list)  # which message, and how it came twice
     crosstalk: int = 0
     context_lost: int = 0
     resent: int = 0
@@ -377,6 +378,8 @@ class WebChatClient:
             for message in data["messages"]:
                 if message["id"] in self.seen:
                     self.check.tally.duplicated += 1
+                    self.check.tally.duplicated_what.append(
+                        f"message {message['id']} ({message['direction']}) of {self.conversation_id} sent twice (cursor {self.cursor})")
                     continue
                 self.seen.add(message["id"])
                 self.cursor = max(self.cursor, message["id"])
@@ -391,6 +394,7 @@ class WebChatClient:
                     self.pushes_seen[text] = self.pushes_seen.get(text, 0) + 1
                     if self.pushes_seen[text] > 1:
                         self.check.tally.duplicated += 1
+                        self.check.tally.duplicated_what.append(f"push {text} stored twice (again as message {message['id']})")
                     self.pushes_live.add(text)
                 elif self.last_in is not None:
                     self.replies.setdefault(self.last_in, []).append(text)
@@ -488,6 +492,7 @@ def run_check(conversations: int, seconds: float, folder: Path = CHECK_FOLDER) -
         f"{'ok' if ready else 'NOT ready'}",
         *[f"lost: {what}" for what in tally.lost[:10]],
         *[f"context lost: {what}" for what in tally.context_lost_at[:10]],
+        *[f"duplicated: {what}" for what in tally.duplicated_what[:10]],
         f"faults: lost={lost} duplicated={duplicated} crosstalk={tally.crosstalk} overbooked={counts['overbooked']} "
         f"context_lost={tally.context_lost}",
     ]
