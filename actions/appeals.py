@@ -92,6 +92,8 @@ _NO_NEED = re.compile(r"^(?:不用|不要|不需要|没有|没得|不留)(?:了|
 
 _POLITE = r"(?:啊|吧|呀|嘛|哈|了|呢|哦|噻|哇|的嘛)*"
 _GOODBYE = re.compile(r"再见|拜拜|拜|(?<![\d\s])88(?![\d\s]*\d)|谢谢(?:你们|您|你)?[了哈啊呀]?|谢了|多谢|感谢|辛苦(?:你|您|你们)?了?|麻烦(?:你|您|你们)了")
+# a goodbye said after the answer ("希望你们认真处理，再见"): the citizen leaves once it is said
+_FAREWELL_TAIL = re.compile(r"[，,。.！!\s]*(?:(?:好的?|那就这样|就这样)[，,\s]*)?(?:再见|拜拜|(?<=[，,。.！!\s])拜)[了啦哈呀！!。.\s]*$")
 _CANCEL_WORDS = re.compile(r"^(?:(?:算了|不要了|不用了|不弄了|不办了|不说了|不登记了|不提交了?|不要提交|取消|撤回|撤销|没事了|"
                            r"不(?:投诉|举报|反映|求助|建议|提)了?|不想(?:投诉|举报|反映|说)了)(?:吧|了|嘛|哈|啊)*)+$")
 _YES = re.compile(r"^那?(?:确认提交|确认无误|确认|确定|提交|可以提交|没问题|没有问题|对的|对头|是的|对|是|好的|好|可以|行|就这样|这样|没错|"
@@ -395,6 +397,19 @@ class ValidateAppealForm(FormValidationAction):
         return {**found, "appeal_what": what}
 
     def _free(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, pick: Callable[[str], str | None], lead: str) -> dict[str, Any]:
+        said = str(value or "")
+        told = _FAREWELL_TAIL.sub("", said)
+        if told != said and _tokens(told) and not closes(said) and tracker.get_slot("appeal_what"):
+            # "好，希望你们认真处理，再见": the answer, and the citizen leaves: filed with what was told (as "就这些，再见" is)
+            found = self._given(slot, told, dispatcher, tracker, pick, lead)
+            if found.get(slot) and "appeal_confirm" not in found:
+                missing = {name: "" for name in ("appeal_place", "appeal_since", "appeal_wish") if not tracker.get_slot(name)}
+                contact = found.get("appeal_contact") or tracker.get_slot("appeal_contact") or ANONYMOUS
+                return {**missing, **found, "appeal_contact": contact, "appeal_confirm": CONFIRMED}
+            return found
+        return self._given(slot, value, dispatcher, tracker, pick, lead)
+
+    def _given(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, pick: Callable[[str], str | None], lead: str) -> dict[str, Any]:
         found = self._answer(slot, value, dispatcher, tracker)
         if "appeal_confirm" in found or slot in found:
             return found
@@ -602,6 +617,6 @@ class ActionFinishAppeal(Action):
         dispatcher.utter_message(text=reply)
         if books_instead(text):  # "那我重新约个时间办…": filed, and now the booking
             return reset + [FollowupAction("action_start_booking")]
-        if closes(text) or says_nothing_more(text):  # "没得了 谢谢", "好 谢谢": filed, and the citizen is done
+        if closes(text) or says_nothing_more(text) or says_goodbye(text):  # "没得了 谢谢", "…，再见": filed, and done
             return reset + goodbye_then_rating(dispatcher)
         return reset

@@ -172,11 +172,12 @@ def chosen_note(slot: Slot) -> str:
 
 
 # the cue may name a relative ("我妈叫冯秀英": the person who comes to the hall)
-_KINS = "妈 爸 母亲 父亲 老汉 爷爷 奶奶 外婆 外公 老婆 老公 爱人 儿子 女儿".split()
+_KINS = "妈 爸 母亲 父亲 老汉 爷爷 奶奶 外婆 外公 老婆 老公 爱人 儿子 女儿 娃儿 娃娃 孩子 大爷 婆婆".split()
 _KIN = "".join(f"|(?<={kin})" for kin in _KINS)
 # ... or name the relative after the cue: "办事人是我妈罗素珍"
 _RELATIVE = rf"(?:(?:我的?|(?:娃娃?|娃儿|孩子)的?[他她]?)?(?:{'|'.join(_KINS)})(?=[\u4e00-\u9fa5]{{2,4}}(?:[，,。\s]|电话|手机|$)))?"
-_NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN}|(?<=^[他她]))叫|我是|姓名[:：是]?|名字[:：是叫]?|(?:办事|申请|代办|经办|联系)人[:：是]?)\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}}?)"
+# "他叫钟树林", "…，她叫唐志远": the person spoken of
+_NAME = re.compile(rf"(?:我叫|(?:^|(?<=[，,、\s]){_KIN}|(?<=^[他她])|(?<=[，,、\s][他她]))叫|我是|姓名[:：是]?|名字(?:就|要)?[:：是叫写填]?|(?:办事|申请|代办|经办|联系)人[:：是]?)\s*{_RELATIVE}([\u4e00-\u9fa5]{{2,4}}?)"
                    r"(?=[，,。\s]|电话|手机|$)")
 # a name alone between separators right before the mobile: "李四，139…", "…约个办护照，冯磊，188…"
 # ("王树清，我电话138…", "罗子涵，电话是我的152…", "曾秀英，电话写我的136…": the mobile may be another's)
@@ -914,17 +915,17 @@ class ActionStartManage(Action):
         op = manage_op(text)
         if op == "lookup" and service.books_in_words(text) and not about_a_booking(tracker, text):
             return [FollowupAction("action_start_booking")]  # "那帮我约一个吧" read as a cancellation: a new booking
+        if op == "cancel" and not cancel_said(text):  # "周六去不成了" says why, not what: cancel or move it? (asked)
+            op = "cancel_or_move"
         after_not_found = service.NOT_FOUND in last_said(tracker)
-        if op == "lookup" and after_not_found:  # a correction after "not found": what was asked stays
-            op = tracker.get_slot("manage_op") or op
+        if op == "lookup" and after_not_found:  # a correction after "not found": what was asked stays (a cancellation
+            op = tracker.get_slot("manage_op") or op  # said in words is not asked again)
         if op == "lookup" and tracker.get_slot("booking_request_id") and not _CODE.search(text):
             # "我约的是哪天 再跟我说一遍" while the booking waits for a yes: nothing is booked yet, it is read back again
             dispatcher.utter_message(text="这个预约还没有确认，请再核对一下。")
             return [FollowupAction("action_confirm_booking")]
         if op == "reschedule" and tracker.get_slot("booking_request_id") and not _CODE.search(text):
             return [FollowupAction("action_booking_change")]  # "还是明天 改到中午嘛" at the read-back: a correction, nothing booked yet
-        if op == "cancel" and not cancel_said(text):  # "周六去不成了" says why, not what: cancel or move it? (asked)
-            op = "cancel_or_move"
         if op == "lookup" and only_details(text) and tracker.get_slot("manage_op") in ("cancel", "reschedule"):
             op = tracker.get_slot("manage_op")  # "预约取消，电话139…" then "预约码：VBFXHG": still the cancellation
         events = [SlotSet("manage_op", op)]

@@ -9,7 +9,15 @@ from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import goodbye_then_rating, wants_a_person
-from actions.guides import answer_question, asks_of_current, booking_followup, picks_an_offered_item, switches_item, takes_up_the_appeal
+from actions.guides import (
+    answer_question,
+    asks_of_current,
+    booking_followup,
+    only_a_topic,
+    picks_an_offered_item,
+    switches_item,
+    takes_up_the_appeal,
+)
 from actions.service_question import (
     a_question_not_a_goodbye,
     asks_about_a_service,
@@ -88,7 +96,7 @@ class ActionGoodbye(Action):
         text = tracker.latest_message.get("text") or ""
         if (followup := booking_followup(tracker, text)) is not None:  # "不约了，退掉，A92TUS，180…", "E6BGU5": about that
             return followup  # booking; "不是周四 搞错了 是周五 其他不变" at the read-back: a correction
-        if is_service_question("goodbye", text) or a_question_not_a_goodbye(text):
-            return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]
+        if is_service_question("goodbye", text) or a_question_not_a_goodbye(text) or only_a_topic(text):
+            return answer_question(dispatcher, tracker) + [FollowupAction("action_listen")]  # "问下医保的": asked back
         dispatcher.utter_message(response="utter_goodbye")
         return []

@@ -55,7 +55,7 @@ async def escalate(dispatcher: CollectingDispatcher, tracker: Tracker, reason: s
 
 # asking for a person ("转人工", "找个真人"), and asking to talk to the staff rather than about them ("有没有工作人员 我直接问")
 # ("找个接电话的妹儿", "你们领导电话多少": a person who answers the phone, someone in charge)
-PERSON = re.compile(r"转人工|人工客服|人工服务|找人工|要人工|接人工|真人客服|(找|喊|叫|换|要)个?真人|接线员|话务员|找个人来|喊个人来|叫个人来|"
+PERSON = re.compile(r"转(?:个|接|一下|下)?人工|人工客服|人工服务|找人工|要人工|接人工|真人客服|(找|喊|叫|换|要)个?真人|接线员|话务员|找个人来|喊个人来|叫个人来|"
                     r"(找|喊|叫|换|要)个?(接电话|接线)的|(找|喊|叫)(你们)?(领导|负责人)|(领导|负责人)的?(电话|手机)|"
                     r"(喊|叫|找|让|安排)个?人.{0,6}(回|打)个?电话|给我回个?电话|回个电话给我")  # a call back asked for
 WANTS_STAFF = re.compile(r"(有没有|找|要跟|跟|和|换)个?(工作人员|真人|人工|客服)")

@@ -141,7 +141,7 @@ def asked_aspect(intent_aspect: str, text: str, previous: str | None) -> str:
 # "再问个，…", "还有个事，…": what follows is a new question, about the current item only if it says so
 # a document, a fund, an insurance, a tax or a vehicle: a thing a question is about ("驾驶证", "公积金", "车子")
 _THING = re.compile(r"^.+(证|卡|照|金|险|税)$|车")
-_NEW_TOPIC_LEAD = re.compile(r"^(再问(个|一个|一下|下)|还有(个|一个|件)事|另外(问|还有|一个)|换个问题|我?还想问|顺便问)")
+_NEW_TOPIC_LEAD = re.compile(r"^(再问(个|一个|一下|下)|还有(个|一个|件)事|另外(问|还有|一个)|换个问题|我?还想问|顺便问|(先|再)?插一?句)(一?[下哈句个])?")
 
 
 def opens_new_topic(current: Entry, text: str) -> bool:
@@ -156,13 +156,15 @@ def opens_new_topic(current: Entry, text: str) -> bool:
     if lead is None:
         return False
     own = normalize(" ".join([current.name, *current.aliases, *current.keywords, *current.questions, *current.situations]))
+    # ("顺便问下，要带啥子": the aspect's own words are no new thing)
+    words = index.tokens(without_aspect_cues(normalize(said[lead.end():])))
     return any(len(w) >= 2 and w not in own and not aspects_in(w) for w in words)
 
 
 # words that open a question without asking it yet: "我想问哈养老保险", "咨询一下社保" (normalize() drops 我想问)
 _OPENING = re.compile(r"^(一?下|一?哈)|我?想?(问|咨询|了解|打听)(一?下|哈|一哈)?|关于|请问|你好|您好|喂|那个|就是|嗯|呃")
 
-_TOPIC_FILLER = re.compile(r"(?:那|这)?(?:方面|一块|一类)?的?(?:事情?|问题|东西)?")
+_TOPIC_FILLER = re.compile(r"(?:开个?|打个?)?(?:那|这)?(?:方面|一块|一类)?的?(?:事情?|问题|东西)?")  # "开证明的事" too
 
 
 def only_a_topic(text: str) -> bool:
@@ -281,6 +283,21 @@ def switches_item(text: str) -> bool:
     no or yes)."""
     raw = text.strip()
     return not raw.startswith("/") and _short_switch(raw) and get_index().resolve(raw).kind == "answer"
+
+
+# one says who one is ("我是农村户口，够不够条件"): a detail of the citizen, not the topic (户口) asked about
+_SAID_OF_ONESELF = re.compile(r"(?:我|我们|我家|他|她|娃儿?|孩子)(?:是|属于|都是)[^，,。？?！!\s]{0,8}$")
+
+
+def topic_said_of_oneself(text: str) -> bool:
+    """"我是农村户口，够不够条件": the topic's word (户口) tells who the citizen is; the question is about the item in
+    context."""
+    topic = topic_of(text)
+    if topic is None:
+        return False
+    said = simplified(text)
+    at = max((said.find(w) for w in topic.words), default=-1)
+    return at >= 0 and bool(_SAID_OF_ONESELF.search(said[:at]))
 
 
 def _short_switch(raw: str) -> bool:
@@ -770,17 +787,18 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker, aspect: str) -> 
         if len(offered) != 1:  # "要带啥子" right after a list of steps or options: which one?
             return offer(dispatcher, offered, aspect, vague=True)
         entry = offered[0]  # the one item offered, and the citizen goes on asking about it
-    elif current is not None and not (resolution is None or resolution.kind == "none" and topic_of(text)):
+    elif current is not None and not (resolution is None or resolution.kind == "none" and topic_of(text)
+                                      and not topic_said_of_oneself(text)):
         entry = current
     else:
         topical = topic_entries(text) if resolution is not None else None
         if topical and current is not None and any(e.id == current.id for e in topical[1]) and a_topic_and_an_aspect(text):
             topical = None  # "港澳的要好多钱" right after 港澳通行证: a question about it
+        sibling = sibling_switched_to(in_context, text) if in_context is not None and _short_switch(text.strip()) else None
+        if sibling is not None:  # (before the topic: 注销 is one, but the switch names which of its items)
+            return _answered(dispatcher, sibling, aspect, text)  # "注销的话呢" after the sole proprietor's registration
         if topical:
             return offer_topic(dispatcher, tracker, topical, aspect, text)
-        sibling = sibling_switched_to(in_context, text) if in_context is not None and _short_switch(text.strip()) else None
-        if sibling is not None:
-            return _answered(dispatcher, sibling, aspect, text)  # "注销的话呢" after the sole proprietor's registration
         if current is not None:
             entry = current
         elif only_an_aspect(text):  # "要带什么材料" with nothing in context: which matter? (not "not found")
@@ -911,9 +929,11 @@ class ActionChooseItem(Action):
                 say(dispatcher, unknown())
             return []
         # what the choice asks in words ("第二个，咋个申请": the overview and the steps), else what was asked before
+        # ("第二个" after "残疾人补贴怎么申请": the overview and the steps, as the question itself would have been answered)
         asked = aspects_in(text) or how_asked(text)
         aspect = asked[0] if asked else tracker.get_slot("aspect") or "item"
-        say(dispatcher, answer(entry, aspect, tuple(a for a in asked if a != aspect)))
+        more = tuple(a for a in asked if a != aspect) if asked else also_asked(earlier_message(tracker), aspect)
+        say(dispatcher, answer(entry, aspect, more))
         return [SlotSet("item", entry.id), SlotSet("aspect", aspect), SlotSet("candidates", None)]
 
 

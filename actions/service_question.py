@@ -128,7 +128,10 @@ def says_thanks(text: str) -> bool:
 
 # "好的，晓得了，谢谢", "好，谢了哈", "好了，多谢你": understood or ok, and thanks: nothing more to ask either (a thanks
 # alone is the classifier's)
-_UNDERSTOOD_THANKS = re.compile(r"^(?:(?:好的?|好了|行|嗯+|要得|ok|OK|(?:晓得|知道|明白|清楚)了?)[哈啊嘛了呀]?[，,。 ]*)+"
+# ("好的，我先去准备材料，谢谢": what the citizen goes to do now, told, not asked)
+_UNDERSTOOD_THANKS = re.compile(r"^(?:(?:好的?|好了|行|嗯+|要得|ok|OK|(?:晓得|知道|明白|清楚)了?|"
+                                r"(?:那我|我)(?:就|先|这就|马上|回头|明天|今天|改天)*(?:去|回去|过去)[^，,。？?！!\s吗呢么嘛啥什哪几咋怎多]{1,8})"
+                                r"[哈啊嘛了呀]?[，,。 ]*)+"
                                 rf"(?:{THANKS_WORD})(?:你们|[你您]|了|啦)*[哈啊呀了嘛]?[。！! ]*$")
 
 

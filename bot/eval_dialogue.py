@@ -89,6 +89,12 @@ class Turn:
         return "\n".join(self.texts)
 
 
+def _block_aspects(text: str) -> list[str]:
+    """The aspect of each block (a paragraph after a blank line) of an answer, in order; a block with no mark adds none."""
+    return [a for block in text.split("\n\n")
+            if (a := next((aspect for aspect, mark in ASPECT_MARKS if mark.search(block)), None))]
+
+
 def classify(replies: list[dict[str, Any]], today: dt.date) -> Turn:
     texts = [r.get("text") or "" for r in replies]
     buttons = [b.get("title", "") for r in replies for b in r.get("buttons") or []]
@@ -97,9 +103,7 @@ def classify(replies: list[dict[str, Any]], today: dt.date) -> Turn:
     for text in texts:
         # Rasa's REST channel sends a message without buttons as one message per block (it splits the text at its blank
         # lines): the answer's further aspects ("…怎么办，顺便约个号": the conditions, then the steps) follow as messages
-        blocks = [a for block in text.split("\n\n") if (a := next((aspect for aspect, mark in ASPECT_MARKS
-                                                                    if mark.search(block)), None))]
-        if continued and blocks and not _DETAILED.match(text) and not _CATALOGUE.match(text):
+        if continued and not _DETAILED.match(text) and not _CATALOGUE.match(text) and (blocks := _block_aspects(text)):
             turn.aspects += [a for a in blocks if a not in turn.aspects]
             continue
         continued = False
@@ -115,8 +119,7 @@ def classify(replies: list[dict[str, Any]], today: dt.date) -> Turn:
             turn.detailed = bool(detailed)
             body = text.split("\n", 1)[1] if detailed and "\n" in text else ""
             # an answer to two aspects ("咋个申请": the conditions, then the steps) gives each its block after a blank line
-            turn.aspects = [a for block in body.split("\n\n") if (a := next((aspect for aspect, mark in ASPECT_MARKS
-                                                                               if mark.search(block)), None))]
+            turn.aspects = _block_aspects(body)
             turn.aspect = turn.aspects[0] if turn.aspects else None
             continued = True
         if OPTIONS.search(text):

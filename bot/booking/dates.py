@@ -107,6 +107,10 @@ def parse_when(text: str, now: dt.datetime) -> When | None:
     return wanted
 
 
+# "五点半以后", "下午三点过后": from that time (the parser reads "以后" as a span up to now); "下班后": the evening
+_FROM_TIME = re.compile(r"(?<=[点半钟])\s*(?:以后|之后|过后|后)")
+_AFTER_WORK = re.compile(r"下了?班(?:以后|之后|过后|后)")
+
 # "一点那个", "一点钟": one o'clock, which the parser reads as "a little" ("晚一点", "快一点" stay so)
 _ONE_OCLOCK = re.compile(r"(?<![早晚快慢多少好些等差有十百零〇一二三四五六七八九两\d])一点(?=那个|的那个|钟|半|整|左右|嘛|吧|$)")
 
@@ -114,7 +118,7 @@ _ONE_OCLOCK = re.compile(r"(?<![早晚快慢多少好些等差有十百零〇一
 def _parse_first(text: str, now: dt.datetime) -> When | None:
     """The first date/time expression in text, or None."""
     text = _DOTTED.sub(lambda m: f"{int(m.group(1))}月{int(m.group(2))}日", text or "")
-    text = _ONE_OCLOCK.sub("1点", text)
+    text = _ONE_OCLOCK.sub("1点", _FROM_TIME.sub("", _AFTER_WORK.sub("傍晚", text)))
     now = now.astimezone(TZ)
     base = {"year": now.year, "month": now.month, "day": now.day, "hour": now.hour, "minute": now.minute, "second": now.second}
     try:
@@ -150,6 +154,8 @@ def _parse_first(text: str, now: dt.datetime) -> When | None:
             # "下周四 … 晚上六点", "下周五中午过来，帮我约十二点": that day, that time
             day = first.start.date()
             return When(dt.datetime.combine(day, found_when.start.time()), dt.datetime.combine(day, found_when.end.time()), True)
+        elif first.whole_day and found_when.day_given and found_when.start.date() == first.start.date():
+            return found_when  # "约个周六去办身份证，这周六上午行不行": the same day, said again with its time
         else:
             break
     return first

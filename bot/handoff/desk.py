@@ -54,6 +54,8 @@ _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?\d{7,8})(?!\d)")
 SENSITIVE_OFF_DUTY = '/request_human{"handoff_reason": "sensitive"}'
 AGENCY_ASK = re.compile(r"申请代办|代办服务|帮办服务|帮办|代办员|代办点|帮我代办|找人代办|上门代办|代跑")
 AGENCY_WORD = re.compile(r"代办")
+# "我是黄土镇便民中心的代办员，村上有个小伙子…": who is asking, not a request for the service
+AGENT_SAYS_WHO = re.compile(r"我(?:是|们是)[^，,。？?！!]{0,16}(?:代办员|帮办员|代办的|帮办的)")
 # "屋头人能不能帮我代办", "我儿子去代办要得不": whether a relative may go instead (the guide's 到现场 answer), not the
 # county's 代办 service
 PROXY_ASK = re.compile(r"(屋头人|家里人|家人|家属|亲戚|朋友|别人|他人|儿子|女儿|老公|老婆|爱人|爸|妈|老汉|娃儿|子女|孙子|孙女)"
@@ -130,8 +132,9 @@ class Desk:
         if handoff is not None and CANCEL_QUEUE.match(text):
             queue.abandon(db_session=session, conversation_id=conversation_id, now=now)
             return Routed([texts.queue_cancelled()])
-        if (AGENCY_ASK.search(text) or AGENCY_WORD.search(text)) and not PROXY_ASK.search(text):
-            routed = self._agency(session, conversation_id, text, asked=bool(AGENCY_ASK.search(text)))
+        asking = AGENT_SAYS_WHO.sub("", text)
+        if (AGENCY_ASK.search(asking) or AGENCY_WORD.search(asking)) and not PROXY_ASK.search(asking):
+            routed = self._agency(session, conversation_id, text, asked=bool(AGENCY_ASK.search(asking)))
             if routed is not None:
                 return routed
         if any(word in text for word in duty.sensitive_words(db_session=session, settings=self.settings)):

@@ -373,6 +373,13 @@ def test_the_citizen_as_the_proxy_asking_what_to_bring_gets_the_guide_not_the_ag
     citizen = Citizen(app_client)
     citizen.say("申领老年人优待证 他本人出门不方便 我去代办要带啥子")
     assert fake_rasa.logged[citizen.id] == ["申领老年人优待证 他本人出门不方便 我去代办要带啥子"]
+    # a village agent saying who asks, not asking for the service: the question goes to Rasa
+    agent = Citizen(app_client)
+    asked = "我是黄土镇便民中心的代办员，村上有个小伙子要去浙江进厂，厂里喊他开个证明，证明他没有犯过事，这个要带啥子？"
+    agent.say(asked)
+    assert fake_rasa.logged[agent.id] == [asked]
+    agent.say("我是村上的代办员，帮张大爷申请代办高龄津贴")  # who asks, and the request: the desk's agency form
+    assert fake_rasa.logged[agent.id][-1].startswith("/request_agency")
 
 
 def test_agency_items_offer_the_service_in_their_answers(app_client, fake_rasa):

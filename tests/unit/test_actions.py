@@ -208,6 +208,18 @@ def test_a_mobile_corrected_after_not_found_keeps_the_time_asked_for():
     assert set_["manage_window"] != window
 
 
+def test_a_mobile_corrected_after_not_found_keeps_the_cancellation_said():
+    """"我想取消这个预约，预约码JDFCTR，手机(wrong)" was not found; "哦说错了，手机是…" cancels it (not "cancel or move?")."""
+    from actions.booking import ActionStartManage
+    from bot.booking.service import NOT_FOUND
+
+    t = tracker("哦说错了，手机是15082131234", "inform", {"manage_op": "cancel"})
+    t.events[:0] = [{"event": "user", "text": "算了，我想取消这个预约，预约码JDFCTR，手机15082131235"},
+                    {"event": "bot", "text": NOT_FOUND + "。"}]
+    _, set_ = run(ActionStartManage(), t)
+    assert set_["manage_op"] == "cancel" and set_["manage_code"] == "JDFCTR" and set_["manage_phone"] == "15082131234"
+
+
 @pytest.mark.parametrize("text, intent, booked_here, follow, response", [
     ("XNXQD4", "affirm", False, "action_start_manage", None),  # a code read as yes: the booking it names
     ("码是7J52CS", "deny", False, "action_start_manage", None), ("dkkhdt", "thanks", True, "action_start_manage", None),
@@ -433,6 +445,8 @@ def test_a_call_back_asked_for_is_a_person():
     assert not wants_a_person("办好了会打电话通知我吗")
     assert wants_a_person("你是不是机器人哦？喊个真人来跟我说")
     assert not wants_a_person("是真人在办吗")
+    assert wants_a_person("我想问下具体要排好久才分得到房，你帮我转个人工嘛")  # asked with a question: the person wins
+    assert not wants_a_person("人工智能能办不")
 
 
 def test_a_topic_not_understood_is_offered_as_when_understood():

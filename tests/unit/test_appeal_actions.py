@@ -194,6 +194,13 @@ def test_leaving_once_the_matter_is_told_files_it_as_told_without_a_phone():
     assert slots == {"appeal_wish": "", "appeal_contact": "匿名", "appeal_confirm": "confirmed"}
     slots = ValidateAppealForm().validate_appeal_contact("就这些，再见", CollectingDispatcher(), tracker("就这些，再见", told), DOMAIN)
     assert slots["appeal_contact"] == "匿名" and slots["appeal_confirm"] == "confirmed"
+    # the last answer, then a goodbye: the answer kept, and filed with the phone given before
+    told = {**told, "appeal_contact": "13518131234"}
+    slots = ValidateAppealForm().validate_appeal_wish("好，希望你们认真处理，再见", CollectingDispatcher(),
+                                                      tracker("好，希望你们认真处理，再见", told), DOMAIN)
+    assert slots == {"appeal_wish": "希望你们认真处理", "appeal_contact": "13518131234", "appeal_confirm": "confirmed"}
+    week = "吵得睡不着觉，已经一个礼拜了"  # 礼拜 is no goodbye
+    assert "appeal_confirm" not in ValidateAppealForm().validate_appeal_since(week, CollectingDispatcher(), tracker(week, told), DOMAIN)
     nothing_told = ValidateAppealForm().validate_appeal_place("就这些，再见", CollectingDispatcher(), tracker("就这些，再见"), DOMAIN)
     assert "appeal_confirm" not in nothing_told or nothing_told["appeal_confirm"] != "confirmed"
 

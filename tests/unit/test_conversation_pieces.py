@@ -433,6 +433,29 @@ def test_a_topic_word_said_in_passing_does_not_replace_the_options_the_search_fo
     assert "上学" not in messages[0]["text"] and "入学" not in messages[0]["text"]
 
 
+def test_a_detail_of_oneself_stays_with_the_item_and_an_aside_about_another_thing_does_not():
+    housing = {"item": item_id("公共租赁住房申请资格审核认定")}
+    # "户口" tells who asks (a topic word, which alone would be asked back): the conditions of the item in context
+    messages, _ = run(ActionAnswerGuide(), tracker("我是农村户口，够不够条件", "ask_item", housing))
+    assert messages[0]["text"].startswith("【公共租赁住房申请资格审核认定】") and "受理条件" in messages[0]["text"]
+    # something the knowledge base lacks, asked on the way: not the place of the item in context
+    messages, _ = run(ActionAnswerGuide(), tracker("先插一句，电动车上牌在哪里办？", "ask_location_hours", housing))
+    assert not messages[0]["text"].startswith("【") and "没有找到" in messages[0]["text"]
+    messages, _ = run(ActionAnswerGuide(), tracker("顺便问下，要带啥子", "ask_materials", housing))  # the same item again
+    assert messages[0]["text"].startswith("【公共租赁住房申请资格审核认定】")
+
+
+
+def test_vague_openings_of_deregistration_and_certificates_are_asked_back_but_a_switch_names_its_item():
+    for text, offered in (("想问下注销的事", {"个体工商户注销登记", "企业简易注销登记"}),
+                          ("问下开证明的事", {"个人参保证明查询打印", "无犯罪记录证明"})):
+        messages, _ = run(ActionAnswerGuide(), tracker(text, "ask_item"))
+        assert offered <= {b["title"] for b in messages[0]["buttons"]}, text
+    # "注销的话呢" right after the sole proprietor's registration: its own deregistration, not the topic's options
+    messages, _ = run(ActionAnswerGuide(), tracker("注销的话呢", "ask_item", {"item": item_id("个体工商户设立登记")}))
+    assert messages[0]["text"].startswith("【个体工商户注销登记】")
+
+
 def test_a_generic_verb_after_an_answer_stays_with_the_item():
     # "申报" names no item: a follow-up with it is about the guide in context, not a catalogue item it ends the name of
     messages, _ = run(ActionAnswerGuide(), tracker("能在网上申报不", "ask_online", {"item": item_id("建筑工程施工许可证核发")}))
@@ -558,6 +581,9 @@ def test_a_topic_alone_is_asked_back_and_an_items_own_alias_is_answered():
     ("名字写错了 是张丽 美丽的丽 不是茉莉的莉", "张丽"),  # a correction of the name
     ("名字写我妈的 刘淑华 电话留我的 13709063385", "刘淑华"),  # "写我妈的" is no name
     ("申请人唐小军 电话是17318429063", "唐小军"), ("不对 是下周二", None),
+    # the person spoken of, after a comma, and the name to write
+    ("帮我爸约下周一上午办高龄津贴，他叫唐志远，电话13308131234", "唐志远"), ("娃儿叫邓小宇，我的电话13696541234", "邓小宇"),
+    ("名字写吴浩然，电话17708131234", "吴浩然"), ("他叫啥来着", None),
 ])
 def test_names_in_corrections_and_beside_the_phone(text, name):
     from actions.booking import name_in
@@ -642,6 +668,20 @@ def test_a_time_of_day_said_before_the_day_about_something_else():
     assert when.day_given and when.start == dt.datetime(2026, 12, 9, 13, 0)
 
 
+@pytest.mark.parametrize("text, start", [
+    ("我想约个办港澳通行证，这周五下班后，五点半以后嘛", dt.datetime(2026, 12, 11, 17, 30)),  # not 05:30 to now
+    ("周五下午5点半以后", dt.datetime(2026, 12, 11, 17, 30)), ("下周二下午两点以后", dt.datetime(2026, 12, 15, 14, 0)),
+    ("下周三下班以后", dt.datetime(2026, 12, 16, 17, 0)),  # after work: the evening
+    ("小同志，我想约个周六去办身份证，这周六上午行不行？", dt.datetime(2026, 12, 12, 7, 0)),  # the day said again, with its part
+])
+def test_a_time_said_as_from_then_on_or_after_work(text, start):
+    from bot.booking.dates import parse_when
+    from bot.clock import TZ
+
+    when = parse_when(text, dt.datetime(2026, 12, 8, 9, 30, tzinfo=TZ))
+    assert when.day_given and when.start == start
+
+
 @pytest.fixture
 def hall(tmp_path):
     """A booking calendar on a fresh database, and a working day a week ahead: (database, schedule, day)."""
@@ -683,7 +723,9 @@ def test_an_evening_the_items_counter_never_opens_is_said_so(hall):
 
 @pytest.mark.parametrize("text, done", [("好的没了", True), ("没得了", True), ("没有了 谢谢", True), ("就这些", True),
                                         ("好 没有其他问题了", True), ("没有材料", False), ("没了吗", False),
-                                        ("就这些材料吗", False), ("没得钱咋办", False)])
+                                        ("就这些材料吗", False), ("没得钱咋办", False),
+                                        ("好的，我先去准备材料，谢谢", True), ("我先去准备材料要带啥，谢谢", False),
+                                        ("我去哪里办，谢谢", False)])
 def test_nothing_more_to_ask(text, done):
     from actions.service_question import says_nothing_more
 
@@ -858,6 +900,8 @@ def test_a_question_read_as_a_goodbye_is_never_answered_with_one():
     assert "没有找到" in messages[0]["text"] and messages[0].get("response") != "utter_goodbye"
     messages, _ = run(ActionGoodbye(), tracker("好的，谢谢，再见", "goodbye"))
     assert messages[0]["response"] == "utter_goodbye"
+    messages, _ = run(ActionGoodbye(), tracker("问下医保的", "goodbye"))  # a topic, no goodbye word: asked back
+    assert "医保电子凭证申领" in {b["title"] for b in messages[0]["buttons"]} and messages[0].get("response") != "utter_goodbye"
 
 
 def test_a_topic_that_lacks_the_item_the_story_is_sure_of_is_not_offered_instead():
@@ -946,6 +990,11 @@ def test_a_choice_that_asks_in_words_gets_what_it_asks():
     assert "办结时限" in messages[0]["text"] and slots["aspect"] == "time_limit"
     messages, slots = run(ActionChooseItem(), tracker("第二个", "choose_item", {"candidates": candidates, "aspect": "fee"}))
     assert "收费" in messages[0]["text"] and slots["aspect"] == "fee"  # nothing asked: the aspect asked before
+    # nothing asked, after "残疾人补贴怎么申请" (how: the overview and the steps), as the question would have been answered
+    t = tracker("第二个", "choose_item", {"candidates": candidates, "aspect": "item"})
+    t.events[:0] = [{"event": "user", "text": "帮我爸问一下，残疾人补贴怎么申请？"}]
+    messages, slots = run(ActionChooseItem(), t)
+    assert "受理条件" in messages[0]["text"] and "办理流程" in messages[0]["text"] and slots["aspect"] == "item"
 
 
 def test_papers_in_general_are_asked_back_with_the_common_documents():

@@ -181,7 +181,7 @@ def test_a_fit_is_kept_per_content_and_code_and_a_broken_cache_file_is_fitted_ag
 
 def test_a_version_that_changes_no_word_the_fit_reads_is_published_with_the_fit_before(tmp_path, monkeypatch):
     """A fee, a place or a material edited: the same model, no fit (a minute of two cores). A name, alias, keyword,
-    example question or situation edited, an item made detailed or the order changed: fitted again."""
+    example question or situation edited, or the order changed: fitted again."""
     import copy
 
     from knowledge.search import SearchIndex

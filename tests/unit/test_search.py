@@ -105,7 +105,11 @@ def test_search_is_the_same_in_every_process():
     # the two processes run at once (each fit takes a minute on two cores)
     processes = [subprocess.Popen([sys.executable, "-c", script], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True, env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root}) for seed in ("1", "2")]
-    outputs = [p.communicate(timeout=900) for p in processes]
+    try:
+        outputs = [p.communicate(timeout=900) for p in processes]
+    finally:  # a timeout must not leave the other fit running after the test
+        for p in processes:
+            p.kill()
     assert all(p.returncode == 0 for p in processes), [err[-2000:] for _, err in outputs]
     runs = {out for out, _ in outputs}
     assert len(runs) == 1 and runs != {""}, runs
