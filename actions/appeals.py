@@ -28,6 +28,7 @@ from bot.handoff.desk import phone_in
 from bot.privacy import mask
 from bot.services import current
 from knowledge.county import county
+from knowledge.service import get_index
 
 logger = logging.getLogger(__name__)
 
@@ -299,6 +300,15 @@ def correction(text: str, appeal_type: str) -> dict[str, Any]:
 # --- the actions -----------------------------------------------------------------------------------------------------
 
 
+def item_in_context(tracker: Tracker) -> str | None:
+    """The item the conversation is about: the one answered last, else the one the appeal's account names ("社保卡补办
+    那个页面一直打不开", then "那我现在去窗口补办 要带啥子")."""
+    if tracker.get_slot("item"):
+        return str(tracker.get_slot("item"))
+    told = get_index().resolve(tracker.get_slot("appeal_what") or "") if tracker.get_slot("appeal_what") else None
+    return told.entry.id if told is not None and told.kind == "answer" and told.entry is not None else None
+
+
 def _type(tracker: Tracker) -> str:
     return tracker.get_slot("appeal_type") or "投诉"
 
@@ -377,7 +387,7 @@ class ValidateAppealForm(FormValidationAction):
             missing = {name: "" for name in ("appeal_place", "appeal_since", "appeal_wish") if not tracker.get_slot(name)}
             return {**missing, "appeal_contact": tracker.get_slot("appeal_contact") or ANONYMOUS, "appeal_confirm": CONFIRMED}
         if slot != "appeal_what" and is_service_question("complain", text) and (
-                item := answer_in_passing(dispatcher, text, tracker.get_slot("item"))):
+                item := answer_in_passing(dispatcher, text, item_in_context(tracker))):
             ask = next((cls for cls in AskAppeal.__subclasses__() if cls.slot == slot), None)
             if ask is not None:  # "顺便问下 …咋个参保": answered, then the intake's question again
                 dispatcher.utter_message(text=ask().question(tracker))
@@ -470,7 +480,7 @@ class ValidateAppealForm(FormValidationAction):
         if agrees(text) or closes(text) or says_nothing_more(text) or books_instead(text):
             # "好 没得了", "谢谢了": nothing to change; "那帮我约个明天上午…": the booking next (ActionFinishAppeal)
             return {"appeal_confirm": CONFIRMED}
-        if is_service_question("complain", text) and (item := answer_in_passing(dispatcher, text, tracker.get_slot("item"))):
+        if is_service_question("complain", text) and (item := answer_in_passing(dispatcher, text, item_in_context(tracker))):
             dispatcher.utter_message(text="工单还没有提交。内容没问题请说“确认提交”；要改哪一项，直接告诉我就行。", buttons=CONFIRM_BUTTONS)
             return {"appeal_confirm": None, "item": item}  # "顺便问下 老年人优待证咋个办" at the read-back
         changes = correction(text, _type(tracker))

@@ -28,6 +28,8 @@ from actions.guides import (
     last_said,
     latest_intent,
     names_an_item,
+    not_found,
+    opens_new_topic,
     picks_a_time_for_the_move,
     say,
     topic_entries,
@@ -91,7 +93,9 @@ def own_booking(conversation_id: str, phone: str) -> Booking | None:
 # Booking words and times, left out when the rest of a booking message is searched for the item it names.
 _BOOKING_WORDS = re.compile(r"(重新|再)?(帮我|给我|能不能|能否|可不可以|麻烦|请)?(预约|约个?号?|挂个?号|登记一个)(一下)?|"
                             r"(这|下下?|本)?(周|星期|礼拜)[一二三四五六日天]|明天|后天|今天|上午|下午|中午|晚上|傍晚|"
-                            r"[一二三四五六七八九十两\d]+点(半|钟)?|的?预约|去政务中心|过去")
+                            r"[一二三四五六七八九十两\d]+点(半|钟)?|的?预约|去政务中心|过去|"
+                            # "身份证511126…": the booking's ID number, not the ID card to do
+                            r"(?:[我他她的]*)(?:身份证|证件)(?:号码?)?[:：是为]?\s*(?=\d{6})")
 
 
 def item_of(text: str) -> Entry | None:
@@ -190,10 +194,11 @@ _NAME_AFTER_WHOSE = re.compile(r"(?:名字(?:就|要)?(?:写|填|用)[^，,。\s
 # "名字写错了 是张丽 美丽的丽": the name after 是 in a correction of the name
 _NAME_FIX = re.compile(r"(?:名字|姓名).{0,4}(?:错|不对).{0,3}?(?:是|叫|改成)\s*([\u4e00-\u9fa5]{2,4}?)(?=[，,。\s]|$)")
 # a name standing alone between spaces before the phone's words: "名字写我妈的 刘淑华 电话留我的 137…"
-_NAME_ALONE = re.compile(r"(?:^|\s)([\u4e00-\u9fa5]{2,4})\s+(?=电话|手机)")
+_NAME_ALONE = re.compile(r"(?:^|\s)([\u4e00-\u9fa5]{2,4})\s+(?:(?:会计|老板|本人|家属|员工|经办人)\s+)?(?=电话|手机)")  # "蒋伟 会计 电话…"
 # characters of words around a name, never in one given as the name ("写我妈的", "写错了")
 _NOT_IN_A_NAME = re.compile(r"[我你他她的了写错是不要对就这那吗呢嘛啥]")
 NOT_A_NAME = re.compile(r"个人|人工|客服|拜拜|再见|谢谢|多谢|感谢|麻烦|好的|好嘞|算了|不用|不要|没问题|可以|确认|是的|对的|晓得|知道|明白|预约|约个|电话|手机|"
+                        r"会计|公司|单位|老板|员工|职工|家属|代办|本人|工作|村上|社区|镇上|"  # "我是公司会计，谭静": who, not the name
                         r"那个|等一?[下哈会]|等等|稍等|哎呀")  # "一点那个": a time picked; "等一哈，电话是136…": a pause, no name
 
 
@@ -565,7 +570,10 @@ def answered_in_the_form(dispatcher: CollectingDispatcher, tracker: Tracker, tex
     entry = hits[0].entry if names_an_item(hits) else get_index().kb.by_name(tracker.get_slot("booking_item") or "")
     if entry is None:
         return False
-    say(dispatcher, answer(entry, asked[0], tuple(asked[1:])))
+    if not names_an_item(hits) and opens_new_topic(entry, text):  # "先插一句，电动车上牌在哪里办": another thing, unknown
+        not_found(dispatcher, text)
+    else:
+        say(dispatcher, answer(entry, asked[0], tuple(asked[1:])))
     if ask_again:
         dispatcher.utter_message(response=ask_again)
     return True

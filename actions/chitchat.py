@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk import goodbye_then_rating, wants_a_person
+from actions.desk import goodbye_then_rating, says_again, wants_a_person
 from actions.guides import (
     answer_question,
     asks_of_current,
@@ -43,6 +43,8 @@ class ActionSmallTalk(Action):
             return followup
         if wants_a_person(text):  # "破机器人 老子要找真人"
             return [FollowupAction("action_request_human")]
+        if says_again(dispatcher, tracker, text):  # "你说慢点 没听清"
+            return []
         if takes_up_the_appeal(tracker, text):  # "从八月份开始就没发了" after the offer to file the unpaid wages
             return [FollowupAction("action_start_appeal")]
         if not text.startswith("/") and (asks_about_a_service(text) or asks_of_current(tracker, text) or picks_an_offered_item(tracker, text)

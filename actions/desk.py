@@ -70,6 +70,32 @@ def wants_a_person(text: str) -> bool:
     return not (text or "").startswith("/") and (asks_for_a_person(text) or bool(WANTS_STAFF.search(text)))
 
 
+# "你说慢点 没听清", "再说一遍": the last answer again (on the phone above all)
+_SAY_AGAIN = re.compile(r"没听清楚?|没听到|没听见|听不清楚?|再说一[遍次下]|再讲一[遍次下]|重复一[遍次下]|说慢一?点|慢一?点说|刚才说的啥子?")
+_AROUND_SAY_AGAIN = re.compile(r"[你您我说再讲一下点哈嘛呢啊呀喂嗯，,。！!？?\s]")
+
+
+def says_again(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> bool:
+    """"你说慢点 没听清": the assistant's messages of the turn before, said again (True), with nothing else asked."""
+    if not _SAY_AGAIN.search(text or "") or _AROUND_SAY_AGAIN.sub("", _SAY_AGAIN.sub("", text)):
+        return False
+    said: list[dict[str, Any]] = []
+    users = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            users += 1
+            if users == 2:
+                break
+        elif event.get("event") == "bot" and users == 1 and (event.get("text") or "").strip():
+            said.insert(0, event)
+    if not said:
+        return False
+    dispatcher.utter_message(text="好的，我再说一遍：")
+    for event in said:
+        dispatcher.utter_message(text=event["text"], buttons=(event.get("data") or {}).get("buttons") or None)
+    return True
+
+
 def says_goodbye(text: str) -> bool:
     """A goodbye word ("再见", "拜拜", "拜", "88", "先这样"), in the booking form or the appeal intake alike."""
     return bool(re.search(r"再见|拜拜|^拜[拜了啦]*$|(?<![\d\s])88(?![\d\s]*\d)|先这样", text or ""))

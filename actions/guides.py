@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk import escalate, goodbye_then_rating, wants_a_person
+from actions.desk import escalate, goodbye_then_rating, says_again, wants_a_person
 from actions.service_question import NOT_BOOKING, says_nothing_more, says_thanks
 from bot import clock
 from bot.appeals.texts import OFFER_LEAD as APPEAL_OFFER_LEAD
@@ -162,9 +162,10 @@ def opens_new_topic(current: Entry, text: str) -> bool:
 
 
 # words that open a question without asking it yet: "我想问哈养老保险", "咨询一下社保" (normalize() drops 我想问)
-_OPENING = re.compile(r"^(一?下|一?哈)|我?想?(问|咨询|了解|打听)(一?下|哈|一哈)?|关于|请问|你好|您好|喂|那个|就是|嗯|呃")
+_OPENING = re.compile(r"^(一?下|一?哈)|我?想?(问|咨询|了解|打听)(一?下|哈|一哈)?|关于|请问|你好|您好|喂|那个|就是|嗯|呃|^我?[要想](?=开个?|打个?)")
 
-_TOPIC_FILLER = re.compile(r"(?:开个?|打个?)?(?:那|这)?(?:方面|一块|一类)?的?(?:事情?|问题|东西)?")  # "开证明的事" too
+# ("开证明的事", "创业扶持政策" too)
+_TOPIC_FILLER = re.compile(r"(?:开个?|打个?)?(?:那|这)?(?:方面|一块|一类)?的?(?:扶持|优惠)?(?:事情?|问题|东西|政策)?")
 
 
 def only_a_topic(text: str) -> bool:
@@ -285,6 +286,7 @@ def switches_item(text: str) -> bool:
     return not raw.startswith("/") and _short_switch(raw) and get_index().resolve(raw).kind == "answer"
 
 
+_A_STATE = re.compile(r"家?.{0,2}(走路|身体|行动|腿脚|眼睛|耳朵|不方便|来不了|去不了|走不动|住院|生病|卧床|瘫)")
 # one says who one is ("我是农村户口，够不够条件"): a detail of the citizen, not the topic (户口) asked about
 _SAID_OF_ONESELF = re.compile(r"(?:我|我们|我家|他|她|娃儿?|孩子)(?:是|属于|都是)[^，,。？?！!\s]{0,8}$")
 
@@ -296,8 +298,9 @@ def topic_said_of_oneself(text: str) -> bool:
     if topic is None:
         return False
     said = simplified(text)
-    at = max((said.find(w) for w in topic.words), default=-1)
-    return at >= 0 and bool(_SAID_OF_ONESELF.search(said[:at]))
+    at, word = max(((said.find(w), w) for w in topic.words), default=(-1, ""))
+    # ... or the person the topic's word names is in a state told ("老人家走路不方便，必须本人去不" after the ID card)
+    return at >= 0 and (bool(_SAID_OF_ONESELF.search(said[:at])) or bool(_A_STATE.match(said, at + len(word))))
 
 
 def _short_switch(raw: str) -> bool:
@@ -351,7 +354,12 @@ def says_a_word_of(other: Entry, current: Entry, text: str) -> bool:
     migrant children's school entry, whose questions say 报名 too, is about it), so a short follow-up is about `other`."""
     mine = _words_of(current) + " " + " ".join(normalize(q) for q in current.questions)
     theirs = _words_of(other)
-    return any(w in theirs and w not in mine for w in get_index().tokens(without_aspect_cues(normalize(text))) if len(w) >= 2)
+    return any(w in theirs and w not in mine for w in get_index().tokens(without_aspect_cues(normalize(text)))
+               if len(w) >= 2 and w not in _EVERYDAY_WORDS)
+
+
+# words of every kind of message, though a guide's keyword may hold one ("直接结算"): "网上能不能直接打" names no item
+_EVERYDAY_WORDS = frozenset("直接 不能 可以 能够 现在 还是 需要 一下 这个 那个 自己 已经 一起 马上 还要 就是 或者 然后".split())
 
 
 _NAME_SUFFIX = re.compile(r"(申请|登记|办理|签发|审批|认定)$")
@@ -433,6 +441,9 @@ def earlier_message(tracker: Tracker) -> str:
     return said[-2] if len(said) >= 2 and not said[-2].startswith("/") else ""
 
 
+_THAT_ONE = re.compile(r"[，,。、\s]|那个|这个|那种|的|嘛|哦|呀|就是|是")
+
+
 def pick_candidate(text: str, candidates: list[str], earlier: str = "") -> Entry | None:
     """One of the offered items, picked by number ("第二个") or by a detail ("给孩子办的", "外地户口"), read alone or,
     failing that, together with the message the options answered ("问下户口的事" + "给娃办的 刚生的")."""
@@ -443,6 +454,11 @@ def pick_candidate(text: str, candidates: list[str], earlier: str = "") -> Entry
         named = index.resolve(rest) if len(rest) >= 4 else None
         if named is not None and named.entry is not None and named.entry.id in candidates and names_an_item(named.hits):
             return named.entry  # "第二个嘛，就是迁户口那个": what is said of it, when it names another of the options
+        word = _THAT_ONE.sub("", normalize(rest))  # "第二个，个体户那个": a word of one option's names says which
+        having = [e for e in (index.kb.by_id(c) for c in candidates) if e is not None and len(word) >= 2
+                  and word in " ".join(normalize(n) for n in [e.name, *e.aliases])]
+        if len(having) == 1:
+            return having[0]
         return index.kb.by_id(candidates[ORDINALS[match.group(1)] - 1])
     if _FIRST.search(simplified(text)) and candidates:  # after a life event's steps (in order), the first of them
         return index.kb.by_id(candidates[0])
@@ -896,6 +912,8 @@ def not_a_question(dispatcher: CollectingDispatcher, tracker: Tracker, text: str
         return [FollowupAction("action_start_booking")]
     if wants_a_person(text):  # "你这个机器人说的啥子哦 气死人了 我要找真人", not understood as a request
         return [FollowupAction("action_request_human")]
+    if says_again(dispatcher, tracker, text):  # "再说一遍", whichever way the classifier read it
+        return []
     if says_nothing_more(text):  # "没得了": done, as a goodbye
         return goodbye_then_rating(dispatcher)
     return None

@@ -184,7 +184,8 @@ def pct(a: int, b: int) -> str:
 
 
 DEV_SPLITS = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "dev10", "dev11", "dev12", "dev13", "dev14", "dev15",
-              "dev16", "dev17", "dev18", "dev19", "dev20", "dev21", "dev22", "dev23", "dev24", "dev25", "dev26")  # further tuning sets by other writers, each reported on its own lines
+              "dev16", "dev17", "dev18", "dev19", "dev20", "dev21", "dev22", "dev23", "dev24", "dev25", "dev26", "dev27", "dev28",
+              "dev29", "dev30")  # further tuning sets by other writers, each reported on its own lines
 STYLES = ["named", "situational", "situational_short", "speech", "dialect", "multi"]  # situational_short: the dev2 writer's
 
 

@@ -31,7 +31,7 @@ ASPECT_CUES = {
     # "要不要交费" asks the fee; "缴费记录", "免费派律师" in a story do not
     "fee": re.compile(r"多少钱|好多钱|收费|收钱|要钱|费用|工本费|手续费|税费|交(什么|啥子?|哪些)(费|钱)|(自己|要)(出|掏)钱|出.{0,3}的钱|(要不要|需不需要|用不用|要)[交缴](费|钱)|[交缴](费|钱)(不|吗)"),
     "time_limit": re.compile(r"多久|来得及|赶得上|提前(几|多久|多长)|[那这]么久|[那这]么长时间|几天|(办理|办结|承诺)?时限|好久|好多天|多长时间|多少天|几个工作日|多少个?工作日|啥时候.{0,4}(拿|好|下来)|当(天|场)就?(能|可以)?(拿|取|办好|出)"),
-    "location_hours": re.compile(r"在哪|在那(儿|里)(开|办|交|弄|打|领|拿)|(材料|资料)?(交|送|递)到哪|哪里(办|开|打|领)|哪点|哪儿|(去|到)哪(里|个地方|个部门|个单位|边)(?![都也])|哪里去?(申请|交|换|弄|销|登记|报名)|几点|上班时间|地址|几楼|哪个窗口|周末.{0,3}(上班|开门|办)|哪家|哪个(医院|银行|网点)|"
+    "location_hours": re.compile(r"在哪|在那(儿|里)(开|办|交|弄|打|领|拿)|(材料|资料)?(交|送|递)到哪|哪里(办|开|打|领)|哪点|哪儿|(去|到)哪(里|个地方|个部门|个单位|边)(?![都也])|哪里去?(申请|交|换|弄|销|登记|报名)|几点|上班时间|(?<!上的)(?<!上面的)地址|几楼|哪个窗口|周末.{0,3}(上班|开门|办)|哪家|哪个(医院|银行|网点)|"
                                  r"(什么时候|啥子?时候|好久|几时|哪天)(开始|开放)?(报名|受理)|(什么时候|啥子?时候|好久|几时)(开始|开放)(?!发|领|到账|拿)|"
                                  # "在村上能办不 还是要跑县城": done near home or in the county town
                                  r"(在|到|去)(村上|村里|社区|乡镇|镇上|乡上|街道|县城|县上|县里)(就)?(能|可以)(办|弄|交|领|申请)|"
@@ -312,7 +312,11 @@ def only_an_aspect(text: str) -> bool:
     said = simplified(text)
     if not aspects_in(said):
         return False
-    return len(re.findall(r"[\u4e00-\u9fff]", without_aspect_cues(said))) <= _ASPECT_ONLY_REST
+    return len(re.findall(r"[\u4e00-\u9fff]", _GETTING_IT_DONE.sub("", without_aspect_cues(said)))) <= _ASPECT_ONLY_REST
+
+
+# the words of getting any matter done ("办下来要多久", "多久能批下来"): no matter named by them
+_GETTING_IT_DONE = re.compile(r"[办批弄搞拿领](?:得|不)?(?:下来|好|完|到)|能|可以|才")
 
 
 def without_aspect_cues(text: str) -> str:

@@ -19,6 +19,8 @@ from knowledge.normalize import normalize
 EVENTS_DIR = Path(__file__).resolve().parent / "events"
 SIMILAR = 82  # rapidfuzz ratio (0-100) to an event's example question that counts as asking about the event
 _LOOSE = re.compile(r"一?[个家间]|了")
+# a shop of any kind ("开火锅店", "开个冒菜馆", "开家五金铺子"): the alias 开店 (the events name only the common kinds)
+_ANY_SHOP = re.compile(r"开[\u4e00-\u9fa5]{1,3}?(?:店|铺|[饭餐菜面]馆)子?")  # (a 宾馆 is its own licence's question)
 SAME = 95  # ... and that counts as asking it whatever the wording (staff put the question there)
 # the words that ask for everything a life event needs rather than one of its items
 # ("要带哪些证件", "准备哪些证明": the documents to take, a question about one item's materials, not a life event)
@@ -114,6 +116,7 @@ def match_event(text: str, candidates: tuple[LifeEvent, ...] | None = None) -> L
     if len(text) < 3:
         return None
     loose = _LOOSE.sub("", text)  # "开个饭馆子", "刚生了孩子": the alias 开饭馆, 生孩子 with a measure word or 了 inside
+    loose += " " + _ANY_SHOP.sub("开店", loose)
     best, best_score = None, 0.0
     for event in candidates if candidates is not None else events():
         said = [a for a in map(normalize, event.aliases) if len(a) >= 2 and (a in text or _LOOSE.sub("", a) in loose)]

@@ -58,6 +58,7 @@ def test_choose_and_unknown_offer_buttons(kb):
 
 @pytest.mark.parametrize("text, only", [
     ("要带什么材料", True), ("多久能办好", True), ("要拿些啥子去", True), ("收费不", True),
+    ("办下来要多久", True), ("多久能批下来", True), ("社保卡办下来要多久", False),  # getting it done names no matter
     ("身份证要带什么材料", False), ("我妈今年满八十了 要带啥", False), ("你好", False),
 ])
 def test_an_aspect_asked_without_a_matter(text, only):
@@ -80,6 +81,11 @@ def test_more_ways_of_asking_an_aspect(text, aspect):
 @pytest.mark.parametrize("text", ["娃娃读书要社保缴费记录，去哪里打", "听说政府可以免费派律师，要准备什么"])
 def test_fee_words_in_a_story_ask_no_fee(text):
     assert "fee" not in aspects_in(text)
+
+
+def test_the_address_on_a_document_asks_no_place():
+    assert aspects_in("她身份证上的地址也要跟到换，那身份证呢") == []  # (the switch keeps the aspect asked before)
+    assert aspects_in("办理地址在哪") == ["location_hours"]
 
 
 def test_being_sent_oneself_is_not_asking_who_may_go():

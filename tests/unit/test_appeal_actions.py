@@ -383,3 +383,13 @@ def test_a_booking_asked_in_the_intake_files_what_was_told_then_starts_the_booki
 @pytest.mark.parametrize("text", ["我约了号过去还是白跑一趟", "上周二约的上午十点", "在不动产登记中心预约窗口"])
 def test_a_booking_told_as_part_of_the_complaint_is_a_detail(text):
     assert not books_instead(text)
+
+
+def test_a_question_in_the_intake_about_the_item_the_account_names_is_answered_about_it():
+    """"社保卡补办那个页面一直打不开", then "那我现在去窗口补办 要带啥子": the card's materials, then the intake's question."""
+    told = {"appeal_what": "那个天府通办我弄了三天 社保卡补办那个页面一直打不开", "appeal_contact": "17381236547"}
+    dispatcher = CollectingDispatcher()
+    text = "那我现在去窗口补办 要带啥子"
+    slots = ValidateAppealForm().validate_appeal_wish(text, dispatcher, tracker(text, told), DOMAIN)
+    assert slots == {"appeal_wish": None, "item": "social-security-card-reissue"}
+    assert dispatcher.messages[0]["text"].startswith("【社会保障卡补领、换领、换发】") and "材料" in dispatcher.messages[0]["text"]

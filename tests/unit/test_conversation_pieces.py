@@ -486,6 +486,20 @@ def test_a_day_and_a_later_time_in_one_message_make_one_slot_time():
     assert when.day_given and when.start == dt.datetime(2026, 12, 10, 18, 0)
 
 
+def test_a_question_about_another_thing_in_the_booking_form_is_not_answered_with_the_item_booked():
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.booking import answered_in_the_form
+
+    booking = {"booking_item": "个体工商户设立登记"}
+    dispatcher = CollectingDispatcher()
+    assert answered_in_the_form(dispatcher, tracker("先插一句，电动车上牌在哪里办？", "ask_location_hours", booking), "先插一句，电动车上牌在哪里办？")
+    assert "没有找到" in dispatcher.messages[0]["text"]
+    dispatcher = CollectingDispatcher()  # the item booked, asked about on the way: its answer
+    assert answered_in_the_form(dispatcher, tracker("等一下 我先问下要带啥子材料", "ask_materials", booking), "等一下 我先问下要带啥子材料")
+    assert dispatcher.messages[0]["text"].startswith("【个体工商户设立登记】")
+
+
 def test_an_answer_word_is_not_taken_as_a_name():
     from rasa_sdk.executor import CollectingDispatcher
 
@@ -584,6 +598,8 @@ def test_a_topic_alone_is_asked_back_and_an_items_own_alias_is_answered():
     # the person spoken of, after a comma, and the name to write
     ("帮我爸约下周一上午办高龄津贴，他叫唐志远，电话13308131234", "唐志远"), ("娃儿叫邓小宇，我的电话13696541234", "邓小宇"),
     ("名字写吴浩然，电话17708131234", "吴浩然"), ("他叫啥来着", None),
+    ("我是公司会计，谭静，13350812233", "谭静"),  # who the person is, then the name
+    ("蒋伟 会计 电话18215630984", "蒋伟"),
 ])
 def test_names_in_corrections_and_beside_the_phone(text, name):
     from actions.booking import name_in
@@ -673,6 +689,7 @@ def test_a_time_of_day_said_before_the_day_about_something_else():
     ("周五下午5点半以后", dt.datetime(2026, 12, 11, 17, 30)), ("下周二下午两点以后", dt.datetime(2026, 12, 15, 14, 0)),
     ("下周三下班以后", dt.datetime(2026, 12, 16, 17, 0)),  # after work: the evening
     ("小同志，我想约个周六去办身份证，这周六上午行不行？", dt.datetime(2026, 12, 12, 7, 0)),  # the day said again, with its part
+    ("哦不对，下周三我要去成都，改下周四中午", dt.datetime(2026, 12, 17, 12, 0)),  # 改 right before the new day
 ])
 def test_a_time_said_as_from_then_on_or_after_work(text, start):
     from bot.booking.dates import parse_when
@@ -1193,3 +1210,42 @@ def test_a_step_done_and_the_rest_asked_lists_the_event_it_is_part_of():
     messages, slots = run(ActionAnswerGuide(), tracker("公司执照办下来了，接下来还要办些啥子", "ask_item"))
     assert messages[0]["text"].startswith("【一件事：开公司】")
     assert {item_id("印章刻制备案"), item_id("发票票种核定")} <= set(slots["candidates"])
+
+
+@pytest.mark.parametrize("intent", ["chitchat", "ask_item", "nlu_fallback"])
+def test_not_heard_says_the_last_answer_again(intent):
+    """"你说慢点 没听清" (on the phone above all): the assistant's messages of the turn before, again, whichever way the
+    classifier read it; a question with the words is still answered."""
+    from actions.guides import ActionFallbackSearch
+
+    action = {"chitchat": ActionSmallTalk(), "ask_item": ActionAnswerGuide(), "nlu_fallback": ActionFallbackSearch()}[intent]
+    t = tracker("你说慢点 没听清", intent)
+    answer = "【最低生活保障】夹江县民政局\n受理条件：…"
+    t.events[:0] = [{"event": "user", "text": "低保咋个申请"}, {"event": "bot", "text": answer, "data": {"buttons": [{"title": "申请代办", "payload": "申请代办"}]}}]
+    messages, _ = run(action, t)
+    assert messages[0]["text"] == "好的，我再说一遍：" and messages[1]["text"] == answer and messages[1]["buttons"][0]["title"] == "申请代办"
+    t = tracker("没听清 低保要带啥子", "ask_materials")  # something asked besides: answered
+    t.events[:0] = [{"event": "user", "text": "低保咋个申请"}, {"event": "bot", "text": answer}]
+    messages, _ = run(ActionAnswerGuide(), t)
+    assert messages[0]["text"].startswith("【最低生活保障】") and "材料" in messages[0]["text"]
+
+
+def test_a_choice_by_number_that_names_another_option_by_a_word_of_its_names_is_that_option():
+    candidates = [item_id("个体工商户注销登记"), item_id("企业简易注销登记")]
+    assert pick_candidate("第二个，个体户那个", candidates).name == "个体工商户注销登记"  # 个体户: an alias of the first only
+    assert pick_candidate("第二个", candidates).name == "企业简易注销登记"
+
+
+def test_the_id_number_given_with_a_booking_is_no_id_card_to_book():
+    from actions.booking import item_of
+
+    text = "我们是要领证，帮我们约下周四上午，陈思远，13990812345，身份证511126199503124218"
+    assert item_of(text) is None or item_of(text).name != "居民身份证办理（包括临时）"
+    assert item_of("约个结婚登记，身份证号11010519491231002X").name == "中国内地公民婚姻登记"
+    assert item_of("身份证丢了，帮我约明天上午").name == "居民身份证办理（包括临时）"
+
+
+def test_an_everyday_word_a_guide_also_says_keeps_the_follow_up_on_the_item():
+    # "直接" is a word of 异地就医备案 (直接结算): "网上能不能直接打" after the insurance record is still about the record
+    messages, _ = run(ActionAnswerGuide(), tracker("网上能不能直接打", "ask_online", {"item": item_id("个人参保证明查询打印")}))
+    assert messages[0]["text"].startswith("【个人参保证明查询打印】")

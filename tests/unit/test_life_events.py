@@ -38,3 +38,12 @@ def test_an_event_asked_for_by_what_people_call_it(question, event_id):
 
     found = asked_event(question, tuple(events()))
     assert (found.id if found else None) == event_id
+
+
+@pytest.mark.parametrize("text", ["我想开个火锅店 要办些啥子手续", "我和我媳妇想在县城开个冒菜馆，要办哪些证哦？"])
+def test_a_shop_of_any_kind_is_the_shop_event(text):
+    from knowledge.events import asked_event, events
+
+    event = asked_event(text, events())
+    assert event is not None and event.id == "open-shop"
+    assert asked_event("开宾馆除了执照还要办啥子许可证", events()) is None  # a hotel's licence: the search answers it
